@@ -1,0 +1,43 @@
+"""Series the tests generate, and the real history when ../shared/data is present."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+REAL_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+REAL_CSV = REAL_DATA / "taiex_daily.csv"
+TWSE_SAMPLES = REAL_DATA / "twse_samples"
+
+
+def synthetic_history(
+    n: int = 400, start: str = "2020-01-02", seed: int = 0, level: float = 10_000.0
+) -> pd.DataFrame:
+    """A plausible daily OHLC series on business days, 2 decimals, low <= open, close <= high.
+
+    Columns: date (datetime64), open, high, low, close (float64).
+    """
+    rng = np.random.default_rng(seed)
+    dates = pd.bdate_range(start, periods=n)
+    close = level * np.exp(np.cumsum(rng.normal(0.0003, 0.011, n)))
+    prev = np.concatenate([[level], close[:-1]])
+    open_ = prev * np.exp(rng.normal(0, 0.003, n))
+    high = np.maximum(open_, close) * np.exp(np.abs(rng.normal(0, 0.004, n)))
+    low = np.minimum(open_, close) * np.exp(-np.abs(rng.normal(0, 0.004, n)))
+    frame = pd.DataFrame({"date": dates, "open": open_, "high": high, "low": low, "close": close})
+    cols = ["open", "high", "low", "close"]
+    frame[cols] = frame[cols].round(2)
+    # Rounding can break the ordering by a cent; restore it.
+    frame["high"] = frame[cols].max(axis=1)
+    frame["low"] = frame[cols].min(axis=1)
+    return frame
+
+
+def real_history() -> pd.DataFrame:
+    """The real TAIEX history, or skip the test with the reason."""
+    if not REAL_CSV.exists():
+        pytest.skip(f"real history not present at {REAL_CSV}")
+    return pd.read_csv(REAL_CSV, parse_dates=["date"])
