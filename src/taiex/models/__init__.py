@@ -1,0 +1,1 @@
+"""The models: the LSTM forecaster and the entry-signal classifier tournament."""
