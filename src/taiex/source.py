@@ -1,0 +1,356 @@
+"""The TWSE client: one month of MI_5MINS_HIST, fetched politely, parsed and validated.
+
+``GET {url}?date=YYYYMM01&response=json`` answers the whole month of that date (see DESIGN.md).
+Parsing is pure (:func:`parse_month`), so the raw landing cache can be parsed again without the
+network. The client (:class:`TwseClient`) owns the rate limit and the retry loop; every failure it
+gives up on ends as one :class:`~taiex.errors.FetchError` naming the month, the URL and the last
+response.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import random
+import re
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from taiex import __version__
+from taiex.calendar import Month
+from taiex.errors import FetchError, UpstreamFormatError, WrongMonthError
+from taiex.settings import Settings
+
+log = logging.getLogger(__name__)
+
+FIELDS = ("日期", "開盤指數", "最高指數", "最低指數", "收盤指數")
+STAT_OK = "OK"
+# Both mean "an empty month", not a failure: before 1999-01 or a month not yet begun.
+STAT_NO_DATA = "很抱歉，沒有符合條件的資料!"
+STAT_FUTURE = "查詢日期大於今日，請重新查詢!"
+FIRST_MONTH = Month(1999, 1)
+ROC_OFFSET = 1911
+
+_ROC_DATE = re.compile(r"^(\d{2,3})/(\d{2})/(\d{2})$")
+_NUMBER = re.compile(r"^\d{1,3}(,\d{3})*(\.\d+)?$|^\d+(\.\d+)?$")
+
+
+@dataclass(frozen=True)
+class DailyRow:
+    """One trading day of the index, exactly as TWSE publishes it (2 decimals)."""
+
+    date: dt.date
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+
+
+def ohlc_problem(row: DailyRow) -> str | None:
+    """Why ``row`` is not a consistent day of prices, or None when it is."""
+    if min(row.open, row.high, row.low, row.close) <= 0:
+        return "prices must be positive"
+    if row.low > min(row.open, row.close):
+        return f"low {row.low} is above open {row.open} or close {row.close}"
+    if row.high < max(row.open, row.close):
+        return f"high {row.high} is below open {row.open} or close {row.close}"
+    return None
+
+
+# ---------------------------------------------------------------- parsing (pure)
+
+
+def parse_roc_date(text: str) -> dt.date:
+    """``"113/12/02"`` or ``" 89/01/04"`` (ROC year, leading space before ROC 100) to a date."""
+    match = _ROC_DATE.match(text.strip()) if isinstance(text, str) else None
+    if match is None:
+        raise ValueError(f"{text!r} is not a ROC date (YYY/MM/DD)")
+    year, month, day = (int(part) for part in match.groups())
+    try:
+        return dt.date(year + ROC_OFFSET, month, day)
+    except ValueError as exc:
+        raise ValueError(f"{text!r} is not a valid date: {exc}") from exc
+
+
+def parse_price(text: str) -> Decimal:
+    """``"22,456.50"`` to ``Decimal("22456.50")``; ``"--"``, empty and other text raise ValueError."""
+    cleaned = text.strip() if isinstance(text, str) else None
+    if not cleaned or cleaned.strip("-") == "":
+        raise ValueError(f"empty cell {text!r}")
+    if not _NUMBER.match(cleaned):
+        raise ValueError(f"{text!r} is not a number")
+    try:
+        return Decimal(cleaned.replace(",", ""))
+    except InvalidOperation as exc:  # pragma: no cover - the pattern admits only numbers
+        raise ValueError(f"{text!r} is not a number") from exc
+
+
+def parse_row(cells: Sequence[Any], where: str) -> DailyRow:
+    """One ``data`` row (date, open, high, low, close as strings) to a validated DailyRow."""
+    if not isinstance(cells, list | tuple) or len(cells) != len(FIELDS):
+        raise UpstreamFormatError(f"expected {len(FIELDS)} cells", where=where, row=cells)
+    try:
+        date = parse_roc_date(cells[0])
+        open_, high, low, close = (parse_price(cell) for cell in cells[1:])
+    except ValueError as exc:
+        raise UpstreamFormatError(str(exc), where=where, row=cells) from exc
+    row = DailyRow(date, open_, high, low, close)
+    problem = ohlc_problem(row)
+    if problem:
+        raise UpstreamFormatError(problem, where=where, row=cells)
+    return row
+
+
+def parse_month(body: bytes | str, month: Month) -> list[DailyRow]:
+    """A whole MI_5MINS_HIST response for ``month`` to its rows, sorted by date.
+
+    The no-data and future-month answers give an empty list. Anything else that is not a clean
+    month raises :class:`UpstreamFormatError` (or :class:`WrongMonthError` when the response
+    holds another month) that says which row and why.
+    """
+    where = f"TWSE {month}"
+    payload = _decode(body, where)
+    stat = payload.get("stat")
+    if stat in (STAT_NO_DATA, STAT_FUTURE):
+        return []
+    if stat != STAT_OK:
+        raise UpstreamFormatError(f"unexpected stat {stat!r}", where=where)
+    _check_fields(payload.get("fields"), where)
+    _check_response_month(payload.get("date"), month, where)
+    data = payload.get("data")
+    if not isinstance(data, list):
+        raise UpstreamFormatError("'data' is missing or not a list", where=where)
+    rows = [parse_row(cells, f"{where} row {i + 1}") for i, cells in enumerate(data)]
+    _check_dates(rows, month, where, data)
+    return sorted(rows, key=lambda row: row.date)
+
+
+def _decode(body: bytes | str, where: str) -> dict[str, Any]:
+    try:
+        payload = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise UpstreamFormatError(f"not JSON ({exc})", where=where) from exc
+    if not isinstance(payload, dict):
+        raise UpstreamFormatError("the JSON is not an object", where=where)
+    return payload
+
+
+def _check_fields(fields: Any, where: str) -> None:
+    # Old responses omit nothing here, but the column order is what the parser relies on.
+    if fields is not None and list(fields) != list(FIELDS):
+        raise UpstreamFormatError(f"unexpected fields {fields!r}", where=where)
+
+
+def _check_response_month(date_field: Any, month: Month, where: str) -> None:
+    if date_field is None:
+        return
+    text = str(date_field)
+    if len(text) < 6 or text[:6] != f"{month.year:04d}{month.month:02d}":
+        raise WrongMonthError(f"the response is for date {text!r}", where=where)
+
+
+def _check_dates(rows: list[DailyRow], month: Month, where: str, data: list[Any]) -> None:
+    seen: dict[dt.date, int] = {}
+    for i, row in enumerate(rows):
+        if Month.of(row.date) != month:
+            raise WrongMonthError(
+                f"date {row.date} is outside the month asked for",
+                where=f"{where} row {i + 1}",
+                row=data[i],
+            )
+        if row.date in seen:
+            raise UpstreamFormatError(
+                f"date {row.date} repeats row {seen[row.date] + 1}",
+                where=f"{where} row {i + 1}",
+                row=data[i],
+            )
+        seen[row.date] = i
+
+
+# ---------------------------------------------------------------- politeness
+
+
+class RateLimiter:
+    """At least ``interval`` seconds between the starts of two requests, across threads."""
+
+    def __init__(self, interval: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.interval = interval
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._last_start: float | None = None
+
+    def wait(self, sleep: Callable[[float], None] = time.sleep) -> None:
+        with self._lock:
+            if self._last_start is not None:
+                remaining = self._last_start + self.interval - self._clock()
+                if remaining > 0:
+                    sleep(remaining)
+            self._last_start = self._clock()
+
+
+_LIMITERS: dict[str, RateLimiter] = {}
+_LIMITERS_LOCK = threading.Lock()
+
+
+def shared_limiter(url: str, interval: float) -> RateLimiter:
+    """One limiter per host in this process, so every client of a host shares its budget."""
+    host = urlsplit(url).netloc
+    with _LIMITERS_LOCK:
+        limiter = _LIMITERS.get(host)
+        if limiter is None:
+            limiter = _LIMITERS[host] = RateLimiter(interval)
+        limiter.interval = interval
+        return limiter
+
+
+# ---------------------------------------------------------------- the client
+
+
+@dataclass(frozen=True)
+class FetchedMonth:
+    """A good response: its bytes as received (for the raw cache) and its parsed rows."""
+
+    month: Month
+    url: str
+    body: bytes
+    rows: list[DailyRow]
+
+
+class _Retry(Exception):
+    """One failed attempt worth another try; ``blocked`` asks for a longer wait."""
+
+    def __init__(self, reason: str, body: str = "", blocked: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.body = body
+        self.blocked = blocked
+
+
+# A block page asks for patience: wait this many times the usual backoff before the next try.
+BLOCK_FACTOR = 5.0
+
+
+class TwseClient:
+    """Fetches months from MI_5MINS_HIST with a rate limit, retries and validation."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        session: httpx.Client | None = None,
+        timeout: float = 30.0,
+        retries: int = 5,
+        backoff: float = 2.0,
+        limiter: RateLimiter | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        self.url = url
+        self.session = session or httpx.Client(
+            headers={"User-Agent": f"taiex/{__version__}", "Accept": "application/json"},
+            follow_redirects=True,
+        )
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+        self.limiter = limiter or RateLimiter(0.0)
+        self._sleep = sleep
+        self._jitter = jitter
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> TwseClient:
+        return cls(
+            settings.twse_url,
+            timeout=settings.twse_timeout,
+            retries=settings.twse_retries,
+            backoff=settings.twse_backoff,
+            limiter=shared_limiter(settings.twse_url, settings.twse_min_interval),
+        )
+
+    def close(self) -> None:
+        self.session.close()
+
+    def __enter__(self) -> TwseClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def month_url(self, month: Month) -> str:
+        return f"{self.url}?date={month.year:04d}{month.month:02d}01&response=json"
+
+    def fetch_month(self, month: Month) -> FetchedMonth:
+        """The month's validated rows; FetchError after the last retry, typed errors for bad rows."""
+        url = self.month_url(month)
+        last: _Retry | None = None
+        for attempt in range(self.retries + 1):
+            if last is not None:
+                self._pause(attempt, last, month)
+            try:
+                return self._attempt(month, url)
+            except _Retry as retry:
+                last = retry
+        assert last is not None
+        raise FetchError(
+            f"TWSE failed {self.retries + 1} times, last: {last.reason}",
+            month=str(month),
+            url=url,
+            last_body=last.body,
+        )
+
+    def _pause(self, attempt: int, last: _Retry, month: Month) -> None:
+        # Exponential backoff with jitter in [0.5, 1.5): clients retrying together drift apart.
+        delay = self.backoff * 2 ** (attempt - 1) * (0.5 + self._jitter())
+        if last.blocked:
+            delay *= BLOCK_FACTOR
+        log.warning(
+            "TWSE %s: %s; try %d of %d in %.1f s",
+            month,
+            last.reason,
+            attempt + 1,
+            self.retries + 1,
+            delay,
+        )
+        self._sleep(delay)
+
+    def _attempt(self, month: Month, url: str) -> FetchedMonth:
+        self.limiter.wait(self._sleep)
+        log.debug("GET %s", url)
+        try:
+            response = self.session.get(url, timeout=self.timeout)
+        except httpx.TimeoutException as exc:
+            raise _Retry(f"timed out after {self.timeout} s") from exc
+        except httpx.TransportError as exc:
+            raise _Retry(f"connection failed ({type(exc).__name__}: {exc})") from exc
+        body = response.content
+        text = body.decode("utf-8", errors="replace")
+        if response.status_code in (403, 429):
+            raise _Retry(f"HTTP {response.status_code} (blocked?)", text, blocked=True)
+        if response.status_code >= 500:
+            raise _Retry(f"HTTP {response.status_code}", text)
+        if response.status_code != 200:
+            raise FetchError(f"HTTP {response.status_code}", month=str(month), url=url, last_body=text)
+        if _looks_like_html(response, body):
+            raise _Retry("an HTML page instead of JSON (TWSE blocks this way)", text, blocked=True)
+        try:
+            rows = parse_month(body, month)
+        except WrongMonthError as exc:
+            raise _Retry(f"wrong month: {exc}", text) from exc
+        except UpstreamFormatError as exc:
+            if isinstance(exc.__cause__, json.JSONDecodeError | UnicodeDecodeError):
+                raise _Retry(f"malformed JSON: {exc}", text) from exc
+            raise
+        return FetchedMonth(month, url, body, rows)
+
+
+def _looks_like_html(response: httpx.Response, body: bytes) -> bool:
+    content_type = response.headers.get("content-type", "")
+    return "html" in content_type or body.lstrip()[:1] == b"<"

@@ -1,0 +1,88 @@
+"""Fixtures: a fresh home, settings pointing at a local TWSE server, databases to test against."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from sqlalchemy import create_engine
+
+from taiex.settings import Settings
+from taiex.store import Store, metadata
+from tests.series import synthetic_history
+from tests.twse_server import TwseServer
+
+# Settings for fast tests: no rate limit, short backoff and timeout.
+FAST = {
+    "TAIEX_TWSE_MIN_INTERVAL": "0",
+    "TAIEX_TWSE_BACKOFF": "0.01",
+    "TAIEX_TWSE_TIMEOUT": "0.5",
+    "TAIEX_TWSE_RETRIES": "3",
+}
+
+
+@pytest.fixture
+def history() -> pd.DataFrame:
+    """About 14 months of synthetic days, 2023-11-01 to 2024-12-31."""
+    frame = synthetic_history(n=305, start="2023-11-01", seed=7)
+    return frame[frame["date"] <= "2024-12-31"].reset_index(drop=True)
+
+
+@pytest.fixture
+def twse(history: pd.DataFrame) -> Iterator[TwseServer]:
+    with TwseServer(history, today=dt.date(2024, 12, 31)) as server:
+        yield server
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty TAIEX_HOME; every TAIEX_* variable of the caller's shell is removed."""
+    for key in list(os.environ):
+        if key.startswith("TAIEX_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("TAIEX_HOME", str(tmp_path / "home"))
+    return tmp_path / "home"
+
+
+@pytest.fixture
+def env(home: Path, twse: TwseServer, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """TAIEX_* set for a fast run against the local server; the settings they give."""
+    for key, value in {**FAST, "TAIEX_TWSE_URL": twse.url}.items():
+        monkeypatch.setenv(key, value)
+    return Settings.from_env()
+
+
+SERVER_URLS = {
+    "mysql": os.environ.get("TAIEX_TEST_MYSQL_URL", ""),
+    "postgres": os.environ.get("TAIEX_TEST_POSTGRES_URL", ""),
+}
+
+
+def _reset(url: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        metadata.drop_all(conn)
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "mysql", "postgres"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """A fresh, empty store on each backend; the servers skip (with the reason) when not set up."""
+    backend = request.param
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'store.db'}"
+    else:
+        url = SERVER_URLS[backend]
+        if not url:
+            if os.environ.get("TAIEX_REQUIRE_SERVERS"):
+                pytest.fail(f"TAIEX_TEST_{backend.upper()}_URL is not set but servers are required")
+            pytest.skip(f"no {backend} server: set TAIEX_TEST_{backend.upper()}_URL to run")
+        _reset(url)
+    store = Store(url)
+    store.create_schema()
+    yield store
+    store.dispose()
