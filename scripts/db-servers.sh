@@ -57,7 +57,7 @@ start_mariadb() {
   mariadb --socket="$data/mysqld.sock" -uroot -e "
     CREATE DATABASE IF NOT EXISTS taiex_test CHARACTER SET utf8mb4;
     CREATE USER IF NOT EXISTS 'taiex'@'127.0.0.1' IDENTIFIED BY 'taiex';
-    GRANT ALL ON taiex_test.* TO 'taiex'@'127.0.0.1';"
+    GRANT ALL ON \`taiex_test%\`.* TO 'taiex'@'127.0.0.1';"
   echo "export TAIEX_TEST_MYSQL_URL=mysql+pymysql://taiex:taiex@127.0.0.1:$MY_PORT/taiex_test"
 }
 

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from taiex.settings import Settings
 from taiex.store import Store, metadata
@@ -62,6 +63,24 @@ SERVER_URLS = {
 }
 
 
+def _worker_database(url: str, worker: str) -> str:
+    """A database of this pytest-xdist worker's own on the same server (created when missing)."""
+    parsed = make_url(url)
+    if worker == "master":
+        return url
+    name = f"{parsed.database}_{worker}"
+    admin = create_engine(parsed, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        if admin.dialect.name == "postgresql":
+            found = conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
+            if not found:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+        else:
+            conn.execute(text(f"CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8mb4"))
+    admin.dispose()
+    return parsed.set(database=name).render_as_string(hide_password=False)
+
+
 def _reset(url: str) -> None:
     engine = create_engine(url)
     with engine.begin() as conn:
@@ -81,6 +100,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
             if os.environ.get("TAIEX_REQUIRE_SERVERS"):
                 pytest.fail(f"TAIEX_TEST_{backend.upper()}_URL is not set but servers are required")
             pytest.skip(f"no {backend} server: set TAIEX_TEST_{backend.upper()}_URL to run")
+        url = _worker_database(url, os.environ.get("PYTEST_XDIST_WORKER", "master"))
         _reset(url)
     store = Store(url)
     store.create_schema()

@@ -77,7 +77,7 @@ def _main(
 ) -> None:
     """Daily data and forecasts for the TAIEX (發行量加權股價指數).
 
-    Settings come from TAIEX_* environment variables (TAIEX_HOME, TAIEX_DB_URL, TAIEX_TWSE_URL, ...).
+    Settings come from TAIEX_* environment variables (TAIEX_HOME, TAIEX_DB_URL, ...).
     """
     ctx.meta["taiex.debug"] = debug
     level = logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING
@@ -154,7 +154,8 @@ def backfill(
         str | None, typer.Option(help="First month, YYYY-MM (default 1999-01).", show_default=False)
     ] = None,
     until: Annotated[
-        str | None, typer.Option(help="Last month, YYYY-MM (default this month).", show_default=False)
+        str | None,
+        typer.Option(help="Last month, YYYY-MM (default this month).", show_default=False),
     ] = None,
     refresh: Annotated[
         bool, typer.Option("--refresh", help="Ask TWSE again even for months in the raw cache.")
@@ -194,28 +195,21 @@ def update(as_of: AsOf = None) -> None:
 
 
 def _load_with_progress(loader: Any, months: list[Month], refresh: bool) -> list[Any]:
-    from taiex.etl import load_months
+    from taiex.etl import ETL_LOCK, load_months
 
-    to_fetch = {m for m in months if loader.needs_fetch(m, refresh)}
-    interval = loader.client.limiter.interval
-    eta = _EtaColumn(len(to_fetch), len(months) - len(to_fetch), interval)
-    progress = Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("months"),
-        eta,
-        console=stderr,
-        transient=False,
-    )
-    with progress:
-        task = progress.add_task("backfill", total=len(months))
+    # The lock comes before the bar, so that a refused run prints its one line and nothing else.
+    with loader.store.lock(ETL_LOCK):
+        to_fetch = sum(loader.needs_fetch(m, refresh) for m in months)
+        eta = _EtaColumn(to_fetch, len(months) - to_fetch, loader.client.limiter.interval)
+        columns = (BarColumn(), MofNCompleteColumn(), TextColumn("months"), eta)
+        with Progress(TextColumn("[bold]{task.description}"), *columns, console=stderr) as bar:
+            task = bar.add_task("backfill", total=len(months))
 
-        def advance(load: Any) -> None:
-            eta.done(load.source == "twse", load.seconds)
-            progress.update(task, advance=1, description=f"backfill {load.month}")
+            def advance(load: Any) -> None:
+                eta.done(load.source == "twse", load.seconds)
+                bar.update(task, advance=1, description=f"backfill {load.month}")
 
-        return load_months(loader, months, refresh=refresh, on_month=advance)
+            return load_months(loader, months, refresh=refresh, on_month=advance)
 
 
 class _EtaColumn(ProgressColumn):
@@ -243,7 +237,7 @@ class _EtaColumn(ProgressColumn):
         return self.fetch_left * max(fetch, self.interval) + self.cached_left * cached
 
     def render(self, task: Task) -> Text:
-        seconds = int(round(self.seconds_left()))
+        seconds = round(self.seconds_left())
         return Text(f"ETA {seconds // 60}:{seconds % 60:02d}", style="progress.remaining")
 
 
@@ -347,7 +341,8 @@ def _status_rows(facts: Any, settings: Settings) -> list[tuple[str, str]]:
         ("last load", last_load),
         (
             "XTAI sessions not stored",
-            f"{len(missing)}" + (f" (latest: {', '.join(map(str, missing[-5:]))})" if missing else ""),
+            f"{len(missing)}"
+            + (f" (latest: {', '.join(map(str, missing[-5:]))})" if missing else ""),
         ),
         ("stored days XTAI lacks", f"{len(facts.extra_days)} (Saturday sessions, ...)"),
     ]

@@ -86,7 +86,11 @@ class RawCache:
         self.root = root
 
     def path(self, month: Month) -> Path:
-        return self.root / f"{month.year:04d}" / f"MI_5MINS_HIST_{month.year:04d}{month.month:02d}.json"
+        return (
+            self.root
+            / f"{month.year:04d}"
+            / f"MI_5MINS_HIST_{month.year:04d}{month.month:02d}.json"
+        )
 
     def _meta_path(self, month: Month) -> Path:
         return self.path(month).with_suffix(".meta.json")
@@ -97,7 +101,9 @@ class RawCache:
             body = self.path(month).read_bytes()
             meta = json.loads(self._meta_path(month).read_text(encoding="utf-8"))
             if hashlib.sha256(body).hexdigest() != meta["sha256"]:
-                log.warning("raw cache for %s does not match its checksum; fetching it again", month)
+                log.warning(
+                    "raw cache for %s does not match its checksum; fetching it again", month
+                )
                 return None
             return CachedMonth(body, meta["url"], dt.date.fromisoformat(meta["fetched_on"]))
         except FileNotFoundError:

@@ -81,7 +81,7 @@ def parse_roc_date(text: str) -> dt.date:
 
 
 def parse_price(text: str) -> Decimal:
-    """``"22,456.50"`` to ``Decimal("22456.50")``; ``"--"``, empty and other text raise ValueError."""
+    """``"22,456.50"`` to ``Decimal("22456.50")``; ``"--"``, empty or other text: ValueError."""
     cleaned = text.strip() if isinstance(text, str) else None
     if not cleaned or cleaned.strip("-") == "":
         raise ValueError(f"empty cell {text!r}")
@@ -224,7 +224,7 @@ class FetchedMonth:
     rows: list[DailyRow]
 
 
-class _Retry(Exception):
+class _RetryableError(Exception):
     """One failed attempt worth another try; ``blocked`` asks for a longer wait."""
 
     def __init__(self, reason: str, body: str = "", blocked: bool = False) -> None:
@@ -288,15 +288,15 @@ class TwseClient:
         return f"{self.url}?date={month.year:04d}{month.month:02d}01&response=json"
 
     def fetch_month(self, month: Month) -> FetchedMonth:
-        """The month's validated rows; FetchError after the last retry, typed errors for bad rows."""
+        """The month's validated rows; FetchError after the last retry, typed errors on bad rows."""
         url = self.month_url(month)
-        last: _Retry | None = None
+        last: _RetryableError | None = None
         for attempt in range(self.retries + 1):
             if last is not None:
                 self._pause(attempt, last, month)
             try:
                 return self._attempt(month, url)
-            except _Retry as retry:
+            except _RetryableError as retry:
                 last = retry
         assert last is not None
         raise FetchError(
@@ -306,7 +306,7 @@ class TwseClient:
             last_body=last.body,
         )
 
-    def _pause(self, attempt: int, last: _Retry, month: Month) -> None:
+    def _pause(self, attempt: int, last: _RetryableError, month: Month) -> None:
         # Exponential backoff with jitter in [0.5, 1.5): clients retrying together drift apart.
         delay = self.backoff * 2 ** (attempt - 1) * (0.5 + self._jitter())
         if last.blocked:
@@ -327,26 +327,30 @@ class TwseClient:
         try:
             response = self.session.get(url, timeout=self.timeout)
         except httpx.TimeoutException as exc:
-            raise _Retry(f"timed out after {self.timeout} s") from exc
+            raise _RetryableError(f"timed out after {self.timeout} s") from exc
         except httpx.TransportError as exc:
-            raise _Retry(f"connection failed ({type(exc).__name__}: {exc})") from exc
+            raise _RetryableError(f"connection failed ({type(exc).__name__}: {exc})") from exc
         body = response.content
         text = body.decode("utf-8", errors="replace")
         if response.status_code in (403, 429):
-            raise _Retry(f"HTTP {response.status_code} (blocked?)", text, blocked=True)
+            raise _RetryableError(f"HTTP {response.status_code} (blocked?)", text, blocked=True)
         if response.status_code >= 500:
-            raise _Retry(f"HTTP {response.status_code}", text)
+            raise _RetryableError(f"HTTP {response.status_code}", text)
         if response.status_code != 200:
-            raise FetchError(f"HTTP {response.status_code}", month=str(month), url=url, last_body=text)
+            raise FetchError(
+                f"HTTP {response.status_code}", month=str(month), url=url, last_body=text
+            )
         if _looks_like_html(response, body):
-            raise _Retry("an HTML page instead of JSON (TWSE blocks this way)", text, blocked=True)
+            raise _RetryableError(
+                "an HTML page instead of JSON (TWSE blocks this way)", text, blocked=True
+            )
         try:
             rows = parse_month(body, month)
         except WrongMonthError as exc:
-            raise _Retry(f"wrong month: {exc}", text) from exc
+            raise _RetryableError(f"wrong month: {exc}", text) from exc
         except UpstreamFormatError as exc:
             if isinstance(exc.__cause__, json.JSONDecodeError | UnicodeDecodeError):
-                raise _Retry(f"malformed JSON: {exc}", text) from exc
+                raise _RetryableError(f"malformed JSON: {exc}", text) from exc
             raise
         return FetchedMonth(month, url, body, rows)
 

@@ -13,6 +13,7 @@ import fcntl
 import hashlib
 import logging
 import os
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -140,6 +141,7 @@ class Store:
 
     def __init__(self, engine: Engine | str) -> None:
         self.engine = engine if isinstance(engine, Engine) else make_engine(engine)
+        self._held_locks: set[str] = set()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Store:
@@ -147,10 +149,18 @@ class Store:
         store.create_schema()
         return store
 
-    def create_schema(self) -> None:
+    def create_schema(self, attempts: int = 3) -> None:
         """Create the tables that are missing; existing ones are left as they are."""
-        with _storage_errors("creating the tables"):
-            metadata.create_all(self.engine)
+        for attempt in range(1, attempts + 1):
+            try:
+                metadata.create_all(self.engine)
+                return
+            except SQLAlchemyError:
+                # Two processes on a new database race between "exists?" and CREATE: look again.
+                if attempt == attempts:
+                    with _storage_errors("creating the tables"):
+                        raise
+                time.sleep(0.2 * attempt)
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -167,7 +177,10 @@ class Store:
         """
         load_id = uuid.uuid4().hex
         now = utcnow()
-        with _storage_errors(f"merging {len(rows)} rows from {source}"), self.engine.begin() as conn:
+        with (
+            _storage_errors(f"merging {len(rows)} rows from {source}"),
+            self.engine.begin() as conn,
+        ):
             if rows:
                 conn.execute(insert(weighted_index_temp), [_staged(load_id, row) for row in rows])
             revised = _revised_rows(conn, load_id)
@@ -181,7 +194,9 @@ class Store:
                     [{f"b_{k}": v for k, v in new.items()} for _, new in revised],
                 )
             inserted = _insert_new(conn, load_id, now)
-            conn.execute(delete(weighted_index_temp).where(weighted_index_temp.c.load_id == load_id))
+            conn.execute(
+                delete(weighted_index_temp).where(weighted_index_temp.c.load_id == load_id)
+            )
             result = MergeResult(rows=len(rows), inserted=inserted, updated=len(revised))
             conn.execute(insert(etl_loads), [_load_row(load_id, source, month, rows, result, now)])
         return result
@@ -195,7 +210,9 @@ class Store:
         with _storage_errors("reading weighted_index"), self.engine.connect() as conn:
             return [DailyRow(*row) for row in conn.execute(query)]
 
-    def read_history(self, start: dt.date | None = None, end: dt.date | None = None) -> pd.DataFrame:
+    def read_history(
+        self, start: dt.date | None = None, end: dt.date | None = None
+    ) -> pd.DataFrame:
         """Stored days as a frame: ``date`` (datetime64), ``open, high, low, close`` (float64)."""
         rows = self.read_rows(start, end)
         frame = pd.DataFrame(
@@ -251,17 +268,24 @@ class Store:
         """Hold the named lock for this database, or raise LockedError at once.
 
         The lock belongs to a connection (PostgreSQL, MySQL) or an open file (SQLite), so a
-        process that dies, even by SIGKILL, releases it.
+        process that dies, even by SIGKILL, releases it. It is re-entrant for this Store.
         """
+        if name in self._held_locks:
+            yield
+            return
         dialect = self.engine.dialect.name
         if dialect == "sqlite":
-            with _sqlite_file_lock(self.engine, name):
-                yield
+            guard = _sqlite_file_lock(self.engine, name)
         elif dialect in ("postgresql", "mysql", "mariadb"):
-            with _server_lock(self.engine, name):
-                yield
+            guard = _server_lock(self.engine, name)
         else:  # pragma: no cover - the three dialects above are the supported ones
             raise StorageError(f"no lock for database dialect {dialect!r}")
+        with guard:
+            self._held_locks.add(name)
+            try:
+                yield
+            finally:
+                self._held_locks.discard(name)
 
 
 def make_engine(url: str) -> Engine:
