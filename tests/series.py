@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-REAL_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+# The real data lives beside the project (../shared/data); TAIEX_SHARED_DATA points elsewhere.
+REAL_DATA = Path(
+    os.environ.get("TAIEX_SHARED_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data"
+)
 REAL_CSV = REAL_DATA / "taiex_daily.csv"
 TWSE_SAMPLES = REAL_DATA / "twse_samples"
 
