@@ -9,16 +9,25 @@ from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from taiex.errors import LockedError, StorageError
 from taiex.source import DailyRow
-from taiex.store import Store, etl_loads, weighted_index, weighted_index_temp
+from taiex.store import (
+    Store,
+    etl_loads,
+    insert_missing,
+    signals,
+    weighted_index,
+    weighted_index_temp,
+)
 
 
 def day(date: str, o: str, h: str, low: str, c: str) -> DailyRow:
     return DailyRow(dt.date.fromisoformat(date), *(Decimal(v) for v in (o, h, low, c)))
 
 
+D2 = dt.date(2025, 1, 2)
 ROWS = [
     day("2024-12-02", "22456.50", "22802.53", "22456.50", "22736.93"),
     day("2024-12-03", "22800.01", "22900.99", "22700.10", "22850.00"),
@@ -143,3 +152,25 @@ def test_concurrent_merges_never_duplicate(store: Store) -> None:
     assert store.read_rows() == ROWS
     assert count(store, weighted_index) == 3
     assert len(errors) < 4
+
+
+def test_insert_missing_skips_stored_keys_only(store: Store) -> None:
+    now = dt.datetime(2025, 1, 2, 8, 0)
+    row = {
+        "model_version": "classifier-v1",
+        "based_on": dt.date(2024, 12, 31),
+        "target_date": dt.date(2025, 1, 2),
+        "probability": 0.7,
+        "signal": 1,
+        "threshold": 0.5,
+        "created_at": now,
+    }
+    with store.engine.begin() as conn:
+        insert_missing(conn, signals, [row])
+    with store.engine.begin() as conn:  # a rerun, even with another value, adds nothing
+        insert_missing(conn, signals, [{**row, "probability": 0.1}, {**row, "based_on": D2}])
+    with store.engine.connect() as conn:
+        stored = conn.execute(select(signals.c.based_on, signals.c.probability)).all()
+    assert sorted(stored) == [(dt.date(2024, 12, 31), 0.7), (D2, 0.7)]
+    with pytest.raises(IntegrityError), store.engine.begin() as conn:
+        insert_missing(conn, signals, [{**row, "based_on": dt.date(2025, 1, 3), "signal": None}])

@@ -23,16 +23,21 @@ from typing import Any
 
 import pandas as pd
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Column,
     Date,
     DateTime,
     Engine,
+    Float,
+    ForeignKey,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     String,
     Table,
+    Text,
     UniqueConstraint,
     and_,
     bindparam,
@@ -48,6 +53,7 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -105,6 +111,116 @@ etl_loads = Table(
     Column("inserted", Integer, nullable=False),
     Column("updated", Integer, nullable=False),
     Column("loaded_at", DateTime, nullable=False),
+)
+
+
+# ---------------------------------------------------------------- models and their outputs
+
+# Artifacts are a few hundred kB: MySQL's BLOB stops at 64 kB.
+Blob = LargeBinary().with_variant(mysql.LONGBLOB(), "mysql", "mariadb")
+KIND = String(20)
+VERSION = String(40)
+
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("kind", KIND, nullable=False),
+    Column("version", VERSION, nullable=False),
+    Column("status", String(12), nullable=False),  # champion, challenger, retired
+    Column("train_start", Date, nullable=False),
+    Column("train_end", Date, nullable=False),
+    Column("params", JSON, nullable=False),
+    Column("metrics", JSON, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("artifact", Blob, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("promoted_at", DateTime),
+    # The challenger's trial: what was decided, why, and both scores on the same days.
+    Column("decision", String(20)),
+    Column("decision_reason", Text),
+    Column("score", Float),
+    Column("champion_score", Float),
+    Column("decided_at", DateTime),
+    UniqueConstraint("kind", "version", name="uq_model_versions_kind_version"),
+)
+
+# One row per kind: the primary key is what makes "exactly one champion" hold on every backend.
+model_champions = Table(
+    "model_champions",
+    metadata,
+    Column("kind", KIND, primary_key=True),
+    Column("version_id", Id, ForeignKey("model_versions.id"), nullable=False),
+    Column("since", DateTime, nullable=False),
+)
+
+lstm_model_evaluate = Table(
+    "lstm_model_evaluate",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("date", DateTime, nullable=False),
+    Column("sMAPE", Float),  # NULL when the window holds no day the model did not train on
+    Column("naive_sMAPE", Float),
+    Column("sMAPE_by_horizon", JSON),
+    Column("naive_sMAPE_by_horizon", JSON),
+    Column("model_version", VERSION, nullable=False),
+    Column("data_date", Date, nullable=False),
+    Column("window_start", Date),
+    Column("window_end", Date),
+    Column("n_pairs", Integer, nullable=False),
+    Column("reason", Text),
+    UniqueConstraint("model_version", "data_date", name="uq_lstm_model_evaluate_run"),
+)
+
+svm_model_evaluate = Table(
+    "svm_model_evaluate",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("date", DateTime, nullable=False),
+    Column("ROC_AUC", Float),  # NULL when undefined (one class in the window)
+    Column("trivial_ROC_AUC", Float),
+    Column("model_version", VERSION, nullable=False),
+    Column("model_family", String(60)),
+    Column("data_date", Date, nullable=False),
+    Column("window_start", Date),
+    Column("window_end", Date),
+    Column("n_days", Integer, nullable=False),
+    Column("n_positive", Integer, nullable=False),
+    Column("n_negative", Integer, nullable=False),
+    Column("reason", Text),
+    UniqueConstraint("model_version", "data_date", name="uq_svm_model_evaluate_run"),
+)
+
+forecasts = Table(
+    "forecasts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("model_version", VERSION, nullable=False),
+    Column("origin_date", Date, nullable=False),
+    Column("horizon", Integer, nullable=False),
+    Column("target_date", Date, nullable=False),
+    Column("forecast", Float, nullable=False),
+    Column("lower_80", Float, nullable=False),
+    Column("upper_80", Float, nullable=False),
+    Column("lower_95", Float, nullable=False),
+    Column("upper_95", Float, nullable=False),
+    Column("naive", Float, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    UniqueConstraint("model_version", "origin_date", "horizon", name="uq_forecasts_run"),
+)
+
+signals = Table(
+    "signals",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("model_version", VERSION, nullable=False),
+    Column("based_on", Date, nullable=False),
+    Column("target_date", Date, nullable=False),
+    Column("probability", Float, nullable=False),
+    Column("signal", Integer, nullable=False),
+    Column("threshold", Float, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    UniqueConstraint("model_version", "based_on", name="uq_signals_run"),
 )
 
 
@@ -286,6 +402,24 @@ class Store:
                 yield
             finally:
                 self._held_locks.discard(name)
+
+
+def insert_missing(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert ``rows``, skipping those whose unique key is already stored (a rerun adds nothing).
+
+    Only key conflicts are skipped: any other violation (a NULL, a bad value) still fails.
+    """
+    if not rows:
+        return
+    statement: Any
+    if conn.dialect.name == "postgresql":
+        statement = postgresql.insert(table).on_conflict_do_nothing()
+    elif conn.dialect.name == "sqlite":
+        statement = sqlite.insert(table).on_conflict_do_nothing()
+    else:  # MySQL/MariaDB: "update id to itself" is its no-op on a duplicate key
+        statement = mysql.insert(table)
+        statement = statement.on_duplicate_key_update(id=table.c.id)
+    conn.execute(statement, list(rows))
 
 
 def make_engine(url: str) -> Engine:
