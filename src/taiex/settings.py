@@ -1,8 +1,8 @@
 """One settings object, read from ``TAIEX_*`` environment variables and an optional TOML file.
 
-The file is ``$TAIEX_CONFIG`` when set, else ``$TAIEX_HOME/config.toml`` when it exists. Its keys are
-the variable names without the prefix, in lower case (``db_url = "sqlite:///..."``). The environment
-wins over the file, the file over the defaults.
+The file is ``$TAIEX_CONFIG`` when set, else ``$TAIEX_HOME/config.toml`` when it exists. Its keys
+are the variable names without the prefix, in lower case (``db_url = "sqlite:///..."``). The
+environment wins over the file, the file over the defaults.
 """
 
 from __future__ import annotations
