@@ -26,7 +26,9 @@ def smape(forecast: ArrayLike, actual: ArrayLike) -> float:
     return float(100.0 * ratio.mean())
 
 
-def roc_auc(labels: Sequence[int] | ArrayLike, scores: ArrayLike) -> tuple[float | None, str | None]:
+def roc_auc(
+    labels: Sequence[int] | ArrayLike, scores: ArrayLike
+) -> tuple[float | None, str | None]:
     """ROC AUC of ``scores`` (probabilities, never hard labels) against 0/1 ``labels``.
 
     Returns ``(auc, None)``, or ``(None, reason)`` when the AUC is undefined (one class only).
