@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 
@@ -169,8 +170,8 @@ def test_signal_is_for_the_next_session(
 
 
 def test_signal_follows_the_threshold(history: pd.DataFrame) -> None:
-    low = EntrySignalClassifier(ClassifierConfig(**{**FAST.to_dict(), "threshold": 1e-9}))
-    high = EntrySignalClassifier(ClassifierConfig(**{**FAST.to_dict(), "threshold": 1 - 1e-9}))
+    low = EntrySignalClassifier(dataclasses.replace(FAST, threshold=1e-9))
+    high = EntrySignalClassifier(dataclasses.replace(FAST, threshold=1 - 1e-9))
     assert low.fit(history).signal(history)["signal"] == 1
     assert high.fit(history).signal(history)["signal"] == 0
 

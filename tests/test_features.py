@@ -19,7 +19,8 @@ from taiex.features import (
     moving_average_20,
     trivial_score,
 )
-from tests.series import synthetic_history
+from taiex.metrics import roc_auc
+from tests.series import real_history, synthetic_history
 
 
 def handmade_history() -> pd.DataFrame:
@@ -134,3 +135,12 @@ def test_missing_price_is_refused() -> None:
     history.loc[5, "open"] = np.nan
     with pytest.raises(DataError, match="missing prices"):
         classifier_features(history)
+
+
+@pytest.mark.realdata
+def test_trivial_auc_on_real_history_matches_design() -> None:
+    history = real_history()
+    labels = entry_labels(history)
+    scored = (history["date"] >= "2025-01-01") & labels.notna()
+    auc, _ = roc_auc(labels[scored], trivial_score(history)[scored])
+    assert auc == pytest.approx(0.944, abs=0.001)  # DESIGN.md: "ROC AUC ≈ 0.944"

@@ -11,10 +11,13 @@ so a validation day never shares a close with the last training label. The best 
 and is refit on every training day. The test period plays no part in the choice.
 
 Signal: P(close[t+1] > MA20[t]) from the last day's features, and 1 (enter, 適合進場) when it
-reaches the threshold, 0 (不適合進場) otherwise. The default threshold 0.5 means "more likely than
-not"; it is meaningful because every candidate outputs a probability fitted for it (log loss for
-logistic regression and gradient boosting, Platt scaling for the SVM, class frequencies among
-neighbours or leaves for k-NN and the forest). AUC, the monitored metric, does not depend on it.
+reaches the threshold, 0 (不適合進場) otherwise. The default threshold 0.5 is the decision that
+minimises the expected number of wrong signals when a wrong "enter" and a wrong "stay out" cost the
+same, and it means just that only if the output is a calibrated probability: logistic regression
+and gradient boosting minimise log loss, the SVM's scores go through Platt (sigmoid) scaling, and
+the forest's and k-NN's outputs are local class frequencies, roughly calibrated. On 2025-2026 the
+winner's mean probability was 0.709 against a base rate of 0.722. A user with asymmetric costs
+sets another threshold; AUC, the monitored metric, does not depend on it.
 
 Artifacts: ``to_bytes`` gives ``MAGIC | sha256(body) | body`` where body is a JSON header (the
 metadata) followed by the fitted pipeline serialised with skops. ``from_bytes`` checks the magic
@@ -204,6 +207,8 @@ class ClassifierConfig:
             raise InputError(f"threshold must be within (0, 1), got {self.threshold}")
         if not self.candidates:
             raise InputError("at least one candidate is needed")
+        if len(set(self.candidates)) != len(self.candidates):
+            raise InputError(f"candidates are listed twice: {self.candidates}")
         for name in (*self.candidates, *self.grids):
             _candidate(name)
         if self.min_train_days < 1:
