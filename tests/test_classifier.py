@@ -237,6 +237,15 @@ def test_truncated_artifact_is_refused(fitted: EntrySignalClassifier) -> None:
         EntrySignalClassifier.from_bytes(data[: len(data) // 2])
 
 
+def test_header_without_fields_is_refused(fitted: EntrySignalClassifier) -> None:
+    payload = fitted._model_payload()
+    header = json.dumps({"format_version": 1, "sha256": hashlib.sha256(payload).hexdigest()})
+    body = len(header).to_bytes(4, "big") + header.encode() + payload
+    data = MAGIC + hashlib.sha256(body).digest() + body
+    with pytest.raises(ArtifactError, match="header is incomplete or invalid: KeyError"):
+        EntrySignalClassifier.from_bytes(data)
+
+
 def _not_audited(x: object) -> object:
     return x
 

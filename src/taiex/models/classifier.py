@@ -504,14 +504,20 @@ class EntrySignalClassifier:
         """Rebuild a fitted classifier from ``to_bytes`` output; ``ArtifactError`` if it is bad."""
         header, payload = _unpack(bytes(data))
         model = _load_model(payload)
-        classifier = cls(ClassifierConfig.from_dict(header["config"]))
-        classifier.model_ = model
-        classifier.winner_ = str(header["winner"])
-        classifier.winner_params_ = dict(header["winner_params"])
-        classifier.table_ = _table_from_records(header["table"])
-        classifier.train_start_ = dt.date.fromisoformat(header["train_start"])
-        classifier.train_end_ = dt.date.fromisoformat(header["train_end"])
-        classifier.n_train_days_ = int(header["n_train_days"])
+        try:
+            classifier = cls(ClassifierConfig.from_dict(header["config"]))
+            classifier.model_ = model
+            classifier.winner_ = str(header["winner"])
+            classifier.winner_params_ = dict(header["winner_params"])
+            classifier.table_ = _table_from_records(header["table"])
+            classifier.train_start_ = dt.date.fromisoformat(header["train_start"])
+            classifier.train_end_ = dt.date.fromisoformat(header["train_end"])
+            classifier.n_train_days_ = int(header["n_train_days"])
+        except (KeyError, TypeError, ValueError, InputError) as exc:
+            # The checksum held, so the writer itself produced a header this version cannot read.
+            raise ArtifactError(
+                f"classifier artifact header is incomplete or invalid: {exc!r}"
+            ) from exc
         classifier._payload = payload
         return classifier
 
