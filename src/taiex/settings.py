@@ -39,6 +39,10 @@ class Settings:
     lstm_smape_max: float = 100.0
     lstm_naive_margin: float = 0.05
     classifier_auc_min: float = 0.8
+    # Hyperparameters from the config file's [lstm] and [classifier] tables (LSTMConfig and
+    # ClassifierConfig field names); empty means the models' defaults.
+    lstm: Mapping[str, Any] = field(default_factory=dict)
+    classifier: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._check()
@@ -72,7 +76,7 @@ class Settings:
             values.update(_read_config(config))
         for f in dataclasses.fields(cls):
             raw = env.get(f"TAIEX_{f.name.upper()}")
-            if raw is not None and f.name != "home":
+            if raw is not None and f.name not in ("home", *_TABLES):
                 values[f.name] = raw
         return cls(**{k: _convert(k, v) for k, v in values.items()})
 
@@ -80,11 +84,18 @@ class Settings:
         return dataclasses.replace(self, **changes)
 
     def _check(self) -> None:
-        positive = ("twse_timeout", "lstm_smape_max")
+        positive = ("twse_timeout",)
         for name in positive:
             if getattr(self, name) <= 0:
                 raise SettingsError(f"TAIEX_{name.upper()} must be > 0, got {getattr(self, name)}")
-        non_negative = ("twse_min_interval", "twse_retries", "twse_backoff", "revision_days")
+        non_negative = (
+            "twse_min_interval",
+            "twse_retries",
+            "twse_backoff",
+            "revision_days",
+            "lstm_smape_max",
+            "lstm_naive_margin",
+        )
         for name in non_negative:
             if getattr(self, name) < 0:
                 raise SettingsError(f"TAIEX_{name.upper()} must be >= 0, got {getattr(self, name)}")
@@ -100,18 +111,29 @@ class Settings:
             )
 
 
+_TABLES = ("lstm", "classifier")  # settings that only the config file can give
+
+
+def _table(value: Any) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise TypeError("expected a table")
+    return dict(value)
+
+
 _CONVERTERS: dict[str, Callable[[Any], Any]] = {
     f.name: {"float": float, "int": int, "str": str}.get(str(f.type), lambda v: v)
     for f in dataclasses.fields(Settings)
 }
 _CONVERTERS["home"] = lambda v: Path(v).expanduser()
+_CONVERTERS.update({name: _table for name in _TABLES})
 
 
 def _convert(name: str, value: Any) -> Any:
     try:
         return _CONVERTERS[name](value)
     except (TypeError, ValueError) as exc:
-        raise SettingsError(f"TAIEX_{name.upper()}={value!r} is not a valid value") from exc
+        where = f"[{name}] in the config file" if name in _TABLES else f"TAIEX_{name.upper()}"
+        raise SettingsError(f"{where}={value!r} is not a valid value") from exc
 
 
 def _read_config(path: Path) -> dict[str, Any]:
