@@ -174,3 +174,15 @@ def test_insert_missing_skips_stored_keys_only(store: Store) -> None:
     assert sorted(stored) == [(dt.date(2024, 12, 31), 0.7), (D2, 0.7)]
     with pytest.raises(IntegrityError), store.engine.begin() as conn:
         insert_missing(conn, signals, [{**row, "based_on": dt.date(2025, 1, 3), "signal": None}])
+
+
+def test_staging_and_merging_as_separate_steps(store: Store) -> None:
+    load_id = store.stage_rows(ROWS)
+    assert store.summary()["rows"] == 0  # staged only
+    assert count(store, weighted_index_temp) == 3
+    result = store.merge_staged(load_id, source="dag", month="2024-12")
+    assert (result.rows, result.inserted) == (3, 3)
+    assert store.read_rows() == ROWS
+    again = store.merge_staged(load_id, source="dag", month="2024-12")  # a retried task
+    assert (again.rows, again.inserted, again.updated) == (0, 0, 0)
+    assert count(store, weighted_index_temp) == 0

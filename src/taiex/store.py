@@ -292,30 +292,30 @@ class Store:
         ``updated_at`` (and logged); identical rows are not touched. A rerun changes nothing.
         """
         load_id = uuid.uuid4().hex
-        now = utcnow()
         with (
             _storage_errors(f"merging {len(rows)} rows from {source}"),
             self.engine.begin() as conn,
         ):
-            if rows:
-                conn.execute(insert(weighted_index_temp), [_staged(load_id, row) for row in rows])
-            revised = _revised_rows(conn, load_id)
-            for old, new in revised:
-                log.info("revised %s: %s -> %s", new["date"], _prices(old), _prices(new))
-            if revised:
-                conn.execute(
-                    update(weighted_index)
-                    .where(weighted_index.c.date == bindparam("b_date"))
-                    .values({**{c: bindparam(f"b_{c}") for c in PRICE_COLUMNS}, "updated_at": now}),
-                    [{f"b_{k}": v for k, v in new.items()} for _, new in revised],
-                )
-            inserted = _insert_new(conn, load_id, now)
-            conn.execute(
-                delete(weighted_index_temp).where(weighted_index_temp.c.load_id == load_id)
-            )
-            result = MergeResult(rows=len(rows), inserted=inserted, updated=len(revised))
-            conn.execute(insert(etl_loads), [_load_row(load_id, source, month, rows, result, now)])
-        return result
+            _stage(conn, load_id, rows)
+            return _merge_staged(conn, load_id, source, month)
+
+    def stage_rows(self, rows: Sequence[DailyRow]) -> str:
+        """Put ``rows`` in ``weighted_index_temp`` (committed) and return their load id.
+
+        For runs where staging and merging are separate steps (the Airflow DAG's tasks).
+        """
+        load_id = uuid.uuid4().hex
+        with _storage_errors(f"staging {len(rows)} rows"), self.engine.begin() as conn:
+            _stage(conn, load_id, rows)
+        return load_id
+
+    def merge_staged(self, load_id: str, *, source: str, month: str | None = None) -> MergeResult:
+        """Merge the rows staged under ``load_id`` in one transaction, then drop them.
+
+        Merging a load id twice is harmless: the second time there is nothing staged.
+        """
+        with _storage_errors(f"merging load {load_id}"), self.engine.begin() as conn:
+            return _merge_staged(conn, load_id, source, month)
 
     # ------------------------------------------------------------ reads
 
@@ -461,6 +461,39 @@ def _storage_errors(action: str) -> Iterator[None]:
         raise StorageError(f"database error while {action}: {reason}") from exc
 
 
+def _stage(conn: Connection, load_id: str, rows: Sequence[DailyRow]) -> None:
+    if rows:
+        conn.execute(insert(weighted_index_temp), [_staged(load_id, row) for row in rows])
+
+
+def _merge_staged(conn: Connection, load_id: str, source: str, month: str | None) -> MergeResult:
+    done = conn.scalar(select(etl_loads.c.id).where(etl_loads.c.load_id == load_id))
+    if done is not None:  # a retried merge: this load is on record already
+        return MergeResult(rows=0, inserted=0, updated=0)
+    now = utcnow()
+    staged = _staged_dates(conn, load_id)
+    revised = _revised_rows(conn, load_id)
+    for old, new in revised:
+        log.info("revised %s: %s -> %s", new["date"], _prices(old), _prices(new))
+    if revised:
+        conn.execute(
+            update(weighted_index)
+            .where(weighted_index.c.date == bindparam("b_date"))
+            .values({**{c: bindparam(f"b_{c}") for c in PRICE_COLUMNS}, "updated_at": now}),
+            [{f"b_{k}": v for k, v in new.items()} for _, new in revised],
+        )
+    inserted = _insert_new(conn, load_id, now)
+    conn.execute(delete(weighted_index_temp).where(weighted_index_temp.c.load_id == load_id))
+    result = MergeResult(rows=len(staged), inserted=inserted, updated=len(revised))
+    conn.execute(insert(etl_loads), [_load_row(load_id, source, month, staged, result, now)])
+    return result
+
+
+def _staged_dates(conn: Connection, load_id: str) -> list[dt.date]:
+    query = select(weighted_index_temp.c.date).where(weighted_index_temp.c.load_id == load_id)
+    return list(conn.scalars(query))
+
+
 def _staged(load_id: str, row: DailyRow) -> dict[str, Any]:
     return {"load_id": load_id, "date": row.date, **{c: getattr(row, c) for c in PRICE_COLUMNS}}
 
@@ -510,11 +543,10 @@ def _load_row(
     load_id: str,
     source: str,
     month: str | None,
-    rows: Sequence[DailyRow],
+    dates: Sequence[dt.date],
     result: MergeResult,
     now: dt.datetime,
 ) -> dict[str, Any]:
-    dates = [row.date for row in rows]
     return {
         "load_id": load_id,
         "source": source[:200],
