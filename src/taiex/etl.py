@@ -112,6 +112,15 @@ class RawCache:
             log.warning("raw cache for %s is unreadable (%s); fetching it again", month, exc)
             return None
 
+    @staticmethod
+    def parse(month: Month, cached: CachedMonth) -> list[DailyRow] | None:
+        """The cached month's rows, or None (with a warning) when they do not parse."""
+        try:
+            return parse_month(cached.body, month)
+        except UpstreamFormatError as exc:
+            log.warning("raw cache for %s does not parse (%s); fetching it again", month, exc)
+            return None
+
     def write(self, month: Month, body: bytes, url: str, fetched_on: dt.date) -> None:
         """Save ``body`` verbatim; the sidecar goes last, so a half-written pair reads as absent."""
         meta = {
@@ -181,44 +190,35 @@ class Loader:
 
     def needs_fetch(self, month: Month, refresh: bool = False) -> bool:
         """Whether loading ``month`` will ask TWSE (used for the plan and the ETA)."""
-        if refresh:
-            return True
-        cached = self.cache.read(month)
-        if cached is None:
-            return True
-        rows = self._cached_rows(month, cached)
-        return rows is None or not is_final(month, cached.fetched_on, len(rows), self.revision_days)
+        return refresh or self._final_cached_rows(month) is None
 
-    def load_month(self, month: Month, refresh: bool = False) -> MonthLoad:
-        """Fetch (or take from the cache) one month and merge it in one transaction."""
-        started = time.perf_counter()
-        rows, source = self._rows(month, refresh)
-        result = self.store.merge_rows(rows, source=source, month=str(month))
-        if result.inserted or result.updated:
-            log.info("%s: %d new, %d revised", month, result.inserted, result.updated)
-        return MonthLoad(month, source, result, time.perf_counter() - started)
-
-    def _rows(self, month: Month, refresh: bool) -> tuple[list[DailyRow], str]:
-        cached = None if refresh else self.cache.read(month)
-        if cached is not None:
-            rows = self._cached_rows(month, cached)
-            if rows is not None and is_final(
-                month, cached.fetched_on, len(rows), self.revision_days
-            ):
-                return rows, "cache"
+    def rows(self, month: Month, refresh: bool = False) -> tuple[list[DailyRow], str]:
+        """The month's rows and where they came from: the cache when final there, else TWSE
+        (and the response then lands in the cache)."""
+        rows = None if refresh else self._final_cached_rows(month)
+        if rows is not None:
+            return rows, "cache"
         fetched = self.client.fetch_month(month)
         self.cache.write(month, fetched.body, fetched.url, self.today)
         if not fetched.rows and month < Month.of(self.today):
             log.warning("TWSE has no rows for past month %s", month)
         return fetched.rows, "twse"
 
-    @staticmethod
-    def _cached_rows(month: Month, cached: CachedMonth) -> list[DailyRow] | None:
-        try:
-            return parse_month(cached.body, month)
-        except UpstreamFormatError as exc:
-            log.warning("raw cache for %s does not parse (%s); fetching it again", month, exc)
+    def load_month(self, month: Month, refresh: bool = False) -> MonthLoad:
+        """Fetch (or take from the cache) one month and merge it in one transaction."""
+        started = time.perf_counter()
+        rows, source = self.rows(month, refresh)
+        result = self.store.merge_rows(rows, source=source, month=str(month))
+        if result.inserted or result.updated:
+            log.info("%s: %d new, %d revised", month, result.inserted, result.updated)
+        return MonthLoad(month, source, result, time.perf_counter() - started)
+
+    def _final_cached_rows(self, month: Month) -> list[DailyRow] | None:
+        cached = self.cache.read(month)
+        rows = self.cache.parse(month, cached) if cached else None
+        if cached is None or rows is None:
             return None
+        return rows if is_final(month, cached.fetched_on, len(rows), self.revision_days) else None
 
 
 def backfill_months(since: Month | None, until: Month | None, today: dt.date) -> list[Month]:
