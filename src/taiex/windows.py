@@ -63,21 +63,21 @@ class Prices:
 def check_history(history: pd.DataFrame, *, min_rows: int, purpose: str) -> Prices:
     """Validate ``history`` (columns ``date, open, high, low, close``) and return it as arrays.
 
-    Raises :class:`DataError` naming the first problem: a missing column, unparseable or
-    unsorted or duplicate dates, NaN / infinite / non-positive prices, or fewer than ``min_rows``
-    rows (``purpose`` says what needs them).
+    Raises :class:`DataError` naming the first problem, in this order: a missing column,
+    missing, unsorted or duplicate dates, NaN / infinite / non-positive prices, fewer than
+    ``min_rows`` rows (``purpose`` says what needs them).
     """
     if not isinstance(history, pd.DataFrame):
         raise DataError(f"history must be a pandas DataFrame, got {type(history).__name__}")
     missing = [c for c in ("date", *PRICE_COLUMNS) if c not in history.columns]
     if missing:
         raise DataError(f"history lacks column(s) {', '.join(missing)}")
+    dates = _check_dates(history["date"])
+    ohlc = _check_prices(history, dates)
     if len(history) < min_rows:
         raise DataError(
             f"history has {len(history)} rows; {purpose} needs at least {min_rows} trading days"
         )
-    dates = _check_dates(history["date"])
-    ohlc = _check_prices(history, dates)
     return Prices(dates=dates, ohlc=ohlc)
 
 
@@ -131,7 +131,7 @@ def window_features(prices: Prices, origins: IntArray, window: int) -> FloatArra
     Returns shape ``(len(origins), window, N_FEATURES)``; needs ``origins >= window - 1``.
     """
     log_ohlc = np.log(prices.ohlc)
-    lo, hi, cl = log_ohlc[:, 1], log_ohlc[:, 2], log_ohlc[:, 3]
+    hi, lo, cl = log_ohlc[:, 1], log_ohlc[:, 2], log_ohlc[:, 3]
     prev_close = np.concatenate([cl[:1], cl[:-1]])
     per_day = np.stack(
         [cl - prev_close, log_ohlc[:, 0] - prev_close, hi - cl, lo - cl], axis=1

@@ -68,7 +68,7 @@ _HEADER = struct.Struct(f">{len(_MAGIC)}sH32s")  # magic, format version, sha256
 # Smallest segments fit accepts. 40 calibration residuals make the 95 % half-width an order
 # statistic below the maximum (split conformal needs n >= 19 for that).
 _MIN_SEGMENTS = (50, 20, 40)  # train, validation, calibration windows
-_PREDICT_BATCH = 4096
+_PREDICT_BATCH = 512
 
 FORECAST_COLUMNS = ["forecast", "lower_80", "upper_80", "lower_95", "upper_95"]
 ORIGIN_COLUMNS = ["origin_date", "horizon", "target_date", *FORECAST_COLUMNS, "naive"]
@@ -304,14 +304,22 @@ class LSTMForecaster:
     # ---------------------------------------------------------------- predict
 
     def _log_forecast(self, windows: _Windows) -> FloatArray:
-        """``log(open[t+h] / close[t])`` forecasts, shape ``(m, horizons)``, computed on CPU."""
+        """``log(open[t+h] / close[t])`` forecasts, shape ``(m, horizons)``, computed on CPU.
+
+        Every forward pass gets exactly ``_PREDICT_BATCH`` windows (the last one padded with
+        zeros): CPU matrix kernels sum in another order for another batch size, and a window's
+        forecast must not depend on which other origins were asked for in the same call.
+        """
         self._check_fitted()
-        outputs = []
+        m = len(windows.x)
+        if m == 0:
+            return np.empty((0, self.config.horizons))
+        padded = np.zeros((-(-m // _PREDICT_BATCH) * _PREDICT_BATCH, *windows.x.shape[1:]))
+        padded[:m] = windows.x
+        inputs = torch.from_numpy(padded).float()
         with _reproducible(self.config.seed, self.config.threads), torch.inference_mode():
-            for start in range(0, len(windows.x), _PREDICT_BATCH):
-                batch = torch.from_numpy(windows.x[start : start + _PREDICT_BATCH]).float()
-                outputs.append(self.network_(batch).double().numpy())
-        z = np.concatenate(outputs) if outputs else np.empty((0, self.config.horizons))
+            outputs = [self.network_(chunk) for chunk in torch.split(inputs, _PREDICT_BATCH)]
+        z = torch.cat(outputs).double().numpy()[:m]
         return z * windows.vol[:, None]
 
     def predict(self, history: pd.DataFrame) -> pd.DataFrame:
