@@ -19,6 +19,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -54,7 +55,8 @@ def run_lstm(csv: Path) -> Outcome:
     result = backtest(history, train_until=TRAIN_UNTIL, start=TEST_START, config=LSTMConfig())
     total = time.perf_counter() - started
     fit = result.model.fit_seconds_
-    note = f"{result.model.epochs_run_} epochs (best {result.model.best_epoch_})"
+    model = result.model
+    note = f"{len(model.epochs_run_)} nets, epochs {model.epochs_run_} (best {model.best_epochs_})"
     return Outcome("taiex LSTM", result.summary, fit, total - fit, _peak_rss_mb(), note)
 
 
@@ -129,7 +131,17 @@ def run_original(csv: Path, epochs: int) -> Outcome:
     return Outcome("original recipe", summary, train_seconds, predict_seconds, _peak_rss_mb(), note)
 
 
-def _in_fresh_process(function: object, *args: object) -> Outcome:
+def import_baseline_mb() -> float:
+    """Peak RSS of a process that only imports what the contenders import."""
+    import sklearn.preprocessing  # noqa: F401
+    import torch  # noqa: F401
+
+    import taiex.models.lstm  # noqa: F401
+
+    return _peak_rss_mb()
+
+
+def _in_fresh_process(function: object, *args: object) -> Any:
     context = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
         return pool.submit(function, *args).result()  # type: ignore[arg-type]
@@ -181,6 +193,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"train <= {TRAIN_UNTIL}, origins >= {TEST_START}, {n} scored origins at h1")
     print(table(outcomes))
     print(f"taiex LSTM: forecasts for every origin took {lstm.predict_seconds:.2f} s")
+    baseline = _in_fresh_process(import_baseline_mb)
+    print(f"peak RSS of a process that only imports torch, sklearn and taiex: {baseline:.0f} MB")
     return 0
 
 

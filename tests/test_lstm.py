@@ -24,7 +24,7 @@ from taiex.models.lstm import (
 )
 from tests.series import real_history, synthetic_history
 
-TINY = LSTMConfig(hidden_size=8, num_layers=1, max_epochs=4, patience=2, batch_size=64)
+TINY = LSTMConfig(hidden_size=8, num_layers=1, max_epochs=4, patience=2, batch_size=64, ensemble=2)
 PRICES = ["open", "high", "low", "close"]
 HEADER_SIZE = 45  # magic (11) + format version (2) + sha256 (32)
 
@@ -243,7 +243,8 @@ def test_metadata_is_json_and_names_the_payload_checksum(
     assert meta["train_start"] == history["date"].iloc[0].date().isoformat()
     assert meta["train_end"] == history["date"].iloc[-1].date().isoformat()
     assert meta["config"]["hidden_size"] == TINY.hidden_size
-    assert 1 <= meta["epochs_run"] <= TINY.max_epochs
+    assert len(meta["epochs_run"]) == TINY.ensemble
+    assert all(1 <= e <= TINY.max_epochs for e in meta["epochs_run"])
     assert len(meta["validation"]["smape_naive"]) == 5
 
 

@@ -9,7 +9,12 @@ Design, and why:
 - **Naive at zero**: the network outputs ``z[h]``, and the forecast is
   ``open[t+h] = close[t] * exp(z[h] * vol[t])`` where ``vol[t]`` is the window's realised daily
   volatility. The output layer starts at zero, so training starts from the naive forecast, and
-  early stopping (which also scores epoch 0) can only keep a model that beat naive on validation.
+  early stopping (which also scores epoch 0) only keeps a model that beat naive on validation
+  (on average over the horizons, each relative to naive).
+- **A small ensemble, re-levelled**: a few networks from different seeds are averaged (at
+  horizon 1 one network's seed noise is as large as what it learns), and each network's output
+  level is re-read on validation, the most recent data calibration does not need (drift and
+  overnight gap, most of what is learnable, move over the decades).
 - **Split conformal intervals**: residuals ``|y - y_hat| / vol`` on a calibration tail that neither
   training nor early stopping used give per-horizon half-widths; dividing by the window's
   volatility lets the intervals widen when the market gets rough.
@@ -17,7 +22,9 @@ Design, and why:
   data and config give the same bytes (on CPU).
 
 The user-facing :class:`LSTMForecaster` (hyperparameters, fit, predict, bytes) is separate from the
-``nn.Module`` (:class:`LSTMNetwork`), which ``fit`` builds from the data's shapes.
+``nn.Module`` (:class:`LSTMEnsemble` of :class:`LSTMNetwork`), which ``fit`` builds from the data's
+shapes. Fitting and predicting set torch's global thread count and deterministic flag for their
+duration: do not run two of them at once in threads of one process.
 """
 
 from __future__ import annotations
@@ -85,7 +92,9 @@ class LSTMConfig:
 
     ``validation_fraction`` and ``calibration_fraction`` are the shares of the training windows
     kept, in time order, for early stopping and for the conformal intervals (the most recent
-    ones). ``threads`` is fixed because CPU results can change in the last bits with it.
+    ones). ``ensemble`` networks, trained from different seeds on the same windows, are averaged:
+    one network's forecast carries seed noise that is as large as the signal at horizon 1.
+    ``threads`` is fixed because CPU results can change in the last bits with it.
     ``device`` is ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``; bit-for-bit
     reproducibility is promised on CPU only.
     """
@@ -101,6 +110,7 @@ class LSTMConfig:
     max_epochs: int = 40
     patience: int = 6
     seed: int = 0
+    ensemble: int = 3
     validation_fraction: float = 0.15
     calibration_fraction: float = 0.15
     volatility_span: int = 20
@@ -108,7 +118,10 @@ class LSTMConfig:
     device: str = "auto"
 
     def __post_init__(self) -> None:
-        positive = ("horizons", "hidden_size", "num_layers", "batch_size", "max_epochs", "threads")
+        positive = (
+            "horizons", "hidden_size", "num_layers", "batch_size", "max_epochs", "ensemble",
+            "threads",
+        )  # fmt: skip
         for name in positive:
             if getattr(self, name) < 1:
                 raise ValueError(f"LSTMConfig.{name} must be >= 1, got {getattr(self, name)}")
@@ -162,6 +175,29 @@ class LSTMNetwork(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out, _ = self.lstm(x)  # (batch, window, hidden)
         return self.head(self.dropout(out[:, -1, :]))  # type: ignore[no-any-return]
+
+
+class LSTMEnsemble(nn.Module):
+    """The mean of ``members`` :class:`LSTMNetwork` outputs: ``(batch, window, F)`` to
+    ``(batch, horizons)``."""
+
+    def __init__(self, members: Sequence[LSTMNetwork]) -> None:
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    @classmethod
+    def build(cls, config: LSTMConfig) -> LSTMEnsemble:
+        """An untrained ensemble of the config's shape (to load a state dict into)."""
+        return cls([_network(config) for _ in range(config.ensemble)])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.stack([member(x) for member in self.members]).mean(dim=0)
+
+
+def _network(config: LSTMConfig) -> LSTMNetwork:
+    return LSTMNetwork(
+        N_FEATURES, config.hidden_size, config.num_layers, config.dropout, config.horizons
+    )
 
 
 @dataclass(frozen=True)
@@ -235,23 +271,19 @@ class LSTMForecaster:
         started = time.perf_counter()
         raw = window_features(prices, split.train, cfg.window)
         self.feature_scale_ = np.maximum(raw.reshape(-1, N_FEATURES).std(axis=0), 1e-8)
-        with _reproducible(cfg.seed, cfg.threads):
-            network = LSTMNetwork(
-                N_FEATURES, cfg.hidden_size, cfg.num_layers, cfg.dropout, cfg.horizons
-            )
-            device = _device(cfg)
-            train = _tensors(*self._segment(prices, split, "train"), device)
-            validation = _tensors(*self._segment(prices, split, "validation"), device)
-            log = _train(network.to(device), train, validation, cfg)
-        self.network_ = network.cpu().eval()
-        self.epochs_run_, self.best_epoch_ = log.epochs_run, log.best_epoch
+        device = _device(cfg)
+        train = _tensors(*self._segment(prices, split, "train"), device)
+        validation = _tensors(*self._segment(prices, split, "validation"), device)
+        self.network_, logs = _fit_ensemble(train, validation, cfg, device)
+        self.epochs_run_ = [log.epochs_run for log in logs]
+        self.best_epochs_ = [log.best_epoch for log in logs]
         self._calibrate(prices, split)
         self._remember_range(prices, split)
         self.fit_seconds_ = time.perf_counter() - started
         logger.info(
-            "LSTM fitted on %s..%s: %d epochs (best %d), validation sMAPE %.4f vs naive %.4f, "
+            "LSTM fitted on %s..%s: epochs %s (best %s), validation sMAPE %.4f vs naive %.4f, "
             "%.1f s",
-            self.train_start_, self.train_end_, self.epochs_run_, self.best_epoch_,
+            self.train_start_, self.train_end_, self.epochs_run_, self.best_epochs_,
             np.mean(self.validation_scores_["smape_model"]),
             np.mean(self.validation_scores_["smape_naive"]), self.fit_seconds_,
         )  # fmt: skip
@@ -269,6 +301,9 @@ class LSTMForecaster:
 
     def _calibrate(self, prices: Prices, split: _Split) -> None:
         """Score validation and calibration; set the conformal half-widths from calibration.
+
+        Validation scores flatter the model (it chose the epoch and the level there); the
+        calibration scores are the out-of-sample ones.
 
         ``interval_halfwidths_`` has shape ``(len(INTERVAL_LEVELS), horizons)`` in units of the
         window's volatility: the interval is ``y_hat +- halfwidth * vol`` in log space.
@@ -408,7 +443,7 @@ class LSTMForecaster:
             "rows": self.n_rows_,
             "segments": self.segments_,
             "epochs_run": self.epochs_run_,
-            "best_epoch": self.best_epoch_,
+            "best_epochs": self.best_epochs_,
             "validation": self.validation_scores_,
             "calibration": self.calibration_scores_,
             "interval_levels": list(INTERVAL_LEVELS),
@@ -440,9 +475,7 @@ class LSTMForecaster:
             meta = json.loads(state["meta"])
             config = LSTMConfig(**meta["config"])
             model = cls(config)
-            network = LSTMNetwork(
-                N_FEATURES, config.hidden_size, config.num_layers, config.dropout, config.horizons
-            )
+            network = LSTMEnsemble.build(config)
             network.load_state_dict(state["weights"])
             model._restore(meta, network, state)
         except (KeyError, TypeError, ValueError, RuntimeError) as exc:
@@ -451,14 +484,14 @@ class LSTMForecaster:
             ) from exc
         return model
 
-    def _restore(self, meta: dict[str, Any], network: LSTMNetwork, state: dict[str, Any]) -> None:
+    def _restore(self, meta: dict[str, Any], network: LSTMEnsemble, state: dict[str, Any]) -> None:
         self.network_ = network.eval()
         self.feature_scale_ = state["feature_scale"].numpy().astype(np.float64)
         self.interval_halfwidths_ = state["interval_halfwidths"].numpy().astype(np.float64)
         self.train_start_ = dt.date.fromisoformat(meta["train_start"])
         self.train_end_ = dt.date.fromisoformat(meta["train_end"])
         self.n_rows_, self.segments_ = meta["rows"], meta["segments"]
-        self.epochs_run_, self.best_epoch_ = meta["epochs_run"], meta["best_epoch"]
+        self.epochs_run_, self.best_epochs_ = meta["epochs_run"], meta["best_epochs"]
         self.validation_scores_ = meta["validation"]
         self.calibration_scores_ = meta["calibration"]
 
@@ -547,8 +580,24 @@ def _tensors(windows: _Windows, y: FloatArray, device: torch.device) -> _Tensors
     )
 
 
+def _fit_ensemble(
+    train: _Tensors, validation: _Tensors, cfg: LSTMConfig, device: torch.device
+) -> tuple[LSTMEnsemble, list[_TrainLog]]:
+    """Train ``cfg.ensemble`` networks, each re-levelled on validation; returned on CPU."""
+    members, logs = [], []
+    for k in range(cfg.ensemble):
+        # Each member gets its own seed, independent of the others and of config.seed + k.
+        seed = int(np.random.SeedSequence([cfg.seed, k]).generate_state(1)[0])
+        with _reproducible(seed, cfg.threads):
+            network = _network(cfg).to(device)
+            logs.append(_train(network, train, validation, cfg, seed))
+            _recentre(network, *validation)
+        members.append(network.cpu())
+    return LSTMEnsemble(members).eval(), logs
+
+
 def _train(
-    network: LSTMNetwork, train: _Tensors, validation: _Tensors, cfg: LSTMConfig
+    network: LSTMNetwork, train: _Tensors, validation: _Tensors, cfg: LSTMConfig, seed: int
 ) -> _TrainLog:
     """Minimise a horizon-balanced L1 error of ``z`` on ``train``; keep the epoch with the best
     validation score (:func:`_naive_ratio`), epoch 0 (the naive forecast) included."""
@@ -560,7 +609,7 @@ def _train(
     optimiser = torch.optim.AdamW(
         network.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay
     )
-    generator = torch.Generator().manual_seed(cfg.seed)
+    generator = torch.Generator().manual_seed(seed)
     best_score, best_epoch = _naive_ratio(network, *validation), 0
     best_state = copy.deepcopy(network.state_dict())
     epoch = 0
@@ -582,6 +631,19 @@ def _train(
             break
     network.load_state_dict(best_state)
     return _TrainLog(epochs_run=epoch, best_epoch=best_epoch, best_score=best_score)
+
+
+def _recentre(network: LSTMNetwork, x: torch.Tensor, y: torch.Tensor, vol: torch.Tensor) -> None:
+    """Shift the head's bias by the median validation residual of ``z``, per horizon.
+
+    Most of what a network learns at short horizons is a level (drift, overnight gap), and that
+    level moves over the decades; validation is the most recent data that calibration does not
+    need, so the level is re-read there.
+    """
+    network.eval()
+    with torch.no_grad():
+        residual = y / vol - network(x)  # (m, horizons)
+        network.head.bias.add_(residual.median(dim=0).values)
 
 
 def _naive_ratio(
