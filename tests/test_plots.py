@@ -335,3 +335,18 @@ def test_a_failed_write_keeps_the_old_file(tmp_path: Path, monkeypatch: pytest.M
         plots.write_atomic(path, b"new")
     assert path.read_bytes() == b"old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["forecast.png"]
+
+
+def test_version_marks_far_from_the_evaluations_are_left_out() -> None:
+    figure, (ax,) = plots._figure()
+    dates = pd.Series(pd.to_datetime(["2024-10-01", "2024-10-31"]))
+    near = version("lstm", 2, dt.datetime(2024, 10, 15, 8), promoted=True)
+    far = version("lstm", 1, dt.datetime(2019, 1, 2, 8), promoted=True)
+    plots._version_marks(ax, [far, near], dates)
+    labels = sorted(
+        line.get_label() for line in ax.get_lines() if not line.get_label().startswith("_")
+    )
+    assert labels == ["promoted", "trained"]
+    # Two lines for the near version (trained, promoted), none for the far one.
+    assert len([line for line in ax.get_lines() if line.get_label().startswith("_")]) == 2
+    del figure

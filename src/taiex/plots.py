@@ -64,6 +64,7 @@ CJK_FAMILIES = (
 SIZE = (10.0, 5.6)  # inches; 1000 x 560 px at DPI
 DPI = 100
 HISTORY_DAYS = 30
+MARK_MARGIN = pd.Timedelta(days=30)
 FORECAST_COLUMNS = (
     "horizon",
     "date",
@@ -575,8 +576,16 @@ def metric_history_plot(
         classifier_rows, ("ROC_AUC", "trivial_ROC_AUC"), ("data_date",), ("model_version",)
     )
     panels = (
-        _Panel(lstm, "sMAPE", "naive_sMAPE", "LSTM sMAPE %", "naive", "lstm"),
-        _Panel(auc, "ROC_AUC", "trivial_ROC_AUC", "classifier ROC AUC", "trivial", "classifier"),
+        _Panel(lstm, "sMAPE", "naive_sMAPE", "LSTM sMAPE %", "naive", "lstm", "LSTM"),
+        _Panel(
+            auc,
+            "ROC_AUC",
+            "trivial_ROC_AUC",
+            "classifier ROC AUC",
+            "trivial",
+            "classifier",
+            "classifier",
+        ),
     )
     limits = ((thresholds.smape_max, "retrain above"), (thresholds.auc_min, "retrain below"))
     with _style():
@@ -586,7 +595,9 @@ def metric_history_plot(
             if not _metric_panel(ax, panel):
                 continue
             _limit_line(ax, limit, panel.rows[[panel.value, panel.baseline]], text)
-            _version_marks(ax, [v for v in versions if v.kind == panel.kind])
+            _version_marks(
+                ax, [v for v in versions if v.kind == panel.kind], panel.rows["data_date"]
+            )
             _date_axis(ax)
             ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
         return _save(figure, path)
@@ -599,6 +610,7 @@ class _Panel(NamedTuple):
     ylabel: str
     baseline_label: str
     kind: str
+    name: str
 
 
 def _history_subtitle(lstm: pd.DataFrame, auc: pd.DataFrame) -> str:
@@ -613,7 +625,7 @@ def _metric_panel(ax: Axes, panel: _Panel) -> bool:
     value, base = panel.value, panel.baseline
     rows = panel.rows.dropna(subset=["data_date"]).sort_values("data_date")
     if rows[[value, base]].notna().to_numpy().sum() == 0:
-        _empty(ax, f"no {panel.kind} evaluations yet")
+        _empty(ax, f"no {panel.name} evaluations yet")
         return False
     ax.set_ylabel(panel.ylabel)
     for name, part in rows.groupby("model_version", sort=False):
@@ -646,16 +658,7 @@ def _limit_line(ax: Axes, limit: float, values: pd.DataFrame, text: str) -> None
     # A threshold far outside the data (sMAPE 100 % against values near 1 %) would flatten the
     # lines into the axis: name it instead of drawing it.
     if data.size and (limit > 3 * data.max() or limit < data.min() / 3):
-        ax.text(
-            0.99,
-            0.97,
-            f"{text} {limit:g} (off the chart)",
-            transform=ax.transAxes,
-            ha="right",
-            va="top",
-            fontsize=8.5,
-            color="#aa0000",
-        )
+        ax.plot([], [], color="#aa0000", lw=1, ls="-.", label=f"{text} {limit:g} (off the chart)")
         return
     ax.axhline(limit, color="#aa0000", lw=1, ls="-.", label=f"{text} {limit:g}")
 
@@ -665,19 +668,25 @@ def _x(moment: dt.datetime) -> float:
     return float(date2num(moment))  # type: ignore[no-untyped-call]
 
 
-def _version_marks(ax: Axes, versions: Sequence[ModelVersion]) -> None:
-    if not versions:
-        return
-    ax.xaxis_date()  # also when the panel holds no evaluation yet
-    # Legend entries for the marks, once each.
-    ax.plot([], [], color="#888888", ls=":", lw=1, label="trained")
-    ax.plot([], [], color=DOWN, lw=1.2, label="promoted")
-    if any(v.decision == "rejected" for v in versions):
-        ax.plot([], [], color="#aa0000", ls=":", lw=1, label="rejected")
+def _version_marks(ax: Axes, versions: Sequence[ModelVersion], dates: pd.Series) -> None:
+    """Retrain and promotion lines of the versions, near the evaluated days only.
+
+    A mark long before or after them (an old champion's training) would stretch the axis until
+    the evaluations shrink into a corner: it is left out.
+    """
+    start, end = dates.min() - MARK_MARGIN, dates.max() + MARK_MARGIN
+
+    def near(moment: dt.datetime | None) -> bool:
+        return moment is not None and start <= pd.Timestamp(moment) <= end
+
+    drawn: dict[str, tuple[str, str]] = {}  # legend label -> (colour, line style), once each
     for version in versions:
-        colour = "#aa0000" if version.decision == "rejected" else "#888888"
-        ax.axvline(_x(version.created_at), color=colour, ls=":", lw=1)
-        if version.promoted_at is not None:
+        if near(version.created_at):
+            rejected = version.decision == "rejected"
+            colour = "#aa0000" if rejected else "#888888"
+            ax.axvline(_x(version.created_at), color=colour, ls=":", lw=1)
+            drawn["rejected" if rejected else "trained"] = (colour, ":")
+        if version.promoted_at is not None and near(version.promoted_at):
             ax.axvline(_x(version.promoted_at), color=DOWN, lw=1.2)
             ax.text(
                 _x(version.promoted_at),
@@ -688,3 +697,6 @@ def _version_marks(ax: Axes, versions: Sequence[ModelVersion]) -> None:
                 va="top",
                 color=DOWN,
             )
+            drawn["promoted"] = (DOWN, "-")
+    for label, (colour, style) in drawn.items():
+        ax.plot([], [], color=colour, ls=style, lw=1, label=label)
