@@ -78,9 +78,12 @@ class Chromium:
             os.dup2(command_fd, 3)
             os.dup2(reply_fd, 4)
 
+        # A home of its own too: nothing read from or left in the user's (or CI's) home.
+        env = {**os.environ, "HOME": str(self.profile)}
         try:
             self._process = subprocess.Popen(
                 [self.executable, *FLAGS, f"--user-data-dir={self.profile}", "about:blank"],
+                env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=(self.profile / "chromium.log").open("wb"),

@@ -566,3 +566,13 @@ def test_the_report_imports_no_model_code() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
     ).stdout.strip()
     assert found == ""
+
+
+def test_a_missing_browser_skips_unless_required(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys.modules[__name__], "find_chromium", lambda: None)
+    monkeypatch.delenv("TAIEX_REQUIRE_BROWSER", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="headless chromium not found"):
+        chromium_or_skip()
+    monkeypatch.setenv("TAIEX_REQUIRE_BROWSER", "1")
+    with pytest.raises(pytest.fail.Exception, match="TAIEX_REQUIRE_BROWSER=1"):
+        chromium_or_skip()
