@@ -321,6 +321,7 @@ def test_a_plot_replaces_the_old_file_and_leaves_no_temporary(
     plots.forecast_plot(series, None, None, path)
     assert path.read_bytes()[:8] == PNG_MAGIC
     assert sorted(p.name for p in tmp_path.iterdir()) == ["forecast.png"]
+    assert path.stat().st_mode & 0o777 == 0o644  # readable by whoever serves or mails it
 
 
 def test_a_failed_write_keeps_the_old_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -525,7 +525,7 @@ def _load_text(load: LoadRecord | None) -> str:
         return "never"
     return (
         f"{load.loaded_at:%Y-%m-%d %H:%M} UTC ({_taipei(load.loaded_at):%H:%M} Taipei) "
-        f"from {load.source}: {load.inserted} new, {load.updated} revised"
+        f"from {load.source}: {load.inserted:,} new, {load.updated:,} revised"
     )
 
 
