@@ -1,0 +1,704 @@
+"""The PNG plots: forecast, model evaluations, metric history, backtests.
+
+Every function takes plain data (DataFrames with the columns its docstring names, dicts, lists),
+draws one figure and writes it to ``path`` atomically (a reader never sees half a PNG), then
+returns ``path``. Empty or NaN-holding inputs are a real state (a new database) and draw a
+"no data yet" note instead of failing.
+
+Figures are built with matplotlib's object API on an explicit Agg canvas: pyplot is never
+imported, so there is no global figure registry to leak into and no GUI backend is ever chosen,
+whatever the process (a DAG worker, a notebook) has configured. Fonts are set per figure inside
+``rc_context``; Chinese labels (加權指數, 適合進場) are drawn only when a CJK font is installed,
+English ones otherwise, so no plot shows empty boxes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import io
+import logging
+import math
+import os
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.dates import AutoDateLocator, ConciseDateFormatter, date2num
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+from matplotlib.ticker import FuncFormatter
+
+from taiex.metrics import roc_auc, smape
+from taiex.models.registry import ModelVersion
+
+log = logging.getLogger(__name__)
+
+# Taiwan's convention: red rises, green falls.
+UP, DOWN = "#d1343a", "#1e8e3e"
+FORECAST, BAND = "#1f5fbf", "#1f5fbf"
+SECOND = "#e08214"  # a second forecast series (h5), and the trivial baseline
+NAIVE = "#6b6b6b"
+LABEL_COLOURS = {1.0: "#1f5fbf", 0.0: "#e08214"}
+CJK_FAMILIES = (
+    "Noto Sans CJK TC",
+    "Noto Sans TC",
+    "Source Han Sans TC",
+    "Microsoft JhengHei",
+    "PingFang TC",
+    "Heiti TC",
+    "Noto Sans CJK JP",
+    "Noto Sans CJK SC",
+    "WenQuanYi Zen Hei",
+    "WenQuanYi Micro Hei",
+    "AR PL UMing TW",
+)
+SIZE = (10.0, 5.6)  # inches; 1000 x 560 px at DPI
+DPI = 100
+HISTORY_DAYS = 30
+MARK_MARGIN = pd.Timedelta(days=30)
+FORECAST_COLUMNS = (
+    "horizon",
+    "date",
+    "forecast",
+    "lower_80",
+    "upper_80",
+    "lower_95",
+    "upper_95",
+    "naive",
+)
+PAIR_COLUMNS = (
+    "origin_date",
+    "horizon",
+    "target_date",
+    "forecast",
+    "lower_80",
+    "upper_80",
+    "lower_95",
+    "upper_95",
+    "naive",
+    "actual",
+)
+
+
+class Thresholds(NamedTuple):
+    """The monitoring thresholds drawn on the metric history (TAIEX_LSTM_SMAPE_MAX, ...)."""
+
+    smape_max: float
+    auc_min: float
+
+
+# ---------------------------------------------------------------- files and fonts
+
+
+def write_atomic(path: Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` through a temporary file in the same folder, then rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            # mkstemp makes the file private (0600); a page or plot is for others to read too.
+            os.fchmod(handle.fileno(), 0o644)
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+@functools.cache
+def cjk_family() -> str | None:
+    """The first installed font family that has Chinese glyphs, or None."""
+    from matplotlib import font_manager
+
+    installed = {font.name for font in font_manager.fontManager.ttflist}
+    found = next((name for name in CJK_FAMILIES if name in installed), None)
+    if found is None:
+        log.info("no CJK font installed: plot labels are in English only")
+    return found
+
+
+def zh(chinese: str, english: str) -> str:
+    """``"適合進場 enter"`` when a CJK font can draw it, else ``"enter"``."""
+    return f"{chinese} {english}" if cjk_family() else english
+
+
+@contextmanager
+def _style() -> Iterator[None]:
+    family = cjk_family()
+    # A family list makes matplotlib fall back per glyph: Latin from DejaVu, Chinese from CJK.
+    families = ["DejaVu Sans", family] if family else ["DejaVu Sans"]
+    with matplotlib.rc_context(
+        {
+            "font.family": families,
+            "font.size": 10,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "axes.grid": True,
+            "grid.alpha": 0.25,
+            "legend.frameon": False,
+            "legend.fontsize": 8.5,
+        }
+    ):
+        yield
+
+
+def _figure(
+    rows: int = 1, heights: Sequence[float] | None = None, sharex: bool = True
+) -> tuple[Figure, list[Axes]]:
+    figure = Figure(figsize=SIZE, dpi=DPI, layout="constrained")
+    FigureCanvasAgg(figure)
+    grid = figure.add_gridspec(rows, 1, height_ratios=heights)
+    axes = [figure.add_subplot(grid[i, 0]) for i in range(rows)]
+    for ax in axes[1:] if sharex else []:
+        ax.sharex(axes[0])
+    return figure, axes
+
+
+def _save(figure: Figure, path: Path) -> Path:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=DPI)
+    write_atomic(path, buffer.getvalue())
+    log.debug("wrote %s", path)
+    return path
+
+
+def _titles(figure: Figure, title: str, subtitle: str) -> None:
+    figure.suptitle(f"{title}\n", fontsize=13, fontweight="bold")
+    # The subtitle sits in the suptitle's second line, smaller and not bold.
+    figure.text(0.5, 0.955, subtitle, ha="center", va="top", fontsize=10, color="#333333")
+
+
+def _note(ax: Axes, text: str, x: float = 0.5, y: float = 0.5) -> None:
+    """A boxed note where data would be ("no data yet ...")."""
+    ha = "center" if x == 0.5 else "right" if x > 0.5 else "left"
+    ax.text(
+        x,
+        y,
+        text,
+        transform=ax.transAxes,
+        ha=ha,
+        va="center",
+        fontsize=12,
+        color="#555555",
+        bbox={"boxstyle": "round,pad=0.6", "facecolor": "#f4f4f4", "edgecolor": "#cccccc"},
+    )
+
+
+def _empty(ax: Axes, text: str) -> None:
+    """An axes with nothing to draw: only the note, no ticks, spines or grid."""
+    ax.set_axis_off()
+    _note(ax, text)
+
+
+def _legend_below(figure: Figure, handles: Sequence[Any] | None = None) -> None:
+    """One legend under the axes, outside them, so it never hides data."""
+    if handles is None:
+        handles = [h for ax in figure.axes for h in ax.get_legend_handles_labels()[0]]
+    if handles:
+        figure.legend(handles=list(handles), loc="outside lower center", ncols=min(len(handles), 6))
+
+
+def _thousands(ax: Axes) -> None:
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _pos: f"{value:,.0f}"))
+
+
+def _frame(
+    data: pd.DataFrame | None,
+    numbers: Sequence[str],
+    dates: Sequence[str] = (),
+    texts: Sequence[str] = (),
+) -> pd.DataFrame:
+    """The named columns only, each present (NaN where missing): numbers as float, dates as
+    datetime64, texts as str. Whatever the caller passed (None, no rows, odd types) fits."""
+    source = pd.DataFrame() if data is None else data
+
+    def column(name: str) -> pd.Series:
+        if name in source.columns:
+            return source[name]
+        return pd.Series([None] * len(source), index=source.index, dtype=object)
+
+    frame = pd.DataFrame(index=source.index)
+    for name in numbers:
+        frame[name] = pd.to_numeric(column(name), errors="coerce").astype(float)
+    for name in dates:
+        frame[name] = pd.to_datetime(column(name), errors="coerce")
+    for name in texts:
+        frame[name] = column(name).astype("string").fillna("").astype(str)
+    return frame.reset_index(drop=True)
+
+
+def _date_axis(ax: Axes) -> None:
+    """Few, short date labels (``Jun``, ``15``, ``2026``) instead of overlapping full dates."""
+    locator = AutoDateLocator(minticks=3, maxticks=9)  # type: ignore[no-untyped-call]
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
+
+
+def _pct(value: float | None, digits: int = 2) -> str:
+    return "–" if value is None or math.isnan(value) else f"{value:.{digits}f} %"
+
+
+def _num(value: float | None, digits: int = 3) -> str:
+    return "–" if value is None or math.isnan(value) else f"{value:.{digits}f}"
+
+
+# ---------------------------------------------------------------- the forecast
+
+
+def forecast_plot(
+    history: pd.DataFrame | None,
+    forecast: pd.DataFrame | None,
+    signal: dict[str, Any] | None,
+    path: Path,
+) -> Path:
+    """The last 30 trading days as candles and the 5 forecast opens with their bands.
+
+    ``history``: ``date`` (datetime64), ``open, high, low, close``. ``forecast``: ``horizon, date,
+    forecast, lower_80, upper_80, lower_95, upper_95, naive``. ``signal``: ``date`` (the day it is
+    for), ``based_on``, ``probability``, ``signal`` (0/1), ``threshold``; or None. Days are drawn
+    at even steps (trading days, not calendar days), labelled with their dates.
+    """
+    past = _frame(history, ("open", "high", "low", "close"), ("date",))
+    past = past.dropna(subset=["date", "close"]).sort_values("date").tail(HISTORY_DAYS)
+    ahead = _frame(forecast, [c for c in FORECAST_COLUMNS if c != "date"], ("date",))
+    ahead = ahead.dropna(subset=["forecast"]).sort_values("horizon")
+    with _style():
+        figure, (ax,) = _figure()
+        _titles(
+            figure,
+            zh("加權指數", "TAIEX") + ": last 30 days and 5-day forecast",
+            _signal_line(signal),
+        )
+        if past.empty and ahead.empty:
+            _empty(ax, "no data yet: run `taiex run`")
+            return _save(figure, path)
+        _candles(ax, past)
+        _forecast(ax, ahead, start=len(past), last_close=_last(past["close"]))
+        if ahead.empty:
+            _note(ax, "no forecast yet: run `taiex run`", x=0.98, y=0.08)
+        dates = [*past["date"], *ahead["date"]]
+        _date_ticks(ax, dates)
+        _thousands(ax)
+        ax.set_ylabel(zh("點", "points"))
+        _legend_below(figure, _forecast_legend(past, ahead))
+        return _save(figure, path)
+
+
+def _last(values: pd.Series) -> float | None:
+    clean = values.dropna()
+    return float(clean.iloc[-1]) if len(clean) else None
+
+
+def _signal_line(signal: dict[str, Any] | None) -> str:
+    if not signal:
+        return "no entry signal yet"
+    verdict = zh("適合進場", "enter") if signal.get("signal") else zh("不適合進場", "do not enter")
+    return (
+        f"signal for {signal.get('date')}: {verdict}   "
+        f"P(close > MA20) = {_num(signal.get('probability'), 2)}, "
+        f"threshold {_num(signal.get('threshold'), 2)}, based on {signal.get('based_on')}"
+    )
+
+
+def _candles(ax: Axes, past: pd.DataFrame) -> None:
+    x = np.arange(len(past))
+    closes = past["close"].to_numpy(float)
+    opens = np.where(past["open"].isna(), closes, past["open"].to_numpy(float))
+    # A day missing its high or low still gets a body: the wick falls back to the body.
+    highs = np.fmax(past["high"].to_numpy(float), np.maximum(opens, closes))
+    lows = np.fmin(past["low"].to_numpy(float), np.minimum(opens, closes))
+    colours = [UP if c >= o else DOWN for o, c in zip(opens, closes, strict=True)]
+    ax.vlines(x, lows, highs, colors=colours, linewidth=1)
+    bodies = np.maximum(np.abs(closes - opens), 1e-9)
+    ax.bar(x, bodies, bottom=np.minimum(opens, closes), width=0.6, color=colours, linewidth=0)
+
+
+def _forecast(ax: Axes, ahead: pd.DataFrame, start: int, last_close: float | None) -> None:
+    if ahead.empty:
+        return
+    x = start + np.arange(len(ahead))
+    for level, alpha in (("95", 0.12), ("80", 0.25)):
+        lower, upper = (
+            ahead[f"lower_{level}"].to_numpy(float),
+            ahead[f"upper_{level}"].to_numpy(float),
+        )
+        ax.fill_between(x, lower, upper, color=BAND, alpha=alpha, linewidth=0)
+    ax.plot(x, ahead["forecast"].to_numpy(float), color=FORECAST, marker="o", markersize=4)
+    naive = _last(ahead["naive"])
+    if naive is not None:
+        ax.hlines(naive, start - 1, x[-1], colors=NAIVE, linestyles="--", linewidth=1.2)
+    if last_close is not None:  # join the last candle to the first forecast open
+        ax.plot([start - 1, x[0]], [last_close, ahead["forecast"].iloc[0]], color=FORECAST, ls=":")
+    ax.axvline(start - 0.5, color="#999999", linewidth=0.8, linestyle=":")
+
+
+def _forecast_legend(past: pd.DataFrame, ahead: pd.DataFrame) -> list[Any]:
+    handles: list[Any] = []
+    if not past.empty:
+        handles.append(Patch(color=UP, label="day up (close ≥ open)"))
+        handles.append(Patch(color=DOWN, label="day down"))
+    if not ahead.empty:
+        handles.append(
+            Line2D([], [], color=FORECAST, marker="o", label=zh("開盤", "forecast open"))
+        )
+        handles.append(Patch(color=BAND, alpha=0.4, label="80 % band"))
+        handles.append(Patch(color=BAND, alpha=0.15, label="95 % band"))
+        handles.append(Line2D([], [], color=NAIVE, ls="--", label="naive (last close)"))
+    return handles
+
+
+def _date_ticks(ax: Axes, dates: Sequence[Any]) -> None:
+    if not dates:
+        return
+    # Counted back from the last day, so that the forecast's end always has its label.
+    step = max(1, math.ceil(len(dates) / 12))
+    ticks = list(range(len(dates) - 1, -1, -step))[::-1]
+    labels = [_short_date(dates[i], first=n == 0) for n, i in enumerate(ticks)]
+    ax.set_xticks(ticks, labels, fontsize=8.5)
+    ax.set_xlim(-0.8, len(dates) - 0.2)
+
+
+def _short_date(value: Any, first: bool) -> str:
+    stamp = pd.Timestamp(value)
+    if pd.isna(stamp):
+        return "?"
+    return f"{stamp:%Y-%m-%d}" if first else f"{stamp:%m-%d}"
+
+
+# ---------------------------------------------------------------- forecast evaluations
+
+
+def lstm_evaluation_plot(pairs: pd.DataFrame | None, path: Path, title: str) -> Path:
+    """Forecasts against the actual opens over an evaluation window.
+
+    ``pairs``: ``origin_date, horizon, target_date, forecast, lower_80, upper_80, lower_95,
+    upper_95, naive, actual`` (dates datetime64). Draws the actual open per target day, the
+    1-day and 5-day forecasts (80 % band of the 1-day), the naive level, and sMAPE per horizon.
+    """
+    return _pairs_plot(pairs, path, title, "no evaluation pairs yet")
+
+
+def backtest_plot(rows: pd.DataFrame | None, path: Path, title: str) -> Path:
+    """Forecasts against the actual opens over a backtest range (the LSTM backtest CSV columns:
+    ``origin_date, horizon, target_date, forecast, lower_80, upper_80, lower_95, upper_95,
+    actual, naive``); rows without an actual are drawn but not scored."""
+    return _pairs_plot(rows, path, title, "no backtest rows")
+
+
+def _pairs_plot(pairs: pd.DataFrame | None, path: Path, title: str, empty: str) -> Path:
+    dates = ("origin_date", "target_date")
+    frame = _frame(pairs, [c for c in PAIR_COLUMNS if c not in dates], dates)
+    frame = frame.dropna(subset=["target_date", "forecast", "horizon"])
+    scored = frame.dropna(subset=["actual"])
+    with _style():
+        if frame.empty:
+            figure, (ax,) = _figure()
+            _titles(figure, title, _pairs_subtitle(scored))
+            _empty(ax, f"{empty}: run `taiex run`")
+            return _save(figure, path)
+        figure, (top, bottom) = _figure(2, heights=(3, 1.2), sharex=False)
+        _titles(figure, title, _pairs_subtitle(scored))
+        _pairs_lines(top, frame)
+        _horizon_bars(bottom, scored)
+        return _save(figure, path)
+
+
+def _pairs_subtitle(scored: pd.DataFrame) -> str:
+    if scored.empty:
+        return "no pair has an actual yet: nothing to score"
+    model = smape(scored["forecast"], scored["actual"])
+    naive = smape(scored["naive"], scored["actual"])
+    inside = (scored["lower_80"] <= scored["actual"]) & (scored["actual"] <= scored["upper_80"])
+    change = ""
+    if naive > 0:
+        ratio = (model / naive - 1) * 100
+        change = f" ({abs(ratio):.1f} % {'worse' if ratio > 0 else 'better'})"
+    return (
+        f"sMAPE over {len(scored):,} pairs: model {_pct(model)} vs naive {_pct(naive)}{change}; "
+        f"the 80 % band held {inside.mean() * 100:.0f} % of actuals"
+    )
+
+
+def _pairs_lines(ax: Axes, frame: pd.DataFrame) -> None:
+    actual = frame.dropna(subset=["actual"]).groupby("target_date")["actual"].first()
+    ax.plot(actual.index, actual.to_numpy(float), color="black", lw=1.4, label="actual open")
+    horizons = sorted(int(h) for h in frame["horizon"].unique())
+    first, last = horizons[0], horizons[-1]
+    near = frame[frame["horizon"] == first].sort_values("target_date")
+    ax.fill_between(
+        near["target_date"],
+        near["lower_80"].to_numpy(float),
+        near["upper_80"].to_numpy(float),
+        color=BAND,
+        alpha=0.18,
+        linewidth=0,
+        label=f"80 % band, {first}-day",
+    )
+    ax.plot(
+        near["target_date"], near["forecast"], color=FORECAST, lw=1.2, label=f"{first}-day ahead"
+    )
+    if last != first:
+        far = frame[frame["horizon"] == last].sort_values("target_date")
+        ax.plot(far["target_date"], far["forecast"], color=SECOND, lw=1, label=f"{last}-day ahead")
+    ax.plot(
+        near["target_date"], near["naive"], color=NAIVE, ls="--", lw=1, label="naive (last close)"
+    )
+    _thousands(ax)
+    _date_axis(ax)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
+
+
+def _horizon_bars(ax: Axes, scored: pd.DataFrame) -> None:
+    if scored.empty:
+        _note(ax, "no actuals yet")
+        return
+    rows = []
+    for horizon in sorted(int(h) for h in scored["horizon"].unique()):
+        part = scored[scored["horizon"] == horizon]
+        rows.append(
+            (horizon, smape(part["forecast"], part["actual"]), smape(part["naive"], part["actual"]))
+        )
+    x = np.arange(len(rows))
+    ax.bar(x - 0.2, [r[1] for r in rows], width=0.4, color=FORECAST, label="model")
+    ax.bar(x + 0.2, [r[2] for r in rows], width=0.4, color=NAIVE, label="naive")
+    ax.set_xticks(x, [f"{r[0]}-day ahead" for r in rows])
+    ax.set_ylabel("sMAPE %")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
+
+
+# ---------------------------------------------------------------- classifier evaluations
+
+
+def classifier_evaluation_plot(
+    days: pd.DataFrame | None, path: Path, title: str, threshold: float = 0.5
+) -> Path:
+    """Predicted probabilities over an evaluation window, coloured by the label that came true.
+
+    ``days``: ``date, label`` (1.0, 0.0, NaN while unknown), ``probability``, ``trivial`` (the
+    close/MA20 - 1 score, drawn on its own axis). The subtitle compares the two ROC AUCs.
+    """
+    frame = _frame(days, ("label", "probability", "trivial"), ("date",))
+    frame = frame.dropna(subset=["date", "probability"]).sort_values("date")
+    with _style():
+        figure, (ax,) = _figure()
+        _titles(figure, title, _auc_subtitle(frame))
+        if frame.empty:
+            _empty(ax, "no evaluated days yet: run `taiex run`")
+            return _save(figure, path)
+        _probability_points(ax, frame)
+        ax.axhline(threshold, color="black", lw=1, ls="--", label=f"threshold {threshold:.2f}")
+        ax.set_ylim(-0.03, 1.03)
+        ax.set_ylabel("P(next close > MA20)")
+        _trivial_line(ax, frame)
+        _date_axis(ax)
+        _legend_below(figure)
+        return _save(figure, path)
+
+
+def _auc_subtitle(frame: pd.DataFrame) -> str:
+    labelled = frame.dropna(subset=["label"])
+    if labelled.empty:
+        return "no labelled day yet: nothing to score"
+    labels = labelled["label"].to_numpy(int)
+    auc, reason = roc_auc(labels, labelled["probability"].to_numpy(float))
+    if auc is None:
+        return f"ROC AUC undefined: {reason}"
+    trivial = labelled.dropna(subset=["trivial"])
+    trivial_auc, _ = (
+        roc_auc(trivial["label"].to_numpy(int), trivial["trivial"].to_numpy(float))
+        if len(trivial)
+        else (None, None)
+    )
+    return (
+        f"ROC AUC {auc:.3f} vs trivial close/MA20 {_num(trivial_auc)} "
+        f"over {len(labelled)} labelled days"
+    )
+
+
+def _probability_points(ax: Axes, frame: pd.DataFrame) -> None:
+    names = {1.0: "came true: next close > MA20", 0.0: "did not: next close ≤ MA20"}
+    for label, colour in LABEL_COLOURS.items():
+        part = frame[frame["label"] == label]
+        if len(part):
+            ax.scatter(part["date"], part["probability"], color=colour, s=22, label=names[label])
+    unknown = frame[frame["label"].isna()]
+    if len(unknown):
+        ax.scatter(
+            unknown["date"],
+            unknown["probability"],
+            facecolors="none",
+            edgecolors=NAIVE,
+            s=22,
+            label="not known yet",
+        )
+
+
+def _trivial_line(ax: Axes, frame: pd.DataFrame) -> None:
+    trivial = frame.dropna(subset=["trivial"])
+    if trivial.empty:
+        return
+    right = ax.twinx()
+    right.plot(trivial["date"], trivial["trivial"] * 100, color=SECOND, lw=0.8, alpha=0.6)
+    right.axhline(0, color=SECOND, lw=0.6, alpha=0.4)
+    right.set_ylabel("trivial: close/MA20 − 1 (%)", color=SECOND)
+    right.grid(False)
+
+
+# ---------------------------------------------------------------- metric history
+
+
+def metric_history_plot(
+    lstm_rows: pd.DataFrame | None,
+    classifier_rows: pd.DataFrame | None,
+    versions: Sequence[ModelVersion],
+    path: Path,
+    thresholds: Thresholds,
+) -> Path:
+    """sMAPE and ROC AUC over time, each beside its baseline, with retrains and promotions.
+
+    ``lstm_rows``: rows of ``lstm_model_evaluate`` (``data_date, sMAPE, naive_sMAPE,
+    model_version``); ``classifier_rows``: rows of ``svm_model_evaluate`` (``data_date, ROC_AUC,
+    trivial_ROC_AUC, model_version``). Each model version is its own line; the dashed line is the
+    baseline. Dotted verticals mark a model trained (registered), solid ones a promotion.
+    """
+    lstm = _frame(lstm_rows, ("sMAPE", "naive_sMAPE"), ("data_date",), ("model_version",))
+    auc = _frame(
+        classifier_rows, ("ROC_AUC", "trivial_ROC_AUC"), ("data_date",), ("model_version",)
+    )
+    panels = (
+        _Panel(lstm, "sMAPE", "naive_sMAPE", "LSTM sMAPE %", "naive", "lstm", "LSTM"),
+        _Panel(
+            auc,
+            "ROC_AUC",
+            "trivial_ROC_AUC",
+            "classifier ROC AUC",
+            "trivial",
+            "classifier",
+            "classifier",
+        ),
+    )
+    limits = ((thresholds.smape_max, "retrain above"), (thresholds.auc_min, "retrain below"))
+    with _style():
+        figure, axes = _figure(2)
+        _titles(figure, "Model monitoring over time", _history_subtitle(lstm, auc))
+        for ax, panel, (limit, text) in zip(axes, panels, limits, strict=True):
+            if not _metric_panel(ax, panel):
+                continue
+            _limit_line(ax, limit, panel.rows[[panel.value, panel.baseline]], text)
+            _version_marks(
+                ax, [v for v in versions if v.kind == panel.kind], panel.rows["data_date"]
+            )
+            _date_axis(ax)
+            ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
+        return _save(figure, path)
+
+
+class _Panel(NamedTuple):
+    rows: pd.DataFrame
+    value: str
+    baseline: str
+    ylabel: str
+    baseline_label: str
+    kind: str
+    name: str
+
+
+def _history_subtitle(lstm: pd.DataFrame, auc: pd.DataFrame) -> str:
+    runs = len(lstm.dropna(subset=["data_date"])) + len(auc.dropna(subset=["data_date"]))
+    if not runs:
+        return "no monitoring runs yet"
+    return f"{len(lstm)} LSTM and {len(auc)} classifier evaluations; dashed: the baseline"
+
+
+def _metric_panel(ax: Axes, panel: _Panel) -> bool:
+    """Draw one metric over time; False (and a note) when there is nothing to draw."""
+    value, base = panel.value, panel.baseline
+    rows = panel.rows.dropna(subset=["data_date"]).sort_values("data_date")
+    if rows[[value, base]].notna().to_numpy().sum() == 0:
+        _empty(ax, f"no {panel.name} evaluations yet")
+        return False
+    ax.set_ylabel(panel.ylabel)
+    for name, part in rows.groupby("model_version", sort=False):
+        ax.plot(part["data_date"], part[value], marker="o", ms=3, lw=1.3, label=str(name))
+    baseline_rows = rows.dropna(subset=[base]).groupby("data_date")[base].first()
+    ax.plot(
+        baseline_rows.index,
+        baseline_rows.to_numpy(float),
+        color=NAIVE,
+        ls="--",
+        lw=1.1,
+        label=panel.baseline_label,
+    )
+    undefined = rows[rows[value].isna()]
+    if len(undefined):
+        ax.scatter(
+            undefined["data_date"],
+            np.full(len(undefined), 0.03),
+            marker="x",
+            color="#aa0000",
+            transform=ax.get_xaxis_transform(),
+            label="undefined",
+        )
+    return True
+
+
+def _limit_line(ax: Axes, limit: float, values: pd.DataFrame, text: str) -> None:
+    data = values.to_numpy(float)
+    data = data[~np.isnan(data)]
+    # A threshold far outside the data (sMAPE 100 % against values near 1 %) would flatten the
+    # lines into the axis: name it instead of drawing it.
+    if data.size and (limit > 3 * data.max() or limit < data.min() / 3):
+        ax.plot([], [], color="#aa0000", lw=1, ls="-.", label=f"{text} {limit:g} (off the chart)")
+        return
+    ax.axhline(limit, color="#aa0000", lw=1, ls="-.", label=f"{text} {limit:g}")
+
+
+def _x(moment: dt.datetime) -> float:
+    """A datetime on a date axis, as matplotlib's day number (what datetime64 data map to)."""
+    return float(date2num(moment))  # type: ignore[no-untyped-call]
+
+
+def _version_marks(ax: Axes, versions: Sequence[ModelVersion], dates: pd.Series) -> None:
+    """Retrain and promotion lines of the versions, near the evaluated days only.
+
+    A mark long before or after them (an old champion's training) would stretch the axis until
+    the evaluations shrink into a corner: it is left out.
+    """
+    start, end = dates.min() - MARK_MARGIN, dates.max() + MARK_MARGIN
+
+    def near(moment: dt.datetime | None) -> bool:
+        return moment is not None and start <= pd.Timestamp(moment) <= end
+
+    drawn: dict[str, tuple[str, str]] = {}  # legend label -> (colour, line style), once each
+    for version in versions:
+        if near(version.created_at):
+            rejected = version.decision == "rejected"
+            colour = "#aa0000" if rejected else "#888888"
+            ax.axvline(_x(version.created_at), color=colour, ls=":", lw=1)
+            drawn["rejected" if rejected else "trained"] = (colour, ":")
+        if version.promoted_at is not None and near(version.promoted_at):
+            ax.axvline(_x(version.promoted_at), color=DOWN, lw=1.2)
+            ax.text(
+                _x(version.promoted_at),
+                0.98,
+                f" {version.version}",
+                transform=ax.get_xaxis_transform(),
+                fontsize=8,
+                va="top",
+                color=DOWN,
+            )
+            drawn["promoted"] = (DOWN, "-")
+    for label, (colour, style) in drawn.items():
+        ax.plot([], [], color=colour, ls=style, lw=1, label=label)
