@@ -14,6 +14,7 @@ import argparse
 import concurrent.futures
 import datetime as dt
 import multiprocessing
+import os
 import resource
 import sys
 import time
@@ -24,7 +25,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-DEFAULT_CSV = Path(__file__).resolve().parents[2] / "shared" / "data" / "taiex_daily.csv"
+# Beside the project (../shared/data) unless TAIEX_SHARED_DATA points elsewhere, as in the tests.
+SHARED_DATA = (
+    os.environ.get("TAIEX_SHARED_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data"
+)
+DEFAULT_CSV = Path(SHARED_DATA) / "taiex_daily.csv"
 TRAIN_UNTIL = dt.date(2024, 12, 31)
 TEST_START = dt.date(2025, 1, 1)
 WINDOW, HORIZONS = 60, 5

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -322,9 +323,9 @@ def _with(frame: pd.DataFrame, row: int, column: str, value: object) -> pd.DataF
     ],
 )
 def test_bad_history_is_refused_with_the_reason(
-    model: LSTMForecaster, damage: object, message: str
+    model: LSTMForecaster, damage: Callable[[pd.DataFrame], pd.DataFrame], message: str
 ) -> None:
-    bad = damage(synthetic_history(400))  # type: ignore[operator]
+    bad = damage(synthetic_history(400))
     with pytest.raises(DataError, match=message):
         model.predict(bad)
     with pytest.raises(DataError, match=message):

@@ -8,6 +8,7 @@ import pandas as pd
 from taiex.windows import (
     FEATURES,
     MIN_VOLATILITY,
+    Prices,
     check_history,
     realised_volatility,
     targets,
@@ -18,7 +19,7 @@ from tests.series import synthetic_history
 PRICES = ["open", "high", "low", "close"]
 
 
-def _prices(frame: pd.DataFrame):  # type: ignore[no-untyped-def]
+def _prices(frame: pd.DataFrame) -> Prices:
     return check_history(frame, min_rows=1, purpose="a test")
 
 

@@ -373,7 +373,8 @@ class LSTMForecaster:
     ) -> pd.DataFrame:
         """Forecasts from many origin days at once, each from the rows up to its origin only.
 
-        ``origins`` are days of ``history`` (default: every day with a full window before it).
+        ``origins`` are days of ``history`` (default: every day with a full window up to it);
+        duplicates are dropped.
         ``target_date`` is the history's row ``origin + h`` when it exists, else an XTAI session
         after the history's last day. Columns: :data:`ORIGIN_COLUMNS`, sorted by origin, horizon.
         """
