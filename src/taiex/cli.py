@@ -198,18 +198,24 @@ def _load_with_progress(loader: Any, months: list[Month], refresh: bool) -> list
     from taiex.etl import ETL_LOCK, load_months
 
     # The lock comes before the bar, so that a refused run prints its one line and nothing else.
-    with loader.store.lock(ETL_LOCK):
-        to_fetch = sum(loader.needs_fetch(m, refresh) for m in months)
-        eta = _EtaColumn(to_fetch, len(months) - to_fetch, loader.client.limiter.interval)
-        columns = (BarColumn(), MofNCompleteColumn(), TextColumn("months"), eta)
-        with Progress(TextColumn("[bold]{task.description}"), *columns, console=stderr) as bar:
-            task = bar.add_task("backfill", total=len(months))
+    with loader.store.lock(ETL_LOCK), _month_progress(loader, months, refresh) as advance:
+        return load_months(loader, months, refresh=refresh, on_month=advance)
 
-            def advance(load: Any) -> None:
-                eta.done(load.source == "twse", load.seconds)
-                bar.update(task, advance=1, description=f"backfill {load.month}")
 
-            return load_months(loader, months, refresh=refresh, on_month=advance)
+@contextmanager
+def _month_progress(loader: Any, months: list[Month], refresh: bool) -> Iterator[Any]:
+    """A progress bar of months with an ETA; yields the callback that advances it."""
+    to_fetch = sum(loader.needs_fetch(m, refresh) for m in months)
+    eta = _EtaColumn(to_fetch, len(months) - to_fetch, loader.client.limiter.interval)
+    columns = (BarColumn(), MofNCompleteColumn(), TextColumn("months"), eta)
+    with Progress(TextColumn("[bold]{task.description}"), *columns, console=stderr) as bar:
+        task = bar.add_task("loading", total=len(months))
+
+        def advance(load: Any) -> None:
+            eta.done(load.source == "twse", load.seconds)
+            bar.update(task, advance=1, description=f"loaded {load.month}")
+
+        yield advance
 
 
 class _EtaColumn(ProgressColumn):
@@ -293,59 +299,490 @@ def export_csv(
 
 @app.command()
 def status(as_json: JsonFlag = False) -> None:
-    """Show what is stored: rows, first and last day, last load, gaps against the XTAI calendar.
+    """Show what is stored and what the models say: rows, first and last day, last load,
+    freshness, the forecast, the signal, the champions beside their baselines, and gaps
+    against the XTAI calendar.
 
     Example: taiex status --json
     """
-    from taiex.etl import data_status
+    from taiex.report import gather, status_rows
     from taiex.store import Store
 
     settings = _settings()
-    facts = data_status(Store.from_settings(settings))
+    store = Store.from_settings(settings)
+    facts = gather(store, settings)
+    rows = [("database", _safe_url(settings.database_url)), *status_rows(facts)]
+    rows += _gap_rows(facts.data)
     if as_json:
-        _print_json(_status_json(facts, settings))
+        _print_json({**_status_json(facts.data, settings), "summary": dict(rows)})
         return
-    table = Table(title="taiex data (加權指數)", show_header=False)
-    for key, value in _status_rows(facts, settings):
+    table = Table(title="taiex (加權指數)", show_header=False)
+    for key, value in rows:
         table.add_row(key, value)
     stdout.print(table)
 
 
-def _status_json(facts: Any, settings: Settings) -> dict[str, Any]:
-    load = facts.last_load
+def _status_json(data: Any, settings: Settings) -> dict[str, Any]:
+    load = data.last_load
     return {
         "database": _safe_url(settings.database_url),
-        "rows": facts.rows,
-        "first_date": facts.first_date,
-        "last_date": facts.last_date,
+        "rows": data.rows,
+        "first_date": data.first_date,
+        "last_date": data.last_date,
         "last_load": None if load is None else {**load.__dict__, "loaded_at": f"{load.loaded_at}Z"},
-        "missing_sessions": facts.missing_sessions,
-        "extra_days": facts.extra_days,
+        "missing_sessions": data.missing_sessions,
+        "extra_days": data.extra_days,
     }
 
 
-def _status_rows(facts: Any, settings: Settings) -> list[tuple[str, str]]:
-    load = facts.last_load
-    last_load = (
-        "never"
-        if load is None
-        else f"{load.loaded_at:%Y-%m-%d %H:%M} UTC from {load.source} "
-        f"({load.inserted} new, {load.updated} revised)"
-    )
-    missing = facts.missing_sessions
+def _gap_rows(data: Any) -> list[tuple[str, str]]:
+    missing = data.missing_sessions
+    latest = f" (latest: {', '.join(map(str, missing[-5:]))})" if missing else ""
     return [
-        ("database", _safe_url(settings.database_url)),
-        ("rows", f"{facts.rows:,}"),
-        ("first day", str(facts.first_date or "-")),
-        ("last day", str(facts.last_date or "-")),
-        ("last load", last_load),
-        (
-            "XTAI sessions not stored",
-            f"{len(missing)}"
-            + (f" (latest: {', '.join(map(str, missing[-5:]))})" if missing else ""),
-        ),
-        ("stored days XTAI lacks", f"{len(facts.extra_days)} (Saturday sessions, ...)"),
+        ("XTAI sessions not stored", f"{len(missing)}{latest}"),
+        ("stored days XTAI lacks", f"{len(data.extra_days)} (Saturday sessions, ...)"),
     ]
+
+
+# ---------------------------------------------------------------- models
+
+KindArg = Annotated[str, typer.Argument(help="lstm or classifier.", metavar="KIND")]
+DateOption = Annotated[dt.datetime | None, typer.Option(formats=["%Y-%m-%d"], show_default=False)]
+KINDS = ("lstm", "classifier")
+
+
+def _kind(kind: str) -> str:
+    if kind not in KINDS:
+        raise typer.BadParameter(f"{kind!r} is not lstm or classifier", param_hint="KIND")
+    return kind
+
+
+@contextmanager
+def _context() -> Iterator[Any]:
+    from taiex.pipeline import Context
+
+    ctx = Context.open(_settings())
+    try:
+        yield ctx
+    finally:
+        ctx.close()
+
+
+@app.command()
+def train(
+    kind: KindArg,
+    until: Annotated[
+        dt.datetime | None,
+        typer.Option(formats=["%Y-%m-%d"], help="Last day to train on (default: the last stored)."),
+    ] = None,
+) -> None:
+    """Train a model on the stored days up to --until and register it.
+
+    The first model of a kind becomes champion; later ones stay challengers (see `taiex monitor`,
+    which judges them on days neither model trained on, and `taiex models promote`).
+
+    Example: taiex train lstm --until 2024-12-31
+    """
+    from taiex.pipeline import train as run_train
+
+    with _context() as ctx:
+        result = run_train(ctx, _kind(kind), until.date() if until else None)
+    role = "champion" if result["promoted"] else "challenger"
+    stdout.print(
+        f"{result['version']} ({role}) trained on {result['train_start']} … {result['train_end']}",
+        highlight=False,
+    )
+
+
+@app.command()
+def predict(as_json: JsonFlag = False) -> None:
+    """Forecast the next 5 trading days' opening levels and the entry signal, from the champions.
+
+    Forecasts start from the last stored trading day. When a champion's artifact is damaged, the
+    last good former champion is used, and the output says so.
+
+    Example: taiex predict --json
+    """
+    from taiex.models.registry import Registry
+    from taiex.monitor import spec_for
+
+    with _context() as ctx:
+        history = ctx.history()
+        registry = Registry(ctx.store)
+        lstm = registry.load_champion("lstm", spec_for("lstm", ctx.settings).from_bytes)
+        classifier = registry.load_champion(
+            "classifier", spec_for("classifier", ctx.settings).from_bytes
+        )
+        frame = lstm.model.predict(history)
+        signal = classifier.model.signal(history)
+    for note in [*lstm.skipped, *classifier.skipped]:
+        stderr.print(f"[yellow]warning:[/] skipped {note}", highlight=False)
+    if as_json:
+        _print_json(_prediction_json(frame, signal, lstm, classifier, history))
+        return
+    stdout.print(_forecast_table(frame, lstm.version.version, history))
+    stdout.print(_signal_line(signal, classifier.version.version), highlight=False)
+
+
+def _prediction_json(
+    frame: Any, signal: dict[str, Any], lstm: Any, classifier: Any, history: Any
+) -> dict[str, Any]:
+    rows = [
+        {
+            "date": _day(r.date).isoformat(),
+            "horizon": int(r.horizon),
+            **{c: round(float(getattr(r, c)), 2) for c in _FORECAST_VALUES},
+        }
+        for r in frame.itertuples()
+    ]
+    return {
+        "origin_date": history["date"].iloc[-1].date().isoformat(),
+        "lstm_version": lstm.version.version,
+        "forecast": rows,
+        "signal": {
+            "version": classifier.version.version,
+            "date": signal["date"].isoformat(),
+            "based_on": signal["based_on"].isoformat(),
+            "probability": round(float(signal["probability"]), 4),
+            "signal": int(signal["signal"]),
+            "threshold": float(signal["threshold"]),
+            "label": _SIGNAL_LABELS[int(signal["signal"])],
+        },
+        "skipped_artifacts": [*lstm.skipped, *classifier.skipped],
+    }
+
+
+_FORECAST_VALUES = ("forecast", "lower_80", "upper_80", "lower_95", "upper_95", "naive")
+_SIGNAL_LABELS = {1: "enter (適合進場)", 0: "stay out (不適合進場)"}
+
+
+def _day(value: Any) -> dt.date:
+    import pandas as pd
+
+    return value if type(value) is dt.date else pd.Timestamp(value).date()
+
+
+def _forecast_table(frame: Any, version: str, history: Any) -> Table:
+    origin = history["date"].iloc[-1].date()
+    table = Table(title=f"TAIEX open (開盤) forecast from {origin} · {version}")
+    for column in ("date", "h", "forecast", "80% interval", "95% interval", "naive"):
+        table.add_column(column, justify="right")
+    for r in frame.itertuples():
+        table.add_row(
+            _day(r.date).isoformat(),
+            str(r.horizon),
+            f"{r.forecast:,.2f}",
+            f"{r.lower_80:,.2f} … {r.upper_80:,.2f}",
+            f"{r.lower_95:,.2f} … {r.upper_95:,.2f}",
+            f"{r.naive:,.2f}",
+        )
+    return table
+
+
+def _signal_line(signal: dict[str, Any], version: str) -> str:
+    label = _SIGNAL_LABELS[int(signal["signal"])]
+    return (
+        f"signal for {signal['date']}: {label}, P(close > MA20) = {signal['probability']:.3f} "
+        f"(threshold {signal['threshold']:g}; {version})"
+    )
+
+
+backtest_app = typer.Typer(help="Walk-forward backtests of a freshly trained, unregistered model.")
+app.add_typer(backtest_app, name="backtest")
+
+TrainUntil = Annotated[
+    dt.datetime, typer.Option("--train-until", formats=["%Y-%m-%d"], help="Last training day.")
+]
+FromDate = Annotated[
+    dt.datetime, typer.Option("--from", formats=["%Y-%m-%d"], help="First day scored.")
+]
+ToDate = Annotated[
+    dt.datetime | None,
+    typer.Option("--to", formats=["%Y-%m-%d"], help="Last day scored (default: the last)."),
+]
+OutFile = Annotated[Path, typer.Option("--out", help="CSV file to write.")]
+
+
+@backtest_app.command("lstm")
+def backtest_lstm(
+    train_until: TrainUntil, start: FromDate, out: OutFile, end: ToDate = None
+) -> None:
+    """Train on days <= --train-until, forecast from every origin in [--from, --to].
+
+    The model is not registered and never sees a target. Prints sMAPE per horizon beside the
+    naive forecast's, their ratio, and the intervals' coverage.
+
+    Example: taiex backtest lstm --train-until 2024-12-31 --from 2025-01-01 --out bt.csv
+    """
+    from taiex.models.lstm import LSTMConfig, backtest
+    from taiex.monitor import model_config
+
+    with _context() as ctx:
+        config = model_config(LSTMConfig, ctx.settings.lstm, "lstm")
+        result = backtest(
+            ctx.history(),
+            train_until=train_until.date(),
+            start=start.date(),
+            end=end.date() if end else None,
+            config=config,
+        )
+        _write_csv(result.rows, out)
+        plot = _backtest_plot(ctx, result.rows, f"LSTM backtest from {start:%Y-%m-%d}")
+    stdout.print(_summary_table(result.summary))
+    stdout.print(f"wrote {len(result.rows)} rows to {out}; plot {plot}", highlight=False)
+
+
+def _summary_table(summary: Any) -> Table:
+    table = Table(title="sMAPE (%) on days the model never saw")
+    columns = ("horizon", "model", "naive", "ratio", "80% coverage", "95% coverage", "pairs")
+    for column in columns:
+        table.add_column(column, justify="right")
+    for r in summary.itertuples():
+        table.add_row(
+            str(r.horizon),
+            f"{r.smape_model:.4f}",
+            f"{r.smape_naive:.4f}",
+            f"{r.ratio:.3f}",
+            f"{r.coverage_80:.1%}",
+            f"{r.coverage_95:.1%}",
+            str(r.n),
+        )
+    return table
+
+
+@backtest_app.command("classifier")
+def backtest_classifier(
+    train_until: TrainUntil, start: FromDate, out: OutFile, end: ToDate = None
+) -> None:
+    """Run a fresh tournament on days <= --train-until, score every day in [--from, --to].
+
+    The model is not registered. Prints the tournament table and the ROC AUC beside the trivial
+    close/MA20 score's on the same days.
+
+    Example: taiex backtest classifier --train-until 2024-12-31 --from 2025-01-01 --out bt.csv
+    """
+    from taiex.models.classifier import ClassifierConfig, backtest, format_table
+    from taiex.monitor import model_config
+
+    with _context() as ctx:
+        config = model_config(ClassifierConfig, ctx.settings.classifier, "classifier")
+        result = backtest(
+            ctx.history(),
+            train_until=train_until.date(),
+            start=start.date(),
+            end=end.date() if end else None,
+            config=config,
+        )
+        _write_csv(result.rows, out)
+    stdout.print(format_table(result.table), highlight=False)
+    auc = "undefined" if result.auc is None else f"{result.auc:.4f}"
+    trivial = "undefined" if result.trivial_auc is None else f"{result.trivial_auc:.4f}"
+    note = f" ({result.auc_note})" if result.auc_note else ""
+    stdout.print(
+        f"winner {result.model.winner_}: ROC AUC {auc}{note}; trivial close/MA20 score {trivial}; "
+        f"{len(result.rows)} days written to {out}",
+        highlight=False,
+    )
+
+
+def _write_csv(frame: Any, path: Path) -> None:
+    from taiex.errors import InputError
+
+    try:
+        frame.to_csv(path, index=False, float_format="%.4f", date_format="%Y-%m-%d")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot write ({exc.strerror or exc})") from exc
+
+
+def _backtest_plot(ctx: Any, rows: Any, title: str) -> Path:
+    from taiex.plots import backtest_plot
+
+    return backtest_plot(rows, ctx.settings.plots_dir / "backtest_lstm.png", title)
+
+
+models_app = typer.Typer(help="The model registry: versions, champions, rollback.")
+app.add_typer(models_app, name="models")
+
+
+@models_app.command("list")
+def models_list(as_json: JsonFlag = False) -> None:
+    """List every registered model with its status, training range and trial.
+
+    Example: taiex models list --json
+    """
+    from taiex.models.registry import Registry
+
+    with _context() as ctx:
+        versions = Registry(ctx.store).versions()
+    if as_json:
+        _print_json([v.summary() for v in versions])
+        return
+    table = Table(title="models")
+    for column in ("version", "status", "trained on", "decision", "score", "champion's", "reason"):
+        table.add_column(column)
+    for v in versions:
+        table.add_row(
+            v.version,
+            v.status,
+            f"{v.train_start} … {v.train_end}",
+            v.decision or "",
+            "" if v.score is None else f"{v.score:.4f}",
+            "" if v.champion_score is None else f"{v.champion_score:.4f}",
+            v.decision_reason or "",
+        )
+    stdout.print(table)
+
+
+@models_app.command("rollback")
+def models_rollback(kind: KindArg) -> None:
+    """Give the championship back to the version that held it before the current champion.
+
+    Example: taiex models rollback lstm
+    """
+    from taiex.models.registry import Registry
+
+    with _context() as ctx:
+        version = Registry(ctx.store).rollback(_kind(kind))  # type: ignore[arg-type]
+    stdout.print(f"{version.version} is the {kind} champion again", highlight=False)
+
+
+@models_app.command("promote")
+def models_promote(version: Annotated[str, typer.Argument(help="e.g. lstm-v3")]) -> None:
+    """Make a registered version the champion by hand (recorded as a manual decision).
+
+    Example: taiex models promote lstm-v3
+    """
+    from taiex.errors import StorageError
+    from taiex.models.registry import Registry
+
+    kind = _kind(version.rsplit("-v", 1)[0])
+    with _context() as ctx:
+        registry = Registry(ctx.store)
+        target = registry.get(kind, version)
+        registry.artifact(target)  # never crown a damaged artifact
+        current = registry.champion(kind)
+        if not registry.promote(target, "promoted by hand", expected=current):
+            raise StorageError(f"the {kind} champion changed meanwhile; try again")
+        registry.record_trial(
+            target, decision="manual", reason="promoted by hand", score=None, champion_score=None
+        )
+    stdout.print(f"{version} is the {kind} champion", highlight=False)
+
+
+# ---------------------------------------------------------------- monitoring and the daily job
+
+
+@app.command()
+def evaluate(as_json: JsonFlag = False) -> None:
+    """Measure the champions on the days they never trained on and store the figures.
+
+    The LSTM: sMAPE over the last 120 trading days (every target from each of its 5 origins),
+    beside the naive forecast's. The classifier: ROC AUC of its probabilities over the last 40
+    labelled days, beside the trivial close/MA20 score's. Plots go to $TAIEX_HOME/plots/evaluate/.
+
+    Example: taiex evaluate --json
+    """
+    from taiex.pipeline import evaluate as run_evaluate
+
+    with _context() as ctx:
+        result = {kind: run_evaluate(ctx, kind) for kind in KINDS}
+    _print_monitoring(result, as_json)
+
+
+@app.command()
+def monitor(as_json: JsonFlag = False) -> None:
+    """Evaluate the champions, decide, retrain what degraded and promote only what is better.
+
+    Example: taiex monitor --json
+    """
+    from taiex.pipeline import monitor as run_monitor
+
+    with _context() as ctx:
+        result = {kind: run_monitor(ctx, kind) for kind in KINDS}
+    _print_monitoring(result, as_json)
+
+
+def _print_monitoring(result: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        _print_json(result)
+        return
+    for kind, part in result.items():
+        metric = part["metric"]
+        baseline = part["baseline"]
+        shown = "undefined" if metric is None else f"{metric:.4f}"
+        base = "" if baseline is None else f" (baseline {baseline:.4f})"
+        stdout.print(
+            f"[bold]{kind}[/] {part['champion'] or '-'}: {part['metric_name']} {shown}{base}; "
+            f"retrain: {'yes' if part['retrain'] else 'no'} — {part['reason']}",
+            highlight=False,
+        )
+        challenger = part.get("challenger")
+        if challenger:
+            verdict = "promoted" if challenger["promoted"] else "not promoted"
+            stdout.print(
+                f"  challenger {challenger['version']}: {verdict} — {challenger['reason']}"
+            )
+
+
+@app.command()
+def run(as_of: AsOf = None, as_json: JsonFlag = False) -> None:
+    """The daily job: update the data (the whole history on an empty database), train any
+    missing model, classify, forecast, monitor, and write the report.
+
+    Forecasts start from the last stored trading day. Run twice on the same data, it changes
+    nothing.
+
+    Example: taiex run
+    """
+    from taiex.etl import ETL_LOCK
+    from taiex.pipeline import months_to_load, run_models, update_data
+
+    day = as_of.date() if as_of else None
+    # The whole job holds the load lock: a second `taiex run` stops at once (exit code 75).
+    with _context() as ctx, ctx.store.lock(ETL_LOCK):
+        loader = ctx.loader(day)
+        with _month_progress(loader, months_to_load(ctx, day), refresh=False) as advance:
+            data = update_data(ctx, day, on_month=advance)
+        loader.client.close()
+        result = run_models(ctx, data)
+    if as_json:
+        _print_json(result)
+        return
+    data = result["data"]
+    if result["nothing_new"]:
+        stdout.print(f"TWSE has nothing new after {data['last_date']}.", highlight=False)
+    else:
+        stdout.print(
+            f"{data['inserted']} new days, {data['updated']} revised; last {data['last_date']}",
+            highlight=False,
+        )
+    forecast = result["forecast"]
+    stdout.print(
+        f"forecast from {forecast['origin_date']} ({forecast['version']}): "
+        + ", ".join(
+            f"{d} {v:,.2f}" for d, v in zip(forecast["dates"], forecast["forecast"], strict=True)
+        ),
+        highlight=False,
+    )
+    signal = result["signal"]
+    stdout.print(
+        _signal_line({**signal, "date": signal["date"]}, signal["version"]), highlight=False
+    )
+    _print_monitoring(result["monitor"], as_json=False)
+    stdout.print(f"report: {result['outputs']['report']}", highlight=False)
+
+
+@app.command()
+def report() -> None:
+    """Write the HTML report ($TAIEX_HOME/report/index.html) from what the database holds.
+
+    Example: taiex report
+    """
+    from taiex.pipeline import draw_outputs
+
+    with _context() as ctx:
+        path = draw_outputs(ctx)["report"]
+    stdout.print(f"report: {path}", highlight=False)
 
 
 def _safe_url(url: str) -> str:

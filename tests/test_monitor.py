@@ -1,0 +1,375 @@
+"""Monitoring: metrics by hand on small series, the decision table, trials, bad windows."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from taiex.errors import LockedError, SettingsError
+from taiex.models.registry import Registry
+from taiex.monitor import (
+    MIN_DAYS_TO_JUDGE,
+    Evaluation,
+    KindSpec,
+    classifier_spec,
+    comparison_days,
+    decide_classifier,
+    decide_lstm,
+    evaluate_classifier,
+    evaluate_kind,
+    evaluate_lstm,
+    first_model,
+    holdout_end,
+    lstm_spec,
+    record_evaluation,
+    retrain_kind,
+)
+from taiex.settings import Settings
+from taiex.store import Store, lstm_model_evaluate, svm_model_evaluate
+from tests.series import synthetic_history
+
+
+def frame(opens: list[float], closes: list[float]) -> pd.DataFrame:
+    dates = pd.bdate_range("2024-01-01", periods=len(opens))
+    highs = [max(o, c) + 1 for o, c in zip(opens, closes, strict=True)]
+    lows = [min(o, c) - 1 for o, c in zip(opens, closes, strict=True)]
+    return pd.DataFrame({"date": dates, "open": opens, "high": highs, "low": lows, "close": closes})
+
+
+# ---------------------------------------------------------------- sMAPE by hand
+
+
+@dataclass(frozen=True)
+class _Cfg:
+    window: int = 2
+    horizons: int = 2
+
+
+class GrowthForecaster:
+    """Forecasts open[t+h] = close[t] * (1 + 0.01 h): simple enough to check by hand."""
+
+    def __init__(self, train_end: dt.date) -> None:
+        self.config = _Cfg()
+        self.train_end_ = train_end
+
+    def predict_origins(self, history: pd.DataFrame, origins: list[dt.date]) -> pd.DataFrame:
+        dates = list(history["date"].dt.date)
+        rows = []
+        for origin in origins:
+            i = dates.index(origin)
+            close = float(history["close"].iloc[i])
+            for h in (1, 2):
+                target = dates[i + h] if i + h < len(dates) else None
+                rows.append(
+                    {
+                        "origin_date": origin,
+                        "horizon": h,
+                        "target_date": target,
+                        "forecast": close * (1 + 0.01 * h),
+                        "naive": close,
+                    }
+                )
+        return pd.DataFrame(rows)
+
+
+def smape_pair(f: float, a: float) -> float:
+    return 2 * abs(f - a) / (abs(a) + abs(f))
+
+
+def test_lstm_smape_by_hand() -> None:
+    history = frame(
+        opens=[100, 101, 102, 103, 104, 105], closes=[100, 100, 110, 100, 100, 100]
+    )  # rows 0..5
+    dates = list(history["date"].dt.date)
+    model = GrowthForecaster(train_end=dates[3])
+    ev = evaluate_lstm(model, "lstm-v9", history, window=120)  # type: ignore[arg-type]
+    # Unseen targets: rows 4 and 5. Their pairs: (origin 3, h1) (origin 2, h2) → row 4 (open 104);
+    # (origin 4, h1) (origin 3, h2) → row 5 (open 105). Closes: row 2 = 110, rows 3, 4 = 100.
+    pairs = [(101.0, 104), (110 * 1.02, 104), (101.0, 105), (102.0, 105)]
+    naive = [(100.0, 104), (110.0, 104), (100.0, 105), (100.0, 105)]
+    expected = 100 / 4 * sum(smape_pair(f, a) for f, a in pairs)
+    assert ev.days == dates[4:]
+    assert ev.n == 4
+    assert ev.metric == pytest.approx(expected)
+    assert ev.baseline == pytest.approx(100 / 4 * sum(smape_pair(f, a) for f, a in naive))
+    h1 = 100 / 2 * (smape_pair(101, 104) + smape_pair(101, 105))
+    assert ev.detail["smape_by_horizon"]["1"] == pytest.approx(h1, abs=1e-6)
+
+
+def test_lstm_window_is_the_last_days_after_training() -> None:
+    history = frame(opens=[100.0] * 10, closes=[100.0] * 10)
+    dates = list(history["date"].dt.date)
+    ev = evaluate_lstm(GrowthForecaster(dates[2]), "v", history, window=3)  # type: ignore[arg-type]
+    assert ev.days == dates[-3:]
+    fresh = evaluate_lstm(GrowthForecaster(dates[-1]), "v", history)  # type: ignore[arg-type]
+    assert fresh.metric is None and "no trading day after" in (fresh.reason or "")
+
+
+# ---------------------------------------------------------------- AUC by hand
+
+
+class FixedClassifier:
+    def __init__(self, probabilities: pd.Series, train_end: dt.date) -> None:
+        self.probabilities = probabilities
+        self.train_end_ = train_end
+        self.winner_ = "fixed"
+
+    def predict_proba(self, history: pd.DataFrame) -> pd.Series:
+        return self.probabilities
+
+
+def test_classifier_auc_by_hand() -> None:
+    closes = [100.0] * 19 + [100.0, 101.0, 99.0, 102.0, 98.0, 103.0]
+    history = frame(opens=closes, closes=closes)
+    dates = pd.to_datetime(history["date"])
+    # MA20 from row 19. Labels: row 19 → close[20]=101 > MA20[19]=100 → 1; row 20 → 99 > 100.05
+    # → 0; row 21 → 102 > 100 → 1; row 22 → 98 > 100.1 → 0; row 23 → 103 > 100 → 1; row 24 none.
+    probabilities = pd.Series([0.5] * 19 + [0.9, 0.6, 0.4, 0.3, 0.8, 0.7], index=dates)
+    model = FixedClassifier(probabilities, train_end=dates[18].date())
+    ev = evaluate_classifier(model, "classifier-v9", history)  # type: ignore[arg-type]
+    # Positives (rows 19, 21, 23) score 0.9, 0.4, 0.8; negatives (20, 22) 0.6, 0.3.
+    # Pairs won: 0.9>0.6, 0.9>0.3, 0.4>0.3, 0.8>0.6, 0.8>0.3 → 5 of 6.
+    assert ev.metric == pytest.approx(5 / 6)
+    assert ev.n == 5 and ev.detail["n_positive"] == 3 and ev.detail["n_negative"] == 2
+    assert ev.days == [d.date() for d in dates[19:24]]
+    assert ev.baseline is not None  # the trivial score on the same days
+
+
+def test_single_class_window_stores_null_with_the_reason(tmp_path: Any) -> None:
+    closes = [100.0 + i for i in range(40)]  # always rising: every label is 1
+    history = frame(opens=closes, closes=closes)
+    dates = pd.to_datetime(history["date"])
+    model = FixedClassifier(pd.Series(np.linspace(0, 1, 40), index=dates), dates[25].date())
+    ev = evaluate_classifier(model, "classifier-v1", history)  # type: ignore[arg-type]
+    assert ev.metric is None and "class 1" in (ev.reason or "")
+    decision = decide_classifier(ev, auc_min=0.8)
+    assert not decision.retrain and "not judged" in decision.reason
+    store = Store(f"sqlite:///{tmp_path / 'x.db'}")
+    store.create_schema()
+    record_evaluation(store, ev)
+    record_evaluation(store, ev)  # a rerun adds nothing
+    with store.engine.connect() as conn:
+        rows = conn.execute(svm_model_evaluate.select()).mappings().all()
+    assert len(rows) == 1
+    assert rows[0]["ROC_AUC"] is None and "class 1" in rows[0]["reason"]
+    assert (rows[0]["n_positive"], rows[0]["n_negative"]) == (13, 0)
+
+
+# ---------------------------------------------------------------- decisions, each rule alone
+
+DAYS = [dt.date(2024, 1, 1) + dt.timedelta(days=i) for i in range(20)]
+
+
+def lstm_eval(metric: float | None, naive: float | None, days: int = 20) -> Evaluation:
+    return Evaluation("lstm", "lstm-v1", DAYS[-1], metric, naive, DAYS[:days], days * 5)
+
+
+def test_lstm_decisions() -> None:
+    assert decide_lstm(None, 100, 0.05).retrain
+    too_high = decide_lstm(lstm_eval(120.0, 200.0), 100, 0.05)
+    assert too_high.retrain and "> TAIEX_LSTM_SMAPE_MAX 100" in too_high.reason
+    worse = decide_lstm(lstm_eval(1.06, 1.0), 100, 0.05)
+    assert worse.retrain and "more than 5% worse than the naive" in worse.reason
+    assert not decide_lstm(lstm_eval(1.04, 1.0), 100, 0.05).retrain
+    assert not decide_lstm(lstm_eval(0.9, 1.0), 100, 0.05).retrain
+    undefined = decide_lstm(lstm_eval(None, None), 0, 0)
+    assert not undefined.retrain and "not judged" in undefined.reason
+    few = decide_lstm(lstm_eval(120.0, 1.0, days=MIN_DAYS_TO_JUDGE - 1), 100, 0.05)
+    assert not few.retrain and "at least" in few.reason
+
+
+def test_classifier_decisions() -> None:
+    def ev(metric: float | None) -> Evaluation:
+        return Evaluation("classifier", "c-v1", DAYS[-1], metric, 0.9, DAYS, 20)
+
+    assert decide_classifier(None, 0.8).retrain
+    low = decide_classifier(ev(0.79), 0.8)
+    assert low.retrain and "< TAIEX_CLASSIFIER_AUC_MIN 0.8" in low.reason
+    assert not decide_classifier(ev(0.8), 0.8).retrain
+    assert not decide_classifier(ev(None), 0.8).retrain
+
+
+def test_comparison_days_are_the_recent_half() -> None:
+    assert comparison_days(DAYS) == DAYS[10:]
+    assert comparison_days(DAYS[:12]) == DAYS[2:12]  # never fewer than MIN_DAYS_TO_JUDGE
+
+
+# ---------------------------------------------------------------- trials with scripted models
+
+
+class ScriptedModel:
+    """A model whose score on any window is fixed: what a trial decides is then known."""
+
+    def __init__(self, score: float | None, train_start: dt.date, train_end: dt.date) -> None:
+        self.score = score
+        self.train_start_ = train_start
+        self.train_end_ = train_end
+
+    def to_bytes(self) -> bytes:
+        return f"scripted:{self.score}:{self.train_end_}".encode()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> ScriptedModel:
+        _, score, end = data.decode().split(":")
+        day = dt.date.fromisoformat(end)
+        return cls(None if score == "None" else float(score), day, day)
+
+    def metadata(self) -> dict[str, Any]:
+        return {"score": self.score}
+
+
+def scripted_spec(scores: list[float | None], higher_is_better: bool = True) -> KindSpec:
+    queue = list(scores)
+
+    def fit(history: pd.DataFrame) -> ScriptedModel:
+        days = list(history["date"].dt.date)
+        return ScriptedModel(queue.pop(0), days[0], days[-1])
+
+    def evaluate(model: Any, version: str, history: pd.DataFrame, days: Any) -> Evaluation:
+        dates = list(history["date"].dt.date)
+        chosen = list(days) if days is not None else [d for d in dates if d > model.train_end_]
+        return Evaluation("classifier", version, dates[-1], model.score, 0.5, chosen[-40:], 40)
+
+    return KindSpec(
+        kind="classifier",
+        window=40,
+        metric_name="score",
+        higher_is_better=higher_is_better,
+        params={"scripted": True},
+        fit=fit,
+        from_bytes=ScriptedModel.from_bytes,
+        evaluate=evaluate,
+    )
+
+
+@pytest.fixture
+def sqlite_store(tmp_path: Any) -> Store:
+    store = Store(f"sqlite:///{tmp_path / 'm.db'}")
+    store.create_schema()
+    return store
+
+
+HISTORY = synthetic_history(n=200, start="2024-01-01", seed=1)
+
+
+@pytest.mark.parametrize(
+    ("challenger", "promoted"), [(0.9, True), (0.7, False), (0.8, False), (None, False)]
+)
+def test_a_challenger_is_promoted_only_when_better(
+    sqlite_store: Store, challenger: float | None, promoted: bool
+) -> None:
+    spec = scripted_spec([0.8, challenger])
+    registry = Registry(sqlite_store)
+    first = first_model(spec, registry, HISTORY)
+    assert first.promoted and registry.champion("classifier").version == "classifier-v1"  # type: ignore[union-attr]
+    assert registry.champion("classifier").train_end == holdout_end(spec, HISTORY)  # type: ignore[union-attr]
+    trial = retrain_kind(spec, sqlite_store, HISTORY)
+    assert trial.promoted is promoted
+    assert (trial.score, trial.champion_score) == (challenger, 0.8)
+    kept = registry.get("classifier", "classifier-v2")
+    assert kept.decision == ("promoted" if promoted else "rejected")
+    assert (kept.score, kept.champion_score) == (challenger, 0.8)
+    assert registry.champion("classifier").version == (  # type: ignore[union-attr]
+        "classifier-v2" if promoted else "classifier-v1"
+    )
+    # The challenger learned from the older half of the champion's unseen window, no more.
+    champion_days = [d for d in HISTORY["date"].dt.date if d > first_model_end(registry)]
+    judged = comparison_days(champion_days[-40:])
+    assert kept.train_end < judged[0]
+
+
+def first_model_end(registry: Registry) -> dt.date:
+    return registry.get("classifier", "classifier-v1").train_end
+
+
+def test_lower_is_better_for_smape(sqlite_store: Store) -> None:
+    spec = scripted_spec([1.0, 0.9], higher_is_better=False)
+    first_model(spec, Registry(sqlite_store), HISTORY)
+    assert retrain_kind(spec, sqlite_store, HISTORY).promoted
+
+
+def test_a_repeat_retrain_on_the_same_days_trains_nothing(sqlite_store: Store) -> None:
+    spec = scripted_spec([0.8, 0.7])
+    first_model(spec, Registry(sqlite_store), HISTORY)
+    retrain_kind(spec, sqlite_store, HISTORY)
+    again = retrain_kind(spec, sqlite_store, HISTORY)  # the queue is empty: a fit would fail
+    assert not again.promoted and "tried already" in again.reason
+    assert len(Registry(sqlite_store).versions("classifier")) == 2
+
+
+def test_a_failed_retrain_leaves_the_champion(sqlite_store: Store) -> None:
+    spec = scripted_spec([0.8])  # the challenger's fit will fail: nothing left to pop
+    first_model(spec, Registry(sqlite_store), HISTORY)
+    with pytest.raises(IndexError):
+        retrain_kind(spec, sqlite_store, HISTORY)
+    registry = Registry(sqlite_store)
+    assert [v.version for v in registry.versions("classifier")] == ["classifier-v1"]
+    assert registry.champion("classifier").version == "classifier-v1"  # type: ignore[union-attr]
+
+
+def test_two_retrains_at_once_do_not_make_two_champions(sqlite_store: Store) -> None:
+    spec = scripted_spec([0.8, 0.9, 0.95])
+    first_model(spec, Registry(sqlite_store), HISTORY)
+    outcomes: list[object] = []
+
+    def retrain() -> None:
+        try:
+            outcomes.append(retrain_kind(spec, Store(sqlite_store.engine), HISTORY))
+        except LockedError as exc:
+            outcomes.append(exc)
+
+    threads = [threading.Thread(target=retrain) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    registry = Registry(sqlite_store)
+    statuses = [v.status for v in registry.versions("classifier")]
+    assert statuses.count("champion") == 1
+    assert registry.champion("classifier") is not None
+    assert len(outcomes) == 2
+
+
+# ---------------------------------------------------------------- real models, tiny settings
+
+TINY = Settings(
+    lstm={"max_epochs": 2, "hidden_size": 4, "patience": 1},
+    classifier={
+        "candidates": ["logistic_regression"],
+        "grids": {"logistic_regression": {"C": [1.0]}},
+    },
+)
+
+
+def test_real_models_end_to_end(sqlite_store: Store) -> None:
+    history = synthetic_history(n=480, start="2023-01-02", seed=5)
+    for spec in (lstm_spec(TINY), classifier_spec(TINY)):
+        report = evaluate_kind(spec, sqlite_store, history, TINY)
+        assert report.evaluation is None and report.decision.retrain  # no model yet
+        trial = retrain_kind(spec, sqlite_store, history)
+        assert trial.promoted
+        report = evaluate_kind(spec, sqlite_store, history, TINY)
+        assert report.evaluation is not None and len(report.evaluation.days) == spec.window
+        assert report.evaluation.metric is not None and report.evaluation.baseline is not None
+        forced = replace(TINY, lstm_smape_max=0.0, classifier_auc_min=1.0)
+        assert evaluate_kind(spec, sqlite_store, history, forced).decision.retrain
+    with sqlite_store.engine.connect() as conn:
+        lstm_rows = conn.execute(lstm_model_evaluate.select()).mappings().all()
+    assert len(lstm_rows) == 1  # evaluated twice on the same day: one row
+    assert (
+        lstm_rows[0]["n_pairs"] == 600
+        and lstm_rows[0]["window_end"] == history["date"].iloc[-1].date()
+    )
+
+
+def test_bad_model_settings_are_named() -> None:
+    with pytest.raises(SettingsError, match=r"\[lstm\] in the config file: unknown keys hiden"):
+        lstm_spec(Settings(lstm={"hiden": 3}))
+    with pytest.raises(SettingsError, match=r"\[classifier\]"):
+        classifier_spec(Settings(classifier={"candidates": ["nope"]}))
