@@ -785,6 +785,111 @@ def report() -> None:
     stdout.print(f"report: {path}", highlight=False)
 
 
+step_app = typer.Typer(
+    help="Run one step of the daily job and print its result as one line of JSON "
+    "(for Airflow tasks and containers; `taiex run` runs them all)."
+)
+app.add_typer(step_app, name="step")
+
+
+def _step(function: Any, *args: Any) -> None:
+    with _context() as ctx:
+        result = function(ctx, *args)
+    # One compact line: a container's last line of output is its XCom.
+    sys.stdout.write(json.dumps(result, ensure_ascii=False, default=str) + "\n")
+
+
+@step_app.command("download")
+def step_download(as_of: AsOf = None) -> None:
+    """Fetch the months to load into the raw cache; prints their list.
+
+    Example: taiex step download --as-of 2026-08-18
+    """
+    from taiex.pipeline import download
+
+    _step(download, as_of.date() if as_of else None)
+
+
+@step_app.command("save")
+def step_save(
+    months: Annotated[list[str], typer.Argument(help="Months YYYY-MM, as download printed.")],
+    as_of: AsOf = None,
+) -> None:
+    """Stage the downloaded months in weighted_index_temp; prints the load id.
+
+    Example: taiex step save 2026-07 2026-08
+    """
+    from taiex.pipeline import save_to_database
+
+    _step(save_to_database, months, as_of.date() if as_of else None)
+
+
+@step_app.command("merge")
+def step_merge(load_id: Annotated[str, typer.Argument(help="The id save printed.")]) -> None:
+    """Merge a staged load into weighted_index in one transaction.
+
+    Example: taiex step merge 3f2a...
+    """
+    from taiex.pipeline import merge
+
+    _step(merge, load_id)
+
+
+@step_app.command("classify")
+def step_classify() -> None:
+    """Store the entry signal for the next trading day (trains the first classifier if none).
+
+    Example: taiex step classify
+    """
+    from taiex.pipeline import classify
+
+    _step(classify)
+
+
+@step_app.command("forecast")
+def step_forecast() -> None:
+    """Store the 5-day forecast from the last stored day (trains the first LSTM if none).
+
+    Example: taiex step forecast
+    """
+    from taiex.pipeline import forecast
+
+    _step(forecast)
+
+
+@step_app.command("outputs")
+def step_outputs() -> None:
+    """Draw the plots and write the report.
+
+    Example: taiex step outputs
+    """
+    from taiex.pipeline import draw_outputs
+
+    _step(draw_outputs)
+
+
+@step_app.command("evaluate")
+def step_evaluate(kind: KindArg) -> None:
+    """Evaluate one champion, store the figure, say whether to retrain.
+
+    Example: taiex step evaluate lstm
+    """
+    from taiex.pipeline import evaluate as run_evaluate
+
+    _step(run_evaluate, _kind(kind))
+
+
+@step_app.command("retrain")
+def step_retrain(kind: KindArg) -> None:
+    """Train a challenger and promote it only if it is better.
+
+    Example: taiex step retrain classifier
+    """
+    from taiex.pipeline import retrain
+
+    _step(retrain, _kind(kind))
+
+
 def _safe_url(url: str) -> str:
     from sqlalchemy.engine import make_url
 
