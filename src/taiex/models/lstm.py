@@ -352,7 +352,7 @@ class LSTMForecaster:
         padded = np.zeros((-(-m // _PREDICT_BATCH) * _PREDICT_BATCH, *windows.x.shape[1:]))
         padded[:m] = windows.x
         inputs = torch.from_numpy(padded).float()
-        with _reproducible(self.config.seed, self.config.threads), torch.inference_mode():
+        with _threads(self.config.threads), torch.inference_mode():
             outputs = [self.network_(chunk) for chunk in torch.split(inputs, _PREDICT_BATCH)]
         z = torch.cat(outputs).double().numpy()[:m]
         return z * windows.vol[:, None]
@@ -541,6 +541,19 @@ def _load_payload(payload: bytes) -> dict[str, Any]:
 
 
 # -------------------------------------------------------------------- training
+
+
+@contextmanager
+def _threads(threads: int) -> Iterator[None]:
+    """A fixed thread count, restored after: inference needs no seed nor deterministic flag
+    (no dropout in eval mode, and CPU kernels are deterministic), and switching that flag on
+    costs a second the first time in a process, which the daily run would pay for nothing."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 @contextmanager
