@@ -1,5 +1,5 @@
 # The two commands of the README's quickstart, each creating the virtual environment it needs:
-#   make run    install taiex and run the daily job into the default SQLite database
+#   make run    install taiex and run the daily job (`taiex run`) on the default SQLite database
 #   make test   install taiex with its test tools, then lint, type-check and run every test
 PYTHON ?= python3
 VENV ?= .venv
@@ -21,8 +21,7 @@ $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
 	touch $@ $(VENV)/.run-installed
 
 run: $(VENV)/.run-installed
-	$(BIN)/taiex backfill
-	$(BIN)/taiex status
+	$(BIN)/taiex run
 
 test: $(VENV)/.dev-installed lint typecheck pytest
 

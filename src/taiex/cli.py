@@ -617,18 +617,17 @@ def models_list(as_json: JsonFlag = False) -> None:
     if as_json:
         _print_json([v.summary() for v in versions])
         return
-    table = Table(title="models")
-    for column in ("version", "status", "trained on", "decision", "score", "champion's", "reason"):
-        table.add_column(column)
+    table = Table(title="models (taiex models list --json has every field)")
+    for column in ("version", "status", "trained to", "decision", "score", "champion's"):
+        table.add_column(column, no_wrap=True)
     for v in versions:
         table.add_row(
             v.version,
             v.status,
-            f"{v.train_start} … {v.train_end}",
+            str(v.train_end),
             v.decision or "",
             "" if v.score is None else f"{v.score:.4f}",
             "" if v.champion_score is None else f"{v.champion_score:.4f}",
-            v.decision_reason or "",
         )
     stdout.print(table)
 

@@ -1,0 +1,184 @@
+"""`taiex run` end to end against a local TWSE server: empty home, a later day, the same day."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from sqlalchemy import select, update
+from typer.testing import CliRunner
+
+from taiex.cli import app
+from taiex.settings import Settings
+from taiex.store import (
+    Store,
+    forecasts,
+    lstm_model_evaluate,
+    model_versions,
+    signals,
+    svm_model_evaluate,
+    weighted_index,
+)
+from tests.series import synthetic_history
+from tests.twse_server import TwseServer
+
+TINY_CONFIG = """
+[lstm]
+max_epochs = 2
+hidden_size = 4
+patience = 1
+ensemble = 1
+
+[classifier]
+candidates = ["logistic_regression"]
+grids = { logistic_regression = { C = [1.0] } }
+"""
+
+runner = CliRunner()
+FULL = synthetic_history(n=520, start="2023-01-02", seed=11)
+DAY1 = FULL["date"].iloc[-2].date()
+DAY2 = FULL["date"].iloc[-1].date()
+
+
+def up_to(day: dt.date) -> pd.DataFrame:
+    return FULL[FULL["date"].dt.date <= day]
+
+
+@pytest.fixture
+def server(env: Settings, twse: TwseServer) -> TwseServer:
+    env.home.mkdir(parents=True, exist_ok=True)
+    (env.home / "config.toml").write_text(TINY_CONFIG)
+    twse.set_history(up_to(DAY1), today=DAY1)
+    return twse
+
+
+def run(*args: str) -> dict[str, Any]:
+    result = runner.invoke(app, ["run", "--json", *args])
+    assert result.exit_code == 0, result.stderr + str(result.exception)
+    return json.loads(result.stdout)
+
+
+def snapshot(store: Store) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row the job writes (the load log aside), without ids."""
+    tables = (
+        weighted_index,
+        forecasts,
+        signals,
+        model_versions,
+        lstm_model_evaluate,
+        svm_model_evaluate,
+    )
+    with store.engine.connect() as conn:
+        return {
+            t.name: sorted(
+                (tuple(str(v) for k, v in row._mapping.items() if k != "id")
+                 for row in conn.execute(select(t))),
+            )
+            for t in tables
+        }  # fmt: skip
+
+
+def test_a_day_then_the_next_then_the_same_again(
+    server: TwseServer, env: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Healthy thresholds: no retrain, so each day adds exactly one forecast and one signal.
+    monkeypatch.setenv("TAIEX_LSTM_NAIVE_MARGIN", "10")
+    monkeypatch.setenv("TAIEX_CLASSIFIER_AUC_MIN", "0")
+    first = run("--as-of", str(DAY1))
+    store = Store.from_settings(env)
+    assert store.summary()["rows"] == len(up_to(DAY1))
+    assert first["data"]["inserted"] == len(up_to(DAY1))
+    assert first["forecast"]["origin_date"] == str(DAY1)  # the last stored day, not today
+    assert (
+        first["forecast"]["version"] == "lstm-v1" and first["signal"]["version"] == "classifier-v1"
+    )
+    assert first["monitor"]["lstm"]["evaluation"]["days"] == 120
+    assert first["monitor"]["classifier"]["evaluation"]["days"] == 40
+    report = Path(first["outputs"]["report"])
+    assert report.exists() and "lstm-v1" in report.read_text()
+    assert list((env.plots_dir / "evaluate").glob("lstm*.png"))
+
+    before = snapshot(store)
+    server.set_history(up_to(DAY2), today=DAY2)
+    second = run("--as-of", str(DAY2))
+    after = snapshot(store)
+    assert second["data"]["inserted"] == 1 and second["data"]["updated"] == 0
+    # Only the new day was added: every old row is exactly as it was, timestamps included.
+    assert set(before["weighted_index"]) < set(after["weighted_index"])
+    assert len(after["weighted_index"]) == len(before["weighted_index"]) + 1
+    assert second["forecast"]["origin_date"] == str(DAY2)
+    assert len(after["forecasts"]) == len(before["forecasts"]) + 5
+    assert len(after["signals"]) == len(before["signals"]) + 1
+
+    third = run("--as-of", str(DAY2))
+    assert third["nothing_new"]
+    assert snapshot(store) == after
+
+
+def test_nothing_new_is_said_and_exits_zero(server: TwseServer, env: Settings) -> None:
+    run("--as-of", str(DAY1))
+    result = runner.invoke(app, ["run", "--as-of", str(DAY1 + dt.timedelta(days=1))])
+    assert result.exit_code == 0, result.stderr
+    assert f"TWSE has nothing new after {DAY1}" in result.stdout
+
+
+def test_predict_falls_back_from_a_corrupt_champion_and_says_so(
+    server: TwseServer, env: Settings
+) -> None:
+    run("--as-of", str(DAY1))
+    store = Store.from_settings(env)
+    # A second LSTM becomes champion by hand; then its artifact is damaged.
+    assert runner.invoke(app, ["train", "lstm"]).exit_code == 0
+    assert runner.invoke(app, ["models", "promote", "lstm-v2"]).exit_code == 0
+    with store.engine.begin() as conn:
+        conn.execute(
+            update(model_versions)
+            .where(model_versions.c.version == "lstm-v2")
+            .values(artifact=b"damaged")
+        )
+    result = runner.invoke(app, ["predict", "--json"])
+    assert result.exit_code == 0, result.stderr
+    prediction = json.loads(result.stdout)
+    assert prediction["lstm_version"] == "lstm-v1"
+    assert "lstm-v2: the artifact fails its checksum" in result.stderr
+    assert len(prediction["forecast"]) == 5
+
+    with store.engine.begin() as conn:  # no good LSTM left: one clear line, no traceback
+        conn.execute(update(model_versions).values(artifact=b""))
+    result = runner.invoke(app, ["predict"])
+    assert result.exit_code == 1
+    assert "error: no usable lstm model" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_predict_without_models_says_what_to_run(server: TwseServer, env: Settings) -> None:
+    assert runner.invoke(app, ["backfill", "--as-of", str(DAY1)]).exit_code == 0
+    result = runner.invoke(app, ["predict"])
+    assert result.exit_code == 1
+    assert "run `taiex train lstm`" in result.stderr
+
+
+def test_monitor_json_with_thresholds_no_model_meets(
+    server: TwseServer, env: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run("--as-of", str(DAY1))
+    monkeypatch.setenv("TAIEX_LSTM_SMAPE_MAX", "0")
+    monkeypatch.setenv("TAIEX_CLASSIFIER_AUC_MIN", "1")
+    result = runner.invoke(app, ["monitor", "--json"])
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    for kind in ("lstm", "classifier"):
+        part = report[kind]
+        assert part["retrain"] is True
+        assert set(part) >= {"metric", "threshold", "retrain", "reason", "challenger"}
+        challenger = part["challenger"]
+        assert challenger["version"] == f"{kind}-v2"
+        assert set(challenger) >= {"version", "score", "champion_score", "promoted"}
+    assert report["lstm"]["threshold"] == 0.0 and report["classifier"]["threshold"] == 1.0
+    listed = json.loads(runner.invoke(app, ["models", "list", "--json"]).stdout)
+    decisions = {v["version"]: v["decision"] for v in listed}
+    assert decisions["lstm-v2"] in ("promoted", "rejected")
+    assert decisions["classifier-v2"] in ("promoted", "rejected")
