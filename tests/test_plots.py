@@ -15,6 +15,7 @@ from matplotlib.image import imread
 
 from taiex import plots
 from taiex.features import entry_labels, trivial_score
+from taiex.files import write_atomic
 from taiex.models.registry import ModelVersion
 from tests.series import synthetic_history
 
@@ -333,7 +334,7 @@ def test_a_failed_write_keeps_the_old_file(tmp_path: Path, monkeypatch: pytest.M
 
     monkeypatch.setattr(os, "replace", refuse)
     with pytest.raises(OSError, match="disk full"):
-        plots.write_atomic(path, b"new")
+        write_atomic(path, b"new")
     assert path.read_bytes() == b"old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["forecast.png"]
 

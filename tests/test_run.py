@@ -182,3 +182,37 @@ def test_monitor_json_with_thresholds_no_model_meets(
     decisions = {v["version"]: v["decision"] for v in listed}
     assert decisions["lstm-v2"] in ("promoted", "rejected")
     assert decisions["classifier-v2"] in ("promoted", "rejected")
+
+
+def test_backtests_write_their_csv_and_print_baselines(
+    server: TwseServer, env: Settings, tmp_path: Path
+) -> None:
+    assert runner.invoke(app, ["backfill", "--as-of", str(DAY1)]).exit_code == 0
+    cut = FULL["date"].iloc[420].date()
+    start = FULL["date"].iloc[421].date()
+    out = tmp_path / "lstm.csv"
+    args = ["--train-until", str(cut), "--from", str(start), "--out", str(out)]
+    result = runner.invoke(app, ["backtest", "lstm", *args])
+    assert result.exit_code == 0, result.stderr + str(result.exception)
+    rows = pd.read_csv(out)
+    assert list(rows.columns) == [
+        "origin_date", "horizon", "target_date", "forecast", "lower_80", "upper_80",
+        "lower_95", "upper_95", "actual", "naive",
+    ]  # fmt: skip
+    assert rows["origin_date"].min() == str(start)
+    assert "naive" in result.stdout and "95% coverage" in result.stdout
+    assert (env.plots_dir / "backtest_lstm.png").exists()
+
+    out = tmp_path / "classifier.csv"
+    args = ["--train-until", str(cut), "--from", str(start), "--out", str(out)]
+    result = runner.invoke(app, ["backtest", "classifier", *args])
+    assert result.exit_code == 0, result.stderr + str(result.exception)
+    days = pd.read_csv(out)
+    assert list(days.columns) == ["date", "probability", "signal", "label"]
+    assert "trivial close/MA20 score" in result.stdout and "logistic_regression" in result.stdout
+
+    result = runner.invoke(
+        app,
+        ["backtest", "lstm", "--train-until", str(start), "--from", str(cut), "--out", str(out)],
+    )
+    assert result.exit_code == 1 and "error:" in result.stderr

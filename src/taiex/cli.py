@@ -515,17 +515,9 @@ def backtest_lstm(
     Example: taiex backtest lstm --train-until 2024-12-31 --from 2025-01-01 --out bt.csv
     """
     from taiex.models.lstm import LSTMConfig, backtest
-    from taiex.monitor import model_config
 
     with _context() as ctx:
-        config = model_config(LSTMConfig, ctx.settings.lstm, "lstm")
-        result = backtest(
-            ctx.history(),
-            train_until=train_until.date(),
-            start=start.date(),
-            end=end.date() if end else None,
-            config=config,
-        )
+        result = _backtest(ctx, backtest, (LSTMConfig, "lstm"), train_until, start, end)
         _write_csv(result.rows, out)
         plot = _backtest_plot(ctx, result.rows, f"LSTM backtest from {start:%Y-%m-%d}")
     stdout.print(_summary_table(result.summary))
@@ -562,17 +554,10 @@ def backtest_classifier(
     Example: taiex backtest classifier --train-until 2024-12-31 --from 2025-01-01 --out bt.csv
     """
     from taiex.models.classifier import ClassifierConfig, backtest, format_table
-    from taiex.monitor import model_config
 
     with _context() as ctx:
-        config = model_config(ClassifierConfig, ctx.settings.classifier, "classifier")
-        result = backtest(
-            ctx.history(),
-            train_until=train_until.date(),
-            start=start.date(),
-            end=end.date() if end else None,
-            config=config,
-        )
+        config = (ClassifierConfig, "classifier")
+        result = _backtest(ctx, backtest, config, train_until, start, end)
         _write_csv(result.rows, out)
     stdout.print(format_table(result.table), highlight=False)
     auc = "undefined" if result.auc is None else f"{result.auc:.4f}"
@@ -582,6 +567,27 @@ def backtest_classifier(
         f"winner {result.model.winner_}: ROC AUC {auc}{note}; trivial close/MA20 score {trivial}; "
         f"{len(result.rows)} days written to {out}",
         highlight=False,
+    )
+
+
+def _backtest(
+    ctx: Any,
+    backtest: Any,
+    config: tuple[Any, str],
+    train_until: dt.datetime,
+    start: dt.datetime,
+    end: dt.datetime | None,
+) -> Any:
+    """Run a model module's ``backtest`` with the config file's settings for it."""
+    from taiex.monitor import model_config
+
+    config_class, section = config
+    return backtest(
+        ctx.history(),
+        train_until=train_until.date(),
+        start=start.date(),
+        end=end.date() if end else None,
+        config=model_config(config_class, getattr(ctx.settings, section), section),
     )
 
 

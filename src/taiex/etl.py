@@ -13,8 +13,6 @@ import datetime as dt
 import hashlib
 import json
 import logging
-import os
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -24,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 from taiex.calendar import Month, month_range, sessions_between
 from taiex.errors import InputError, UpstreamFormatError
+from taiex.files import write_atomic
 from taiex.source import FIRST_MONTH, DailyRow, TwseClient, ohlc_problem, parse_month
 from taiex.store import PRICE_COLUMNS, LoadRecord, MergeResult, Store
 
@@ -129,22 +128,8 @@ class RawCache:
             "fetched_on": fetched_on.isoformat(),
             "sha256": hashlib.sha256(body).hexdigest(),
         }
-        _write_atomic(self.path(month), body)
-        _write_atomic(self._meta_path(month), json.dumps(meta, indent=1).encode())
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        write_atomic(self.path(month), body)
+        write_atomic(self._meta_path(month), json.dumps(meta, indent=1).encode())
 
 
 def is_final(month: Month, fetched_on: dt.date, rows: int, revision_days: int) -> bool:
@@ -340,7 +325,7 @@ def export_csv(store: Store, path: Path) -> int:
         for r in rows
     ]
     try:
-        _write_atomic(path, ("\n".join(lines) + "\n").encode())
+        write_atomic(path, ("\n".join(lines) + "\n").encode())
     except OSError as exc:
         raise InputError(f"{path}: cannot write ({exc.strerror or exc})") from exc
     return len(rows)

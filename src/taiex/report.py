@@ -34,8 +34,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from taiex.calendar import sessions_between
 from taiex.errors import StorageError
 from taiex.etl import DataStatus, data_status
+from taiex.files import write_atomic
 from taiex.models.registry import ModelVersion, Registry
-from taiex.plots import Thresholds, forecast_plot, metric_history_plot, write_atomic
+from taiex.plots import Thresholds, forecast_plot, metric_history_plot
 from taiex.settings import Settings
 from taiex.source import DailyRow
 from taiex.store import (
