@@ -216,3 +216,22 @@ def test_backtests_write_their_csv_and_print_baselines(
         ["backtest", "lstm", "--train-until", str(start), "--from", str(cut), "--out", str(out)],
     )
     assert result.exit_code == 1 and "error:" in result.stderr
+
+
+def test_models_promote_and_rollback_from_the_command_line(
+    server: TwseServer, env: Settings
+) -> None:
+    run("--as-of", str(DAY1))
+    assert runner.invoke(app, ["train", "classifier"]).exit_code == 0  # classifier-v2
+    result = runner.invoke(app, ["models", "promote", "classifier-v2"])
+    assert result.exit_code == 0 and "classifier-v2 is the classifier champion" in result.stdout
+    result = runner.invoke(app, ["models", "rollback", "classifier"])
+    assert (
+        result.exit_code == 0 and "classifier-v1 is the classifier champion again" in result.stdout
+    )
+    listed = json.loads(runner.invoke(app, ["models", "list", "--json"]).stdout)
+    status = {v["version"]: (v["status"], v["decision"]) for v in listed}
+    assert status["classifier-v1"] == ("champion", "initial")
+    assert status["classifier-v2"] == ("retired", "rolled back")
+    result = runner.invoke(app, ["models", "rollback", "wrong"])
+    assert result.exit_code == 2 and "is not lstm or classifier" in result.stderr
