@@ -4,6 +4,7 @@ Airflow reads its configuration once, at import, and must not touch the caller's
     python tests/airflow_probe.py describe          the parsed DAG as JSON
     python tests/airflow_probe.py run YYYY-MM-DD    dag.test() for that day's 15:30 in Taipei
     python tests/airflow_probe.py db-url            the database URL the tasks would use
+    python tests/airflow_probe.py branch            where the branches go for given XComs
 
 Each prints one line of JSON, the last line on stdout (Airflow logs there too).
 """
@@ -115,14 +116,31 @@ def run(day: str) -> dict[str, Any]:
         }
 
 
-def db_url() -> dict[str, Any]:
+def dag_module() -> Any:
     sys.path.insert(0, os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
     import taiex_daily
 
+    return taiex_daily
+
+
+def db_url() -> dict[str, Any]:
+    taiex_daily = dag_module()
     try:
         return {"url": taiex_daily.db_url()}
     except Exception as exc:
         return {"error": f"{type(exc).__name__}: {exc}"}
+
+
+def branch() -> dict[str, Any]:
+    """The branch's choice for an evaluation as a Python task pushes it (a dict) and as a
+    container task does (the JSON line it printed)."""
+    choose = dag_module().branch.function
+    results = {}
+    for retrain in (True, False):
+        evaluation = {"metric": 1.5, "retrain": retrain, "reason": "評估"}
+        results[f"dict-{retrain}"] = choose(evaluation, "lstm")
+        results[f"json-{retrain}"] = choose(json.dumps(evaluation, ensure_ascii=False), "lstm")
+    return results
 
 
 def main() -> None:
@@ -131,6 +149,7 @@ def main() -> None:
         "describe": describe,
         "run": lambda: run(*args),
         "db-url": db_url,
+        "branch": branch,
     }
     result = commands[command]()
     sys.stdout.write(json.dumps(result, default=str) + "\n")

@@ -198,6 +198,13 @@ def test_container_mode_runs_the_lstm_steps_in_the_image_on_gpus(airflow_home: P
         "_BranchPythonDecoratedOperator",
         "EmptyOperator",
     }
+    # The branch reads a container's XCom, the JSON line it printed, as it reads a Python task's.
+    assert probe(env, "branch") == {
+        "dict-True": "monitoring.train_lstm",
+        "json-True": "monitoring.train_lstm",
+        "dict-False": "monitoring.lstm_healthy",
+        "json-False": "monitoring.lstm_healthy",
+    }
     # The rest of the shape does not change with the operators.
     assert tasks["lstm_predict_task"]["upstream"] == ["svm_classification"]
     assert tasks["monitoring.train_lstm"]["upstream"] == ["monitoring.branch_lstm"]
