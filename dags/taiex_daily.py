@@ -95,8 +95,8 @@ def db_url() -> str:
 
 
 def data_day() -> dt.date:
-    """The day a run loads: its logical date in Taipei, or when it was due for a manual run
-    without one. Never the clock: a rerun of last Monday's run loads last Monday."""
+    """The day a run loads as of: its logical date in Taipei, or when it was due for a manual run
+    without one. Never the clock: a rerun of last Monday's run loads as of last Monday."""
     context = get_current_context()
     when = context.get("logical_date") or context["dag_run"].run_after
     return pendulum.instance(when).in_timezone(TZ).date()
