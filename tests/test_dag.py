@@ -88,14 +88,14 @@ def airflow_home(tmp_path: Path) -> Path:
     return home
 
 
-def airflow_env(airflow_home: Path, **taiex: str) -> dict[str, str]:
+def airflow_env(airflow_home: Path, **extra: str) -> dict[str, str]:
     """This process's environment without any TAIEX_* or AIRFLOW_* of the caller's shell."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TAIEX_", "AIRFLOW"))}
     env.update(
         AIRFLOW_HOME=str(airflow_home),
         AIRFLOW__CORE__DAGS_FOLDER=str(DAGS),
         AIRFLOW__CORE__LOAD_EXAMPLES="False",
-        **taiex,
+        **extra,
     )
     return env
 
