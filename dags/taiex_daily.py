@@ -207,9 +207,10 @@ def monitoring() -> None:
 
 @task(trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS)
 def refresh_report() -> Any:
-    """The report again, now with today's evaluations and trials. One of each pair of monitoring
+    """The champions' signal and forecast again (a promotion changes them; otherwise nothing is
+    added), then the report with today's evaluations and trials. One of each pair of monitoring
     tasks is always skipped: that is no failure."""
-    return run_step("draw_outputs")
+    return run_step("refresh")
 
 
 @dag(

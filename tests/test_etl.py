@@ -353,3 +353,16 @@ def test_full_backfill_of_the_real_history_is_exact_to_the_cent(home: Path) -> N
         load_months(loader, backfill_months(None, None, loader.today))
         assert len(server.requests) == 332
     assert stored(loader.store) == expected_rows(history)
+
+
+def test_staging_reads_what_the_download_fetched_the_same_day(
+    env: Settings, twse: TwseServer
+) -> None:
+    loader = make_loader(env)
+    loader.rows(Month(2024, 12))  # the download step: the current month, never final
+    asked = len(twse.requests)
+    rows = make_loader(env).fresh_rows(Month(2024, 12))  # the staging step, same data day
+    assert len(twse.requests) == asked and len(rows) == 22
+    later = make_loader(env, today=dt.date(2025, 1, 2))  # a later day: the cache is stale
+    later.fresh_rows(Month(2024, 12))
+    assert len(twse.requests) == asked + 1

@@ -189,6 +189,15 @@ class Loader:
             log.warning("TWSE has no rows for past month %s", month)
         return fetched.rows, "twse"
 
+    def fresh_rows(self, month: Month) -> list[DailyRow]:
+        """The month's rows from a cache entry fetched on or after today (as a download of the
+        same run left it), else from TWSE: a month is never asked twice in one day."""
+        cached = self.cache.read(month)
+        rows = self.cache.parse(month, cached) if cached else None
+        if cached is not None and rows is not None and cached.fetched_on >= self.today:
+            return rows
+        return self.rows(month)[0]
+
     def load_month(self, month: Month, refresh: bool = False) -> MonthLoad:
         """Fetch (or take from the cache) one month and merge it in one transaction."""
         started = time.perf_counter()

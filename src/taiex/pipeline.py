@@ -102,12 +102,15 @@ def download(ctx: Context, as_of: dt.date | None = None) -> list[str]:
 
 
 def save_to_database(ctx: Context, months: list[str], as_of: dt.date | None = None) -> str:
-    """Stage the downloaded months' rows in ``weighted_index_temp``; returns the load id."""
+    """Stage the downloaded months' rows in ``weighted_index_temp``; returns the load id.
+
+    The rows come from the raw cache that ``download`` filled; a worker that does not share
+    ``$TAIEX_HOME`` with the download's (or finds the cache older than the data day) asks TWSE.
+    """
     loader = ctx.loader(as_of)
     rows = []
     for text in months:
-        month_rows, _ = loader.rows(Month.parse(text))  # from the cache download filled
-        rows.extend(month_rows)
+        rows.extend(loader.fresh_rows(Month.parse(text)))
     loader.client.close()
     return ctx.store.stage_rows(rows)
 
@@ -289,6 +292,15 @@ def draw_evaluation(ctx: Context, evaluation: Any) -> Any:
     if evaluation.kind == "lstm":
         return lstm_evaluation_plot(evaluation.frame, folder / name, title)
     return classifier_evaluation_plot(evaluation.frame, folder / name, title)
+
+
+def refresh(ctx: Context) -> dict[str, Any]:
+    """The champions' signal and forecast as they stand after monitoring, then the report.
+
+    When monitoring promoted nobody, both are stored already and nothing is added; after a
+    promotion, the new champion speaks for tomorrow.
+    """
+    return {"signal": classify(ctx), "forecast": forecast(ctx), **draw_outputs(ctx)}
 
 
 def draw_outputs(ctx: Context) -> dict[str, Any]:
