@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,22 @@ REAL_DATA = Path(
 )
 REAL_CSV = REAL_DATA / "taiex_daily.csv"
 TWSE_SAMPLES = REAL_DATA / "twse_samples"
+
+
+# Tiny models for tests of the wiring (the daily job, the DAG, monitoring), not of the forecasts:
+# the `config.toml` of a test's TAIEX_HOME, also parsed into Settings by TINY_SETTINGS.
+TINY_CONFIG = """\
+[lstm]
+max_epochs = 2
+hidden_size = 4
+patience = 1
+ensemble = 1
+
+[classifier]
+candidates = ["logistic_regression"]
+grids = { logistic_regression = { C = [1.0] } }
+"""
+TINY_MODELS = tomllib.loads(TINY_CONFIG)
 
 
 def synthetic_history(

@@ -24,7 +24,7 @@ from sqlalchemy import create_engine, select
 
 from taiex.store import forecasts, model_versions, weighted_index
 from tests.conftest import FAST
-from tests.series import synthetic_history
+from tests.series import TINY_CONFIG, synthetic_history
 from tests.twse_server import TwseServer
 
 pytestmark = pytest.mark.airflow
@@ -33,17 +33,6 @@ ROOT = Path(__file__).resolve().parents[1]
 DAGS = ROOT / "dags"
 PROBE = ROOT / "tests" / "airflow_probe.py"
 
-# Tiny models: the point is the wiring, not the forecasts (see test_monitor.TINY).
-TINY_CONFIG = """\
-[lstm]
-max_epochs = 2
-hidden_size = 4
-patience = 1
-
-[classifier]
-candidates = ["logistic_regression"]
-grids = { logistic_regression = { C = [1.0] } }
-"""
 HEALTHY = {
     "TAIEX_LSTM_SMAPE_MAX": "100",
     "TAIEX_LSTM_NAIVE_MARGIN": "10",

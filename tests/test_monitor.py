@@ -32,7 +32,7 @@ from taiex.monitor import (
 )
 from taiex.settings import Settings
 from taiex.store import Store, lstm_model_evaluate, svm_model_evaluate
-from tests.series import synthetic_history
+from tests.series import TINY_MODELS, synthetic_history
 
 
 def frame(opens: list[float], closes: list[float]) -> pd.DataFrame:
@@ -338,13 +338,7 @@ def test_two_retrains_at_once_do_not_make_two_champions(sqlite_store: Store) -> 
 
 # ---------------------------------------------------------------- real models, tiny settings
 
-TINY = Settings(
-    lstm={"max_epochs": 2, "hidden_size": 4, "patience": 1},
-    classifier={
-        "candidates": ["logistic_regression"],
-        "grids": {"logistic_regression": {"C": [1.0]}},
-    },
-)
+TINY = Settings(**TINY_MODELS)
 
 
 def test_real_models_end_to_end(sqlite_store: Store) -> None:

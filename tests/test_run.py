@@ -23,20 +23,8 @@ from taiex.store import (
     svm_model_evaluate,
     weighted_index,
 )
-from tests.series import synthetic_history
+from tests.series import TINY_CONFIG, synthetic_history
 from tests.twse_server import TwseServer
-
-TINY_CONFIG = """
-[lstm]
-max_epochs = 2
-hidden_size = 4
-patience = 1
-ensemble = 1
-
-[classifier]
-candidates = ["logistic_regression"]
-grids = { logistic_regression = { C = [1.0] } }
-"""
 
 runner = CliRunner()
 FULL = synthetic_history(n=520, start="2023-01-02", seed=11)
