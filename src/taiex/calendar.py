@@ -45,10 +45,6 @@ def sessions_between(start: dt.date, end: dt.date) -> list[dt.date]:
     return [ts.date() for ts in cal.sessions_in_range(pd.Timestamp(start), last)]
 
 
-def is_session(day: dt.date) -> bool:
-    return bool(_calendar().is_session(pd.Timestamp(day)))
-
-
 @dataclass(frozen=True, order=True)
 class Month:
     """A calendar month, the unit TWSE serves and the ETL loads."""

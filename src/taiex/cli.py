@@ -347,7 +347,6 @@ def _gap_rows(data: Any) -> list[tuple[str, str]]:
 # ---------------------------------------------------------------- models
 
 KindArg = Annotated[str, typer.Argument(help="lstm or classifier.", metavar="KIND")]
-DateOption = Annotated[dt.datetime | None, typer.Option(formats=["%Y-%m-%d"], show_default=False)]
 KINDS = ("lstm", "classifier")
 
 

@@ -533,7 +533,6 @@ class KindReport:
     evaluation: Evaluation | None
     threshold: float
     decision: Decision
-    challenger: Trial | None = None
     skipped: list[str] = field(default_factory=list)  # bad artifacts passed over
 
     def summary(self) -> dict[str, Any]:
@@ -547,7 +546,7 @@ class KindReport:
             "retrain": self.decision.retrain,
             "reason": self.decision.reason,
             "evaluation": ev.summary() if ev else None,
-            "challenger": self.challenger.summary() if self.challenger else None,
+            "challenger": None,  # evaluating trains nothing; `pipeline.monitor` fills it in
             "skipped_artifacts": self.skipped,
         }
 

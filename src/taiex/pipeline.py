@@ -273,7 +273,6 @@ def retrain(ctx: Context, kind: str) -> dict[str, Any]:
 def monitor(ctx: Context, kind: str) -> dict[str, Any]:
     """Evaluate, decide and, when the decision says so, retrain: one kind's part of the JSON."""
     summary = evaluate(ctx, kind)
-    summary["challenger"] = None
     if summary["retrain"]:
         summary["challenger"] = retrain(ctx, kind)
         summary["champion"] = Registry(ctx.store).champion(kind).version  # type: ignore[union-attr]
