@@ -54,12 +54,14 @@ def stored(store: Store) -> list[tuple[dt.date, Decimal, Decimal, Decimal, Decim
 
 
 def make_loader(settings: Settings, today: dt.date = DEC31) -> Loader:
+    """A loader living on ``today``: the server's today is the real one (the clock) too."""
     return Loader(
         Store.from_settings(settings),
         TwseClient.from_settings(settings),
         RawCache(settings.raw_dir),
         today=today,
         revision_days=settings.revision_days,
+        clock=lambda: today,
     )
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from taiex.errors import SettingsError
-from taiex.settings import Settings
+from taiex.settings import Settings, redact_url, url_password
 
 
 def test_defaults_follow_design(tmp_path: Path) -> None:
@@ -58,7 +58,7 @@ def test_bad_config_files(tmp_path: Path, content: str, message: str) -> None:
     ("env", "message"),
     [
         ({"TAIEX_TWSE_TIMEOUT": "0"}, "TAIEX_TWSE_TIMEOUT must be > 0"),
-        ({"TAIEX_TWSE_RETRIES": "-1"}, "TAIEX_TWSE_RETRIES must be >= 0"),
+        ({"TAIEX_TWSE_RETRIES": "-1"}, r"TAIEX_TWSE_RETRIES must be within \[0, 100\]"),
         ({"TAIEX_CLASSIFIER_AUC_MIN": "1.5"}, "within"),
         ({"TAIEX_TWSE_BACKOFF": "fast"}, "'fast' is not a valid value"),
         ({"TAIEX_TWSE_MIN_INTERVAL": "1"}, "TWSE blocks clients that ask faster"),
@@ -78,3 +78,92 @@ def test_a_fast_interval_is_fine_for_a_local_server(tmp_path: Path) -> None:
         }
     )
     assert s.twse_min_interval == 0.0
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        # NaN compares false with everything: it used to pass every bound and switch a check off.
+        ({"TAIEX_TWSE_MIN_INTERVAL": "nan"}, "TAIEX_TWSE_MIN_INTERVAL='nan' is not a valid"),
+        ({"TAIEX_LSTM_SMAPE_MAX": "nan"}, "TAIEX_LSTM_SMAPE_MAX='nan' is not a valid"),
+        ({"TAIEX_CLASSIFIER_AUC_MIN": "NaN"}, "TAIEX_CLASSIFIER_AUC_MIN='NaN' is not a valid"),
+        ({"TAIEX_TWSE_TIMEOUT": "inf"}, "not a finite number"),
+        ({"TAIEX_TWSE_BACKOFF": "1e999"}, "not a finite number"),
+        ({"TAIEX_TWSE_BACKOFF": "1e300"}, r"TAIEX_TWSE_BACKOFF must be within \[0, 3600\]"),
+        ({"TAIEX_TWSE_RETRIES": "99999999999999999999"}, "TAIEX_TWSE_RETRIES='9+' is not"),
+        ({"TAIEX_TWSE_RETRIES": "2.7"}, "not a whole number"),
+        ({"TAIEX_TWSE_RETRIES": "３"}, "not a whole number"),
+        ({"TAIEX_TWSE_TIMEOUT": "３"}, "TAIEX_TWSE_TIMEOUT='３' is not a valid value"),
+        ({"TAIEX_TWSE_MAX_BYTES": "0"}, "TAIEX_TWSE_MAX_BYTES must be within"),
+        ({"TAIEX_TWSE_URL": "ftp://example.org/x"}, "is not an http"),
+        # Hosts compare as DNS does: a trailing dot or capitals are still TWSE.
+        (
+            {"TAIEX_TWSE_URL": "https://www.TWSE.com.tw./rwd", "TAIEX_TWSE_MIN_INTERVAL": "0.5"},
+            "TWSE blocks clients that ask faster",
+        ),
+        (
+            {"TAIEX_TWSE_URL": "https://TWSE.COM.TW/rwd", "TAIEX_TWSE_MIN_INTERVAL": "0"},
+            "TWSE blocks clients that ask faster",
+        ),
+    ],
+)
+def test_non_finite_and_loose_numbers_are_refused(
+    tmp_path: Path, env: dict[str, str], message: str
+) -> None:
+    with pytest.raises(SettingsError, match=message.replace("9+", "9+")):
+        Settings.from_env({"TAIEX_HOME": str(tmp_path), **env})
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("twse_retries = 2.7\n", r"twse_retries in .*config.toml=2.7 is not a valid value"),
+        ("twse_retries = true\n", r"twse_retries in .*config.toml=True is not a valid value"),
+        ("twse_timeout = true\n", "a boolean is not a number"),
+        ("twse_timeout = nan\n", "not a finite number"),
+        ("twse_timeout = inf\n", "not a finite number"),
+        ("lstm_smape_max = -inf\n", "not a finite number"),
+        ("twse_url = 5\n", "twse_url in .*=5 is not a valid value"),
+        ("[lstm]\nlearning_rate = nan\n", r"\[lstm\] in the config file: learning_rate"),
+        ("[classifier]\ngrids = { svm = { C = [1.0, inf] } }\n", "not a finite number"),
+    ],
+)
+def test_config_file_numbers_are_strict(tmp_path: Path, content: str, message: str) -> None:
+    (tmp_path / "config.toml").write_text(content)
+    with pytest.raises(SettingsError, match=message):
+        Settings.from_env({"TAIEX_HOME": str(tmp_path)})
+
+
+def test_whole_floats_and_integer_text_are_fine(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text("twse_timeout = 3\ntwse_retries = 4\n")
+    s = Settings.from_env({"TAIEX_HOME": str(tmp_path), "TAIEX_TWSE_BACKOFF": " 0.5 "})
+    assert (s.twse_timeout, s.twse_retries, s.twse_backoff) == (3.0, 4, 0.5)
+
+
+def test_a_config_file_that_is_not_utf8_is_one_error(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_bytes("twse_url = '台'\n".encode("big5"))
+    with pytest.raises(SettingsError, match="is not UTF-8 text"):
+        Settings.from_env({"TAIEX_HOME": str(tmp_path)})
+
+
+def test_a_home_that_is_a_file_is_refused(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.write_text("not a folder")
+    with pytest.raises(SettingsError, match=f"TAIEX_HOME {home} is not a folder"):
+        Settings.from_env({"TAIEX_HOME": str(home)})
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("mysql+pymysql://me:p@ss:word@db:3306/x", "mysql+pymysql://me:***@db:3306/x"),
+        ("postgresql://me:s3cret@db/x", "postgresql://me:***@db/x"),
+        ("postgresql://me:s3cret@db:notaport/x", "postgresql://me:***@db:notaport/x"),
+        ("sqlite:////tmp/x.db", "sqlite:////tmp/x.db"),
+        ("postgresql://me@db/x", "postgresql://me@db/x"),
+    ],
+)
+def test_urls_never_show_their_password(url: str, shown: str) -> None:
+    assert redact_url(url) == shown
+    password = url_password(url)
+    assert password is None or password not in redact_url(url)

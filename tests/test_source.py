@@ -136,7 +136,7 @@ def test_rows_of_another_month() -> None:
         (b"<html>blocked</html>", "not JSON"),
         (b"[1, 2]", "not an object"),
         (json.dumps({"stat": "系統忙碌中"}).encode(), "unexpected stat"),
-        (json.dumps({"stat": "OK"}).encode(), "'data' is missing"),
+        (json.dumps({"stat": "OK", "fields": FIELDS}).encode(), "'data' is missing"),
         (json.dumps({"stat": "OK", "fields": ["a"], "data": []}).encode(), "unexpected fields"),
     ],
 )

@@ -5,7 +5,8 @@
     ├── FetchError              TWSE could not be reached or kept failing after every retry
     ├── UpstreamFormatError     a response or a row does not look like TWSE's format
     │   └── WrongMonthError     the rows belong to another month than the one asked for
-    ├── InputError              a CSV or another input file given by the user is invalid
+    ├── InputError              a CSV, an argument or another input given by the user is invalid
+    ├── OutputError             a file taiex writes cannot be written (disk full, no such folder)
     ├── StorageError            the database refused a read or a write
     │   └── LockedError         another job holds the lock this one needs
     ├── DataError               stored data cannot serve the request (too short, one class, ...)
@@ -56,6 +57,10 @@ class WrongMonthError(UpstreamFormatError):
 
 class InputError(TaiexError):
     """A file or argument given by the user is invalid."""
+
+
+class OutputError(TaiexError):
+    """A file taiex writes (raw cache, export, plot, report) cannot be written."""
 
 
 class StorageError(TaiexError):

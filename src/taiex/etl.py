@@ -4,37 +4,57 @@ Every month goes raw → staging → merge on its own: its response is saved ver
 ``$TAIEX_HOME/raw/`` (atomically, with a small sidecar saying when and from where), then merged
 in one transaction. A backfill stopped anywhere (an error, Ctrl-C, SIGKILL) loses nothing that was
 merged, and a rerun takes the finished months from the cache.
+
+Two days matter and are kept apart: the day a load acts as of (``today``, which ``--as-of`` sets,
+never later than the real one) and the real day of each fetch (``clock``), which alone decides
+whether a cached month is final. A pretended day must never freeze a month.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import dataclasses
 import datetime as dt
 import hashlib
+import itertools
 import json
 import logging
+import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from zoneinfo import ZoneInfo
+from typing import TextIO
 
-from taiex.calendar import Month, month_range, sessions_between
+from taiex.calendar import (
+    TAIPEI,
+    Month,
+    check_as_of,
+    day_problem,
+    month_range,
+    sessions_between,
+    taipei_today,
+    unlisted_days,
+)
 from taiex.errors import InputError, UpstreamFormatError
 from taiex.files import write_atomic
-from taiex.source import FIRST_MONTH, DailyRow, TwseClient, ohlc_problem, parse_month
+from taiex.source import (
+    CENT,
+    FIRST_MONTH,
+    DailyRow,
+    TwseClient,
+    ohlc_problem,
+    parse_month,
+    price_problem,
+)
 from taiex.store import PRICE_COLUMNS, LoadRecord, MergeResult, Store
 
 log = logging.getLogger(__name__)
 
-TAIPEI = ZoneInfo("Asia/Taipei")
+__all__ = ["TAIPEI", "taipei_today"]  # kept importable from here for the callers of old
 ETL_LOCK = "etl"
-
-
-def taipei_today() -> dt.date:
-    """Today in Taipei, the day TWSE's data belongs to."""
-    return dt.datetime.now(TAIPEI).date()
 
 
 @dataclass(frozen=True)
@@ -47,6 +67,9 @@ class DataStatus:
     last_load: LoadRecord | None
     missing_sessions: list[dt.date]  # XTAI sessions with no stored row
     extra_days: list[dt.date]  # stored days XTAI does not list (Saturday sessions, ...)
+    # Stored days that are neither XTAI sessions nor known extra TWSE sessions: likely invented
+    # (a CSV typo, a future date); `taiex delete` removes them.
+    suspect_days: list[dt.date] = dataclasses.field(default_factory=list)
 
 
 def data_status(store: Store) -> DataStatus:
@@ -65,6 +88,7 @@ def data_status(store: Store) -> DataStatus:
         last_load=store.last_load(),
         missing_sessions=missing,
         extra_days=extra,
+        suspect_days=unlisted_days(extra),
     )
 
 
@@ -166,11 +190,16 @@ class Loader:
         *,
         today: dt.date | None = None,
         revision_days: int = 5,
+        clock: Callable[[], dt.date] = taipei_today,
     ) -> None:
+        """``today`` is the day to act as of (default: the real one, never later); ``clock``
+        gives the real day in Taipei, stamped on every fetch."""
         self.store = store
         self.client = client
         self.cache = cache
-        self.today = today or taipei_today()
+        self.clock = clock
+        real_today = clock()
+        self.today = check_as_of(today, real_today) if today else real_today
         self.revision_days = revision_days
 
     def needs_fetch(self, month: Month, refresh: bool = False) -> bool:
@@ -184,7 +213,8 @@ class Loader:
         if rows is not None:
             return rows, "cache"
         fetched = self.client.fetch_month(month)
-        self.cache.write(month, fetched.body, fetched.url, self.today)
+        # The real day of the fetch, not --as-of: finality depends on when TWSE really answered.
+        self.cache.write(month, fetched.body, fetched.url, self.clock())
         if not fetched.rows and month < Month.of(self.today):
             log.warning("TWSE has no rows for past month %s", month)
         return fetched.rows, "twse"
@@ -262,55 +292,81 @@ def load_months(
 # ---------------------------------------------------------------- CSV import and export
 
 CSV_HEADER = ["date", *PRICE_COLUMNS]
+# Rows staged per INSERT while a file streams through: memory holds one batch, never the file.
+CSV_BATCH_ROWS = 2_000
+# No date or price is this long; a longer cell is refused before anything parses it.
+CSV_MAX_CELL = 40
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+_PLAIN_NUMBER = re.compile(r"\d{1,3}(,\d{3})*(\.\d+)?|\d+(\.\d+)?", re.ASCII)
 
 
-def read_csv_rows(path: Path) -> list[DailyRow]:
+def read_csv_rows(path: Path, today: dt.date | None = None) -> list[DailyRow]:
     """Rows of a ``date,open,high,low,close`` file, validated like TWSE rows.
 
-    Any bad line raises InputError naming the file, the line and why; nothing is loaded then.
+    Any bad line raises InputError naming the file, the line and why.
     """
+    with _csv_file(path) as handle:
+        return list(csv_rows(handle, path, today or taipei_today()))
+
+
+@contextlib.contextmanager
+def _csv_file(path: Path) -> Iterator[TextIO]:
+    """``path`` opened as UTF-8 text; read and decode errors become InputError naming it."""
     try:
-        with path.open(newline="", encoding="utf-8-sig") as handle:
-            return list(_csv_rows(handle, path))
+        handle = path.open(newline="", encoding="utf-8-sig")
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from exc
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not UTF-8 text ({exc.reason})") from exc
+    with handle:
+        try:
+            yield handle
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{path}: not UTF-8 text ({exc.reason})") from exc
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from exc
 
 
-def _csv_rows(handle: Iterator[str], path: Path) -> Iterator[DailyRow]:
-    reader = csv.reader(handle)
-    header = next(reader, None)
+def csv_rows(lines: Iterable[str], path: Path, today: dt.date) -> Iterator[DailyRow]:
+    """The validated rows of CSV ``lines``, one at a time (InputError at the first bad line).
+
+    Dates must lie in [1999-01-05, ``today``] and not on a Sunday; a date may appear once. As at
+    most one row a day fits in that range, the memory of the repeat check stays small.
+    """
+    reader = csv.reader(lines)
+    header = _next_record(reader, path)
     if header is None or [h.strip().lower() for h in header] != CSV_HEADER:
-        raise InputError(f"{path}: line 1 must be the header {','.join(CSV_HEADER)}, got {header}")
+        shown = None if header is None else [h[:CSV_MAX_CELL] for h in header[:10]]
+        raise InputError(f"{path}: line 1 must be the header {','.join(CSV_HEADER)}, got {shown}")
     seen: dict[dt.date, int] = {}
-    for cells in reader:
+    while (cells := _next_record(reader, path)) is not None:
         line = reader.line_num
         if not any(cell.strip() for cell in cells):
             continue
-        row = _csv_row(cells, f"{path}: line {line}")
+        row = _csv_row(cells, f"{path}: line {line}", today)
         if row.date in seen:
             raise InputError(f"{path}: line {line}: date {row.date} repeats line {seen[row.date]}")
         seen[row.date] = line
         yield row
 
 
-def _csv_row(cells: list[str], where: str) -> DailyRow:
-    if len(cells) != len(CSV_HEADER):
-        raise InputError(f"{where}: expected {len(CSV_HEADER)} values, got {len(cells)}: {cells}")
+def _next_record(reader: Iterator[list[str]], path: Path) -> list[str] | None:
     try:
-        date = dt.date.fromisoformat(cells[0].strip())
-    except ValueError as exc:
-        raise InputError(f"{where}: {cells[0]!r} is not a date (YYYY-MM-DD)") from exc
-    prices = []
-    for name, cell in zip(PRICE_COLUMNS, cells[1:], strict=True):
-        try:
-            value = Decimal(cell.strip().replace(",", ""))
-        except ArithmeticError as exc:
-            raise InputError(f"{where}: {name} {cell!r} is not a number") from exc
-        if not value.is_finite() or value != value.quantize(Decimal("0.01")):
-            raise InputError(f"{where}: {name} {cell!r} is not a price with at most 2 decimals")
-        prices.append(value.quantize(Decimal("0.01")))
+        return next(reader, None)
+    except csv.Error as exc:  # a field beyond csv's limit, a NUL byte, ...
+        line = getattr(reader, "line_num", 0)
+        raise InputError(f"{path}: line {line}: not a CSV record ({exc})") from exc
+
+
+def _csv_row(cells: list[str], where: str, today: dt.date) -> DailyRow:
+    if len(cells) != len(CSV_HEADER):
+        shown = [cell[:CSV_MAX_CELL] for cell in cells[:10]]
+        raise InputError(f"{where}: expected {len(CSV_HEADER)} values, got {len(cells)}: {shown}")
+    for name, cell in zip(CSV_HEADER, cells, strict=True):
+        if len(cell) > CSV_MAX_CELL:
+            raise InputError(f"{where}: {name} is {len(cell):,} characters long, not a value")
+    date = _csv_date(cells[0], where, today)
+    prices = [
+        _csv_price(name, cell, where) for name, cell in zip(PRICE_COLUMNS, cells[1:], strict=True)
+    ]
     row = DailyRow(date, *prices)
     problem = ohlc_problem(row)
     if problem:
@@ -318,23 +374,76 @@ def _csv_row(cells: list[str], where: str) -> DailyRow:
     return row
 
 
-def import_csv(store: Store, path: Path) -> MergeResult:
-    """Merge a CSV file in one transaction (all of it or, on any bad line, none of it)."""
-    rows = read_csv_rows(path)
+def _csv_date(cell: str, where: str, today: dt.date) -> dt.date:
+    text = cell.strip()
+    try:
+        if not _ISO_DATE.fullmatch(text):
+            raise ValueError(text)
+        date = dt.date.fromisoformat(text)
+    except ValueError as exc:
+        raise InputError(f"{where}: {cell!r} is not a date (YYYY-MM-DD)") from exc
+    problem = day_problem(date, today)
+    if problem:
+        raise InputError(f"{where}: {problem}")
+    return date
+
+
+def _csv_price(name: str, cell: str, where: str) -> Decimal:
+    text = cell.strip()
+    if not _PLAIN_NUMBER.fullmatch(text):
+        raise InputError(f"{where}: {name} {cell!r} is not a number")
+    try:
+        value = Decimal(text.replace(",", ""))
+    except InvalidOperation as exc:  # pragma: no cover - the pattern admits only numbers
+        raise InputError(f"{where}: {name} {cell!r} is not a number") from exc
+    problem = price_problem(value)
+    if problem:
+        raise InputError(f"{where}: {name} {cell!r} is not a price: it {problem}")
+    return value.quantize(CENT)
+
+
+def _batches(rows: Iterable[DailyRow], size: int) -> Iterator[list[DailyRow]]:
+    iterator = iter(rows)
+    while batch := list(itertools.islice(iterator, size)):
+        yield batch
+
+
+def import_csv(store: Store, path: Path, *, today: dt.date | None = None) -> MergeResult:
+    """Merge a CSV file in one transaction (all of it or, on any bad line, none of it).
+
+    The file streams through in batches, validated as it goes and staged inside the one
+    transaction, so memory stays flat whatever the file's size. ``today`` (default: today in
+    Taipei) is the last day a row may carry.
+    """
+    today = today or taipei_today()
+    with store.lock(ETL_LOCK), _csv_file(path) as handle:
+        batches = _batches(csv_rows(handle, path, today), CSV_BATCH_ROWS)
+        return store.merge_batches(batches, source=f"csv:{path.name}")
+
+
+def delete_days(store: Store, start: dt.date, end: dt.date | None = None) -> list[dt.date]:
+    """Remove the stored days in ``[start, end]`` (``end`` default: ``start``) under the ETL lock,
+    in one transaction logged in ``etl_loads``; returns the days removed."""
+    end = end or start
+    if end < start:
+        raise InputError(f"--to {end} is before --from {start}")
     with store.lock(ETL_LOCK):
-        return store.merge_rows(rows, source=f"csv:{path.name}")
+        days = store.delete_days(start, end, source=f"delete {start}…{end}")
+    if days:
+        log.info("deleted %d days from %s to %s", len(days), days[0], days[-1])
+    return days
 
 
 def export_csv(store: Store, path: Path) -> int:
-    """Write every stored day to ``path`` (atomically), 2 decimals; returns the row count."""
+    """Write every stored day to ``path`` (atomically), 2 decimals; returns the row count.
+
+    Only a regular file or a new path in an existing folder is written (OutputError otherwise).
+    """
     rows = store.read_rows()
     lines = [",".join(CSV_HEADER)]
     lines += [
         ",".join([r.date.isoformat(), *(f"{getattr(r, c):.2f}" for c in PRICE_COLUMNS)])
         for r in rows
     ]
-    try:
-        write_atomic(path, ("\n".join(lines) + "\n").encode())
-    except OSError as exc:
-        raise InputError(f"{path}: cannot write ({exc.strerror or exc})") from exc
+    write_atomic(path, ("\n".join(lines) + "\n").encode(), make_parents=False)
     return len(rows)

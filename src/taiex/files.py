@@ -3,16 +3,45 @@
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from pathlib import Path
 
+from taiex.errors import OutputError
 
-def write_atomic(path: Path, data: bytes) -> Path:
+
+def write_atomic(path: Path, data: bytes, *, make_parents: bool = True) -> Path:
     """Write ``data`` to ``path`` through a temporary file in the same folder, then rename.
 
-    A crash (even SIGKILL) leaves the old file or the new one, never half of one.
+    A crash (even SIGKILL) leaves the old file or the new one, never half of one. Only a regular
+    file or a new path is written: a device, a pipe, a folder or a symbolic link in the way is
+    refused, as the rename would replace it with a file. ``make_parents=False`` refuses a
+    missing folder instead of creating it. Every failure (disk full included) is an OutputError.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
+    _check_target(path)
+    try:
+        if make_parents:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        elif not path.parent.is_dir():
+            raise OutputError(f"{path}: the folder {path.parent} does not exist")
+        _replace(path, data)
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot write ({exc.strerror or exc})") from exc
+    return path
+
+
+def _check_target(path: Path) -> None:
+    try:
+        mode = path.lstat().st_mode
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot write ({exc.strerror or exc})") from exc
+    if not stat.S_ISREG(mode):
+        raise OutputError(f"{path}: not a regular file; taiex writes only regular files")
+
+
+def _replace(path: Path, data: bytes) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -25,4 +54,3 @@ def write_atomic(path: Path, data: bytes) -> Path:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return path

@@ -8,7 +8,9 @@ The environment wins over the file, the file over the defaults.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -19,8 +21,11 @@ from urllib.parse import urlsplit
 from taiex.errors import SettingsError
 
 TWSE_URL = "https://www.twse.com.tw/rwd/zh/TAIEX/MI_5MINS_HIST"
+TWSE_DOMAIN = "twse.com.tw"
 # TWSE blocks an IP above about 3 requests in 5 seconds; 2 s between starts stays well below.
 TWSE_POLITE_INTERVAL = 2.0
+# A month of MI_5MINS_HIST is about 5 kB: a response above 1 MB is not TWSE's.
+TWSE_MAX_BYTES = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -33,7 +38,9 @@ class Settings:
     twse_min_interval: float = TWSE_POLITE_INTERVAL
     twse_retries: int = 5
     twse_backoff: float = 2.0
+    # The whole of one request (connect, headers, body) must finish within this many seconds.
     twse_timeout: float = 30.0
+    twse_max_bytes: int = TWSE_MAX_BYTES
     # The previous month is asked again during this many days of a new month (TWSE revises).
     revision_days: int = 5
     lstm_smape_max: float = 100.0
@@ -70,48 +77,115 @@ class Settings:
         env = os.environ if environ is None else environ
         home = Path(env.get("TAIEX_HOME") or "~/.taiex").expanduser()
         values: dict[str, Any] = {"home": home}
+        where: dict[str, str] = {"home": "TAIEX_HOME"}
         config_path = env.get("TAIEX_CONFIG")
         config = Path(config_path).expanduser() if config_path else home / "config.toml"
-        if config_path or config.exists():
-            values.update(_read_config(config))
+        if config_path or config.is_file():
+            from_file = _read_config(config)
+            values.update(from_file)
+            where.update({key: f"{key} in {config}" for key in from_file})
         for f in dataclasses.fields(cls):
             raw = env.get(f"TAIEX_{f.name.upper()}")
             if raw is not None and f.name not in ("home", *_TABLES):
                 values[f.name] = raw
-        return cls(**{k: _convert(k, v) for k, v in values.items()})
+                where[f.name] = f"TAIEX_{f.name.upper()}"
+        return cls(**{k: _convert(k, v, where[k]) for k, v in values.items()})
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
 
     def _check(self) -> None:
-        positive = ("twse_timeout",)
-        for name in positive:
-            if getattr(self, name) <= 0:
-                raise SettingsError(f"TAIEX_{name.upper()} must be > 0, got {getattr(self, name)}")
-        non_negative = (
-            "twse_min_interval",
-            "twse_retries",
-            "twse_backoff",
-            "revision_days",
-            "lstm_smape_max",
-            "lstm_naive_margin",
-        )
-        for name in non_negative:
-            if getattr(self, name) < 0:
-                raise SettingsError(f"TAIEX_{name.upper()} must be >= 0, got {getattr(self, name)}")
-        if not 0 <= self.classifier_auc_min <= 1:
-            raise SettingsError(
-                f"TAIEX_CLASSIFIER_AUC_MIN must be within [0, 1], got {self.classifier_auc_min}"
-            )
-        host = urlsplit(self.twse_url).hostname or ""
-        if host.endswith("twse.com.tw") and self.twse_min_interval < TWSE_POLITE_INTERVAL:
+        for name, (low, high) in _RANGES.items():
+            value = getattr(self, name)
+            if not (low <= value <= high and math.isfinite(value)):
+                raise SettingsError(
+                    f"TAIEX_{name.upper()} must be within [{low:g}, {high:g}], got {value}"
+                )
+        if self.twse_timeout <= 0:
+            raise SettingsError(f"TAIEX_TWSE_TIMEOUT must be > 0, got {self.twse_timeout}")
+        if self.home.exists() and not self.home.is_dir():
+            raise SettingsError(f"TAIEX_HOME {self.home} is not a folder")
+        for table in _TABLES:
+            _check_finite(getattr(self, table), f"[{table}] in the config file")
+        self._check_twse_url()
+
+    def _check_twse_url(self) -> None:
+        parts = urlsplit(self.twse_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise SettingsError(f"TAIEX_TWSE_URL {self.twse_url!r} is not an http(s) URL")
+        if is_twse_host(self.twse_url) and self.twse_min_interval < TWSE_POLITE_INTERVAL:
             raise SettingsError(
                 f"TAIEX_TWSE_MIN_INTERVAL={self.twse_min_interval} is below "
                 f"{TWSE_POLITE_INTERVAL} s; TWSE blocks clients that ask faster"
             )
 
 
+# Bounds of every number: finite, and small enough that no sleep or loop overflows.
+_RANGES: dict[str, tuple[float, float]] = {
+    "twse_min_interval": (0, 3600),
+    "twse_retries": (0, 100),
+    "twse_backoff": (0, 3600),
+    "twse_timeout": (0, 3600),
+    "twse_max_bytes": (1, 1_000_000_000),
+    "revision_days": (0, 31),
+    "lstm_smape_max": (0, 200),  # sMAPE is within [0, 200]
+    "lstm_naive_margin": (0, 100),
+    "classifier_auc_min": (0, 1),
+}
+
 _TABLES = ("lstm", "classifier")  # settings that only the config file can give
+
+
+def url_host(url: str) -> str:
+    """The host of ``url`` as DNS compares it: lower case, without a trailing dot."""
+    return (urlsplit(url).hostname or "").rstrip(".").lower()
+
+
+def is_twse_host(url: str) -> bool:
+    """Whether ``url`` points at TWSE (``twse.com.tw`` or any of its subdomains)."""
+    host = url_host(url)
+    return host == TWSE_DOMAIN or host.endswith("." + TWSE_DOMAIN)
+
+
+def _split_password(url: str) -> tuple[str, str | None, str]:
+    """(before, password, after) of a URL's ``user:password@`` part, tolerant of bad URLs.
+
+    The authority ends at the first ``/`` after ``://``; its last ``@`` ends the user part, so a
+    password holding ``@`` or ``:`` is still found whole.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url, None, ""
+    slash = rest.find("/")
+    authority, path = (rest, "") if slash < 0 else (rest[:slash], rest[slash:])
+    userinfo, at, host = authority.rpartition("@")
+    user, colon, password = userinfo.partition(":")
+    if not at or not colon:
+        return url, None, ""
+    return f"{scheme}://{user}:", password, f"@{host}{path}"
+
+
+def url_password(url: str) -> str | None:
+    """The password in a database URL, found even when the URL is malformed."""
+    return _split_password(url)[1] or None
+
+
+def redact_url(url: str) -> str:
+    """``url`` with its password replaced by ``***``, whether the URL parses or not."""
+    before, password, after = _split_password(url)
+    return url if password is None else f"{before}***{after}"
+
+
+def _check_finite(value: Any, where: str) -> None:
+    """Refuse NaN and infinities anywhere in a table of hyperparameters."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise SettingsError(f"{where}: {value} is not a finite number")
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            _check_finite(item, f"{where}: {key}")
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _check_finite(item, where)
 
 
 def _table(value: Any) -> dict[str, Any]:
@@ -120,20 +194,55 @@ def _table(value: Any) -> dict[str, Any]:
     return dict(value)
 
 
+_INTEGER = re.compile(r"[+-]?\d{1,18}", re.ASCII)
+
+
+def _integer(value: Any) -> int:
+    """An int from an int or its decimal text; never from a bool, a float (2.7) or other digits."""
+    if isinstance(value, bool):
+        raise TypeError("a boolean is not a number")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
+        return int(value)
+    raise ValueError("not a whole number")
+
+
+def _number(value: Any) -> float:
+    """A finite float from a number or its ASCII text; never from a bool, NaN or an infinity."""
+    if isinstance(value, bool):
+        raise TypeError("a boolean is not a number")
+    if isinstance(value, str) and not value.isascii():
+        raise ValueError("not a number")
+    if not isinstance(value, int | float | str):
+        raise TypeError("not a number")
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError("not a finite number")
+    return number
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError("not a string")
+    return value
+
+
 _CONVERTERS: dict[str, Callable[[Any], Any]] = {
-    f.name: {"float": float, "int": int, "str": str}.get(str(f.type), lambda v: v)
+    f.name: {"float": _number, "int": _integer, "str": _text}.get(str(f.type), lambda v: v)
     for f in dataclasses.fields(Settings)
 }
 _CONVERTERS["home"] = lambda v: Path(v).expanduser()
 _CONVERTERS.update({name: _table for name in _TABLES})
 
 
-def _convert(name: str, value: Any) -> Any:
+def _convert(name: str, value: Any, where: str) -> Any:
     try:
         return _CONVERTERS[name](value)
-    except (TypeError, ValueError) as exc:
-        where = f"[{name}] in the config file" if name in _TABLES else f"TAIEX_{name.upper()}"
-        raise SettingsError(f"{where}={value!r} is not a valid value") from exc
+    except (TypeError, ValueError, OverflowError) as exc:
+        if name in _TABLES:
+            where = f"[{name}] in the config file"
+        raise SettingsError(f"{where}={value!r} is not a valid value ({exc})") from exc
 
 
 def _read_config(path: Path) -> dict[str, Any]:
@@ -141,6 +250,8 @@ def _read_config(path: Path) -> dict[str, Any]:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise SettingsError(f"config file {path} does not exist") from exc
+    except UnicodeDecodeError as exc:
+        raise SettingsError(f"config file {path} is not UTF-8 text ({exc.reason})") from exc
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise SettingsError(f"config file {path} cannot be read: {exc}") from exc
     known = {f.name for f in dataclasses.fields(Settings)} - {"home"}

@@ -4,7 +4,8 @@
 Parsing is pure (:func:`parse_month`), so the raw landing cache can be parsed again without the
 network. The client (:class:`TwseClient`) owns the rate limit and the retry loop; every failure it
 gives up on ends as one :class:`~taiex.errors.FetchError` naming the month, the URL and the last
-response.
+response. Each request is bounded: the whole of it (connect, headers, body) in time, the body in
+size, so a server that trickles or never stops cannot hold a job (or its lock) or fill memory.
 """
 
 from __future__ import annotations
@@ -25,9 +26,9 @@ from urllib.parse import urlsplit
 import httpx
 
 from taiex import __version__
-from taiex.calendar import Month
+from taiex.calendar import FIRST_TRADING_DAY, Month
 from taiex.errors import FetchError, UpstreamFormatError, WrongMonthError
-from taiex.settings import Settings
+from taiex.settings import TWSE_MAX_BYTES, Settings, url_host
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +40,13 @@ STAT_FUTURE = "查詢日期大於今日，請重新查詢!"
 FIRST_MONTH = Month(1999, 1)
 ROC_OFFSET = 1911
 
-_ROC_DATE = re.compile(r"^(\d{2,3})/(\d{2})/(\d{2})$")
-_NUMBER = re.compile(r"^\d{1,3}(,\d{3})*(\.\d+)?$|^\d+(\.\d+)?$")
+# TAIEX has never been near a million points; NUMERIC(12, 2) holds below 10**10. Anything from
+# here up is a typo or an attack, refused before any backend (SQLite would store Infinity).
+PRICE_LIMIT = Decimal(1_000_000)
+CENT = Decimal("0.01")
+
+_ROC_DATE = re.compile(r"^(\d{2,3})/(\d{2})/(\d{2})$", re.ASCII)
+_NUMBER = re.compile(r"^\d{1,3}(,\d{3})*(\.\d+)?$|^\d+(\.\d+)?$", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -52,6 +58,17 @@ class DailyRow:
     high: Decimal
     low: Decimal
     close: Decimal
+
+
+def price_problem(value: Decimal) -> str | None:
+    """Why ``value`` cannot be an index level as TWSE publishes it, or None when it can."""
+    if not value.is_finite():
+        return "is not a finite number"
+    if not 0 < value < PRICE_LIMIT:
+        return f"is outside (0, {PRICE_LIMIT:,}), the range of index levels"
+    if value != value.quantize(CENT):
+        return "has more than 2 decimals"
+    return None
 
 
 def ohlc_problem(row: DailyRow) -> str | None:
@@ -85,12 +102,16 @@ def parse_price(text: str) -> Decimal:
     cleaned = text.strip() if isinstance(text, str) else None
     if not cleaned or cleaned.strip("-") == "":
         raise ValueError(f"empty cell {text!r}")
-    if not _NUMBER.match(cleaned):
-        raise ValueError(f"{text!r} is not a number")
+    if len(cleaned) > 40 or not _NUMBER.match(cleaned):
+        raise ValueError(f"{text[:40]!r} is not a number")
     try:
-        return Decimal(cleaned.replace(",", ""))
+        value = Decimal(cleaned.replace(",", ""))
     except InvalidOperation as exc:  # pragma: no cover - the pattern admits only numbers
         raise ValueError(f"{text!r} is not a number") from exc
+    problem = price_problem(value)
+    if problem:
+        raise ValueError(f"{text!r} {problem}")
+    return value.quantize(CENT)
 
 
 def parse_row(cells: Sequence[Any], where: str) -> DailyRow:
@@ -104,6 +125,8 @@ def parse_row(cells: Sequence[Any], where: str) -> DailyRow:
         raise UpstreamFormatError(str(exc), where=where, row=cells) from exc
     row = DailyRow(date, open_, high, low, close)
     problem = ohlc_problem(row)
+    if date < FIRST_TRADING_DAY or date.weekday() == 6:
+        problem = f"{date} is before {FIRST_TRADING_DAY} or a Sunday: never a TWSE session"
     if problem:
         raise UpstreamFormatError(problem, where=where, row=cells)
     return row
@@ -138,14 +161,19 @@ def _decode(body: bytes | str, where: str) -> dict[str, Any]:
         payload = json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise UpstreamFormatError(f"not JSON ({exc})", where=where) from exc
+    except RecursionError as exc:
+        raise UpstreamFormatError("JSON nested too deeply to be TWSE's", where=where) from exc
     if not isinstance(payload, dict):
         raise UpstreamFormatError("the JSON is not an object", where=where)
     return payload
 
 
 def _check_fields(fields: Any, where: str) -> None:
-    # Old responses omit nothing here, but the column order is what the parser relies on.
-    if fields is not None and list(fields) != list(FIELDS):
+    # The column order is what the parser relies on: without ``fields`` an open and a close
+    # swapped would pass every row check, so a month without them is refused, never guessed.
+    if fields is None:
+        raise UpstreamFormatError("the response has no 'fields' (the column order)", where=where)
+    if not isinstance(fields, list) or fields != list(FIELDS):
         raise UpstreamFormatError(f"unexpected fields {fields!r}", where=where)
 
 
@@ -201,8 +229,11 @@ _LIMITERS_LOCK = threading.Lock()
 
 
 def shared_limiter(url: str, interval: float) -> RateLimiter:
-    """One limiter per host in this process, so every client of a host shares its budget."""
-    host = urlsplit(url).netloc
+    """One limiter per host in this process, so every client of a host shares its budget.
+
+    The host is compared as DNS does (``WWW.TWSE.com.tw.`` is ``www.twse.com.tw``).
+    """
+    host = f"{url_host(url)}:{urlsplit(url).port or ''}"
     with _LIMITERS_LOCK:
         limiter = _LIMITERS.get(host)
         if limiter is None:
@@ -249,6 +280,7 @@ class TwseClient:
         timeout: float = 30.0,
         retries: int = 5,
         backoff: float = 2.0,
+        max_bytes: int = TWSE_MAX_BYTES,
         limiter: RateLimiter | None = None,
         sleep: Callable[[float], None] = time.sleep,
         jitter: Callable[[], float] = random.random,
@@ -261,6 +293,7 @@ class TwseClient:
         self.timeout = timeout
         self.retries = retries
         self.backoff = backoff
+        self.max_bytes = max_bytes
         self.limiter = limiter or RateLimiter(0.0)
         self._sleep = sleep
         self._jitter = jitter
@@ -272,6 +305,7 @@ class TwseClient:
             timeout=settings.twse_timeout,
             retries=settings.twse_retries,
             backoff=settings.twse_backoff,
+            max_bytes=settings.twse_max_bytes,
             limiter=shared_limiter(settings.twse_url, settings.twse_min_interval),
         )
 
@@ -324,13 +358,7 @@ class TwseClient:
     def _attempt(self, month: Month, url: str) -> FetchedMonth:
         self.limiter.wait(self._sleep)
         log.debug("GET %s", url)
-        try:
-            response = self.session.get(url, timeout=self.timeout)
-        except httpx.TimeoutException as exc:
-            raise _RetryableError(f"timed out after {self.timeout} s") from exc
-        except httpx.TransportError as exc:
-            raise _RetryableError(f"connection failed ({type(exc).__name__}: {exc})") from exc
-        body = response.content
+        response, body = self._get(url)
         text = body.decode("utf-8", errors="replace")
         if response.status_code in (403, 429):
             raise _RetryableError(f"HTTP {response.status_code} (blocked?)", text, blocked=True)
@@ -349,10 +377,86 @@ class TwseClient:
         except WrongMonthError as exc:
             raise _RetryableError(f"wrong month: {exc}", text) from exc
         except UpstreamFormatError as exc:
-            if isinstance(exc.__cause__, json.JSONDecodeError | UnicodeDecodeError):
+            if isinstance(exc.__cause__, _UNREADABLE):
                 raise _RetryableError(f"malformed JSON: {exc}", text) from exc
             raise
         return FetchedMonth(month, url, body, rows)
+
+    def _get(self, url: str) -> tuple[httpx.Response, bytes]:
+        """The response and its body, whole within ``timeout`` seconds and ``max_bytes`` bytes.
+
+        httpx's timeouts bound each read, not the whole: a server sending a byte a second never
+        trips them. So the request runs in a helper thread that this one waits for at most
+        ``timeout``; when the deadline passes the helper is told to stop and abandoned (its own
+        reads end within one more ``timeout``).
+        """
+        download = _Download(self.session, url, self.timeout, self.max_bytes)
+        worker = threading.Thread(target=download.run, name="twse-get", daemon=True)
+        worker.start()
+        worker.join(self.timeout)
+        if worker.is_alive():
+            download.cancelled.set()
+            raise _RetryableError(f"no complete response within {self.timeout:g} s")
+        return download.result()
+
+
+class _Download:
+    """One GET read in a helper thread, its body streamed under a size bound."""
+
+    def __init__(self, session: httpx.Client, url: str, timeout: float, max_bytes: int) -> None:
+        self.session = session
+        self.url = url
+        self.timeout = timeout
+        self.max_bytes = max_bytes
+        self.cancelled = threading.Event()
+        self._response: httpx.Response | None = None
+        self._body = b""
+        self._error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self._read()
+        except BaseException as exc:  # handed to the waiting thread, which raises it
+            self._error = exc
+
+    def result(self) -> tuple[httpx.Response, bytes]:
+        if self._error is not None:
+            raise self._error
+        assert self._response is not None
+        return self._response, self._body
+
+    def _read(self) -> None:
+        try:
+            with self.session.stream("GET", self.url, timeout=self.timeout) as response:
+                self._response = response
+                declared = response.headers.get("content-length", "")
+                if declared.isdigit() and int(declared) > self.max_bytes:
+                    raise _RetryableError(self._too_large(f"announces {declared} bytes"))
+                chunks: list[bytes] = []
+                size = 0
+                # Decoded bytes are what memory holds: counting them bounds a gzip bomb too.
+                for chunk in response.iter_bytes():
+                    size += len(chunk)
+                    if size > self.max_bytes:
+                        raise _RetryableError(self._too_large("goes on"))
+                    if self.cancelled.is_set():
+                        return
+                    chunks.append(chunk)
+                self._body = b"".join(chunks)
+        except httpx.TimeoutException as exc:
+            raise _RetryableError(f"timed out after {self.timeout:g} s") from exc
+        except httpx.TransportError as exc:
+            raise _RetryableError(f"connection failed ({type(exc).__name__}: {exc})") from exc
+        except httpx.HTTPError as exc:
+            # A body that does not match its Content-Encoding, a redirect loop, ...
+            raise _RetryableError(f"bad response ({type(exc).__name__}: {exc})") from exc
+
+    def _too_large(self, what: str) -> str:
+        return f"the response {what}, beyond TAIEX_TWSE_MAX_BYTES={self.max_bytes}"
+
+
+# What a response that did not arrive whole or sane gives (worth another try).
+_UNREADABLE = (json.JSONDecodeError, UnicodeDecodeError, RecursionError)
 
 
 def _looks_like_html(response: httpx.Response, body: bytes) -> bool:

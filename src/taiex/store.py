@@ -15,7 +15,7 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -55,13 +55,16 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from taiex.errors import LockedError, StorageError
-from taiex.settings import Settings
+from taiex.errors import InputError, LockedError, StorageError
+from taiex.settings import Settings, redact_url
 from taiex.source import DailyRow
 
 log = logging.getLogger(__name__)
+
+# The load id of a staging step that had no rows: merging it does nothing and records nothing.
+EMPTY_LOAD = "empty"
 
 metadata = MetaData()
 # SQLite only autoincrements an INTEGER PRIMARY KEY; the others get a 64-bit id.
@@ -267,6 +270,7 @@ class Store:
 
     def create_schema(self, attempts: int = 3) -> None:
         """Create the tables that are missing; existing ones are left as they are."""
+        self.check_connection()
         for attempt in range(1, attempts + 1):
             try:
                 metadata.create_all(self.engine)
@@ -277,6 +281,19 @@ class Store:
                     with _storage_errors("creating the tables"):
                         raise
                 time.sleep(0.2 * attempt)
+
+    def check_connection(self) -> None:
+        """Open one connection, so that a database that cannot be opened says so by its name."""
+        url = redact_url(self.engine.url.render_as_string(hide_password=False))
+        try:
+            with self.engine.connect():
+                pass
+        except _CONNECT_ERRORS as exc:
+            reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+            hint = ""
+            if self.engine.dialect.name == "sqlite":
+                hint = " (is its folder writable? SQLite writes a journal beside the file)"
+            raise StorageError(f"cannot open the database {url}: {reason}{hint}") from exc
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -302,8 +319,11 @@ class Store:
     def stage_rows(self, rows: Sequence[DailyRow]) -> str:
         """Put ``rows`` in ``weighted_index_temp`` (committed) and return their load id.
 
-        For runs where staging and merging are separate steps (the Airflow DAG's tasks).
+        For runs where staging and merging are separate steps (the Airflow DAG's tasks). No rows
+        give :data:`EMPTY_LOAD`, which merges as nothing.
         """
+        if not rows:
+            return EMPTY_LOAD
         load_id = uuid.uuid4().hex
         with _storage_errors(f"staging {len(rows)} rows"), self.engine.begin() as conn:
             _stage(conn, load_id, rows)
@@ -312,10 +332,52 @@ class Store:
     def merge_staged(self, load_id: str, *, source: str, month: str | None = None) -> MergeResult:
         """Merge the rows staged under ``load_id`` in one transaction, then drop them.
 
-        Merging a load id twice is harmless: the second time there is nothing staged.
+        Merging a load id twice is harmless: the second time there is nothing staged. A load id
+        that was never staged is an InputError (and records nothing).
         """
+        if load_id == EMPTY_LOAD:
+            return MergeResult(rows=0, inserted=0, updated=0)
         with _storage_errors(f"merging load {load_id}"), self.engine.begin() as conn:
+            if not _is_known_load(conn, load_id):
+                raise InputError(
+                    f"no load {load_id!r}: nothing is staged under that id and no merge of it "
+                    "is on record (use the id that `taiex step save` printed)"
+                )
             return _merge_staged(conn, load_id, source, month)
+
+    # ------------------------------------------------------------ streamed loads and deletes
+
+    def merge_batches(self, batches: Iterable[Sequence[DailyRow]], *, source: str) -> MergeResult:
+        """Stage every batch and merge them all in one transaction: all of them or none.
+
+        The batches are consumed inside the transaction, so a batch that raises (a bad line
+        found late in a file) rolls back everything staged before it; memory holds one batch.
+        """
+        load_id = uuid.uuid4().hex
+        with _storage_errors(f"merging rows from {source}"), self.engine.begin() as conn:
+            for batch in batches:
+                _stage(conn, load_id, batch)
+            return _merge_staged(conn, load_id, source, None)
+
+    def delete_days(self, start: dt.date, end: dt.date, *, source: str) -> list[dt.date]:
+        """Delete the stored days in ``[start, end]`` in one transaction; returns them.
+
+        The deletion is logged in ``etl_loads`` (``rows`` = days removed); deleting nothing
+        logs nothing, so a rerun changes nothing.
+        """
+        in_range = and_(weighted_index.c.date >= start, weighted_index.c.date <= end)
+        with _storage_errors(f"deleting {start} … {end}"), self.engine.begin() as conn:
+            dates = list(
+                conn.scalars(
+                    select(weighted_index.c.date).where(in_range).order_by(weighted_index.c.date)
+                )
+            )
+            if dates:
+                conn.execute(delete(weighted_index).where(in_range))
+                result = MergeResult(rows=len(dates), inserted=0, updated=0)
+                record = _load_row(uuid.uuid4().hex, source, None, dates, result, utcnow())
+                conn.execute(insert(etl_loads), [record])
+        return dates
 
     # ------------------------------------------------------------ reads
 
@@ -422,17 +484,38 @@ def insert_missing(conn: Connection, table: Table, rows: Sequence[dict[str, Any]
     conn.execute(statement, list(rows))
 
 
+# What a driver raises on connect for a bad URL parameter (``?charset=evil``, an unknown key),
+# besides SQLAlchemy's own errors: they all mean "this URL cannot open a database".
+_CONNECT_ERRORS = (SQLAlchemyError, TypeError, ValueError, AttributeError, LookupError)
+
+
 def make_engine(url: str) -> Engine:
-    """An Engine for ``url``; SQLite files get their folder, WAL and a busy timeout."""
+    """An Engine for ``url``; SQLite files get their folder, WAL and a busy timeout.
+
+    StorageError (never showing the URL's password) when the URL names no database, an unknown
+    dialect or a driver that is not installed.
+    """
+    shown = redact_url(url)
     try:
         parsed = make_url(url)
     except Exception as exc:
-        raise StorageError(f"TAIEX_DB_URL {url!r} is not a database URL") from exc
-    if parsed.get_backend_name() != "sqlite":
-        return create_engine(parsed, pool_pre_ping=True)
+        raise StorageError(f"TAIEX_DB_URL {shown!r} is not a database URL") from exc
+    try:
+        if parsed.get_backend_name() != "sqlite":
+            return create_engine(parsed, pool_pre_ping=True)
+    except (ArgumentError, ImportError) as exc:
+        raise StorageError(
+            f"TAIEX_DB_URL {shown!r}: no such database dialect or driver installed ({exc})"
+        ) from exc
     database = parsed.database
     if database and database != ":memory:" and not database.startswith("file:"):
-        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        folder = Path(database).expanduser().parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(
+                f"cannot create the folder {folder} of the database: {exc.strerror or exc}"
+            ) from exc
     engine = create_engine(parsed, connect_args={"timeout": 60})
     event.listen(engine, "connect", _sqlite_pragmas)
     return engine
@@ -487,6 +570,14 @@ def _merge_staged(conn: Connection, load_id: str, source: str, month: str | None
     result = MergeResult(rows=len(staged), inserted=inserted, updated=len(revised))
     conn.execute(insert(etl_loads), [_load_row(load_id, source, month, staged, result, now)])
     return result
+
+
+def _is_known_load(conn: Connection, load_id: str) -> bool:
+    staged = select(weighted_index_temp.c.id).where(weighted_index_temp.c.load_id == load_id)
+    merged = select(etl_loads.c.id).where(etl_loads.c.load_id == load_id)
+    return conn.execute(staged.limit(1)).first() is not None or (
+        conn.execute(merged.limit(1)).first() is not None
+    )
 
 
 def _staged_dates(conn: Connection, load_id: str) -> list[dt.date]:
@@ -581,7 +672,13 @@ def _sqlite_file_lock(engine: Engine, name: str) -> Iterator[None]:
     if path is None:  # an in-memory database lives in one process: nobody else can load into it
         yield
         return
-    with open(path, "a+") as handle:
+    try:
+        handle = open(path, "a+")  # noqa: SIM115 - closed by the with below
+    except OSError as exc:
+        raise StorageError(
+            f"cannot open the lock file {path}: {exc.strerror or exc} (is its folder writable?)"
+        ) from exc
+    with handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
@@ -610,22 +707,51 @@ def _lock_key(name: str) -> int:
 @contextlib.contextmanager
 def _server_lock(engine: Engine, name: str) -> Iterator[None]:
     postgres = engine.dialect.name == "postgresql"
-    with _storage_errors(f"taking lock '{name}'"), engine.connect() as conn:
-        if postgres:
-            acquired = conn.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": _lock_key(name)})
-        else:
-            acquired = conn.scalar(text("SELECT GET_LOCK(:n, 0)"), {"n": f"taiex:{name}"})
-        conn.commit()
-        if not acquired:
-            raise LockedError(
-                f"another process is already running '{name}' on this database; "
-                "wait for it to finish, then run again"
-            )
+    with _storage_errors(f"taking lock '{name}'"):
+        conn = engine.connect()
         try:
-            yield
-        finally:
+            if postgres:
+                key = {"k": _lock_key(name)}
+                acquired = conn.scalar(text("SELECT pg_try_advisory_lock(:k)"), key)
+            else:
+                acquired = conn.scalar(text("SELECT GET_LOCK(:n, 0)"), {"n": f"taiex:{name}"})
+            conn.commit()
+        except BaseException:
+            conn.close()
+            raise
+    # Only taking the lock is "taking the lock": an error of the job inside (a merge whose server
+    # died) is the job's own and must reach the user as it is.
+    if not acquired:
+        conn.close()
+        raise LockedError(
+            f"another process is already running '{name}' on this database; "
+            "wait for it to finish, then run again"
+        )
+    failed = True
+    try:
+        yield
+        failed = False
+    finally:
+        _release_server_lock(conn, name, postgres, failed)
+
+
+def _release_server_lock(conn: Connection, name: str, postgres: bool, failed: bool) -> None:
+    """Release the lock; when its connection is gone the server has released it already.
+
+    A release that fails while the job's own error is on its way out is only logged: the job's
+    error is the one the user must see.
+    """
+    try:
+        with _storage_errors(f"releasing lock '{name}'"):
             if postgres:
                 conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _lock_key(name)})
             else:
                 conn.execute(text("SELECT RELEASE_LOCK(:n)"), {"n": f"taiex:{name}"})
             conn.commit()
+    except StorageError as exc:
+        if not failed:
+            raise
+        log.warning("%s", exc)
+    finally:
+        with contextlib.suppress(SQLAlchemyError):
+            conn.close()
