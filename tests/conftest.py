@@ -5,13 +5,16 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pandas as pd
 import pytest
+import time_machine
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from taiex.calendar import TAIPEI
 from taiex.settings import Settings
 from taiex.store import Store, metadata
 from tests.series import synthetic_history
@@ -24,6 +27,12 @@ FAST = {
     "TAIEX_TWSE_TIMEOUT": "0.5",
     "TAIEX_TWSE_RETRIES": "3",
 }
+
+
+def on_taipei_day(day: dt.date) -> AbstractContextManager[object]:
+    """The real clock moved to noon of ``day`` in Taipei (ticking), for the code that must read
+    the real day (fetch times, the latest --as-of, the latest CSV date)."""
+    return time_machine.travel(dt.datetime(day.year, day.month, day.day, 12, tzinfo=TAIPEI))
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from typer.testing import CliRunner
 from taiex.cli import EXIT_LOCKED, app
 from taiex.settings import Settings
 from taiex.store import Store
+from tests.conftest import on_taipei_day
 from tests.twse_server import TwseServer
 
 runner = CliRunner()
@@ -38,10 +40,12 @@ def test_backfill_then_status(env: Settings, history: pd.DataFrame) -> None:
 
 
 def test_update_loads_from_the_last_stored_month(env: Settings, twse: TwseServer) -> None:
-    code, _, err = run("backfill", "--since", "2024-10", "--as-of", "2024-11-30")
+    with on_taipei_day(dt.date(2024, 11, 30)):
+        code, _, err = run("backfill", "--since", "2024-10")
     assert code == 0, err
     asked = len(twse.requests)
-    code, out, err = run("update", "--as-of", "2024-12-20")
+    with on_taipei_day(dt.date(2024, 12, 20)):
+        code, out, err = run("update")
     assert code == 0, err
     assert twse.months_asked()[asked:] == ["2024-11", "2024-12"]
     assert "2 months (2 from TWSE, 0 from the cache)" in out

@@ -40,7 +40,18 @@ FAULTS = (
     "dash_cell",  # a row with "--" in a price cell
     "bad_ohlc",  # a row whose low is above its close
     "duplicate",  # a date twice
+    # Hostile answers (tests/test_hostile.py): each must end in one clear error, never a hang.
+    "slow_loris",  # a valid body trickled a byte at a time (never a read timeout)
+    "endless",  # a body that never ends (no Content-Length, close-delimited)
+    "huge",  # a valid month padded with spaces to HUGE_BYTES, without Content-Length
+    "gzip_mismatch",  # Content-Encoding: gzip on a body that is not gzip
+    "redirect_loop",  # a redirect to a page that redirects to itself
+    "deep_json",  # arrays nested far deeper than any parser's recursion limit
+    "no_fields",  # the month without "fields", its open and close columns swapped
 )
+HUGE_BYTES = 3_000_000
+TRICKLE_SECONDS = 0.05  # between two bytes of a slow_loris body
+LOOP_PATH = "/loop"
 
 
 def roc_date(day: dt.date) -> str:
@@ -85,6 +96,8 @@ class TwseServer:
     timeout_seconds: float = 1.0
     faults: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     requests: list[Request] = field(default_factory=list)
+    # Bytes of body written per hostile fault before the client hung up (or the body ended).
+    bytes_sent: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
 
     def __post_init__(self) -> None:
         self.history = self.history.copy()
@@ -166,6 +179,8 @@ class TwseServer:
             return 200, "text/html; charset=utf-8", page.encode()
         if fault == "malformed":
             return 200, json_type, b"this is not json"
+        if fault == "deep_json":
+            return 200, json_type, b"[" * 200_000 + b"]" * 200_000
         if fault == "wrong_month":
             month, asked = month.previous(), month.previous().first_day
         assert self.today is not None
@@ -189,6 +204,13 @@ class TwseServer:
 def _spoil(body: bytes, fault: str | None) -> bytes:
     if fault == "truncated":
         return body[: len(body) // 2]
+    if fault == "huge":
+        return body + b" " * (HUGE_BYTES - len(body))
+    if fault == "no_fields":
+        payload = json.loads(body)
+        del payload["fields"]
+        payload["data"] = [[d, c, h, low, o] for d, o, h, low, c in payload["data"]]
+        return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
     if fault in ("dash_cell", "bad_ohlc", "duplicate"):
         payload = json.loads(body)
         first = payload["data"][0]
@@ -206,6 +228,9 @@ def _handler(server: TwseServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             parts = urlsplit(self.path)
+            if parts.path == LOOP_PATH:
+                self._redirect(LOOP_PATH)
+                return
             if parts.path != PATH:
                 self.send_error(404)
                 return
@@ -214,11 +239,48 @@ def _handler(server: TwseServer) -> type[BaseHTTPRequestHandler]:
                 return  # close the connection without a word
             if fault == "timeout":
                 time.sleep(server.timeout_seconds)
+            if fault == "redirect_loop":
+                self._redirect(LOOP_PATH)
+                return
             self.send_response(status)
             self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
+            if fault == "gzip_mismatch":
+                self.send_header("Content-Encoding", "gzip")
+            if fault not in ("endless", "huge"):
+                self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            self.wfile.write(body)
+            if fault in ("slow_loris", "endless", "huge"):
+                server.bytes_sent[fault].append(self._write_hostile(fault, body))
+            else:
+                self.wfile.write(body)
+
+        def _redirect(self, path: str) -> None:
+            self.send_response(302)
+            self.send_header("Location", path)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def _write_hostile(self, fault: str, body: bytes) -> int:
+            """Write the body as ``fault`` does until done or the client hangs up; bytes sent."""
+            sent = 0
+            try:
+                if fault == "slow_loris":
+                    for i in range(len(body)):
+                        self.wfile.write(body[i : i + 1])
+                        self.wfile.flush()
+                        sent += 1
+                        time.sleep(TRICKLE_SECONDS)
+                elif fault == "huge":
+                    for start in range(0, len(body), 65536):
+                        sent += self.wfile.write(body[start : start + 65536]) or 0
+                else:
+                    chunk = b" " * 65536
+                    while sent < 50 * HUGE_BYTES:  # a bound, so a broken client cannot hang a test
+                        self.wfile.write(chunk)
+                        sent += len(chunk)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            return sent
 
         def log_message(self, format: str, *args: object) -> None:
             pass  # the tests read server.requests instead

@@ -23,6 +23,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColum
 from rich.table import Table
 from rich.text import Text
 
+# Typer 0.29 carries its own copy of click: its usage errors are these classes, not click's.
+from typer._click.exceptions import NoArgsIsHelpError, UsageError
+
 from taiex import __version__
 from taiex.calendar import Month
 from taiex.errors import LockedError, TaiexError
@@ -31,6 +34,7 @@ from taiex.settings import Settings
 log = logging.getLogger("taiex")
 
 EXIT_ERROR = 1
+EXIT_USAGE = 2
 # A lock held by another run is temporary: EX_TEMPFAIL tells schedulers to try again later.
 EXIT_LOCKED = 75
 
@@ -39,7 +43,8 @@ stderr = Console(stderr=True)
 
 
 class _TaiexGroup(typer.core.TyperGroup):
-    """Turns TaiexError into one line and an exit code, unless ``--debug``."""
+    """Turns TaiexError into one line and an exit code, unless ``--debug``; a usage error of a
+    command into one line and exit code 2."""
 
     def invoke(self, ctx: Any) -> Any:
         try:
@@ -47,8 +52,20 @@ class _TaiexGroup(typer.core.TyperGroup):
         except TaiexError as exc:
             if ctx.meta.get("taiex.debug"):
                 raise
-            stderr.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            print_error(str(exc))
             raise typer.Exit(EXIT_LOCKED if isinstance(exc, LockedError) else EXIT_ERROR) from exc
+        except UsageError as exc:
+            if isinstance(exc, NoArgsIsHelpError):
+                raise
+            command = exc.ctx.command_path if exc.ctx else ctx.command_path
+            print_error(f"{exc.format_message()} (see `{command} --help`)")
+            raise typer.Exit(EXIT_USAGE) from exc
+
+
+def print_error(message: str) -> None:
+    """``error: message`` on stderr, the message as plain text: brackets in a file name, a cell
+    or a TWSE body are shown as they are, never read as Rich markup."""
+    stderr.print(Text.assemble(("error:", "bold red"), " ", message), soft_wrap=True)
 
 
 app = typer.Typer(
@@ -298,6 +315,31 @@ def export_csv(
 
 
 @app.command()
+def delete(
+    start: Annotated[
+        dt.datetime, typer.Option("--from", formats=["%Y-%m-%d"], help="First day to remove.")
+    ],
+    end: Annotated[
+        dt.datetime | None,
+        typer.Option("--to", formats=["%Y-%m-%d"], help="Last day to remove (default: --from)."),
+    ] = None,
+) -> None:
+    """Remove the stored days from --from to --to (an invented or mistyped day), in one
+    transaction logged as a load; `taiex status` lists suspect days.
+
+    Example: taiex delete --from 2030-01-02
+    """
+    from taiex.etl import delete_days
+    from taiex.store import Store
+
+    first = start.date()
+    last = end.date() if end else first
+    days = delete_days(Store.from_settings(_settings()), first, last)
+    span = f"{days[0]} … {days[-1]}" if days else "nothing stored there"
+    stdout.print(f"deleted {len(days)} days from {first} to {last} ({span})", highlight=False)
+
+
+@app.command()
 def status(as_json: JsonFlag = False) -> None:
     """Show what is stored and what the models say: rows, first and last day, last load,
     freshness, the forecast, the signal, the champions beside their baselines, and gaps
@@ -332,16 +374,28 @@ def _status_json(data: Any, settings: Settings) -> dict[str, Any]:
         "last_load": None if load is None else {**load.__dict__, "loaded_at": f"{load.loaded_at}Z"},
         "missing_sessions": data.missing_sessions,
         "extra_days": data.extra_days,
+        "suspect_days": data.suspect_days,
     }
 
 
 def _gap_rows(data: Any) -> list[tuple[str, str]]:
     missing = data.missing_sessions
     latest = f" (latest: {', '.join(map(str, missing[-5:]))})" if missing else ""
-    return [
+    rows = [
         ("XTAI sessions not stored", f"{len(missing)}{latest}"),
         ("stored days XTAI lacks", f"{len(data.extra_days)} (Saturday sessions, ...)"),
     ]
+    suspects = data.suspect_days
+    if suspects:
+        shown = ", ".join(map(str, suspects[:5])) + (" …" if len(suspects) > 5 else "")
+        rows.append(
+            (
+                "suspect days",
+                f"{len(suspects)} stored days are neither XTAI sessions nor known TWSE "
+                f"Saturday sessions: {shown}; remove with `taiex delete --from DAY`",
+            )
+        )
+    return rows
 
 
 # ---------------------------------------------------------------- models
@@ -415,7 +469,7 @@ def predict(as_json: JsonFlag = False) -> None:
         frame = lstm.model.predict(history)
         signal = classifier.model.signal(history)
     for note in [*lstm.skipped, *classifier.skipped]:
-        stderr.print(f"[yellow]warning:[/] skipped {note}", highlight=False)
+        stderr.print(Text.assemble(("warning:", "yellow"), f" skipped {note}"), highlight=False)
     if as_json:
         _print_json(_prediction_json(frame, signal, lstm, classifier, history))
         return
@@ -716,15 +770,19 @@ def _print_monitoring(result: dict[str, Any], as_json: bool) -> None:
         shown = "undefined" if metric is None else f"{metric:.4f}"
         base = "" if baseline is None else f" (baseline {baseline:.4f})"
         stdout.print(
-            f"[bold]{kind}[/] {part['champion'] or '-'}: {part['metric_name']} {shown}{base}; "
-            f"retrain: {'yes' if part['retrain'] else 'no'} — {part['reason']}",
+            Text.assemble(
+                (kind, "bold"),
+                f" {part['champion'] or '-'}: {part['metric_name']} {shown}{base}; "
+                f"retrain: {'yes' if part['retrain'] else 'no'} — {part['reason']}",
+            ),
             highlight=False,
         )
         challenger = part.get("challenger")
         if challenger:
             verdict = "promoted" if challenger["promoted"] else "not promoted"
             stdout.print(
-                f"  challenger {challenger['version']}: {verdict} — {challenger['reason']}"
+                Text(f"  challenger {challenger['version']}: {verdict} — {challenger['reason']}"),
+                highlight=False,
             )
 
 
@@ -825,7 +883,8 @@ def step_save(
     """
     from taiex.pipeline import save_to_database
 
-    _step(save_to_database, months, as_of.date() if as_of else None)
+    parsed = [str(_month(text, "MONTHS")) for text in months]
+    _step(save_to_database, parsed, as_of.date() if as_of else None)
 
 
 @step_app.command("merge")
@@ -895,12 +954,9 @@ def step_retrain(kind: KindArg) -> None:
 
 
 def _safe_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
+    from taiex.settings import redact_url
 
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return "<invalid URL>"
+    return redact_url(url)
 
 
 def main() -> None:

@@ -110,8 +110,13 @@ class Settings:
         self._check_twse_url()
 
     def _check_twse_url(self) -> None:
-        parts = urlsplit(self.twse_url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        try:
+            parts = urlsplit(self.twse_url)
+            valid = parts.scheme in ("http", "https") and bool(parts.hostname)
+            valid = valid and (parts.port is None or parts.port > 0)
+        except ValueError:  # a bad port, a bracket that is no IPv6 address, ...
+            valid = False
+        if not valid:
             raise SettingsError(f"TAIEX_TWSE_URL {self.twse_url!r} is not an http(s) URL")
         if is_twse_host(self.twse_url) and self.twse_min_interval < TWSE_POLITE_INTERVAL:
             raise SettingsError(
