@@ -75,10 +75,15 @@ def connection_url(conn: Connection) -> str:
 
 
 def db_url() -> str:
-    """``TAIEX_DB_URL``, else the ``taiex_db`` connection's URL; its password masked in logs."""
+    """``TAIEX_DB_URL``, else the ``taiex_db`` connection's URL; its password masked in logs.
+
+    The password is masked before anything parses the URL: a malformed URL whose parse fails
+    must not reach a log with its password in clear.
+    """
     from airflow.sdk.exceptions import AirflowNotFoundException
     from airflow.sdk.log import mask_secret
-    from sqlalchemy.engine import make_url
+
+    from taiex.settings import url_password
 
     url = os.environ.get("TAIEX_DB_URL")
     if not url:
@@ -88,7 +93,7 @@ def db_url() -> str:
             raise RuntimeError(
                 f"no database: set TAIEX_DB_URL or create the Airflow connection {DB_CONN_ID!r}"
             ) from exc
-    password = make_url(url).password
+    password = url_password(url)
     if password:
         mask_secret(password)
     return url

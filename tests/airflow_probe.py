@@ -124,11 +124,15 @@ def dag_module() -> Any:
 
 
 def db_url() -> dict[str, Any]:
+    """The URL, and the URL as Airflow's secrets masker would log it."""
+    from airflow.sdk.log import _secrets_masker
+
     taiex_daily = dag_module()
     try:
-        return {"url": taiex_daily.db_url()}
+        url = taiex_daily.db_url()
     except Exception as exc:
         return {"error": f"{type(exc).__name__}: {exc}"}
+    return {"url": url, "logged": _secrets_masker().redact(url)}
 
 
 def branch() -> dict[str, Any]:

@@ -226,6 +226,15 @@ def test_the_taiex_db_connection_gives_the_url(
     assert found.get("url") == expected or f"error: {found.get('error')}".startswith(expected)
 
 
+def test_a_malformed_url_has_its_password_masked_first(airflow_home: Path) -> None:
+    """The password is masked before the URL is parsed: a bad port does not leak it to logs."""
+    env = airflow_env(airflow_home)
+    env["TAIEX_DB_URL"] = "mysql+pymysql://me:p@ss:word@db:notaport/x"
+    found = probe(env, "db-url")
+    assert found["url"] == env["TAIEX_DB_URL"]
+    assert "p@ss:word" not in found["logged"]
+
+
 # ---------------------------------------------------------------- dag.test(), two days
 
 
