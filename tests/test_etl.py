@@ -368,3 +368,176 @@ def test_staging_reads_what_the_download_fetched_the_same_day(
     later = make_loader(env, today=dt.date(2025, 1, 2))  # a later day: the cache is stale
     later.fresh_rows(Month(2024, 12))
     assert len(twse.requests) == asked + 1
+
+
+# ---------------------------------------------------------------- days that cannot be (issue 14)
+
+
+def test_a_future_as_of_is_refused(env: Settings) -> None:
+    with pytest.raises(InputError, match=r"--as-of 2025-01-15 is after today in Taipei"):
+        Loader(
+            Store.from_settings(env),
+            TwseClient.from_settings(env),
+            RawCache(env.raw_dir),
+            today=dt.date(2025, 1, 15),
+            clock=lambda: DEC31,
+        )
+
+
+def test_the_cache_records_the_real_day_of_the_fetch_never_the_as_of(
+    env: Settings, twse: TwseServer
+) -> None:
+    """`--as-of` 2024-12-20 on the real 2024-12-22: the month is stamped 2024-12-22, so it is not
+    final, and a later update asks TWSE again for the days it lacks."""
+    loader = Loader(
+        Store.from_settings(env),
+        TwseClient.from_settings(env),
+        RawCache(env.raw_dir),
+        today=dt.date(2024, 12, 20),
+        clock=lambda: dt.date(2024, 12, 22),
+    )
+    loader.rows(Month(2024, 11))
+    cached = RawCache(env.raw_dir).read(Month(2024, 11))
+    assert cached is not None and cached.fetched_on == dt.date(2024, 12, 22)
+    # Fetched 22 days after its end, in real time: final. The same month fetched "as of" a day
+    # before its end (the real day being the same) is final too: the as-of day plays no part.
+    assert not loader.needs_fetch(Month(2024, 11))
+    asked = len(twse.requests)
+    loader.rows(Month(2024, 12))
+    assert loader.needs_fetch(Month(2024, 12))  # fetched on its 22nd: not final
+    assert len(twse.requests) == asked + 1
+
+
+def write_rows(path: Path, rows: list[tuple[dt.date, str, str, str, str]], tail: str = "") -> Path:
+    lines = ["date,open,high,low,close", *(",".join([d.isoformat(), *p]) for d, *p in rows)]
+    return write_csv(path, [*lines, *([tail] if tail else [])])
+
+
+def weekdays(start: dt.date, count: int) -> list[dt.date]:
+    days = []
+    day = start
+    while len(days) < count:
+        if day.weekday() < 5:
+            days.append(day)
+        day += dt.timedelta(days=1)
+    return days
+
+
+PRICES = ("100.00", "110.00", "90.00", "105.50")
+
+
+def test_a_late_bad_line_in_a_big_csv_loads_nothing(store: Store, tmp_path: Path) -> None:
+    """More rows than one batch, then a bad last line: the batches staged before roll back."""
+    from taiex.etl import CSV_BATCH_ROWS
+
+    days = weekdays(dt.date(2005, 1, 3), CSV_BATCH_ROWS * 2 + 10)
+    path = write_rows(
+        tmp_path / "big.csv", [(d, *PRICES) for d in days], "2030-01-02,1.00,2.00,1.00,2.00"
+    )
+    with pytest.raises(InputError, match=rf"line {len(days) + 2}: date 2030-01-02 is after"):
+        import_csv(store, path, today=DEC31)
+    assert store.summary()["rows"] == 0 and store.last_load() is None
+    with store.engine.connect() as conn:
+        assert conn.execute(weighted_index_temp.select()).first() is None
+    good = write_rows(tmp_path / "good.csv", [(d, *PRICES) for d in days])
+    result = import_csv(store, good, today=DEC31)
+    assert (result.rows, result.inserted) == (len(days), len(days))
+    assert store.summary()["rows"] == len(days)
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("2024-12-01,1.00,2.00,1.00,2.00", "date 2024-12-01 is a Sunday"),
+        ("2025-01-02,1.00,2.00,1.00,2.00", "date 2025-01-02 is after today in Taipei"),
+        ("1999-01-04,1.00,2.00,1.00,2.00", "date 1999-01-04 is before 1999-01-05"),
+        ("2024-12-03,1.00,1000000.00,1.00,2.00", r"outside \(0, 1,000,000\)"),
+        ("2024-12-03,1.00,12345678901234567,1.00,2.00", "outside"),
+        ("2024-12-03,1.00," + "9" * 39 + ",1.00,2.00", "outside"),
+        ("2024-12-03,1.00," + "9" * 400 + ",1.00,2.00", "high is 400 characters long"),
+        ("2024-12-03,1.00,1e308,1.00,2.00", "high '1e308' is not a number"),
+        ("2024-12-03,0.00,2.00,0.00,2.00", "open '0.00' is not a price"),
+        ("2024-12-03,1.00,2.001,1.00,2.00", "more than 2 decimals"),
+        ("2024-12-03,1.00,1_000,1.00,2.00", "is not a number"),
+    ],
+)
+def test_invented_days_and_impossible_prices_are_refused(
+    env: Settings, tmp_path: Path, line: str, message: str
+) -> None:
+    path = write_csv(tmp_path / "x.csv", ["date,open,high,low,close", line])
+    store = Store.from_settings(env)
+    with pytest.raises(InputError, match=rf"x\.csv: line 2: .*{message}"):
+        import_csv(store, path, today=DEC31)
+    assert store.summary()["rows"] == 0
+
+
+def test_saturdays_are_accepted_and_suspects_flagged_then_deleted(
+    env: Settings, tmp_path: Path
+) -> None:
+    from taiex.etl import data_status, delete_days
+
+    rows = [
+        (dt.date(2018, 12, 22), *PRICES),  # a known make-up Saturday
+        (dt.date(2024, 11, 29), *PRICES),
+        (dt.date(2024, 11, 30), *PRICES),  # a Saturday XTAI does not list: accepted, suspect
+        (dt.date(2024, 12, 2), *PRICES),
+    ]
+    store = Store.from_settings(env)
+    import_csv(store, write_rows(tmp_path / "x.csv", rows), today=DEC31)
+    assert data_status(store).suspect_days == [dt.date(2024, 11, 30)]
+    before = store.last_load()
+    assert delete_days(store, dt.date(2024, 11, 30)) == [dt.date(2024, 11, 30)]
+    assert data_status(store).suspect_days == []
+    load = store.last_load()
+    assert load is not None and load != before
+    assert (load.source, load.rows, load.inserted, load.updated) == (
+        "delete 2024-11-30…2024-11-30",
+        1,
+        0,
+        0,
+    )
+    # Deleting nothing changes nothing, and logs nothing.
+    assert delete_days(store, dt.date(2024, 11, 30)) == []
+    assert store.last_load() == load
+    with pytest.raises(InputError, match="--to 2024-11-01 is before --from 2024-11-30"):
+        delete_days(store, dt.date(2024, 11, 30), dt.date(2024, 11, 1))
+
+
+def test_export_writes_only_regular_files_in_existing_folders(
+    env: Settings, tmp_path: Path
+) -> None:
+    from taiex.errors import OutputError
+
+    store = Store.from_settings(env)
+    import_csv(
+        store, write_rows(tmp_path / "x.csv", [(dt.date(2024, 12, 2), *PRICES)]), today=DEC31
+    )
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    target = tmp_path / "target.csv"
+    target.write_text("keep me\n")
+    link = tmp_path / "link.csv"
+    link.symlink_to(target)
+    for path, message in [
+        (fifo, "not a regular file"),
+        (link, "not a regular file"),
+        (tmp_path, "not a regular file"),
+        (tmp_path / "missing" / "out.csv", "the folder .* does not exist"),
+    ]:
+        with pytest.raises(OutputError, match=message):
+            export_csv(store, path)
+    assert fifo.is_fifo() and link.is_symlink() and target.read_text() == "keep me\n"
+    assert not (tmp_path / "missing").exists()
+    assert export_csv(store, target) == 1 and target.read_text().startswith("date,open")
+
+
+def test_merging_an_unknown_load_records_nothing(env: Settings) -> None:
+    from taiex.store import EMPTY_LOAD
+
+    store = Store.from_settings(env)
+    with pytest.raises(InputError, match="no load 'nosuch'"):
+        store.merge_staged("nosuch", source="twse")
+    assert store.last_load() is None
+    assert store.stage_rows([]) == EMPTY_LOAD
+    assert store.merge_staged(EMPTY_LOAD, source="twse").rows == 0
+    assert store.last_load() is None

@@ -312,3 +312,86 @@ def test_client_uses_the_session_it_is_given(twse: TwseServer) -> None:
     with TwseClient(twse.url, session=session) as client:
         client.fetch_month(Month(2024, 6))
     assert seen == [f"{twse.url}?date=20240601&response=json"]
+
+
+# ---------------------------------------------------------------- bounds and hostile answers
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("9" * 400, "is not a number"),  # longer than any price: refused before parsing
+        ("12345678901234567", "outside"),
+        ("1,000,000.00", "outside"),
+        ("22,456.505", "more than 2 decimals"),
+        ("0.00", "outside"),
+        ("２２,４５６.５０", "is not a number"),
+    ],
+)
+def test_prices_beyond_any_index_level_are_refused(text: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        parse_price(text)
+    assert parse_price("999,999.99") == Decimal("999999.99")
+    assert str(parse_price("22,456.5")) == "22456.50"
+
+
+def test_a_response_without_fields_is_refused() -> None:
+    """Without the column order an open and a close swapped pass every row check."""
+    payload = {"stat": "OK", "date": "20241201", "data": [GOOD]}
+    with pytest.raises(UpstreamFormatError, match="has no 'fields'"):
+        parse_month(json.dumps(payload).encode(), DEC)
+
+
+def test_a_sunday_row_is_refused() -> None:
+    sunday = ["113/12/01", "22,456.50", "22,802.53", "22,456.50", "22,736.93"]
+    with pytest.raises(UpstreamFormatError, match=r"row 1: .*Sunday"):
+        parse_month(body(sunday), DEC)
+
+
+def test_deep_json_is_the_typed_error() -> None:
+    with pytest.raises(UpstreamFormatError, match="nested too deeply"):
+        parse_month(b"[" * 100_000 + b"]" * 100_000, DEC)
+
+
+@pytest.mark.parametrize(
+    ("fault", "reason"),
+    [
+        ("slow_loris", "no complete response within 0.3 s"),
+        ("endless", "beyond TAIEX_TWSE_MAX_BYTES"),
+        ("huge", "beyond TAIEX_TWSE_MAX_BYTES"),
+        ("gzip_mismatch", "DecodingError"),
+        ("redirect_loop", "TooManyRedirects"),
+        ("deep_json", "nested too deeply"),
+    ],
+)
+def test_hostile_answers_are_retried_then_one_fetch_error(
+    twse: TwseServer, fault: str, reason: str
+) -> None:
+    twse.inject("2024-06", *[fault] * 4)
+    with client_for(twse) as client, pytest.raises(FetchError, match="failed 4 times") as caught:
+        client.fetch_month(Month(2024, 6))
+    assert reason in str(caught.value)
+    assert len(twse.requests) == 4
+
+
+@pytest.mark.parametrize("fault", ["slow_loris", "gzip_mismatch", "redirect_loop", "huge"])
+def test_a_hostile_answer_then_a_good_one(twse: TwseServer, fault: str) -> None:
+    twse.inject("2024-06", fault)
+    with client_for(twse) as client:
+        assert len(client.fetch_month(Month(2024, 6)).rows) == 20
+
+
+def test_the_body_bound_is_a_setting(twse: TwseServer) -> None:
+    with (
+        client_for(twse, max_bytes=100, retries=0) as client,
+        pytest.raises(FetchError, match="beyond TAIEX_TWSE_MAX_BYTES=100"),
+    ):
+        client.fetch_month(Month(2024, 6))
+
+
+def test_hosts_share_one_limiter_whatever_their_spelling() -> None:
+    from taiex.source import shared_limiter
+
+    first = shared_limiter("https://www.twse.com.tw/x", 2.0)
+    assert shared_limiter("https://WWW.TWSE.com.tw./y", 2.0) is first
+    assert shared_limiter("https://www.twse.com.tw:8443/x", 2.0) is not first

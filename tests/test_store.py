@@ -6,9 +6,10 @@ import datetime as dt
 import threading
 import time
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from taiex.errors import LockedError, StorageError
@@ -186,3 +187,56 @@ def test_staging_and_merging_as_separate_steps(store: Store) -> None:
     again = store.merge_staged(load_id, source="dag", month="2024-12")  # a retried task
     assert (again.rows, again.inserted, again.updated) == (0, 0, 0)
     assert count(store, weighted_index_temp) == 0
+
+
+# ---------------------------------------------------------------- bad URLs and lost connections
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("postgressql://me:s3cret@h/x", "no such database dialect"),
+        ("postgresql+asyncpg://me:s3cret@h/x", "No module named 'asyncpg'"),
+        ("mysql+pymysql://me:s3cret@h:notaport/x", "is not a database URL"),
+    ],
+)
+def test_a_bad_url_is_a_storage_error_without_its_password(url: str, message: str) -> None:
+    with pytest.raises(StorageError, match=message) as caught:
+        Store(url)
+    assert "s3cret" not in str(caught.value) and "me:***@" in str(caught.value)
+
+
+def test_a_database_in_a_file_is_a_storage_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(StorageError, match="cannot create the folder"):
+        Store(f"sqlite:///{tmp_path / 'file' / 'taiex.db'}")
+
+
+def _kill_lock_connection(store: Store) -> None:
+    """End the server session that holds the lock, as a server restart would."""
+    with store.engine.connect() as conn:
+        if store.engine.dialect.name == "postgresql":
+            conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_locks "
+                    "WHERE locktype = 'advisory' AND pid <> pg_backend_pid()"
+                )
+            )
+        else:
+            holder = conn.scalar(text("SELECT IS_USED_LOCK('taiex:etl')"))
+            conn.execute(text(f"KILL {int(holder)}"))
+        conn.commit()
+
+
+def test_a_job_error_after_the_lock_connection_died_is_the_one_reported(store: Store) -> None:
+    if store.engine.dialect.name == "sqlite":
+        pytest.skip("a file lock has no connection to lose")
+    with pytest.raises(StorageError, match="while merging") as caught, store.lock("etl"):
+        _kill_lock_connection(store)
+        raise StorageError("database error while merging 3 rows from twse: server closed")
+    assert "lock" not in str(caught.value)
+    # Ending normally, the lost lock is reported as lost while releasing, never "taking".
+    with pytest.raises(StorageError, match="while releasing lock 'etl'"), store.lock("etl"):
+        _kill_lock_connection(store)
+    with store.lock("etl"):  # and the lock is free again
+        pass
