@@ -356,7 +356,6 @@ class TwseClient:
         self._sleep(delay)
 
     def _attempt(self, month: Month, url: str) -> FetchedMonth:
-        self.limiter.wait(self._sleep)
         log.debug("GET %s", url)
         response, body = self._get(url)
         text = body.decode("utf-8", errors="replace")
@@ -391,8 +390,12 @@ class TwseClient:
         reads end within one more ``timeout``).
         """
         download = _Download(self.session, url, self.timeout, self.max_bytes)
+        # The helper waits its turn at the rate limit itself, right before it sends: the gap
+        # between two requests is then the limiter's, not the limiter's plus a thread's start.
+        download.before = lambda: self.limiter.wait(self._sleep)
         worker = threading.Thread(target=download.run, name="twse-get", daemon=True)
         worker.start()
+        download.started.wait()
         worker.join(self.timeout)
         if worker.is_alive():
             download.cancelled.set()
@@ -409,12 +412,18 @@ class _Download:
         self.timeout = timeout
         self.max_bytes = max_bytes
         self.cancelled = threading.Event()
+        self.started = threading.Event()  # set once the rate limit let the request go
+        self.before: Callable[[], None] = lambda: None
         self._response: httpx.Response | None = None
         self._body = b""
         self._error: BaseException | None = None
 
     def run(self) -> None:
         try:
+            try:
+                self.before()
+            finally:
+                self.started.set()
             self._read()
         except BaseException as exc:  # handed to the waiting thread, which raises it
             self._error = exc
