@@ -541,3 +541,32 @@ def test_merging_an_unknown_load_records_nothing(env: Settings) -> None:
     assert store.stage_rows([]) == EMPTY_LOAD
     assert store.merge_staged(EMPTY_LOAD, source="twse").rows == 0
     assert store.last_load() is None
+
+
+def test_csv_lines_keep_their_numbers_across_blank_lines_and_chunks(
+    env: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from taiex.etl import NumberedLines
+
+    monkeypatch.setattr(NumberedLines, "CHUNK", 7)  # lines cut across many small chunks
+    lines = [
+        "date,open,high,low,close",
+        "",
+        "   ",
+        "2024-12-02,100.00,110.00,90.00,95.00",
+        *[""] * 20,
+        "2024-12-03,100.00,110.00,90.00,95.00\r",
+        "2024-12-04,100.00,110.00,90.00,-1",
+    ]
+    path = write_csv(tmp_path / "x.csv", lines)
+    with pytest.raises(InputError, match=r"line 26: close '-1' is not a number"):
+        import_csv(Store.from_settings(env), path, today=DEC31)
+
+
+def test_a_line_too_long_is_refused_before_it_is_split(env: Settings, tmp_path: Path) -> None:
+    path = tmp_path / "commas.csv"
+    path.write_text("date,open,high,low,close\n2024-12-02,1,2,1,2\n" + "," * 5_000_000)
+    store = Store.from_settings(env)
+    with pytest.raises(InputError, match="line 3 is longer than 1,000 characters"):
+        import_csv(store, path, today=DEC31)
+    assert store.summary()["rows"] == 0

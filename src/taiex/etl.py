@@ -296,6 +296,9 @@ CSV_HEADER = ["date", *PRICE_COLUMNS]
 CSV_BATCH_ROWS = 2_000
 # No date or price is this long; a longer cell is refused before anything parses it.
 CSV_MAX_CELL = 40
+# Nor is any line this long: a longer one is refused before the csv module splits it (a line
+# of a billion commas would otherwise become a list of a billion strings).
+CSV_MAX_LINE = 1_000
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 _PLAIN_NUMBER = re.compile(r"\d{1,3}(,\d{3})*(\.\d+)?|\d+(\.\d+)?", re.ASCII)
 
@@ -306,7 +309,7 @@ def read_csv_rows(path: Path, today: dt.date | None = None) -> list[DailyRow]:
     Any bad line raises InputError naming the file, the line and why.
     """
     with _csv_file(path) as handle:
-        return list(csv_rows(handle, path, today or taipei_today()))
+        return list(csv_rows(NumberedLines(handle, path), path, today or taipei_today()))
 
 
 @contextlib.contextmanager
@@ -325,20 +328,68 @@ def _csv_file(path: Path) -> Iterator[TextIO]:
             raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from exc
 
 
-def csv_rows(lines: Iterable[str], path: Path, today: dt.date) -> Iterator[DailyRow]:
+class NumberedLines:
+    """The non-blank lines of a text file, read in chunks, with the number of the last one given.
+
+    Memory holds one chunk and one line at most: a line longer than ``limit`` is an InputError
+    before anything splits it, and blank lines (any number of them) are skipped in C, a chunk at
+    a time, never one Python step per line.
+    """
+
+    CHUNK = 1 << 20
+    _NON_BLANK = re.compile(r"^[ \t\r\f\v]*\S[^\n]*", re.MULTILINE)
+
+    def __init__(self, handle: TextIO, path: Path, limit: int = CSV_MAX_LINE) -> None:
+        self.handle = handle
+        self.path = path
+        self.limit = limit
+        self.number = 0  # the line number of the last line given (1 for the first line)
+        self._newlines = 0  # newlines before the block being read
+
+    def __iter__(self) -> Iterator[str]:
+        carry = ""
+        while chunk := self.handle.read(self.CHUNK):
+            text = carry + chunk
+            end = text.rfind("\n") + 1
+            yield from self._lines(text[:end])
+            carry = text[end:]
+            if len(carry) > self.limit:
+                self._too_long(self._newlines + 1)
+        if carry:
+            yield from self._lines(carry + "\n")
+
+    def _lines(self, block: str) -> Iterator[str]:
+        position = 0
+        for match in self._NON_BLANK.finditer(block):
+            self._newlines += block.count("\n", position, match.start())
+            position = match.start()
+            self.number = self._newlines + 1
+            if match.end() - match.start() > self.limit:
+                self._too_long(self.number)
+            yield match.group() + "\n"
+        self._newlines += block.count("\n", position)
+
+    def _too_long(self, number: int) -> None:
+        raise InputError(f"{self.path}: line {number} is longer than {self.limit:,} characters")
+
+
+def csv_rows(lines: NumberedLines, path: Path, today: dt.date) -> Iterator[DailyRow]:
     """The validated rows of CSV ``lines``, one at a time (InputError at the first bad line).
 
     Dates must lie in [1999-01-05, ``today``] and not on a Sunday; a date may appear once. As at
     most one row a day fits in that range, the memory of the repeat check stays small.
     """
     reader = csv.reader(lines)
-    header = _next_record(reader, path)
+    header = _next_record(reader, lines)
     if header is None or [h.strip().lower() for h in header] != CSV_HEADER:
         shown = None if header is None else [h[:CSV_MAX_CELL] for h in header[:10]]
-        raise InputError(f"{path}: line 1 must be the header {','.join(CSV_HEADER)}, got {shown}")
+        raise InputError(
+            f"{path}: line {max(lines.number, 1)} must be the header {','.join(CSV_HEADER)}, "
+            f"got {shown}"
+        )
     seen: dict[dt.date, int] = {}
-    while (cells := _next_record(reader, path)) is not None:
-        line = reader.line_num
+    while (cells := _next_record(reader, lines)) is not None:
+        line = lines.number
         if not any(cell.strip() for cell in cells):
             continue
         row = _csv_row(cells, f"{path}: line {line}", today)
@@ -348,12 +399,11 @@ def csv_rows(lines: Iterable[str], path: Path, today: dt.date) -> Iterator[Daily
         yield row
 
 
-def _next_record(reader: Iterator[list[str]], path: Path) -> list[str] | None:
+def _next_record(reader: Iterator[list[str]], lines: NumberedLines) -> list[str] | None:
     try:
         return next(reader, None)
     except csv.Error as exc:  # a field beyond csv's limit, a NUL byte, ...
-        line = getattr(reader, "line_num", 0)
-        raise InputError(f"{path}: line {line}: not a CSV record ({exc})") from exc
+        raise InputError(f"{lines.path}: line {lines.number}: not a CSV record ({exc})") from exc
 
 
 def _csv_row(cells: list[str], where: str, today: dt.date) -> DailyRow:
@@ -417,7 +467,7 @@ def import_csv(store: Store, path: Path, *, today: dt.date | None = None) -> Mer
     """
     today = today or taipei_today()
     with store.lock(ETL_LOCK), _csv_file(path) as handle:
-        batches = _batches(csv_rows(handle, path, today), CSV_BATCH_ROWS)
+        batches = _batches(csv_rows(NumberedLines(handle, path), path, today), CSV_BATCH_ROWS)
         return store.merge_batches(batches, source=f"csv:{path.name}")
 
 
