@@ -113,3 +113,29 @@ def test_every_command_has_help_with_an_example() -> None:
     for command in ("backfill", "update", "import-csv", "export-csv", "status"):
         code, out, _ = run(command, "--help")
         assert code == 0 and "Example: taiex" in out, command
+
+
+def test_status_flags_suspect_days_and_delete_removes_them(env: Settings, tmp_path: Path) -> None:
+    source = tmp_path / "in.csv"
+    source.write_text(
+        "date,open,high,low,close\n"
+        "2024-11-29,100.00,110.00,90.00,95.50\n"
+        "2024-11-30,100.00,110.00,90.00,95.50\n"  # a Saturday XTAI does not list
+        "2024-12-02,100.00,110.00,90.00,95.50\n"
+    )
+    with on_taipei_day(dt.date(2024, 12, 31)):
+        assert run("import-csv", str(source))[0] == 0
+        code, out, _ = run("status")
+        assert code == 0 and "suspect days" in out and "2024-11-30" in out
+        code, out, err = run("delete", "--from", "2024-11-30")
+        assert code == 0, err
+        assert "deleted 1 days from 2024-11-30 to 2024-11-30" in out
+        facts = json.loads(run("status", "--json")[1])
+    assert facts["suspect_days"] == [] and facts["rows"] == 2
+    assert facts["last_load"]["source"] == "delete 2024-11-30…2024-11-30"
+    assert facts["last_load"]["rows"] == 1
+
+
+def test_every_new_command_has_help_with_an_example() -> None:
+    code, out, _ = run("delete", "--help")
+    assert code == 0 and "Example: taiex delete" in out
