@@ -14,6 +14,7 @@ import pytest
 from matplotlib.image import imread
 
 from taiex import plots
+from taiex.errors import OutputError
 from taiex.features import entry_labels, trivial_score
 from taiex.files import write_atomic
 from taiex.models.registry import ModelVersion
@@ -333,7 +334,7 @@ def test_a_failed_write_keeps_the_old_file(tmp_path: Path, monkeypatch: pytest.M
         raise OSError("disk full")
 
     monkeypatch.setattr(os, "replace", refuse)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(OutputError, match=r"forecast\.png: cannot write \(disk full\)"):
         write_atomic(path, b"new")
     assert path.read_bytes() == b"old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["forecast.png"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 from pathlib import Path
@@ -23,6 +24,7 @@ from taiex.store import (
     svm_model_evaluate,
     weighted_index,
 )
+from tests.conftest import on_taipei_day
 from tests.series import TINY_CONFIG, synthetic_history
 from tests.twse_server import TwseServer
 
@@ -45,7 +47,10 @@ def server(env: Settings, twse: TwseServer) -> TwseServer:
 
 
 def run(*args: str) -> dict[str, Any]:
-    result = runner.invoke(app, ["run", "--json", *args])
+    """`taiex run --json`; with --as-of, on that day in Taipei (the day a fetch is stamped)."""
+    day = dt.date.fromisoformat(args[args.index("--as-of") + 1]) if "--as-of" in args else None
+    with on_taipei_day(day) if day else contextlib.nullcontext():
+        result = runner.invoke(app, ["run", "--json", *args])
     assert result.exit_code == 0, result.stderr + str(result.exception)
     return json.loads(result.stdout)
 
