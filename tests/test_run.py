@@ -80,10 +80,9 @@ def test_a_day_then_the_next_then_the_same_again(
     store = Store.from_settings(env)
     assert store.summary()["rows"] == len(up_to(DAY1))
     assert first["data"]["inserted"] == len(up_to(DAY1))
-    assert first["forecast"]["origin_date"] == str(DAY1)  # the last stored day, not today
-    assert (
-        first["forecast"]["version"] == "lstm-v1" and first["signal"]["version"] == "classifier-v1"
-    )
+    forecast, signal = first["served"]["lstm"], first["served"]["classifier"]
+    assert forecast["origin_date"] == str(DAY1)  # the last stored day, not today
+    assert forecast["version"] == "lstm-v1" and signal["version"] == "classifier-v1"
     assert first["monitor"]["lstm"]["evaluation"]["days"] == 120
     assert first["monitor"]["classifier"]["evaluation"]["days"] == 40
     report = Path(first["outputs"]["report"])
@@ -98,12 +97,26 @@ def test_a_day_then_the_next_then_the_same_again(
     # Only the new day was added: every old row is exactly as it was, timestamps included.
     assert set(before["weighted_index"]) < set(after["weighted_index"])
     assert len(after["weighted_index"]) == len(before["weighted_index"]) + 1
-    assert second["forecast"]["origin_date"] == str(DAY2)
+    assert second["served"]["lstm"]["origin_date"] == str(DAY2)
     assert len(after["forecasts"]) == len(before["forecasts"]) + 5
     assert len(after["signals"]) == len(before["signals"]) + 1
 
     third = run("--as-of", str(DAY2))
     assert third["nothing_new"]
+    assert snapshot(store) == after
+
+    # Last week's model steps, cleared and rerun, compute last week's answers: they read the
+    # history up to their data day, not the latest, and add nothing.
+    for kind in ("lstm", "classifier"):
+        rerun = runner.invoke(app, ["step", "serve", kind, "--day", str(DAY1)])
+        assert rerun.exit_code == 0, rerun.stderr
+        again = json.loads(rerun.stdout)
+        assert {k: v for k, v in again.items() if k != "skipped_artifacts"} == {
+            k: v for k, v in first["served"][kind].items() if k != "skipped_artifacts"
+        }
+    rerun = runner.invoke(app, ["step", "evaluate", "lstm", "--day", str(DAY1)])
+    assert rerun.exit_code == 0, rerun.stderr
+    assert json.loads(rerun.stdout)["metric"] == first["monitor"]["lstm"]["metric"]
     assert snapshot(store) == after
 
 
@@ -222,4 +235,4 @@ def test_models_promote_and_rollback_from_the_command_line(
     assert status["classifier-v1"] == ("champion", "initial")
     assert status["classifier-v2"] == ("retired", "rolled back")
     result = runner.invoke(app, ["models", "rollback", "wrong"])
-    assert result.exit_code == 2 and "is not lstm or classifier" in result.stderr
+    assert result.exit_code == 2 and "'wrong' is not a kind of model" in result.stderr

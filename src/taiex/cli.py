@@ -350,8 +350,19 @@ def _gap_rows(data: Any) -> list[tuple[str, str]]:
 
 # ---------------------------------------------------------------- models
 
+
+def _kind(value: str) -> str:
+    if value not in KIND_NAMES:
+        names = " or ".join(KIND_NAMES)
+        raise typer.BadParameter(f"{value!r} is not a kind of model: use {names}")
+    return value
+
+
 KindArg = Annotated[
-    str, typer.Argument(help=f"The kind of model: {' or '.join(KIND_NAMES)}.", metavar="KIND")
+    str,
+    typer.Argument(
+        help=f"The kind of model: {' or '.join(KIND_NAMES)}.", metavar="KIND", callback=_kind
+    ),
 ]
 DayOption = Annotated[
     dt.datetime | None,

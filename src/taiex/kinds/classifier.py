@@ -49,6 +49,8 @@ def evaluate(
     version: str,
     history: pd.DataFrame,
     days: Sequence[dt.date] | None = None,
+    *,
+    window: int = WINDOW,
 ) -> Evaluation:
     """ROC AUC of the probabilities over the last :data:`WINDOW` labelled days the model did
     not train on (or ``days``); NULL with the reason when those days hold one class."""
@@ -71,7 +73,7 @@ def evaluate(
     chosen = (
         list(days)
         if days is not None
-        else unseen_window(list(labelled["date"]), model.train_end_, WINDOW)
+        else unseen_window(list(labelled["date"]), model.train_end_, window)
     )
     scored = labelled[labelled["date"].isin(chosen)].reset_index(drop=True)
     positives = int(scored["label"].sum())

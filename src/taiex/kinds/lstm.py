@@ -47,6 +47,8 @@ def evaluate(
     version: str,
     history: pd.DataFrame,
     targets: Sequence[dt.date] | None = None,
+    *,
+    window: int = WINDOW,
 ) -> Evaluation:
     """sMAPE over every (origin, target) pair of the window: each target among the last
     :data:`WINDOW` trading days the model did not train on (or ``targets``), forecast from each
@@ -55,7 +57,7 @@ def evaluate(
 
     dates = _dates(history)
     chosen = (
-        list(targets) if targets is not None else unseen_window(dates, model.train_end_, WINDOW)
+        list(targets) if targets is not None else unseen_window(dates, model.train_end_, window)
     )
     common: dict[str, Any] = {"kind": NAME, "model_version": version, "data_date": dates[-1]}
     if not chosen:

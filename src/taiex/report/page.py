@@ -99,11 +99,16 @@ def draw_plots(facts: ReportFacts, folder: Path) -> dict[str, Image]:
 
 
 def _panel(spec: KindSpec, facts: ReportFacts) -> MetricPanel:
-    """One kind's metric over time, beside its baseline and its retrain threshold."""
+    rows = pd.DataFrame(list(facts.evaluations[spec.name]))
+    return metric_panel(spec, rows, facts.thresholds[spec.name])
+
+
+def metric_panel(spec: KindSpec, rows: pd.DataFrame | None, limit: float) -> MetricPanel:
+    """One kind's metric over time (its evaluation table's ``rows``), beside its baseline and
+    its retrain threshold ``limit``."""
     metric = spec.metric
-    limit = facts.thresholds[spec.name]
     return MetricPanel(
-        rows=pd.DataFrame(list(facts.evaluations[spec.name])),
+        rows=rows if rows is not None else pd.DataFrame(),
         value=metric.column,
         baseline=metric.baseline_column,
         ylabel=f"{spec.title} {metric.name}{' %' if metric.percent else ''}",
