@@ -44,8 +44,8 @@ MAIN_LINE = [
     "download_weighted_stock_price",
     "save_to_database",
     "merge_weighted_index",
-    "svm_classification",
     "lstm_predict_task",
+    "svm_classification",
     "process_models_predict_outputs",
 ]
 MONITORING = [
@@ -55,9 +55,9 @@ MONITORING = [
 ] + ["monitoring.lstm_healthy", "monitoring.classifier_healthy"]
 JOIN = "refresh_report"
 LSTM_TASKS = {
-    "lstm_predict_task": ["step", "forecast"],
-    "monitoring.evaluate_lstm": ["step", "evaluate", "lstm"],
-    "monitoring.train_lstm": ["step", "retrain", "lstm"],
+    "lstm_predict_task": ["step", "serve", "lstm", "--day", "{{ taiex_data_day() }}"],
+    "monitoring.evaluate_lstm": ["step", "evaluate", "lstm", "--day", "{{ taiex_data_day() }}"],
+    "monitoring.train_lstm": ["step", "retrain", "lstm", "--day", "{{ taiex_data_day() }}"],
 }
 
 
@@ -195,7 +195,7 @@ def test_container_mode_runs_the_lstm_steps_in_the_image_on_gpus(airflow_home: P
         "json-False": "monitoring.lstm_healthy",
     }
     # The rest of the shape does not change with the operators.
-    assert tasks["lstm_predict_task"]["upstream"] == ["svm_classification"]
+    assert tasks["lstm_predict_task"]["upstream"] == ["merge_weighted_index"]
     assert tasks["monitoring.train_lstm"]["upstream"] == ["monitoring.branch_lstm"]
 
 

@@ -513,9 +513,6 @@ def _print_signal(part: Any) -> None:
 _RENDER = {"forecasts": _forecast_table, "signals": _print_signal}
 
 
-backtest_app = typer.Typer(help="Walk-forward backtests of a freshly trained, unregistered model.")
-app.add_typer(backtest_app, name="backtest")
-
 TrainUntil = Annotated[
     dt.datetime, typer.Option("--train-until", formats=["%Y-%m-%d"], help="Last training day.")
 ]
@@ -529,86 +526,39 @@ ToDate = Annotated[
 OutFile = Annotated[Path, typer.Option("--out", help="CSV file to write.")]
 
 
-@backtest_app.command("lstm")
-def backtest_lstm(
-    train_until: TrainUntil, start: FromDate, out: OutFile, end: ToDate = None
+@app.command("backtest")
+def backtest(
+    kind: KindArg, train_until: TrainUntil, start: FromDate, out: OutFile, end: ToDate = None
 ) -> None:
-    """Train on days <= --train-until, forecast from every origin in [--from, --to].
+    """Walk-forward test of a freshly trained, unregistered model: train on days <=
+    --train-until, score every day in [--from, --to] beside the kind's baseline.
 
-    The model is not registered and never sees a target. Prints sMAPE per horizon beside the
-    naive forecast's, their ratio, and the intervals' coverage.
+    The LSTM: sMAPE per horizon beside the naive forecast's, their ratio, the intervals'
+    coverage. The classifier: the tournament's table, ROC AUC beside the trivial close/MA20
+    score's. Writes every scored row to --out.
 
     Example: taiex backtest lstm --train-until 2024-12-31 --from 2025-01-01 --out bt.csv
     """
-    from taiex.pipeline import backtest
+    from taiex.pipeline import backtest as run_backtest
 
     with _context() as ctx:
-        result = backtest(ctx, "lstm", train_until.date(), start.date(), _day_of(end))
-        write_csv(result.rows, out)
-        plot = _backtest_plot(ctx, result.rows, f"LSTM backtest from {start:%Y-%m-%d}")
-    stdout.print(_summary_table(result.summary))
-    stdout.print(f"wrote {len(result.rows)} rows to {out}; plot {plot}", highlight=False)
-
-
-def _summary_table(summary: Any) -> Table:
-    table = Table(title="sMAPE (%) on days the model never saw")
-    columns = ("horizon", "model", "naive", "ratio", "80% coverage", "95% coverage", "pairs")
-    for column in columns:
-        table.add_column(column, justify="right")
-    for r in summary.itertuples():
-        table.add_row(
-            str(r.horizon),
-            f"{r.smape_model:.4f}",
-            f"{r.smape_naive:.4f}",
-            f"{r.ratio:.3f}",
-            f"{r.coverage_80:.1%}",
-            f"{r.coverage_95:.1%}",
-            str(r.n),
-        )
-    return table
-
-
-@backtest_app.command("classifier")
-def backtest_classifier(
-    train_until: TrainUntil, start: FromDate, out: OutFile, end: ToDate = None
-) -> None:
-    """Run a fresh tournament on days <= --train-until, score every day in [--from, --to].
-
-    The model is not registered. Prints the tournament table and the ROC AUC beside the trivial
-    close/MA20 score's on the same days.
-
-    Example: taiex backtest classifier --train-until 2024-12-31 --from 2025-01-01 --out bt.csv
-    """
-    from taiex.models.classifier import format_table
-    from taiex.pipeline import backtest
-
-    with _context() as ctx:
-        result = backtest(ctx, "classifier", train_until.date(), start.date(), _day_of(end))
-        write_csv(result.rows, out)
-    stdout.print(format_table(result.table), highlight=False)
-    auc = "undefined" if result.auc is None else f"{result.auc:.4f}"
-    trivial = "undefined" if result.trivial_auc is None else f"{result.trivial_auc:.4f}"
-    note = f" ({result.auc_note})" if result.auc_note else ""
+        result = run_backtest(ctx, kind, train_until.date(), start.date(), _day_of(end))
+    stdout.print(Text(result.text))
     stdout.print(
-        f"winner {result.model.winner_}: ROC AUC {auc}{note}; trivial close/MA20 score {trivial}; "
-        f"{len(result.rows)} days written to {out}",
+        f"wrote {len(result.rows)} rows to {write_csv(result.rows, out)}"
+        + (f"; plot {result.plot}" if result.plot else ""),
         highlight=False,
     )
 
 
-def write_csv(frame: Any, path: Path) -> None:
+def write_csv(frame: Any, path: Path) -> Path:
     from taiex.errors import InputError
 
     try:
         frame.to_csv(path, index=False, float_format="%.4f", date_format="%Y-%m-%d")
     except OSError as exc:
         raise InputError(f"{path}: cannot write ({exc.strerror or exc})") from exc
-
-
-def _backtest_plot(ctx: Any, rows: Any, title: str) -> Path:
-    from taiex.plots import backtest_plot
-
-    return backtest_plot(rows, ctx.settings.plots_dir / "backtest_lstm.png", title)
+    return path
 
 
 models_app = typer.Typer(help="The model registry: versions, champions, rollback.")

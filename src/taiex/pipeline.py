@@ -337,20 +337,36 @@ def rollback(ctx: Context, kind_name: str) -> ModelVersion:
     return ctx.registry().rollback(kind(kind_name).name)
 
 
+@dataclass(frozen=True)
+class Backtest:
+    """A walk-forward test's scored rows, its summary in words, and its plot (if the kind has
+    one)."""
+
+    rows: Any  # a DataFrame: one row per scored pair or day
+    text: str
+    plot: Path | None
+
+
 def backtest(
     ctx: Context, kind_name: str, train_until: dt.date, start: dt.date, end: dt.date | None
-) -> Any:
+) -> Backtest:
     """A walk-forward test of a fresh, unregistered model of a kind (``taiex backtest``): trained
     on the days up to ``train_until`` with the configured hyperparameters, scored on
-    ``[start, end]``."""
+    ``[start, end]``, beside the kind's baseline."""
     spec = kind(kind_name)
-    return spec.resolve(spec.backtest)(
+    result = spec.resolve(spec.backtest)(
         ctx.history(),
         train_until=train_until,
         start=start,
         end=end,
         config=spec.config(ctx.settings),
     )
+    plot = None
+    if spec.backtest_plot:
+        path = ctx.settings.plots_dir / f"backtest_{spec.name}.png"
+        title = f"{spec.title} backtest from {start}"
+        plot = spec.resolve(spec.backtest_plot)(result.rows, path, title)
+    return Backtest(result.rows, spec.backtest_text(result), plot)
 
 
 # ---------------------------------------------------------------- monitoring

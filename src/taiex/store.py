@@ -629,3 +629,95 @@ def _server_lock(engine: Engine, name: str) -> Iterator[None]:
             else:
                 conn.execute(text("SELECT RELEASE_LOCK(:n)"), {"n": f"taiex:{name}"})
             conn.commit()
+
+
+# ---------------------------------------------------------------- TEMPORARY shim (replaced by the store package)
+
+
+def load_id_for(day: dt.date, months: Sequence[str]) -> str:
+    return hashlib.sha256(f"{day}|{','.join(months)}".encode()).hexdigest()[:32]
+
+
+def redact_url(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<invalid URL>"
+
+
+class _Outputs:
+    def __init__(self, store: Store, table: Table, order: Any) -> None:
+        self.store, self.table, self.order = store, table, order
+
+    def save(self, rows: Sequence[dict[str, Any]]) -> None:
+        now = utcnow()
+        with self.store.engine.begin() as conn:
+            insert_missing(conn, self.table, [{**r, "created_at": now} for r in rows])
+
+    def count(self) -> int:
+        with self.store.engine.connect() as conn:
+            return int(conn.scalar(select(func.count()).select_from(self.table)) or 0)
+
+
+class _Forecasts(_Outputs):
+    def latest(self, version: str | None) -> list[dict[str, Any]]:
+        t = self.table
+        query = select(t.c.model_version, t.c.origin_date)
+        if version is not None:
+            query = query.where(t.c.model_version == version)
+        query = query.order_by(t.c.origin_date.desc(), t.c.id.desc()).limit(1)
+        with self.store.engine.connect() as conn:
+            latest = conn.execute(query).first()
+            if latest is None:
+                return []
+            rows = conn.execute(
+                select(t)
+                .where(t.c.model_version == latest.model_version)
+                .where(t.c.origin_date == latest.origin_date)
+                .order_by(t.c.horizon)
+            ).mappings()
+            return [dict(r) for r in rows]
+
+
+class _Signals(_Outputs):
+    def save(self, rows: Sequence[dict[str, Any]]) -> None:  # type: ignore[override]
+        super().save(rows)
+
+    def latest(self, version: str | None) -> dict[str, Any] | None:
+        t = self.table
+        query = select(t)
+        if version is not None:
+            query = query.where(t.c.model_version == version)
+        query = query.order_by(t.c.based_on.desc(), t.c.id.desc()).limit(1)
+        with self.store.engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+        return dict(row) if row else None
+
+
+class _Evaluations:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def record(self, table: str, row: dict[str, Any]) -> None:
+        with self.store.engine.begin() as conn:
+            insert_missing(conn, metadata.tables[table], [row])
+
+    def rows(self, table: str) -> list[dict[str, Any]]:
+        t = metadata.tables[table]
+        with self.store.engine.connect() as conn:
+            return [
+                dict(r) for r in conn.execute(select(t).order_by(t.c.data_date, t.c.id)).mappings()
+            ]
+
+
+def _now(self: Store) -> dt.datetime:
+    return utcnow()
+
+
+Store.now = _now  # type: ignore[attr-defined]
+Store.forecasts = property(lambda self: _Forecasts(self, forecasts, None))  # type: ignore[attr-defined]
+Store.signals = property(lambda self: _Signals(self, signals, None))  # type: ignore[attr-defined]
+Store.evaluations = property(lambda self: _Evaluations(self))  # type: ignore[attr-defined]
+Store.upgrade = Store.create_schema  # type: ignore[attr-defined]
+_stage_rows = Store.stage_rows
+Store.stage_rows = lambda self, rows, load_id=None: _stage_rows(self, rows)  # type: ignore[method-assign, assignment]

@@ -220,6 +220,19 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def backtest_text(result: Any) -> str:
+    """A backtest's tournament table, then the winner's ROC AUC beside the trivial score's."""
+    from taiex.models.classifier import format_table
+
+    auc = "undefined" if result.auc is None else f"{result.auc:.4f}"
+    trivial = "undefined" if result.trivial_auc is None else f"{result.trivial_auc:.4f}"
+    note = f" ({result.auc_note})" if result.auc_note else ""
+    return (
+        f"{format_table(result.table)}\n"
+        f"winner {result.model.winner_}: ROC AUC {auc}{note}; trivial close/MA20 score {trivial}"
+    )
+
+
 CLASSIFIER = KindSpec(
     name=NAME,
     title="entry-signal classifier",
@@ -238,6 +251,8 @@ CLASSIFIER = KindSpec(
     serve="taiex.kinds.classifier:serve",
     evaluation_plot="taiex.plots:classifier_evaluation_plot",
     backtest="taiex.models.classifier:backtest",
+    backtest_text=backtest_text,
+    backtest_plot=None,
     decide=decide,
     reading=reading,
     summarise=summarise,

@@ -247,6 +247,24 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def backtest_text(result: Any) -> str:
+    """A backtest's summary per horizon: sMAPE beside the naive forecast's, their ratio, and the
+    intervals' coverage, on days the model never saw."""
+    header = ("h", "model", "naive", "ratio", "80% coverage", "95% coverage", "pairs")
+    widths = (2, 8, 8, 6, 12, 12, 6)
+    lines = [
+        "sMAPE (%) on days the model never saw",
+        " ".join(f"{name:>{width}}" for name, width in zip(header, widths, strict=True)),
+    ]
+    for r in result.summary.to_dict("records"):
+        lines.append(
+            f"{r['horizon']:>2} {r['smape_model']:>8.4f} {r['smape_naive']:>8.4f} "
+            f"{r['ratio']:>6.3f} {r['coverage_80']:>11.1f}% {r['coverage_95']:>11.1f}% "
+            f"{r['n']:>6}"
+        )
+    return "\n".join(lines)
+
+
 LSTM = KindSpec(
     name=NAME,
     title="LSTM forecaster",
@@ -265,6 +283,8 @@ LSTM = KindSpec(
     serve="taiex.kinds.lstm:serve",
     evaluation_plot="taiex.plots:lstm_evaluation_plot",
     backtest="taiex.models.lstm:backtest",
+    backtest_text=backtest_text,
+    backtest_plot="taiex.plots:backtest_plot",
     decide=decide,
     reading=reading,
     summarise=summarise,

@@ -140,6 +140,9 @@ class KindSpec:
     serve: str  # "module:function"(model, version, history) -> list of rows to store
     evaluation_plot: str  # "taiex.plots:function"(frame, path, title) -> path
     backtest: str  # "module:function"(history, *, train_until, start, end, config) -> result
+    # The result in plain text for `taiex backtest`: (result) -> str
+    backtest_text: Callable[[Any], str]
+    backtest_plot: str | None  # "taiex.plots:function"(rows, path, title) -> path, if any
     decide: Callable[[Evaluation | None, Settings], Decision]
     reading: Callable[[Evaluation | None, Decision, Settings], str]
     summarise: Callable[[list[dict[str, Any]]], dict[str, Any]]  # served rows, for a step's JSON
