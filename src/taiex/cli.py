@@ -736,6 +736,47 @@ def report() -> None:
     stdout.print(f"report: {path}", highlight=False)
 
 
+db_app = typer.Typer(help="The database schema: its migration revision, and upgrades.")
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Bring the database schema to the newest revision (on an empty database: create it).
+
+    A database made before migrations existed is checked and adopted; other commands upgrade
+    on their own when needed, this one does nothing else.
+
+    Example: taiex db upgrade
+    """
+    from taiex.store import Store
+
+    store = Store(_settings().database_url)
+    try:
+        before = store.revision()
+        after = store.upgrade()
+    finally:
+        store.dispose()
+    change = "unchanged" if before == after else f"was {before or 'none'}"
+    stdout.print(f"database schema at revision {after} ({change})", highlight=False)
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Print the database schema's revision ("none" before the first upgrade).
+
+    Example: taiex db current
+    """
+    from taiex.store import Store
+
+    store = Store(_settings().database_url)
+    try:
+        revision = store.revision()
+    finally:
+        store.dispose()
+    stdout.print(revision or "none", highlight=False)
+
+
 step_app = typer.Typer(
     help="Run one step of the daily job and print its result as one line of JSON "
     "(for Airflow tasks and containers; `taiex run` runs them all)."

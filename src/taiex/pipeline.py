@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from taiex.calendar import Month
-from taiex.errors import DataError, NotFittedError, StorageError
+from taiex.errors import DataError, NotFittedError
 from taiex.etl import (
     ETL_LOCK,
     Loader,
@@ -320,16 +320,7 @@ def promote(ctx: Context, version_name: str) -> ModelVersion:
     """Make a registered version champion by hand, recorded as a manual decision. Its artifact
     must load in full first: a damaged model is never crowned."""
     spec = kind_of_version(version_name)
-    registry = ctx.registry()
-    target = registry.get(spec.name, version_name)
-    registry.load(target, spec.from_bytes)
-    current = registry.champion(spec.name)
-    if not registry.promote(target, "promoted by hand", expected=current):
-        raise StorageError(f"the {spec.name} champion changed meanwhile; try again")
-    registry.record_trial(
-        target, decision="manual", reason="promoted by hand", score=None, champion_score=None
-    )
-    return registry.get(spec.name, version_name)
+    return ctx.registry().promote_by_hand(spec.name, version_name, spec.from_bytes)
 
 
 def rollback(ctx: Context, kind_name: str) -> ModelVersion:
