@@ -117,7 +117,7 @@ def test_signals_are_saved_once_and_read_by_latest_day(store: Store) -> None:
 
 
 def test_a_bad_signal_is_refused_not_skipped(store: Store) -> None:
-    with pytest.raises(StorageError, match=r"^database error while saving a signal: "):
+    with pytest.raises(StorageError, match=r"^database error while saving signals: "):
         store.signals.save([{**signal_row("classifier-v1", ORIGIN, 0.7), "signal": None}])
     assert store.signals.count() == 0
 
