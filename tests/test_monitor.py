@@ -31,7 +31,7 @@ from taiex.monitor import (
     retrain_kind,
 )
 from taiex.settings import Settings
-from taiex.store import Store, lstm_model_evaluate, svm_model_evaluate
+from taiex.store import Store
 from tests.series import TINY_MODELS, synthetic_history
 
 
@@ -154,8 +154,7 @@ def test_single_class_window_stores_null_with_the_reason(tmp_path: Any) -> None:
     store.create_schema()
     record_evaluation(store, ev)
     record_evaluation(store, ev)  # a rerun adds nothing
-    with store.engine.connect() as conn:
-        rows = conn.execute(svm_model_evaluate.select()).mappings().all()
+    rows = store.evaluations.rows("svm_model_evaluate")
     assert len(rows) == 1
     assert rows[0]["ROC_AUC"] is None and "class 1" in rows[0]["reason"]
     assert (rows[0]["n_positive"], rows[0]["n_negative"]) == (13, 0)
@@ -353,8 +352,7 @@ def test_real_models_end_to_end(sqlite_store: Store) -> None:
         assert report.evaluation.metric is not None and report.evaluation.baseline is not None
         forced = replace(TINY, lstm_smape_max=0.0, classifier_auc_min=1.0)
         assert evaluate_kind(spec, sqlite_store, history, forced).decision.retrain
-    with sqlite_store.engine.connect() as conn:
-        lstm_rows = conn.execute(lstm_model_evaluate.select()).mappings().all()
+    lstm_rows = sqlite_store.evaluations.rows("lstm_model_evaluate")
     assert len(lstm_rows) == 1  # evaluated twice on the same day: one row
     assert (
         lstm_rows[0]["n_pairs"] == 600
