@@ -58,7 +58,7 @@ DRIVERS = {"mysql": "mysql+pymysql", "postgres": "postgresql+psycopg", "sqlite":
 def connection_url(conn: Connection) -> str:
     """The SQLAlchemy URL of an Airflow connection (a sqlite one names its file as host or path;
     extras are not used)."""
-    from sqlalchemy.engine import URL
+    from taiex.store import build_url
 
     if conn.conn_type not in DRIVERS:
         raise ValueError(
@@ -66,24 +66,23 @@ def connection_url(conn: Connection) -> str:
             + ", ".join(DRIVERS)
         )
     if conn.conn_type == "sqlite":
-        url = URL.create("sqlite", database=conn.host or conn.schema)
-    else:
-        url = URL.create(
-            DRIVERS[conn.conn_type],
-            username=conn.login,
-            password=conn.password,
-            host=conn.host,
-            port=conn.port,
-            database=conn.schema,
-        )
-    return url.render_as_string(hide_password=False)
+        return build_url("sqlite", database=conn.host or conn.schema)
+    return build_url(
+        DRIVERS[conn.conn_type],
+        username=conn.login,
+        password=conn.password,
+        host=conn.host,
+        port=conn.port,
+        database=conn.schema,
+    )
 
 
 def db_url() -> str:
     """``TAIEX_DB_URL``, else the ``taiex_db`` connection's URL; its password masked in logs."""
     from airflow.sdk.exceptions import AirflowNotFoundException
     from airflow.sdk.log import mask_secret
-    from sqlalchemy.engine import make_url
+
+    from taiex.store import url_password
 
     url = os.environ.get("TAIEX_DB_URL")
     if not url:
@@ -93,7 +92,7 @@ def db_url() -> str:
             raise RuntimeError(
                 f"no database: set TAIEX_DB_URL or create the Airflow connection {DB_CONN_ID!r}"
             ) from exc
-    password = make_url(url).password
+    password = url_password(url)
     if password:
         mask_secret(password)
     return url

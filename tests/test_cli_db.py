@@ -122,3 +122,13 @@ def test_the_drift_error_names_the_column(home: Path) -> None:
         "error: database error while listing model versions: "
         "no such column: model_versions.decision"
     )
+
+
+def test_merging_an_unknown_load_id_is_one_line_and_records_nothing(home: Path) -> None:
+    code, out, err = run("step", "merge", "no-such-load")
+    assert (code, out) == (1, "")
+    assert err.startswith("error: no staged rows for load id 'no-such-load'")
+    assert len(err.strip().splitlines()) == 1
+    store = Store(Settings.from_env().database_url)
+    assert store.loads.count() == 0 and store.last_load() is None
+    store.dispose()

@@ -20,9 +20,10 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from sqlalchemy import create_engine, select
 
-from taiex.store import forecasts, model_versions, weighted_index
+from taiex.models.registry import Registry
+from taiex.store import Store
+from taiex.store.testing import rows
 from tests.conftest import FAST
 from tests.series import TINY_CONFIG, synthetic_history
 from tests.twse_server import TwseServer
@@ -315,12 +316,11 @@ def test_two_days_of_the_dag(
         assert xcoms[f"monitoring.evaluate_{kind}"]["retrain"] is True
 
     assert not (taiex_home / "taiex.db").exists()  # both days used the database they were given
-    engine = create_engine(url)
-    with engine.connect() as conn:
-        stored = conn.execute(select(weighted_index.c.date)).scalars().all()
-        versions = conn.execute(select(model_versions)).mappings().all()
-        origins = set(conn.execute(select(forecasts.c.origin_date)).scalars())
-    engine.dispose()
+    store = Store(url)
+    stored = store.stored_dates()
+    versions = [v.summary() for v in Registry(store).versions()]
+    origins = {row["origin_date"] for row in rows(store, "forecasts")}
+    store.dispose()
     assert len(stored) == len(history)
     assert origins == {day1, day2}
     for kind in ("lstm", "classifier"):

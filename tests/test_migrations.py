@@ -4,8 +4,11 @@ migrations existed (its rows intact), a newer revision, a damaged schema, concur
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import sys
 import threading
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -215,3 +218,16 @@ def test_upgrades_at_once_on_an_empty_database_all_succeed(database_url: str) ->
     assert stores[0].revision() == HEAD
     for store in stores:
         store.dispose()
+
+
+def test_a_database_at_the_head_is_opened_without_alembic(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'taiex.db'}"
+    Store(url).upgrade()
+    code = (
+        "import sys; from taiex.store import Store; "
+        f"store = Store({url!r}); store.upgrade(); print('alembic' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert result.stdout.strip() == "False"

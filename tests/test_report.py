@@ -17,7 +17,6 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from sqlalchemy import insert, update
 
 from taiex.kinds import Evaluation
 from taiex.kinds.classifier import CLASSIFIER
@@ -28,15 +27,8 @@ from taiex.report.page import write_report
 from taiex.report.status import status_rows
 from taiex.settings import Settings
 from taiex.source import DailyRow
-from taiex.store import (
-    Store,
-    etl_loads,
-    forecasts,
-    lstm_model_evaluate,
-    model_versions,
-    signals,
-    svm_model_evaluate,
-)
+from taiex.store import Store
+from taiex.store.testing import delete_rows, insert_rows, update_rows
 from tests.browser import BrowserError, Chromium, find_chromium
 from tests.series import synthetic_history
 
@@ -160,27 +152,25 @@ def fill(world: World) -> World:
     dates = [d.date() for d in pd.bdate_range(last + dt.timedelta(days=1), periods=5)]
     close = float(world.history["close"].iloc[-1])
     before = [world.day(-1), *dates[:4]]
-    with store.engine.begin() as conn:
-        conn.execute(insert(forecasts), forecast_rows("lstm-v1", last, dates, close))
-        # An older origin of the champion and another version's forecast: neither is shown.
-        conn.execute(insert(forecasts), forecast_rows("lstm-v1", world.day(-2), before, 1.0))
-        conn.execute(insert(forecasts), forecast_rows("lstm-v2", last, dates, 2.0))
-        signal = {"model_version": "classifier-v1", "threshold": 0.5}
-        conn.execute(
-            insert(signals),
-            [
-                signal
-                | {"based_on": last, "target_date": dates[0], "probability": 0.734}
-                | {"signal": 1, "created_at": world.now},
-                signal
-                | {"based_on": world.day(-2), "target_date": last, "probability": 0.2}
-                | {"signal": 0, "created_at": world.now},
-            ],
-        )
-        conn.execute(insert(lstm_model_evaluate), evaluation_rows(world, "lstm-v1", "lstm"))
-        conn.execute(
-            insert(svm_model_evaluate), evaluation_rows(world, "classifier-v1", "classifier")
-        )
+    insert_rows(store, "forecasts", forecast_rows("lstm-v1", last, dates, close))
+    # An older origin of the champion and another version's forecast: neither is shown.
+    insert_rows(store, "forecasts", forecast_rows("lstm-v1", world.day(-2), before, 1.0))
+    insert_rows(store, "forecasts", forecast_rows("lstm-v2", last, dates, 2.0))
+    signal = {"model_version": "classifier-v1", "threshold": 0.5}
+    insert_rows(
+        store,
+        "signals",
+        [
+            signal
+            | {"based_on": last, "target_date": dates[0], "probability": 0.734}
+            | {"signal": 1, "created_at": world.now},
+            signal
+            | {"based_on": world.day(-2), "target_date": last, "probability": 0.2}
+            | {"signal": 0, "created_at": world.now},
+        ],
+    )
+    insert_rows(store, "lstm_model_evaluate", evaluation_rows(world, "lstm-v1", "lstm"))
+    insert_rows(store, "svm_model_evaluate", evaluation_rows(world, "classifier-v1", "classifier"))
     values = [close + 10 * h for h in range(1, 6)]
     return World(store, world.settings, world.history, world.now, dates, values)
 
@@ -189,18 +179,16 @@ def on_the_fixture_clock(world: World) -> None:
     """Registry and loads stamp the wall clock: move them to the fixture's days, as in real life."""
     trained = dt.datetime.combine(world.day(-40), dt.time(8))
     retried = dt.datetime.combine(world.day(-8), dt.time(8))
-    with world.store.engine.begin() as conn:
-        conn.execute(update(etl_loads).values(loaded_at=world.now - dt.timedelta(hours=1)))
-        conn.execute(
-            update(model_versions)
-            .where(model_versions.c.version != "lstm-v2")
-            .values(created_at=trained, promoted_at=trained)
+    store = world.store
+    update_rows(store, "etl_loads", {"loaded_at": world.now - dt.timedelta(hours=1)})
+    for version in ("lstm-v1", "classifier-v1"):
+        update_rows(
+            store,
+            "model_versions",
+            {"created_at": trained, "promoted_at": trained},
+            version=version,
         )
-        conn.execute(
-            update(model_versions)
-            .where(model_versions.c.version == "lstm-v2")
-            .values(created_at=retried)
-        )
+    update_rows(store, "model_versions", {"created_at": retried}, version="lstm-v2")
 
 
 @pytest.fixture
@@ -354,8 +342,7 @@ def test_the_page_is_self_contained(world: World) -> None:
 def test_text_from_the_database_is_escaped(world: World) -> None:
     row = evaluation_rows(world, "classifier-v1", "classifier", days=1)[0]
     row |= {"data_date": world.now.date(), "model_family": "<script>alert(1)</script>"}
-    with world.store.engine.begin() as conn:
-        conn.execute(insert(svm_model_evaluate), [row])
+    insert_rows(world.store, "svm_model_evaluate", [row])
     html = write_report(world.store, world.settings, now=world.now).read_text()
     assert "<script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
@@ -403,9 +390,8 @@ def test_data_without_models_asks_for_a_run(empty: World) -> None:
 
 
 def test_champions_without_forecast_or_signal_ask_for_a_run(world: World) -> None:
-    with world.store.engine.begin() as conn:
-        conn.execute(forecasts.delete())
-        conn.execute(signals.delete())
+    delete_rows(world.store, "forecasts")
+    delete_rows(world.store, "signals")
     facts = report.gather(world.store, world.settings, now=world.now)
     assert facts.forecast is None and facts.signal is None
     assert facts.todo == ["No forecast yet: run `taiex run`.", "No signal yet: run `taiex run`."]

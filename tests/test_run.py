@@ -9,20 +9,12 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from sqlalchemy import select, update
 from typer.testing import CliRunner
 
 from taiex.cli import app
 from taiex.settings import Settings
-from taiex.store import (
-    Store,
-    forecasts,
-    lstm_model_evaluate,
-    model_versions,
-    signals,
-    svm_model_evaluate,
-    weighted_index,
-)
+from taiex.store import Store
+from taiex.store.testing import rows, update_rows
 from tests.series import TINY_CONFIG, synthetic_history
 from tests.twse_server import TwseServer
 
@@ -53,21 +45,19 @@ def run(*args: str) -> dict[str, Any]:
 def snapshot(store: Store) -> dict[str, list[tuple[Any, ...]]]:
     """Every row the job writes (the load log aside), without ids."""
     tables = (
-        weighted_index,
-        forecasts,
-        signals,
-        model_versions,
-        lstm_model_evaluate,
-        svm_model_evaluate,
+        "weighted_index",
+        "forecasts",
+        "signals",
+        "model_versions",
+        "lstm_model_evaluate",
+        "svm_model_evaluate",
     )
-    with store.engine.connect() as conn:
-        return {
-            t.name: sorted(
-                (tuple(str(v) for k, v in row._mapping.items() if k != "id")
-                 for row in conn.execute(select(t))),
-            )
-            for t in tables
-        }  # fmt: skip
+    return {
+        table: sorted(
+            tuple(str(v) for k, v in row.items() if k != "id") for row in rows(store, table)
+        )
+        for table in tables
+    }
 
 
 def test_a_day_then_the_next_then_the_same_again(
@@ -135,12 +125,7 @@ def test_predict_falls_back_from_a_corrupt_champion_and_says_so(
     # A second LSTM becomes champion by hand; then its artifact is damaged.
     assert runner.invoke(app, ["train", "lstm"]).exit_code == 0
     assert runner.invoke(app, ["models", "promote", "lstm-v2"]).exit_code == 0
-    with store.engine.begin() as conn:
-        conn.execute(
-            update(model_versions)
-            .where(model_versions.c.version == "lstm-v2")
-            .values(artifact=b"damaged")
-        )
+    update_rows(store, "model_versions", {"artifact": b"damaged"}, version="lstm-v2")
     result = runner.invoke(app, ["predict", "--json"])
     assert result.exit_code == 0, result.stderr
     prediction = json.loads(result.stdout)
@@ -148,8 +133,7 @@ def test_predict_falls_back_from_a_corrupt_champion_and_says_so(
     assert "lstm-v2: the artifact fails its checksum" in result.stderr
     assert len(prediction["forecast"]) == 5
 
-    with store.engine.begin() as conn:  # no good LSTM left: one clear line, no traceback
-        conn.execute(update(model_versions).values(artifact=b""))
+    update_rows(store, "model_versions", {"artifact": b""})  # no good LSTM left: one clear line
     result = runner.invoke(app, ["predict"])
     assert result.exit_code == 1
     assert "error: no usable lstm model" in result.stderr and "Traceback" not in result.stderr

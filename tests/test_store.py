@@ -11,7 +11,7 @@ import pytest
 from taiex.calendar import Month
 from taiex.errors import InputError, LockedError, StorageError
 from taiex.source import DailyRow
-from taiex.store import Store, load_id_for
+from taiex.store import Store, build_url, load_id_for, redact_url, url_password
 from taiex.store.testing import count, insert_rows, rows
 from tests.clock import StepClock, with_clock
 
@@ -278,3 +278,18 @@ def test_rows_staged_under_an_id_before_its_merge_are_removed(store: Store) -> N
     store.merge_rows(ROWS, source="test")  # any load cleans up
     assert store.prices.staged() == {}
     assert store.read_rows() == ROWS
+
+
+# ---------------------------------------------------------------- URLs
+
+
+def test_urls_are_built_escaped_and_shown_without_their_password() -> None:
+    url = build_url(
+        "postgresql+psycopg", username="taiex", password="p@ss/w:rd", host="db", port=5432,
+        database="taiex",
+    )  # fmt: skip
+    assert url_password(url) == "p@ss/w:rd"
+    assert redact_url(url) == "postgresql+psycopg://taiex:***@db:5432/taiex"
+    assert build_url("sqlite", database="/srv/taiex.db") == "sqlite:////srv/taiex.db"
+    assert url_password("sqlite:////srv/taiex.db") is None
+    assert redact_url("not a url") == "<invalid URL>"

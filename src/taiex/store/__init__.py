@@ -3,7 +3,7 @@
     facade        Store: the engine, the clock, the repositories, schema upgrades, locks
     schema        metadata and every table (at the newest migration)
     engine        make_engine, SQLite pragmas, storage_errors (every database error becomes a
-                  StorageError naming the operation), redact_url
+                  StorageError naming the operation), URLs: build_url, redact_url, url_password
     locks         named locks that die with their process
     migrate       Alembic upgrades (revisions under migrations/)
     prices        weighted_index, staging and merge        loads        etl_loads, load ids
@@ -16,7 +16,7 @@ Nothing outside this package imports SQLAlchemy.
 
 from taiex.store.clock import Clock, utcnow
 from taiex.store.dialects import insert_missing
-from taiex.store.engine import make_engine, redact_url, storage_errors
+from taiex.store.engine import build_url, make_engine, redact_url, storage_errors, url_password
 from taiex.store.evaluations import EVALUATION_TABLES
 from taiex.store.facade import Store
 from taiex.store.loads import LoadRecord, MergeResult, load_id_for
@@ -41,6 +41,7 @@ __all__ = [
     "LoadRecord",
     "MergeResult",
     "Store",
+    "build_url",
     "etl_loads",
     "forecasts",
     "insert_missing",
@@ -54,6 +55,7 @@ __all__ = [
     "signals",
     "storage_errors",
     "svm_model_evaluate",
+    "url_password",
     "utcnow",
     "weighted_index",
     "weighted_index_temp",

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from taiex.errors import StorageError
@@ -34,6 +34,31 @@ def make_engine(url: str) -> Engine:
     engine = create_engine(parsed, connect_args={"timeout": 60})
     event.listen(engine, "connect", _sqlite_pragmas)
     return engine
+
+
+def build_url(
+    driver: str,
+    *,
+    username: str | None = None,
+    password: str | None = None,
+    host: str | None = None,
+    port: int | None = None,
+    database: str | None = None,
+) -> str:
+    """A database URL from its parts, each escaped as URLs need (e.g. an Airflow connection's)."""
+    url = URL.create(
+        driver, username=username, password=password, host=host, port=port, database=database
+    )
+    return url.render_as_string(hide_password=False)
+
+
+def url_password(url: str) -> str | None:
+    """The password in ``url`` (to mask it in logs), or None."""
+    try:
+        password = make_url(url).password
+    except Exception:
+        return None
+    return None if password is None else str(password)
 
 
 def redact_url(url: str) -> str:
