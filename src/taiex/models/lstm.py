@@ -53,17 +53,9 @@ from torch import nn
 from taiex import __version__
 from taiex.calendar import next_sessions
 from taiex.errors import ArtifactError, DataError, NotFittedError
+from taiex.frames import FloatArray, IntArray, Prices, check_history
 from taiex.metrics import smape
-from taiex.windows import (
-    N_FEATURES,
-    FloatArray,
-    IntArray,
-    Prices,
-    check_history,
-    realised_volatility,
-    targets,
-    window_features,
-)
+from taiex.windows import N_FEATURES, realised_volatility, targets, window_features
 
 logger = logging.getLogger(__name__)
 
