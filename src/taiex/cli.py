@@ -513,7 +513,8 @@ def backtest_lstm(
 
     Example: taiex backtest lstm --train-until 2024-12-31 --from 2025-01-01 --out bt.csv
     """
-    from taiex.models.lstm import LSTMConfig, backtest
+    from taiex.models.backtest import backtest_lstm as backtest
+    from taiex.models.lstm import LSTMConfig
 
     with _context() as ctx:
         result = _backtest(ctx, backtest, (LSTMConfig, "lstm"), train_until, start, end)
@@ -552,7 +553,9 @@ def backtest_classifier(
 
     Example: taiex backtest classifier --train-until 2024-12-31 --from 2025-01-01 --out bt.csv
     """
-    from taiex.models.classifier import ClassifierConfig, backtest, format_table
+    from taiex.models.backtest import backtest_classifier as backtest
+    from taiex.models.classifier import ClassifierConfig
+    from taiex.models.tournament import format_table
 
     with _context() as ctx:
         config = (ClassifierConfig, "classifier")
