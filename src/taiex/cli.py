@@ -26,7 +26,6 @@ from rich.text import Text
 from taiex import __version__
 from taiex.calendar import Month
 from taiex.errors import LockedError, TaiexError
-from taiex.history import FORECAST_VALUES
 from taiex.kinds import KIND_NAMES, KINDS
 from taiex.settings import Settings
 
@@ -448,6 +447,8 @@ _SIGNAL_LABELS = {1: "enter (適合進場)", 0: "stay out (不適合進場)"}
 
 def _served_json(part: Any) -> dict[str, Any]:
     """One champion's answer in ``taiex predict --json``."""
+    from taiex.frames import FORECAST_VALUES
+
     if part.spec.serves == "forecasts":
         rows = part.rows
         return {

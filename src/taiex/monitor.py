@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from taiex.errors import DataError
-from taiex.history import as_date
+from taiex.frames import to_date
 from taiex.kinds import MIN_DAYS_TO_JUDGE, Decision, Evaluation, KindSpec
 from taiex.models.registry import LoadedModel, ModelVersion, Registry
 from taiex.settings import Settings
@@ -289,7 +289,7 @@ def evaluate_kind(
     if evaluation is not None:
         record_evaluation(store, spec, evaluation)
     champion = registry.champion(spec.name)
-    day = as_date(history["date"].iloc[-1])
+    day = to_date(history["date"].iloc[-1])
     return KindReport(
         spec,
         champion.version if champion else None,

@@ -35,7 +35,7 @@ from taiex.etl import (
     taipei_today,
     update_months,
 )
-from taiex.history import as_date
+from taiex.frames import to_date
 from taiex.kinds import KINDS, KindSpec
 from taiex.kinds import get as kind
 from taiex.kinds import of_version as kind_of_version
@@ -275,7 +275,7 @@ def train(ctx: Context, kind_name: str, until: dt.date | None = None) -> dict[st
 
     spec = kind(kind_name)
     history = ctx.history()
-    first, last = as_date(history["date"].iloc[0]), as_date(history["date"].iloc[-1])
+    first, last = to_date(history["date"].iloc[0]), to_date(history["date"].iloc[-1])
     until = until or last
     if until < first:
         raise DataError(f"--until {until} is before the first stored day {first}")

@@ -36,6 +36,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter
 
 from taiex.files import write_atomic
+from taiex.frames import FORECAST_VALUES
 from taiex.metrics import roc_auc, smape
 from taiex.models.registry import ModelVersion
 
@@ -64,28 +65,9 @@ SIZE = (10.0, 5.6)  # inches; 1000 x 560 px at DPI
 DPI = 100
 HISTORY_DAYS = 30
 MARK_MARGIN = pd.Timedelta(days=30)
-FORECAST_COLUMNS = (
-    "horizon",
-    "date",
-    "forecast",
-    "lower_80",
-    "upper_80",
-    "lower_95",
-    "upper_95",
-    "naive",
-)
-PAIR_COLUMNS = (
-    "origin_date",
-    "horizon",
-    "target_date",
-    "forecast",
-    "lower_80",
-    "upper_80",
-    "lower_95",
-    "upper_95",
-    "naive",
-    "actual",
-)
+# What the forecast and the scored pairs hold (frames.py names the forecast's values once).
+FORECAST_COLUMNS = ("horizon", "date", *FORECAST_VALUES)
+PAIR_COLUMNS = ("origin_date", "horizon", "target_date", *FORECAST_VALUES, "actual")
 
 
 # ---------------------------------------------------------------- files and fonts

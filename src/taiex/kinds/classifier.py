@@ -13,7 +13,6 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from taiex.history import as_date
 from taiex.kinds.spec import Decision, Evaluation, KindSpec, Metric, not_judged, unseen_window
 
 if TYPE_CHECKING:
@@ -195,12 +194,14 @@ def serve(
     model: EntrySignalClassifier, version: str, history: pd.DataFrame
 ) -> list[dict[str, Any]]:
     """The entry signal for the session after the last day of ``history``, as one signal row."""
+    from taiex.frames import to_date
+
     signal = model.signal(history)
     return [
         {
             "model_version": version,
-            "based_on": as_date(signal["based_on"]),
-            "target_date": as_date(signal["date"]),
+            "based_on": to_date(signal["based_on"]),
+            "target_date": to_date(signal["date"]),
             "probability": float(signal["probability"]),
             "signal": int(signal["signal"]),
             "threshold": float(signal["threshold"]),
@@ -222,7 +223,7 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 def backtest_text(result: Any) -> str:
     """A backtest's tournament table, then the winner's ROC AUC beside the trivial score's."""
-    from taiex.models.classifier import format_table
+    from taiex.models.tournament import format_table
 
     auc = "undefined" if result.auc is None else f"{result.auc:.4f}"
     trivial = "undefined" if result.trivial_auc is None else f"{result.trivial_auc:.4f}"
@@ -250,7 +251,7 @@ CLASSIFIER = KindSpec(
     evaluate="taiex.kinds.classifier:evaluate",
     serve="taiex.kinds.classifier:serve",
     evaluation_plot="taiex.plots:classifier_evaluation_plot",
-    backtest="taiex.models.classifier:backtest",
+    backtest="taiex.models.backtest:backtest_classifier",
     backtest_text=backtest_text,
     backtest_plot=None,
     decide=decide,

@@ -12,7 +12,6 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from taiex.history import FORECAST_VALUES, as_date
 from taiex.kinds.spec import Decision, Evaluation, KindSpec, Metric, not_judged, unseen_window
 
 if TYPE_CHECKING:
@@ -224,14 +223,16 @@ def reading(evaluation: Evaluation | None, decision: Decision, settings: Setting
 
 def serve(model: LSTMForecaster, version: str, history: pd.DataFrame) -> list[dict[str, Any]]:
     """The next sessions' opening levels from the last day of ``history``, as forecast rows."""
+    from taiex.frames import FORECAST_VALUES, to_date
+
     frame = model.predict(history)
-    origin = as_date(history["date"].iloc[-1])
+    origin = to_date(history["date"].iloc[-1])
     return [
         {
             "model_version": version,
             "origin_date": origin,
             "horizon": int(r["horizon"]),
-            "target_date": as_date(r["date"]),
+            "target_date": to_date(r["date"]),
             **{c: float(r[c]) for c in FORECAST_VALUES},
         }
         for r in frame.to_dict("records")
@@ -282,7 +283,7 @@ LSTM = KindSpec(
     evaluate="taiex.kinds.lstm:evaluate",
     serve="taiex.kinds.lstm:serve",
     evaluation_plot="taiex.plots:lstm_evaluation_plot",
-    backtest="taiex.models.lstm:backtest",
+    backtest="taiex.models.backtest:backtest_lstm",
     backtest_text=backtest_text,
     backtest_plot="taiex.plots:backtest_plot",
     decide=decide,

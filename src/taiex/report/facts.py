@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from taiex.calendar import sessions_between
 from taiex.etl import DataStatus, data_status
-from taiex.history import FORECAST_VALUES
+from taiex.frames import FORECAST_VALUES
 from taiex.kinds import KINDS, Decision, Evaluation, KindSpec
 from taiex.models.registry import ModelVersion, Registry
 from taiex.settings import Settings

@@ -27,7 +27,7 @@ import pandas as pd
 from markupsafe import Markup, escape
 
 from taiex.files import write_atomic
-from taiex.history import PRICE_COLUMNS
+from taiex.frames import PRICE_COLUMNS
 from taiex.kinds import KINDS, KindSpec
 from taiex.plots import MetricPanel, forecast_plot, metric_history_plot
 from taiex.report.facts import RUN, ForecastFacts, ReportFacts, SignalFacts, gather, taipei

@@ -28,7 +28,6 @@ metadata = MetaData()
 Id = BigInteger().with_variant(Integer(), "sqlite")
 # Index points as TWSE publishes them: exact to the cent, whatever the backend.
 Price = Numeric(12, 2, asdecimal=True)
-PRICE_COLUMNS = ("open", "high", "low", "close")
 # Artifacts are a few hundred kB: MySQL's BLOB stops at 64 kB.
 Blob = LargeBinary().with_variant(mysql.LONGBLOB(), "mysql", "mariadb")
 KIND = String(20)
