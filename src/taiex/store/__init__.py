@@ -14,6 +14,7 @@
 Nothing outside this package imports SQLAlchemy.
 """
 
+from taiex.frames import PRICE_COLUMNS
 from taiex.store.clock import Clock, utcnow
 from taiex.store.dialects import insert_missing
 from taiex.store.engine import build_url, make_engine, redact_url, storage_errors, url_password
@@ -21,7 +22,6 @@ from taiex.store.evaluations import EVALUATION_TABLES
 from taiex.store.facade import Store
 from taiex.store.loads import LoadRecord, MergeResult, load_id_for
 from taiex.store.schema import (
-    PRICE_COLUMNS,
     etl_loads,
     forecasts,
     lstm_model_evaluate,

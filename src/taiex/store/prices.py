@@ -33,12 +33,13 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 
 from taiex.errors import InputError
+from taiex.frames import PRICE_COLUMNS
 from taiex.source import DailyRow
 from taiex.store import loads
 from taiex.store.clock import Clock
 from taiex.store.engine import storage_errors
 from taiex.store.loads import MergeResult
-from taiex.store.schema import PRICE_COLUMNS, etl_loads, weighted_index, weighted_index_temp
+from taiex.store.schema import etl_loads, weighted_index, weighted_index_temp
 
 log = logging.getLogger(__name__)
 
