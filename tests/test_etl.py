@@ -25,11 +25,13 @@ from taiex.etl import (
     import_csv,
     is_final,
     load_months,
+    stage_months,
     update_months,
 )
 from taiex.settings import Settings
 from taiex.source import TwseClient
-from taiex.store import Store, weighted_index_temp
+from taiex.store import Store, load_id_for
+from taiex.store.testing import count
 from tests.series import real_history
 from tests.twse_server import TwseServer
 
@@ -325,8 +327,7 @@ def test_a_backfill_killed_midway_is_completed_exactly_by_a_rerun(
     second = taiex(*args, env=slow_env(env, "0"))
     assert second.wait(timeout=60) == 0, second.stderr.read() if second.stderr else ""
     assert stored(store) == expected_rows(history)
-    with store.engine.connect() as conn:
-        assert conn.execute(weighted_index_temp.select()).first() is None
+    assert count(store, "weighted_index_temp") == 0
 
 
 def test_two_backfills_started_together_neither_corrupt_nor_duplicate(
@@ -368,6 +369,22 @@ def test_staging_reads_what_the_download_fetched_the_same_day(
     later = make_loader(env, today=dt.date(2025, 1, 2))  # a later day: the cache is stale
     later.fresh_rows(Month(2024, 12))
     assert len(twse.requests) == asked + 1
+
+
+def test_a_retried_save_stages_under_the_same_id_and_leaves_no_orphans(
+    env: Settings, twse: TwseServer, history: pd.DataFrame
+) -> None:
+    months = [Month(2024, 11), Month(2024, 12)]
+    loader = make_loader(env)
+    load_id = stage_months(loader, months)
+    assert load_id == load_id_for(DEC31, months)
+    assert stage_months(make_loader(env), months) == load_id
+    in_months = history[history["date"] >= "2024-11-01"]
+    assert {k: len(v) for k, v in loader.store.prices.staged().items()} == {load_id: len(in_months)}
+    result = loader.store.merge_staged(load_id, source="twse")
+    assert result.inserted == len(in_months)
+    assert stored(loader.store) == expected_rows(in_months)
+    assert count(loader.store, "weighted_index_temp") == 0
 
 
 # ---------------------------------------------------------------- days that cannot be (issue 14)
@@ -413,10 +430,10 @@ def write_rows(path: Path, rows: list[tuple[dt.date, str, str, str, str]], tail:
     return write_csv(path, [*lines, *([tail] if tail else [])])
 
 
-def weekdays(start: dt.date, count: int) -> list[dt.date]:
+def weekdays(start: dt.date, n: int) -> list[dt.date]:
     days = []
     day = start
-    while len(days) < count:
+    while len(days) < n:
         if day.weekday() < 5:
             days.append(day)
         day += dt.timedelta(days=1)
@@ -437,8 +454,7 @@ def test_a_late_bad_line_in_a_big_csv_loads_nothing(store: Store, tmp_path: Path
     with pytest.raises(InputError, match=rf"line {len(days) + 2}: date 2030-01-02 is after"):
         import_csv(store, path, today=DEC31)
     assert store.summary()["rows"] == 0 and store.last_load() is None
-    with store.engine.connect() as conn:
-        assert conn.execute(weighted_index_temp.select()).first() is None
+    assert count(store, "weighted_index_temp") == 0
     good = write_rows(tmp_path / "good.csv", [(d, *PRICES) for d in days])
     result = import_csv(store, good, today=DEC31)
     assert (result.rows, result.inserted) == (len(days), len(days))
@@ -529,18 +545,6 @@ def test_export_writes_only_regular_files_in_existing_folders(
     assert fifo.is_fifo() and link.is_symlink() and target.read_text() == "keep me\n"
     assert not (tmp_path / "missing").exists()
     assert export_csv(store, target) == 1 and target.read_text().startswith("date,open")
-
-
-def test_merging_an_unknown_load_records_nothing(env: Settings) -> None:
-    from taiex.store import EMPTY_LOAD
-
-    store = Store.from_settings(env)
-    with pytest.raises(InputError, match="no load 'nosuch'"):
-        store.merge_staged("nosuch", source="twse")
-    assert store.last_load() is None
-    assert store.stage_rows([]) == EMPTY_LOAD
-    assert store.merge_staged(EMPTY_LOAD, source="twse").rows == 0
-    assert store.last_load() is None
 
 
 def test_csv_lines_keep_their_numbers_across_blank_lines_and_chunks(

@@ -22,7 +22,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -49,7 +49,7 @@ from taiex.source import (
     parse_month,
     price_problem,
 )
-from taiex.store import PRICE_COLUMNS, LoadRecord, MergeResult, Store
+from taiex.store import PRICE_COLUMNS, LoadRecord, MergeResult, Store, load_id_for
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +156,13 @@ class RawCache:
         write_atomic(self._meta_path(month), json.dumps(meta, indent=1).encode())
 
 
+def as_of_day(as_of: dt.date | None, clock: Callable[[], dt.date] = taipei_today) -> dt.date:
+    """The day a load acts as of: ``as_of`` when given (InputError when it is later than the
+    real day in Taipei, or before TWSE's first day), else the real day."""
+    real = clock()
+    return check_as_of(as_of, real) if as_of else real
+
+
 def is_final(month: Month, fetched_on: dt.date, rows: int, revision_days: int) -> bool:
     """Whether a response fetched on ``fetched_on`` is the month's last word.
 
@@ -198,8 +205,7 @@ class Loader:
         self.client = client
         self.cache = cache
         self.clock = clock
-        real_today = clock()
-        self.today = check_as_of(today, real_today) if today else real_today
+        self.today = as_of_day(today, clock)
         self.revision_days = revision_days
 
     def needs_fetch(self, month: Month, refresh: bool = False) -> bool:
@@ -269,6 +275,18 @@ def update_months(today: dt.date, last_stored: dt.date | None, revision_days: in
     if today.day <= revision_days:
         first = min(first, current.previous())
     return month_range(min(first, current), current)
+
+
+def stage_months(loader: Loader, months: Sequence[Month]) -> str:
+    """Stage the rows of ``months`` for a later merge (the DAG's save step); returns the load id.
+
+    The id is derived from the data day (``loader.today``) and the months, so a retried or
+    cleared save of the same run replaces its own staged rows instead of adding orphans. The
+    rows come from a cache entry fetched on or after the data day, else from TWSE.
+    """
+    rows = [row for month in months for row in loader.fresh_rows(month)]
+    load_id = load_id_for(loader.today, months)
+    return loader.store.stage_rows(rows, load_id=load_id)
 
 
 def load_months(

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from taiex.errors import SettingsError
 
@@ -170,9 +170,13 @@ def _split_password(url: str) -> tuple[str, str | None, str]:
     return f"{scheme}://{user}:", password, f"@{host}{path}"
 
 
-def url_password(url: str) -> str | None:
-    """The password in a database URL, found even when the URL is malformed."""
-    return _split_password(url)[1] or None
+def url_password(url: str, *, raw: bool = False) -> str | None:
+    """The password in a database URL, found even when the URL is malformed: decoded
+    (``p@ss`` for ``p%40ss``), or as the URL spells it with ``raw=True``."""
+    password = _split_password(url)[1]
+    if not password:
+        return None
+    return password if raw else unquote(password)
 
 
 def redact_url(url: str) -> str:

@@ -1,0 +1,51 @@
+"""The forecast metrics on cases small enough to compute by hand."""
+
+from __future__ import annotations
+
+import pytest
+
+from taiex.metrics import coverage, diebold_mariano, interval_score, smape, smape_terms
+
+
+def test_smape_terms_are_each_pairs_share_and_average_to_smape() -> None:
+    # 200 |F - A| / (|A| + |F|): 200*10/210, 0, and 0 for the 0/0 pair.
+    terms = smape_terms([110.0, 50.0, 0.0], [100.0, 50.0, 0.0])
+    assert terms.tolist() == pytest.approx([2000 / 210, 0.0, 0.0])
+    assert smape([110.0, 50.0, 0.0], [100.0, 50.0, 0.0]) == pytest.approx(2000 / 210 / 3)
+
+
+def test_diebold_mariano_by_hand() -> None:
+    # d = [-1, 0, 1, 2], mean 0.5, centred [-1.5, -0.5, 0.5, 1.5]
+    # gamma0 = 5 / 4 = 1.25; gamma1 = (0.75 - 0.25 + 0.75) / 4 = 0.3125
+    # lag 1: variance = 1.25 + 2 * (1 - 1/2) * 0.3125 = 1.5625; t = 0.5 / sqrt(1.5625 / 4) = 0.8
+    model, naive = [1.0, 2.0, 3.0, 4.0], [2.0, 2.0, 2.0, 2.0]
+    assert diebold_mariano(model, naive, lag=1) == pytest.approx(0.8)
+    # lag 0: variance 1.25; t = 0.5 / sqrt(1.25 / 4)
+    assert diebold_mariano(model, naive, lag=0) == pytest.approx(0.5 / (1.25 / 4) ** 0.5)
+    # a model better than its baseline has a negative statistic
+    assert diebold_mariano(naive, model, lag=1) == pytest.approx(-0.8)
+
+
+def test_diebold_mariano_is_undefined_without_pairs_or_variance() -> None:
+    assert diebold_mariano([1.0], [2.0], lag=1) is None
+    assert diebold_mariano([1.0, 1.0, 1.0], [2.0, 2.0, 2.0], lag=1) is None
+
+
+def test_interval_score_and_coverage_by_hand() -> None:
+    # 80 %: alpha 0.2, a miss costs 2 / 0.2 = 10 per point outside.
+    # inside: width 2; 1 below: 2 + 10; 1.5 above: 2 + 15. Mean 31 / 3.
+    lower, upper, actual = [9.0, 9.0, 9.0], [11.0, 11.0, 11.0], [10.0, 8.0, 12.5]
+    assert interval_score(lower, upper, actual, level=0.8) == pytest.approx(31 / 3)
+    # 95 %: a miss costs 40 per point: (2 + 42 + 62) / 3
+    assert interval_score(lower, upper, actual, level=0.95) == pytest.approx(106 / 3)
+    assert coverage(lower, upper, actual) == pytest.approx(1 / 3)
+    assert coverage([1.0], [1.0], [1.0]) == 1.0  # the bounds belong to the interval
+
+
+def test_interval_metrics_refuse_bad_input() -> None:
+    with pytest.raises(ValueError, match="level"):
+        interval_score([1.0], [2.0], [1.5], level=80)
+    with pytest.raises(ValueError, match="shape"):
+        coverage([1.0, 2.0], [2.0], [1.5])
+    with pytest.raises(ValueError, match="no pairs"):
+        coverage([], [], [])
