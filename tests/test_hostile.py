@@ -176,7 +176,12 @@ CASES = [
     Case("negative month", ("backfill", "--since", "-2024-01"), 2, "'-2024-01' is not a month"),
     Case("full-width month", ("backfill", "--since", "２０２４-01"), 2, "is not a month"),
     Case("step save 2024-13", ("step", "save", "2024-13"), 2, "no such month: 2024-13"),
-    Case("unknown load id", ("step", "merge", "nosuchload"), 1, "no load 'nosuchload'"),
+    Case(
+        "unknown load id",
+        ("step", "merge", "nosuchload"),
+        1,
+        "no staged rows for load id 'nosuchload'",
+    ),
     Case("delete backwards", ("delete", "--from", "2024-12-31", "--to", "2024-12-01"), 1, "--to"),
     Case(
         "dialect typo",

@@ -31,6 +31,7 @@ from taiex.monitor import (
 )
 from taiex.settings import Settings
 from taiex.store import Store
+from taiex.store.testing import update_rows
 from tests.series import TINY_MODELS, synthetic_history
 
 
@@ -402,3 +403,69 @@ def test_bad_model_settings_are_named() -> None:
         LSTM.config(Settings(lstm={"hiden": 3}))
     with pytest.raises(SettingsError, match=r"\[classifier\]"):
         CLASSIFIER.config(Settings(classifier={"candidates": ["nope"]}))
+
+
+# ---------------------------------------------------------------- a champion that cannot load
+
+
+def damage(store: Store, version: str) -> None:
+    update_rows(store, "model_versions", {"artifact": b"damaged"}, version=version)
+
+
+def crowned_second(store: Store, scores: list[float | None]) -> ScriptedSpec:
+    """classifier-v1 (0.8), then classifier-v2 (0.9) promoted over it; the rest of ``scores``
+    are the next challengers'. Then v2's artifact is damaged."""
+    spec = scripted_spec([0.8, 0.9, *scores])
+    first_model(spec, SETTINGS, Registry(store), HISTORY)
+    assert retrain_kind(spec, store, HISTORY, SETTINGS).promoted
+    damage(store, "classifier-v2")
+    return spec
+
+
+def test_a_champion_that_cannot_load_counts_as_failing(sqlite_store: Store) -> None:
+    spec = crowned_second(sqlite_store, [])
+    report = evaluate_kind(spec, sqlite_store, HISTORY, SETTINGS)
+    assert report.champion == "classifier-v2"
+    assert report.decision.retrain and report.decision.code == "unloadable"
+    assert "the champion classifier-v2 cannot be loaded" in report.decision.reason
+    assert "classifier-v1 was evaluated in its place" in report.decision.reason
+    assert report.evaluation is not None and report.evaluation.model_version == "classifier-v1"
+    # The reason is recorded with the version and with the evaluation row.
+    broken = Registry(sqlite_store).get("classifier", "classifier-v2")
+    assert broken.decision == "unloadable" and "cannot be loaded" in (broken.decision_reason or "")
+    (row,) = sqlite_store.evaluations.rows(CLASSIFIER.metric.table)
+    assert "classifier-v2 cannot be loaded" in row["reason"]
+    again = evaluate_kind(spec, sqlite_store, HISTORY, SETTINGS)  # a rerun adds nothing
+    assert again.decision == report.decision
+    assert len(sqlite_store.evaluations.rows(CLASSIFIER.metric.table)) == 1
+
+
+@pytest.mark.parametrize(
+    ("challenger", "champion"), [(0.85, "classifier-v3"), (0.7, "classifier-v1")]
+)
+def test_a_champion_that_cannot_load_is_replaced(
+    sqlite_store: Store, challenger: float, champion: str
+) -> None:
+    """A challenger that beats the last good champion takes the title; one that does not leaves
+    it to that last good champion. Either way the unloadable one is champion no more."""
+    spec = crowned_second(sqlite_store, [challenger])
+    trial = retrain_kind(spec, sqlite_store, HISTORY, SETTINGS)
+    registry = Registry(sqlite_store)
+    assert registry.champion("classifier").version == champion  # type: ignore[union-attr]
+    assert registry.get("classifier", "classifier-v2").status == "retired"
+    assert trial.promoted is (champion == "classifier-v3")
+    assert trial.champion_score == 0.8  # measured against the last good champion
+    if champion == "classifier-v1":
+        assert "classifier-v1, the last good champion, replaces classifier-v2" in trial.reason
+    assert evaluate_kind(spec, sqlite_store, HISTORY, SETTINGS).decision.code != "unloadable"
+
+
+def test_when_no_version_loads_a_new_model_replaces_the_champion(sqlite_store: Store) -> None:
+    spec = crowned_second(sqlite_store, [0.6])
+    damage(sqlite_store, "classifier-v1")
+    report = evaluate_kind(spec, sqlite_store, HISTORY, SETTINGS)
+    assert report.decision.retrain and report.evaluation is None
+    assert "classifier-v2 cannot be loaded" in report.decision.reason
+    trial = retrain_kind(spec, sqlite_store, HISTORY, SETTINGS)
+    assert trial.promoted and "a new model replaces classifier-v2" in trial.reason
+    assert Registry(sqlite_store).champion("classifier").version == "classifier-v3"  # type: ignore[union-attr]

@@ -15,10 +15,17 @@ The loop is the same for every kind (:mod:`taiex.kinds`); a spec says what diffe
 
 A first model is trained on the days before the window too, so its monitoring is meaningful from
 day one instead of waiting for days it has not seen.
+
+A champion whose artifact cannot be loaded counts as failing: the decision is to retrain, with
+the reason kept with the version and the evaluation. The model evaluated and challenged in its
+place is the last former champion that loads; if the challenger does not beat it, that former
+champion takes the title back, so an unusable champion never stays one (and when nothing loads,
+a new first model replaces it).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import math
@@ -29,7 +36,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
-from taiex.errors import DataError
+from taiex.errors import ArtifactError, DataError
 from taiex.frames import to_date
 from taiex.kinds import MIN_DAYS_TO_JUDGE, Decision, Evaluation, KindSpec
 from taiex.models.registry import LoadedModel, ModelVersion, Registry
@@ -82,11 +89,33 @@ def record_evaluation(store: Store, spec: KindSpec, evaluation: Evaluation) -> N
 def evaluate_champion(
     spec: KindSpec, registry: Registry, history: pd.DataFrame
 ) -> tuple[LoadedModel | None, Evaluation | None]:
-    """The champion as loaded (None when there is no model) and its evaluation."""
+    """The champion as loaded (None when there is no model, or none that loads) and its
+    evaluation. The model loaded may be a former champion: see :func:`unloadable_champion`."""
     if registry.champion(spec.name) is None:
         return None, None
-    loaded = registry.load_champion(spec.name, spec.from_bytes)
+    try:
+        loaded = registry.load_champion(spec.name, spec.from_bytes)
+    except ArtifactError as exc:
+        log.warning("no %s model loads: %s", spec.name, exc)
+        return None, None
     return loaded, spec.run_evaluation(loaded.model, loaded.version.version, history, None)
+
+
+def unloadable_champion(
+    registry: Registry, kind: str, loaded: LoadedModel | None
+) -> tuple[ModelVersion, str] | None:
+    """The champion and why, when its own artifact does not load (``loaded`` is then a former
+    champion, or None when no version loads); None when the champion is sound."""
+    champion = registry.champion(kind)
+    if champion is None or (loaded is not None and loaded.version.id == champion.id):
+        return None
+    why = loaded.skipped[0] if loaded and loaded.skipped else "its artifact does not load"
+    instead = f"; {loaded.version.version} was evaluated in its place" if loaded else ""
+    return champion, f"the champion {champion.version} cannot be loaded ({why}){instead}"
+
+
+def _broken_decision(reason: str) -> Decision:
+    return Decision(True, f"{reason}: retrain", "unloadable")
 
 
 # ---------------------------------------------------------------- training and trials
@@ -144,12 +173,21 @@ def train_and_register(
 
 
 def first_model(
-    spec: KindSpec, settings: Settings, registry: Registry, history: pd.DataFrame
+    spec: KindSpec,
+    settings: Settings,
+    registry: Registry,
+    history: pd.DataFrame,
+    *,
+    replacing: ModelVersion | None = None,
 ) -> Trial:
-    """Train, register and crown the first model of a kind (trained before its window)."""
+    """Train, register and crown the first model of a kind (trained before its window); or a
+    fresh one in place of ``replacing``, a champion that no version of the kind can stand in for.
+    """
     _, version = train_and_register(spec, settings, registry, history, holdout_end(spec, history))
     reason = f"no {spec.name} champion: the first model is champion"
-    promoted = registry.promote(version, reason, expected=None)
+    if replacing is not None:
+        reason = f"no {spec.name} model loads: a new model replaces {replacing.version}"
+    promoted = registry.promote(version, reason, expected=replacing)
     if not promoted:
         reason = "another process crowned a first model meanwhile; this one stays a challenger"
     registry.record_trial(
@@ -177,17 +215,29 @@ def challenge(
     history: pd.DataFrame,
     champion: LoadedModel,
     evaluation: Evaluation,
+    *,
+    titleholder: ModelVersion | None = None,
 ) -> Trial:
     """Train a challenger on the days before the comparison days and promote it only if it
-    scores better than the champion on them (neither trained on them)."""
+    scores better than the champion on them (neither trained on them).
+
+    ``titleholder`` is the champion on record when it is not ``champion`` (its artifact does not
+    load): then the challenger, or else ``champion`` (the last good one), replaces it.
+    """
     days = comparison_days(evaluation.days)
     if not days:
         raise DataError(f"the {spec.name} champion has no unseen days to be challenged on")
     until = max(d for d in _dates(history) if d < days[0])
-    tried = _already_tried(spec, settings, registry, until)
+    holder = titleholder or champion.version
+    tried = _already_tried(spec, settings, registry, until, skip=holder)
     if tried is not None:
         reason = f"{tried.version}, trained on the same days, was tried already ({tried.decision})"
-        return Trial(tried.version, tried.score, tried.champion_score, False, reason)
+        return _restore(
+            registry,
+            holder,
+            champion,
+            Trial(tried.version, tried.score, tried.champion_score, False, reason),
+        )
     model, version = train_and_register(spec, settings, registry, history, until)
     score = spec.run_evaluation(model, version.version, history, days).metric
     champion_score = spec.run_evaluation(
@@ -197,7 +247,9 @@ def challenge(
     span = f"{days[0]} … {days[-1]}"
     if spec.metric.better(score, champion_score):
         reason = f"{name} {score:.4f} beats the champion's {champion_score:.4f} on {span}"
-        promoted = registry.promote(version, reason, expected=champion.version)
+        if holder.id != champion.version.id:
+            reason += f", replacing {holder.version}, which cannot be loaded"
+        promoted = registry.promote(version, reason, expected=holder)
         if not promoted:
             reason += ", but the champion changed meanwhile: not promoted"
     else:
@@ -212,15 +264,36 @@ def challenge(
         score=score,
         champion_score=champion_score,
     )
-    return Trial(version.version, score, champion_score, promoted, reason)
+    trial = Trial(version.version, score, champion_score, promoted, reason)
+    return trial if promoted else _restore(registry, holder, champion, trial)
+
+
+def _restore(
+    registry: Registry, holder: ModelVersion, champion: LoadedModel, trial: Trial
+) -> Trial:
+    """After a trial that crowned nobody: when the titleholder cannot be loaded, the last good
+    champion (the one the trial measured) takes the title back."""
+    if holder.id == champion.version.id:
+        return trial
+    note = f"{champion.version.version}, the last good champion, replaces {holder.version}"
+    if registry.promote(champion.version, f"{note}, which cannot be loaded", expected=holder):
+        return dataclasses.replace(trial, reason=f"{trial.reason}; {note}")
+    return dataclasses.replace(trial, reason=f"{trial.reason}; the champion changed meanwhile")
 
 
 def _already_tried(
-    spec: KindSpec, settings: Settings, registry: Registry, until: dt.date
+    spec: KindSpec,
+    settings: Settings,
+    registry: Registry,
+    until: dt.date,
+    skip: ModelVersion | None = None,
 ) -> ModelVersion | None:
-    """A version of the same kind, settings and training end: retraining would repeat it."""
+    """A version of the same kind, settings and training end: retraining would repeat it
+    (``skip``, a champion that cannot be loaded, does not count)."""
     params = json_safe(spec.params(settings))
     for version in reversed(registry.versions(spec.name)):
+        if skip is not None and version.id == skip.id:
+            continue
         if version.train_end == until and version.params == params:
             return version
     return None
@@ -286,17 +359,28 @@ def evaluate_kind(
     decide; nothing is trained here."""
     registry = Registry(store)
     loaded, evaluation = evaluate_champion(spec, registry, history)
+    broken = unloadable_champion(registry, spec.name, loaded)
+    if evaluation is not None and broken is not None:
+        evaluation = dataclasses.replace(
+            evaluation, reason="; ".join(filter(None, [evaluation.reason, broken[1]]))
+        )
     if evaluation is not None:
         record_evaluation(store, spec, evaluation)
     champion = registry.champion(spec.name)
     day = to_date(history["date"].iloc[-1])
+    if broken is not None:
+        # Kept with the version too, so `taiex models list` says why it is being replaced.
+        registry.record_failure(broken[0], broken[1])
+        decision = _broken_decision(broken[1])
+    else:
+        decision = policy.decide(spec, evaluation, settings, day)
     return KindReport(
         spec,
         champion.version if champion else None,
         evaluation,
         spec.threshold(settings),
-        policy.decide(spec, evaluation, settings, day),
-        skipped=loaded.skipped if loaded else [],
+        decision,
+        skipped=loaded.skipped if loaded else [broken[1]] if broken else [],
     )
 
 
@@ -309,6 +393,8 @@ def retrain_kind(spec: KindSpec, store: Store, history: pd.DataFrame, settings: 
     registry = Registry(store)
     with store.lock(f"train-{spec.name}"):
         loaded, evaluation = evaluate_champion(spec, registry, history)
+        broken = unloadable_champion(registry, spec.name, loaded)
+        holder = broken[0] if broken else None
         if loaded is None or evaluation is None:
-            return first_model(spec, settings, registry, history)
-        return challenge(spec, settings, registry, history, loaded, evaluation)
+            return first_model(spec, settings, registry, history, replacing=holder)
+        return challenge(spec, settings, registry, history, loaded, evaluation, titleholder=holder)

@@ -163,6 +163,16 @@ class Registry:
         )
         return self.get(version.kind, version.version)
 
+    def record_failure(self, version: ModelVersion, reason: str) -> None:
+        """Keep with ``version`` why it failed as champion (its artifact does not load); once:
+        a rerun with the same reason changes nothing."""
+        if (version.decision, version.decision_reason) == ("unloadable", reason):
+            return
+        self.store.versions.update(
+            version.id,
+            {"decision": "unloadable", "decision_reason": reason, "decided_at": self.store.now()},
+        )
+
     def rollback(self, kind: Kind) -> ModelVersion:
         """Give the championship back to the version that held it before the current one."""
         current = self.champion(kind)
