@@ -304,6 +304,13 @@ def test_bad_input_is_one_error_and_changes_nothing(
 # ---------------------------------------------------------------- a full disk
 
 
+def cannot_mount(reason: str) -> None:
+    """Skip, with the reason; fail where mounts are required (CI, TAIEX_REQUIRE_MOUNTS=1)."""
+    if os.environ.get("TAIEX_REQUIRE_MOUNTS"):
+        pytest.fail(f"{reason}, but TAIEX_REQUIRE_MOUNTS is set")
+    pytest.skip(reason)
+
+
 @pytest.fixture
 def full_disk(tmp_path: Path) -> Iterator[Path]:
     """A real, full file system: a 64 kB tmpfs filled to the last byte (needs root)."""
@@ -315,7 +322,7 @@ def full_disk(tmp_path: Path) -> Iterator[Path]:
         check=False,
     )
     if done.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs (needs root): {done.stderr.decode().strip()}")
+        cannot_mount(f"cannot mount a small tmpfs (needs root): {done.stderr.decode().strip()}")
     try:
         with contextlib.suppress(OSError), open(mount / "filler", "wb") as filler:
             while True:
@@ -367,7 +374,7 @@ def read_only_home(tmp_path: Path) -> Iterator[Path]:
         done = subprocess.run(command, capture_output=True, check=False)
         if done.returncode != 0:
             subprocess.run(["umount", str(home)], capture_output=True, check=False)
-            pytest.skip(f"cannot make a read-only mount (needs root): {done.stderr.decode()}")
+            cannot_mount(f"cannot make a read-only mount (needs root): {done.stderr.decode()}")
     try:
         yield home
     finally:
