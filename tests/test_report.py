@@ -317,8 +317,8 @@ def test_days_missing_since_the_last_load_are_named(world: World) -> None:
 
 
 def test_the_page_shows_forecast_signal_metrics_and_freshness(world: World) -> None:
-    path = report.write_report(world.store, world.settings, now=world.now)
-    assert path == world.settings.report_dir / "index.html"
+    path = Path(report.write_report(world.store, world.settings, now=world.now))
+    assert path == world.settings.home / "report" / "index.html"
     page = page_of(path)
     assert page.forecast_dates == [d.isoformat() for d in world.forecast_dates]
     words = page.words
@@ -334,7 +334,7 @@ def test_the_page_shows_forecast_signal_metrics_and_freshness(world: World) -> N
 
 
 def test_the_page_is_self_contained(world: World) -> None:
-    path = report.write_report(world.store, world.settings, now=world.now)
+    path = Path(report.write_report(world.store, world.settings, now=world.now))
     html = path.read_text(encoding="utf-8")
     page = Page(html)
     assert page.links and all(link.startswith("data:image/png;base64,") for link in page.links)
@@ -352,7 +352,7 @@ def test_text_from_the_database_is_escaped(world: World) -> None:
     row |= {"data_date": world.now.date(), "model_family": "<script>alert(1)</script>"}
     with world.store.engine.begin() as conn:
         conn.execute(insert(svm_model_evaluate), [row])
-    html = report.write_report(world.store, world.settings, now=world.now).read_text()
+    html = Path(report.write_report(world.store, world.settings, now=world.now)).read_text()
     assert "<script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
 
@@ -360,14 +360,14 @@ def test_text_from_the_database_is_escaped(world: World) -> None:
 def test_the_latest_evaluation_plots_are_included(world: World) -> None:
     folder = world.settings.plots_dir / "evaluate"
     folder.mkdir(parents=True)
-    source = report.write_report(world.store, world.settings, now=world.now)
+    source = Path(report.write_report(world.store, world.settings, now=world.now))
     png = (world.settings.plots_dir / "forecast.png").read_bytes()
     for age, name in enumerate(["lstm-v1_2024-11-06.png", "lstm-v1_2024-11-05.png"]):
         (folder / name).write_bytes(png)
         os.utime(folder / name, (1_700_000_000 - age, 1_700_000_000 - age))
     (folder / "classifier-v1_2024-11-06.png").write_bytes(png)
     (folder / "notes.txt").write_text("not a plot")
-    report.write_report(world.store, world.settings, now=world.now)
+    Path(report.write_report(world.store, world.settings, now=world.now))
     page = page_of(source)
     assert len(page.images) == 4
     assert "lstm-v1_2024-11-06.png" in page.words
@@ -376,7 +376,7 @@ def test_the_latest_evaluation_plots_are_included(world: World) -> None:
 
 
 def test_an_empty_database_gives_a_page_that_says_what_to_run(empty: World) -> None:
-    path = report.write_report(empty.store, empty.settings, now=empty.now)
+    path = Path(report.write_report(empty.store, empty.settings, now=empty.now))
     page = page_of(path)
     words = page.words
     assert "What to run" in words and "No index data yet: run taiex run to load" in words
@@ -394,7 +394,7 @@ def test_data_without_models_asks_for_a_run(empty: World) -> None:
         "No LSTM forecaster yet: run `taiex run` to train it.",
         "No entry-signal classifier yet: run `taiex run` to train it.",
     ]
-    words = page_of(report.write_report(empty.store, empty.settings, now=empty.now)).words
+    words = page_of(Path(report.write_report(empty.store, empty.settings, now=empty.now))).words
     assert "No LSTM forecaster yet" in words
 
 
@@ -426,7 +426,7 @@ def test_another_versions_forecast_is_shown_and_flagged(world: World) -> None:
     assert registry.promote(newcomer, "test", expected=champion)
     facts = report.gather(world.store, world.settings, now=world.now)
     assert facts.forecast is not None and not facts.forecast.by_champion
-    words = page_of(report.write_report(world.store, world.settings, now=world.now)).words
+    words = page_of(Path(report.write_report(world.store, world.settings, now=world.now))).words
     assert "which is no longer the champion" in words
 
 
@@ -510,7 +510,7 @@ def test_the_page_in_headless_chromium(filled: bool, tmp_path: Path) -> None:
     executable = chromium_or_skip()
     built = fill(empty_world(tmp_path)) if filled else empty_world(tmp_path)
     try:
-        path = report.write_report(built.store, built.settings, now=built.now)
+        path = Path(report.write_report(built.store, built.settings, now=built.now))
     finally:
         built.store.dispose()
     ARTIFACTS.mkdir(exist_ok=True)

@@ -27,7 +27,7 @@ import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -35,11 +35,13 @@ import pandas as pd
 from taiex.errors import DataError, InputError, SettingsError
 from taiex.features import entry_labels, trivial_score
 from taiex.metrics import roc_auc, smape
-from taiex.models.classifier import ClassifierConfig, EntrySignalClassifier
-from taiex.models.lstm import LSTMConfig, LSTMForecaster
 from taiex.models.registry import Kind, LoadedModel, ModelVersion, Registry
 from taiex.settings import Settings
 from taiex.store import Store, insert_missing, lstm_model_evaluate, svm_model_evaluate, utcnow
+
+if TYPE_CHECKING:  # the model modules load torch or scikit-learn: only the spec that runs imports
+    from taiex.models.classifier import EntrySignalClassifier
+    from taiex.models.lstm import LSTMForecaster
 
 log = logging.getLogger(__name__)
 
@@ -338,6 +340,8 @@ def model_config(cls: Any, values: Mapping[str, Any], section: str) -> Any:
 
 
 def lstm_spec(settings: Settings) -> KindSpec:
+    from taiex.models.lstm import LSTMConfig, LSTMForecaster
+
     config = model_config(LSTMConfig, settings.lstm, "lstm")
     return KindSpec(
         kind="lstm",
@@ -352,6 +356,8 @@ def lstm_spec(settings: Settings) -> KindSpec:
 
 
 def classifier_spec(settings: Settings) -> KindSpec:
+    from taiex.models.classifier import ClassifierConfig, EntrySignalClassifier
+
     config = model_config(ClassifierConfig, settings.classifier, "classifier")
     return KindSpec(
         kind="classifier",

@@ -265,9 +265,16 @@ def evaluate(ctx: Context, kind: str) -> dict[str, Any]:
 
 
 def retrain(ctx: Context, kind: str) -> dict[str, Any]:
-    """Train a challenger (or the first model) and promote it only when it is better."""
+    """Train a challenger (or the first model) and promote it only when it is better.
+
+    A promoted challenger speaks for tomorrow at once: its signal or forecast is stored here
+    (under ``output``), so that the report after monitoring needs no model.
+    """
     trial = retrain_kind(spec_for(kind, ctx.settings), ctx.store, ctx.history())
-    return trial.summary()
+    summary = trial.summary()
+    if trial.promoted:
+        summary["output"] = classify(ctx) if kind == "classifier" else forecast(ctx)
+    return summary
 
 
 def monitor(ctx: Context, kind: str) -> dict[str, Any]:
@@ -291,15 +298,6 @@ def draw_evaluation(ctx: Context, evaluation: Any) -> Any:
     if evaluation.kind == "lstm":
         return lstm_evaluation_plot(evaluation.frame, folder / name, title)
     return classifier_evaluation_plot(evaluation.frame, folder / name, title)
-
-
-def refresh(ctx: Context) -> dict[str, Any]:
-    """The champions' signal and forecast as they stand after monitoring, then the report.
-
-    When monitoring promoted nobody, both are stored already and nothing is added; after a
-    promotion, the new champion speaks for tomorrow.
-    """
-    return {"signal": classify(ctx), "forecast": forecast(ctx), **draw_outputs(ctx)}
 
 
 def draw_outputs(ctx: Context) -> dict[str, Any]:
@@ -330,10 +328,11 @@ def run_models(ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
     result["signal"] = classify(ctx)
     result["forecast"] = forecast(ctx)
     result["monitor"] = {kind: monitor(ctx, kind) for kind in ("lstm", "classifier")}
-    if any((part["challenger"] or {}).get("promoted") for part in result["monitor"].values()):
-        # A new champion speaks for tomorrow: its signal and forecast replace the old one's.
-        result["signal"] = classify(ctx)
-        result["forecast"] = forecast(ctx)
+    # A promoted champion stored its own signal or forecast: it speaks for tomorrow.
+    for kind, key in (("classifier", "signal"), ("lstm", "forecast")):
+        output = (result["monitor"][kind]["challenger"] or {}).get("output")
+        if output is not None:
+            result[key] = output
     result["outputs"] = draw_outputs(ctx)
     result["seconds"] = (utcnow() - started).total_seconds()
     return result

@@ -34,7 +34,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from taiex.calendar import sessions_between
 from taiex.errors import StorageError
 from taiex.etl import DataStatus, data_status
-from taiex.files import write_atomic
+from taiex.files import publish
 from taiex.models.registry import ModelVersion, Registry
 from taiex.plots import Thresholds, forecast_plot, metric_history_plot
 from taiex.settings import Settings
@@ -589,13 +589,14 @@ class Image:
         return "data:image/png;base64," + base64.b64encode(self.path.read_bytes()).decode("ascii")
 
 
-def write_report(store: Store, settings: Settings, *, now: dt.datetime | None = None) -> Path:
-    """Draw the plots under ``settings.plots_dir``, write ``report_dir/index.html``; its path."""
+def write_report(store: Store, settings: Settings, *, now: dt.datetime | None = None) -> str:
+    """Draw the plots under ``settings.plots_dir``, write ``index.html`` to the report's location
+    (``TAIEX_REPORT_URL``: a folder or an fsspec URL); its path or URL."""
     facts = gather(store, settings, now=now)
     images = draw_plots(facts, settings.plots_dir)
     evaluations = latest_evaluation_plots(settings.plots_dir / "evaluate")
     page = render(facts, images, evaluations)
-    path = write_atomic(settings.report_dir / "index.html", page.encode("utf-8"))
+    path = publish(settings.report_location, "index.html", page.encode("utf-8"))
     log.info("wrote the report to %s", path)
     return path
 
