@@ -5,6 +5,7 @@ Airflow reads its configuration once, at import, and must not touch the caller's
     python tests/airflow_probe.py run YYYY-MM-DD    dag.test() for that day's 15:30 in Taipei
     python tests/airflow_probe.py db-url            the database URL the tasks would use
     python tests/airflow_probe.py branch            where the branches go for given XComs
+    python tests/airflow_probe.py container-env     the variables a container task hands over
 
 Each prints one line of JSON, the last line on stdout (Airflow logs there too).
 """
@@ -61,23 +62,41 @@ def _task(dag: Any, task: Any) -> dict[str, Any]:
         "retries": task.retries,
         "retry_delay": task.retry_delay.total_seconds(),
     }
-    if facts["type"] == "DockerOperator":
-        template = dag.get_template_env()
-        environment = {
-            key: template.from_string(value).render(**dag.user_defined_macros)
-            for key, value in task.environment.items()
-        }
+    if facts["type"] == "TaiexDockerOperator":
         facts.update(
             image=task.image,
             entrypoint=task.entrypoint,
             command=task.command,
-            environment_templates=dict(task.environment),
-            environment=environment,
-            device_requests=[dict(request) for request in task.device_requests],
+            user=task.user,
+            network_mode=task.network_mode,
+            environment=dict(task.environment),  # set when the task runs: see container-env
+            device_requests=[dict(request) for request in task.device_requests or []],
             mounts=[dict(mount) for mount in task.mounts],
             do_xcom_push=task.do_xcom_push,
         )
+    if facts["type"] == "TaiexPodOperator":
+        facts.update(pod=_pod(task), do_xcom_push=task.do_xcom_push)
     return facts
+
+
+def _pod(task: Any) -> dict[str, Any]:
+    """The pod the operator would ask Kubernetes for, as JSON (no cluster is needed to build it),
+    with the environment its execute() sets."""
+    from kubernetes.client import ApiClient
+    from kubernetes.client import models as k8s
+
+    module = sys.modules[type(task).__module__]
+    task.env_vars = [
+        k8s.V1EnvVar(name=name, value=value)
+        for name, value in module.container_environment().items()
+    ]
+    pod = task.build_pod_request_obj()
+    return ApiClient().sanitize_for_serialization(pod)  # type: ignore[no-any-return]
+
+
+def container_env() -> dict[str, Any]:
+    """What a container task hands its container, read on the worker when it runs."""
+    return dag_module().container_environment()  # type: ignore[no-any-return]
 
 
 def run(day: str) -> dict[str, Any]:
@@ -150,6 +169,7 @@ def main() -> None:
         "run": lambda: run(*args),
         "db-url": db_url,
         "branch": branch,
+        "container-env": container_env,
     }
     result = commands[command]()
     sys.stdout.write(json.dumps(result, default=str) + "\n")
