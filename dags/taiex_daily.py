@@ -46,7 +46,6 @@ from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import (
     BaseHook,
     Connection,
-    CronTriggerTimetable,
     TriggerRule,
     XComArg,
     chain,
@@ -55,6 +54,11 @@ from airflow.sdk import (
     task,
     task_group,
 )
+
+try:  # the Task SDK has it from Airflow 3.2; Airflow 3.1 only in core
+    from airflow.sdk import CronTriggerTimetable
+except ImportError:  # pragma: no cover - Airflow 3.1
+    from airflow.timetables.trigger import CronTriggerTimetable  # type: ignore[assignment]
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +107,6 @@ def connection_url(conn: Connection) -> str:
 
 def db_url() -> str:
     """``TAIEX_DB_URL``, else the ``taiex_db`` connection's URL; its password masked in logs."""
-    from airflow.sdk.exceptions import AirflowNotFoundException
     from airflow.sdk.log import mask_secret
     from sqlalchemy.engine import make_url
 
@@ -111,7 +114,7 @@ def db_url() -> str:
     if not url:
         try:
             url = connection_url(BaseHook.get_connection(DB_CONN_ID))
-        except AirflowNotFoundException as exc:
+        except _not_found() as exc:
             raise RuntimeError(
                 f"no database: set TAIEX_DB_URL or create the Airflow connection {DB_CONN_ID!r}"
             ) from exc
@@ -119,6 +122,15 @@ def db_url() -> str:
     if password:
         mask_secret(password)
     return url
+
+
+def _not_found() -> type[Exception]:
+    """What BaseHook.get_connection raises for an unknown connection."""
+    try:  # the Task SDK's from Airflow 3.2
+        from airflow.sdk.exceptions import AirflowNotFoundException
+    except ImportError:  # pragma: no cover - Airflow 3.1
+        from airflow.exceptions import AirflowNotFoundException  # type: ignore[attr-defined]
+    return AirflowNotFoundException  # type: ignore[no-any-return]
 
 
 def data_day() -> dt.date:

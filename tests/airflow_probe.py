@@ -2,6 +2,7 @@
 Airflow reads its configuration once, at import, and must not touch the caller's ~/airflow.
 
     python tests/airflow_probe.py describe          the parsed DAG as JSON
+    python tests/airflow_probe.py parse             import errors and the number of tasks
     python tests/airflow_probe.py run YYYY-MM-DD    dag.test() for that day's 15:30 in Taipei
     python tests/airflow_probe.py db-url            the database URL the tasks would use
     python tests/airflow_probe.py branch            where the branches go for given XComs
@@ -24,10 +25,18 @@ DAG_ID = "taiex_daily"
 
 
 def load_dag() -> tuple[Any, dict[str, str]]:
-    from airflow.dag_processing.dagbag import DagBag
+    try:
+        from airflow.dag_processing.dagbag import DagBag
+    except ImportError:  # Airflow 3.1
+        from airflow.models.dagbag import DagBag
 
     bag = DagBag(os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
     return bag.dags.get(DAG_ID), dict(bag.import_errors)
+
+
+def parse() -> dict[str, Any]:
+    dag, errors = load_dag()
+    return {"import_errors": errors, "tasks": len(dag.tasks) if dag else None}
 
 
 def describe() -> dict[str, Any]:
@@ -41,9 +50,9 @@ def describe() -> dict[str, Any]:
         "import_errors": errors,
         "heavy_modules": heavy,
         "dag": {
-            "schedule": getattr(timetable, "expression", None),
+            "schedule": getattr(timetable, "expression", None) or timetable._expression,
             "timetable": type(timetable).__name__,
-            "timezone": str(getattr(timetable.timezone, "name", timetable.timezone)),
+            "timezone": _timezone(timetable),
             "catchup": dag.catchup,
             "max_active_runs": dag.max_active_runs,
             "retries": dag.default_args.get("retries"),
@@ -51,6 +60,11 @@ def describe() -> dict[str, Any]:
         },
         "tasks": {task.task_id: _task(dag, task) for task in dag.tasks},
     }
+
+
+def _timezone(timetable: Any) -> str:
+    zone = getattr(timetable, "timezone", None) or timetable._timezone  # Airflow 3.1: private
+    return str(getattr(zone, "name", zone))
 
 
 def _task(dag: Any, task: Any) -> dict[str, Any]:
@@ -162,10 +176,26 @@ def branch() -> dict[str, Any]:
     return results
 
 
+class Blocker:
+    """Makes the packages named in TAIEX_PROBE_BLOCK unimportable: a scheduler with the slim
+    install (Airflow alone) has none of them."""
+
+    def __init__(self, names: list[str]) -> None:
+        self.names = names
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        if name.split(".")[0] in self.names:
+            raise ModuleNotFoundError(f"No module named {name!r} (blocked by the probe)")
+
+
 def main() -> None:
+    blocked = [n for n in os.environ.get("TAIEX_PROBE_BLOCK", "").split(",") if n]
+    if blocked:
+        sys.meta_path.insert(0, Blocker(blocked))  # type: ignore[arg-type]
     command, *args = sys.argv[1:]
     commands: dict[str, Callable[[], dict[str, Any]]] = {
         "describe": describe,
+        "parse": parse,
         "run": lambda: run(*args),
         "db-url": db_url,
         "branch": branch,

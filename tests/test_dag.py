@@ -107,6 +107,20 @@ def probe(env: dict[str, str], *args: str, timeout: float = 120) -> dict[str, An
 # ---------------------------------------------------------------- the parsed DAG
 
 
+SLIM = "taiex,torch,sklearn,skops,pandas,numpy,matplotlib,exchange_calendars"
+
+
+@pytest.mark.parametrize("mode", ["local", "docker", "kubernetes"])
+def test_the_slim_install_parses_the_dag(airflow_home: Path, mode: str) -> None:
+    """A scheduler or dag-processor needs Airflow (and the mode's provider) only: with taiex and
+    every library of its own unimportable, the DAG still parses, operators and all."""
+    if mode == "kubernetes":
+        pytest.importorskip("airflow.providers.cncf.kubernetes", reason="no cncf provider")
+    env = airflow_env(airflow_home, TAIEX_AIRFLOW_MODE=mode, TAIEX_PROBE_BLOCK=SLIM)
+    found = probe(env, "parse")
+    assert found == {"import_errors": {}, "tasks": 15}
+
+
 def test_dag_parses_with_the_specified_shape(airflow_home: Path) -> None:
     found = probe(airflow_env(airflow_home), "describe")
     assert found["import_errors"] == {}
