@@ -40,6 +40,7 @@ DEFAULT_DATA = (
 DAG_ID = "taiex_daily"
 HEAVY = ("torch", "sklearn", "skops", "matplotlib", "pandas")
 CLI = "from taiex.cli import main; main()"
+DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 IMPORT_LINE = re.compile(r"^import time:\s+(\d+) \|\s+(\d+) \| (\s*)(\S+)")
 
 
@@ -124,13 +125,18 @@ def day_under_airflow(
     }
 
 
+def _day(text: str) -> dt.date:
+    return dt.date.fromisoformat(text)
+
+
 def _seconds(start: str, end: str) -> float:
     return (dt.datetime.fromisoformat(end) - dt.datetime.fromisoformat(start)).total_seconds()
 
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
-        child(sys.argv[2], json.loads(sys.argv[3]))
+        args = json.loads(sys.argv[3])
+        child(sys.argv[2], [_day(a) if isinstance(a, str) and DAY.match(a) else a for a in args])
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)

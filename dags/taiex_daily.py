@@ -1,22 +1,28 @@
 """taiex_daily: the daily TAIEX job as an Airflow 3 DAG, at 15:30 Taipei time on weekdays.
 
-    download_weighted_stock_price → save_to_database → merge_weighted_index → svm_classification
-    → lstm_predict_task → process_models_predict_outputs
+    download_weighted_stock_price → save_to_database → merge_weighted_index
+    → lstm_predict_task → svm_classification (each kind's serving task)
+    → process_models_predict_outputs
     → monitoring: evaluate_<kind> → branch_<kind> → train_<kind> | <kind>_healthy
-                  (kind: lstm, classifier)
     → refresh_report
 
+The kinds of model and their tasks come from ``taiex.kinds`` (standard library only, cheap to
+parse); every model step gets the run's data day, so a cleared and rerun task computes what it
+computed the first time.
+
 This file only wires tasks: each one runs one step of ``taiex.pipeline``, imported inside the task
-(the scheduler parses this file often and needs neither taiex nor its libraries installed). The
-steps are idempotent for a data day and hand each other small values (months, a load id, version
-names, metrics); everything else goes through the database, so tasks may run on any worker: each
-one works in a fresh, empty ``TAIEX_HOME`` of its own, removed when it ends.
+(the scheduler parses this file often: it needs taiex's own code for ``taiex.kinds``, never torch,
+scikit-learn or pandas). The steps are idempotent for a data day and hand each other small values
+(months, a load id, version names, metrics); everything else goes through the database, so tasks
+may run on any worker: each one works in a fresh, empty ``TAIEX_HOME`` of its own, removed when
+it ends.
 
 Configuration, from the environment of the scheduler, the dag-processor and the workers:
 
 - ``TAIEX_DB_URL``, else the Airflow connection ``taiex_db`` (type mysql, postgres or sqlite).
 - ``TAIEX_REPORT_URL``: where the report page goes (a folder, or an fsspec URL such as s3://...).
-- ``TAIEX_AIRFLOW_MODE``: where the LSTM steps run: ``local`` (default, in the worker),
+- ``TAIEX_AIRFLOW_MODE``: where the model steps of a kind that runs in a container (the
+  LSTM's) run: ``local`` (default, in the worker),
   ``docker`` (DockerOperator) or ``kubernetes`` (KubernetesPodOperator), in the image
   ``TAIEX_AIRFLOW_IMAGE`` (default ``taiex:latest``, docker/Dockerfile).
 - ``TAIEX_AIRFLOW_GPUS``: GPUs for those containers (a count or ``all``); unset asks for none.
@@ -60,6 +66,8 @@ try:  # the Task SDK has it from Airflow 3.2; Airflow 3.1 only in core
 except ImportError:  # pragma: no cover - Airflow 3.1
     from airflow.timetables.trigger import CronTriggerTimetable  # type: ignore[assignment]
 
+from taiex.kinds import KINDS
+
 log = logging.getLogger(__name__)
 
 TZ = "Asia/Taipei"
@@ -76,7 +84,6 @@ if MODE not in MODES:
     raise ValueError(f"TAIEX_AIRFLOW_MODE={MODE!r}: expected one of {', '.join(MODES)}")
 if GPUS and GPUS != "all" and not (GPUS.isdigit() and int(GPUS) > 0):
     raise ValueError(f"TAIEX_AIRFLOW_GPUS={GPUS!r}: expected a count above 0 or 'all'")
-KINDS = ("lstm", "classifier")
 # Airflow connection types and the SQLAlchemy drivers of taiex's extras (mysql, postgres).
 DRIVERS = {"mysql": "mysql+pymysql", "postgres": "postgresql+psycopg", "sqlite": "sqlite"}
 
@@ -84,7 +91,7 @@ DRIVERS = {"mysql": "mysql+pymysql", "postgres": "postgresql+psycopg", "sqlite":
 def connection_url(conn: Connection) -> str:
     """The SQLAlchemy URL of an Airflow connection (a sqlite one names its file as host or path;
     extras are not used)."""
-    from sqlalchemy.engine import URL
+    from taiex.store import build_url
 
     if conn.conn_type not in DRIVERS:
         raise ValueError(
@@ -92,23 +99,22 @@ def connection_url(conn: Connection) -> str:
             + ", ".join(DRIVERS)
         )
     if conn.conn_type == "sqlite":
-        url = URL.create("sqlite", database=conn.host or conn.schema)
-    else:
-        url = URL.create(
-            DRIVERS[conn.conn_type],
-            username=conn.login,
-            password=conn.password,
-            host=conn.host,
-            port=conn.port,
-            database=conn.schema,
-        )
-    return url.render_as_string(hide_password=False)
+        return build_url("sqlite", database=conn.host or conn.schema)
+    return build_url(
+        DRIVERS[conn.conn_type],
+        username=conn.login,
+        password=conn.password,
+        host=conn.host,
+        port=conn.port,
+        database=conn.schema,
+    )
 
 
 def db_url() -> str:
     """``TAIEX_DB_URL``, else the ``taiex_db`` connection's URL; its password masked in logs."""
     from airflow.sdk.log import mask_secret
-    from sqlalchemy.engine import make_url
+
+    from taiex.store import url_password
 
     url = os.environ.get("TAIEX_DB_URL")
     if not url:
@@ -118,7 +124,7 @@ def db_url() -> str:
             raise RuntimeError(
                 f"no database: set TAIEX_DB_URL or create the Airflow connection {DB_CONN_ID!r}"
             ) from exc
-    password = make_url(url).password
+    password = url_password(url)
     if password:
         mask_secret(password)
     return url
@@ -259,13 +265,19 @@ def kubernetes_step(task_id: str, command: tuple[str, ...]) -> XComArg:
     return operator.output
 
 
-def step_task(task_id: str, *command: str, gpu: bool = False) -> XComArg:
-    """A step as a task: an LSTM step in the image in docker or kubernetes mode, else here."""
-    if gpu and MODE == "docker":
+def step_task(task_id: str, name: str, kind: str, *, container: bool) -> XComArg:
+    """A kind's model step for the run's data day: in the image when the kind runs there and a
+    container mode is on, else in the worker."""
+    command = (name, kind, "--day", "{{ taiex_data_day() }}")
+    if container and MODE == "docker":
         return docker_step(task_id, command)
-    if gpu and MODE == "kubernetes":
+    if container and MODE == "kubernetes":
         return kubernetes_step(task_id, command)
-    return task(task_id=task_id)(run_step)(*command)
+
+    def model_step() -> Any:
+        return run_step(name, kind, data_day())
+
+    return task(task_id=task_id)(model_step)()
 
 
 # Tasks return Any, not dict: a Mapping annotation makes TaskFlow push one XCom per key.
@@ -291,12 +303,6 @@ def merge_weighted_index(load_id: str) -> Any:
 
 
 @task
-def svm_classification() -> Any:
-    """The entry signal for the next session (trains the first classifier when there is none)."""
-    return run_step("classify")
-
-
-@task
 def process_models_predict_outputs() -> Any:
     """The forecast figure and the report, out before monitoring starts."""
     return run_step("draw_outputs")
@@ -313,11 +319,12 @@ def branch(evaluation: Any, kind: str) -> str:
 @task_group
 def monitoring() -> None:
     """Per model: evaluate the champion on days it never saw, then retrain it or pass (a promoted
-    challenger stores its signal or forecast for tomorrow at once)."""
-    for kind in KINDS:
-        evaluation = step_task(f"evaluate_{kind}", "evaluate", kind, gpu=kind == "lstm")
+    challenger stores its answer for tomorrow at once)."""
+    for spec in KINDS:
+        kind, container = spec.name, spec.in_container
+        evaluation = step_task(f"evaluate_{kind}", "evaluate", kind, container=container)
         choice = branch.override(task_id=f"branch_{kind}")(evaluation, kind)
-        train = step_task(f"train_{kind}", "retrain", kind, gpu=kind == "lstm")
+        train = step_task(f"train_{kind}", "retrain", kind, container=container)
         choice >> [train, EmptyOperator(task_id=f"{kind}_healthy")]
 
 
@@ -337,6 +344,7 @@ def refresh_report() -> Any:
     max_active_runs=1,  # the steps share one database and its load lock
     # A TWSE block, or the load lock held by a `taiex` command, passes within minutes.
     default_args={"retries": 2, "retry_delay": dt.timedelta(minutes=5)},
+    user_defined_macros={"taiex_data_day": data_day},
     tags=["taiex"],
     doc_md=__doc__,
 )
@@ -345,8 +353,7 @@ def taiex_daily() -> None:
     load_id = save_to_database(download_weighted_stock_price())  # type: ignore[arg-type]
     chain(
         merge_weighted_index(load_id),  # type: ignore[arg-type]
-        svm_classification(),
-        step_task("lstm_predict_task", "forecast", gpu=True),
+        *(step_task(s.serve_task, "serve", s.name, container=s.in_container) for s in KINDS),
         process_models_predict_outputs(),
         monitoring(),
         refresh_report(),

@@ -16,10 +16,8 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from sqlalchemy import create_engine, func, select
-
-from taiex.store import forecasts, lstm_model_evaluate, signals, svm_model_evaluate, weighted_index
-from taiex.store import model_versions as versions_table
+from taiex.store import Store
+from taiex.store.testing import count
 from tests.airflow_cluster import AirflowCluster, postgres_database, task_homes
 from tests.conftest import FAST, SERVER_URLS
 from tests.series import TINY_CONFIG, synthetic_history
@@ -45,14 +43,14 @@ STEP_TASKS = [  # the tasks that run a taiex step (branches and the healthy mark
     "refresh_report",
 ]
 RERUN = ["merge_weighted_index", "svm_classification", "lstm_predict_task", "refresh_report"]
-TABLES = {
-    "weighted_index": weighted_index,
-    "forecasts": forecasts,
-    "signals": signals,
-    "model_versions": versions_table,
-    "lstm_model_evaluate": lstm_model_evaluate,
-    "svm_model_evaluate": svm_model_evaluate,
-}
+TABLES = (
+    "weighted_index",
+    "forecasts",
+    "signals",
+    "model_versions",
+    "lstm_model_evaluate",
+    "svm_model_evaluate",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -88,13 +86,9 @@ def databases() -> Iterator[tuple[str, str]]:
 
 
 def counts(url: str) -> dict[str, int]:
-    engine = create_engine(url)
-    with engine.connect() as conn:
-        found = {
-            name: int(conn.execute(select(func.count()).select_from(table)).scalar_one())
-            for name, table in TABLES.items()
-        }
-    engine.dispose()
+    store = Store(url)
+    found = {table: count(store, table) for table in TABLES}
+    store.dispose()
     return found
 
 
