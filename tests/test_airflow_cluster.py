@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+
 from taiex.store import Store
 from taiex.store.testing import count
 from tests.airflow_cluster import AirflowCluster, postgres_database, task_homes

@@ -16,8 +16,7 @@ def test_defaults_follow_design(tmp_path: Path) -> None:
     assert s.twse_url == "https://www.twse.com.tw/rwd/zh/TAIEX/MI_5MINS_HIST"
     assert (s.twse_min_interval, s.lstm_smape_max, s.classifier_auc_min) == (2.0, 100.0, 0.8)
     assert s.lstm_naive_margin == 0.05
-    assert (s.raw_dir, s.plots_dir, s.report_location) == (
-        tmp_path / "raw",
+    assert (s.plots_dir, s.report_location) == (
         tmp_path / "plots",
         str(tmp_path / "report"),
     )

@@ -109,7 +109,7 @@ class Context:
         return Loader(
             self.store,
             TwseClient.from_settings(self.settings),
-            RawCache(self.settings.raw_dir),
+            RawCache(self.store),
             today=as_of or taipei_today(),
             revision_days=self.settings.revision_days,
         )
@@ -133,12 +133,14 @@ def months_to_load(ctx: Context, as_of: dt.date | None = None) -> list[Month]:
 
 
 def download(ctx: Context, as_of: dt.date | None = None) -> list[str]:
-    """Fetch the months to load into the raw cache (``download_weighted_stock_price``)."""
+    """Fetch the months to load into the raw cache, TWSE's responses stored verbatim in the
+    database (``download_weighted_stock_price``). A month fetched for this data day already is
+    not asked again: a rerun asks TWSE nothing."""
     loader = ctx.loader(as_of)
     months = months_to_load(ctx, as_of)
     with ctx.store.lock(ETL_LOCK):
         for month in months:
-            loader.rows(month)
+            loader.fresh_rows(month)
     loader.client.close()
     return [str(m) for m in months]
 
@@ -147,7 +149,8 @@ def save_to_database(ctx: Context, months: list[str], as_of: dt.date | None = No
     """Stage the downloaded months' rows in ``weighted_index_temp``; returns the load id.
 
     The id comes from the data day and the months, so a retried save replaces its own staged
-    rows instead of leaving orphans. The rows come from the raw cache that ``download`` filled.
+    rows instead of leaving orphans. The rows come from the responses that ``download`` stored in
+    the database, on whichever worker it ran.
     """
     loader = ctx.loader(as_of)
     rows = []

@@ -60,10 +60,6 @@ class Settings:
         return self.db_url or f"sqlite:///{self.home / 'taiex.db'}"
 
     @property
-    def raw_dir(self) -> Path:
-        return self.home / "raw"
-
-    @property
     def plots_dir(self) -> Path:
         return self.home / "plots"
 
