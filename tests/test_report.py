@@ -28,7 +28,7 @@ from taiex.report.status import status_rows
 from taiex.settings import Settings
 from taiex.source import DailyRow
 from taiex.store import Store
-from taiex.store.testing import delete_rows, insert_rows, update_rows
+from taiex.store.testing import delete_rows, insert_rows, rows, update_rows
 from tests.browser import BrowserError, Chromium, find_chromium
 from tests.series import synthetic_history
 
@@ -348,22 +348,30 @@ def test_text_from_the_database_is_escaped(world: World) -> None:
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
 
 
-def test_the_latest_evaluation_plots_are_included(world: World) -> None:
-    folder = world.settings.plots_dir / "evaluate"
-    folder.mkdir(parents=True)
+def test_the_latest_evaluation_plots_come_from_the_database(world: World, tmp_path: Path) -> None:
+    """The monitoring step stores its plots in the database: the report, written from another,
+    empty home, shows the latest of each kind."""
     source = Path(write_report(world.store, world.settings, now=world.now))
     png = (world.settings.plots_dir / "forecast.png").read_bytes()
-    for age, name in enumerate(["lstm-v1_2024-11-06.png", "lstm-v1_2024-11-05.png"]):
-        (folder / name).write_bytes(png)
-        os.utime(folder / name, (1_700_000_000 - age, 1_700_000_000 - age))
-    (folder / "classifier-v1_2024-11-06.png").write_bytes(png)
-    (folder / "notes.txt").write_text("not a plot")
-    Path(write_report(world.store, world.settings, now=world.now))
-    page = page_of(source)
+    for day, name in [(6, "lstm-v1_2024-11-06.png"), (5, "lstm-v1_2024-11-05.png")]:
+        world.store.figures.save(name, "evaluation-lstm", "lstm-v1", dt.date(2024, 11, day), png)
+    world.store.figures.save(
+        "classifier-v1_2024-11-06.png",
+        "evaluation-classifier",
+        "classifier-v1",
+        dt.date(2024, 11, 6),
+        png,
+    )
+    elsewhere = world.settings.replace(home=tmp_path / "elsewhere", report_url="")
+    page = page_of(Path(write_report(world.store, elsewhere, now=world.now)))
     assert len(page.images) == 4
     assert "lstm-v1_2024-11-06.png" in page.words
     assert "lstm-v1_2024-11-05.png" not in page.words
     assert "classifier-v1_2024-11-06.png" in page.words
+    assert len(page_of(source).images) == 2  # the first page, before any was stored
+    # The forecast figure is kept too, once per forecast however often the page is written.
+    forecasts = [f for f in rows(world.store, "figures") if f["kind"] == "forecast"]
+    assert len(forecasts) == 1 and forecasts[0]["png"][:8] == PNG_MAGIC
 
 
 def test_an_empty_database_gives_a_page_that_says_what_to_run(empty: World) -> None:

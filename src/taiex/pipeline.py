@@ -378,7 +378,7 @@ def evaluate(ctx: Context, kind_name: str, day: dt.date | None = None) -> dict[s
     summary = report.summary()
     evaluation = report.evaluation
     if evaluation is not None and evaluation.frame is not None and not evaluation.frame.empty:
-        summary["plot"] = str(draw_evaluation(ctx, spec, evaluation))
+        summary["figure"] = draw_evaluation(ctx, spec, evaluation)
     return summary
 
 
@@ -409,14 +409,21 @@ def monitor(ctx: Context, kind_name: str, day: dt.date | None = None) -> dict[st
 # ---------------------------------------------------------------- outputs
 
 
-def draw_evaluation(ctx: Context, spec: KindSpec, evaluation: Evaluation) -> Path:
-    """The evaluation's plot (pairs or days scored), under ``plots/evaluate/``."""
+def draw_evaluation(ctx: Context, spec: KindSpec, evaluation: Evaluation) -> str:
+    """The evaluation's plot (pairs or days scored), stored in the database for the report on
+    whichever worker writes it; the figure's name."""
     plot = spec.resolve(spec.evaluation_plot)
-    folder = ctx.settings.plots_dir / "evaluate"
     name = f"{spec.name}_{evaluation.model_version}_{evaluation.data_date:%Y%m%d}.png"
     title = f"{evaluation.model_version} on {evaluation.window_start} … {evaluation.window_end}"
-    path: Path = plot(evaluation.frame, folder / name, title)
-    return path
+    path: Path = plot(evaluation.frame, ctx.settings.plots_dir / "evaluate" / name, title)
+    ctx.store.figures.save(
+        name,
+        kind=spec.evaluation_figure,
+        model_version=evaluation.model_version,
+        data_date=evaluation.data_date,
+        png=path.read_bytes(),
+    )
+    return name
 
 
 def draw_outputs(ctx: Context) -> dict[str, Any]:
