@@ -43,7 +43,14 @@ base() {
 }
 
 wheels() {
-  local key; key=$(cat pyproject.toml <(echo "$TORCH") | sha256sum | cut -c1-16)
+  # Keyed by what the image installs (the dependencies and the two drivers' extras), not by
+  # the rest of pyproject.toml: a new dev tool does not download the wheelhouse again.
+  local key; key=$("$PYTHON" -c '
+import sys, tomllib
+project = tomllib.load(open("pyproject.toml", "rb"))["project"]
+extras = project["optional-dependencies"]
+print(sorted(project["dependencies"]), extras["mysql"], extras["postgres"], sys.argv[1])
+' "$TORCH" | sha256sum | cut -c1-16)
   DEPS=$CACHE/deps-$key
   if [ ! -f "$DEPS/.complete" ]; then
     rm -rf "$DEPS"; mkdir -p "$DEPS"

@@ -7,6 +7,7 @@ Airflow reads its configuration once, at import, and must not touch the caller's
     python tests/airflow_probe.py db-url            the database URL the tasks would use
     python tests/airflow_probe.py branch            where the branches go for given XComs
     python tests/airflow_probe.py container-env     the variables a container task hands over
+    python tests/airflow_probe.py skops-warnings    warnings of a classifier's save and load
 
 Each prints one line of JSON, the last line on stdout (Airflow logs there too).
 """
@@ -195,8 +196,33 @@ class Blocker:
         self.names = names
 
     def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
-        if name.split(".")[0] in self.names:
+        if any(name == blocked or name.startswith(f"{blocked}.") for blocked in self.names):
             raise ModuleNotFoundError(f"No module named {name!r} (blocked by the probe)")
+
+
+def skops_warnings() -> dict[str, Any]:
+    """The warnings a classifier's save and load set off in a process where Airflow is loaded,
+    as in a task: Airflow's deprecation shims are what skops' module walk used to wake."""
+    import warnings
+
+    import airflow.providers.common.compat
+    import airflow.sdk  # noqa: F401
+    from airflow.providers.standard.operators.empty import EmptyOperator  # noqa: F401
+
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    from taiex.models.classifier import EntrySignalClassifier
+    from taiex.models.classifier_config import ClassifierConfig
+    from tests.series import TINY_MODELS, synthetic_history
+
+    config = ClassifierConfig.from_dict(TINY_MODELS["classifier"])
+    model = EntrySignalClassifier(config).fit(synthetic_history(n=300, seed=3))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        loaded = EntrySignalClassifier.from_bytes(model.to_bytes())
+    return {
+        "warnings": [f"{w.category.__name__}: {w.message}" for w in caught],
+        "loaded": type(loaded).__name__,
+    }
 
 
 def main() -> None:
@@ -211,6 +237,7 @@ def main() -> None:
         "db-url": db_url,
         "branch": branch,
         "container-env": container_env,
+        "skops-warnings": skops_warnings,
     }
     result = commands[command]()
     sys.stdout.write(json.dumps(result, default=str) + "\n")
