@@ -86,19 +86,33 @@ def run_step(env: dict[str, str], name: str, *args: Any) -> dict[str, Any]:
     return facts
 
 
-def tasks(env: dict[str, str], day: dt.date, report_step: str) -> dict[str, dict[str, Any]]:
-    """Each task's step in its own process, fed what the one before returned."""
+def tasks(
+    env: dict[str, str], day: dt.date, by_kind: bool, refresh: bool
+) -> dict[str, dict[str, Any]]:
+    """Each task's step in its own process, fed what the one before returned. ``by_kind``: the
+    steps take a kind and the data day (since issue 13), else the older names; ``refresh``: the
+    report task serves every champion again before the report (before issue 12)."""
+    iso = day.isoformat()
     found = {}
-    found["download_weighted_stock_price"] = run_step(env, "download", day.isoformat())
+    found["download_weighted_stock_price"] = run_step(env, "download", iso)
     months = found["download_weighted_stock_price"]["result"]
-    found["save_to_database"] = run_step(env, "save_to_database", months, day.isoformat())
+    found["save_to_database"] = run_step(env, "save_to_database", months, iso)
     found["merge_weighted_index"] = run_step(env, "merge", found["save_to_database"]["result"])
-    found["svm_classification"] = run_step(env, "classify")
-    found["lstm_predict_task"] = run_step(env, "forecast")
+    if by_kind:
+        found["lstm_predict_task"] = run_step(env, "serve", "lstm", iso)
+        found["svm_classification"] = run_step(env, "serve", "classifier", iso)
+    else:
+        found["svm_classification"] = run_step(env, "classify")
+        found["lstm_predict_task"] = run_step(env, "forecast")
     found["process_models_predict_outputs"] = run_step(env, "draw_outputs")
-    found["monitoring.evaluate_lstm"] = run_step(env, "evaluate", "lstm")
-    found["monitoring.evaluate_classifier"] = run_step(env, "evaluate", "classifier")
-    found["refresh_report"] = run_step(env, report_step)
+    for kind in ("lstm", "classifier"):
+        args = (kind, iso) if by_kind else (kind,)
+        found[f"monitoring.evaluate_{kind}"] = run_step(env, "evaluate", *args)
+    # The report task: the report alone now; before, every champion's answer again, then it.
+    if refresh:
+        found["refresh_report"] = run_step(env, "refresh", *((iso,) if by_kind else ()))
+    else:
+        found["refresh_report"] = run_step(env, "draw_outputs")
     return found
 
 
@@ -155,7 +169,9 @@ def main() -> None:
     tree = args.tree.resolve()
     history = pd.read_csv(args.data, parse_dates=["date"])
     day = history["date"].iloc[-1].date()
-    report_step = "draw_outputs" if (tree / "bench" / "airflow_day.py").exists() else "refresh"
+    pipeline_source = (tree / "src" / "taiex" / "pipeline.py").read_text(encoding="utf-8")
+    by_kind = "def serve(" in pipeline_source
+    refresh = "def refresh(" in pipeline_source
     with (
         TwseServer(history, today=day) as twse,
         tempfile.TemporaryDirectory() as folder,
@@ -191,7 +207,7 @@ def main() -> None:
         if setup.returncode != 0:
             raise SystemExit(f"setup failed:\n{setup.stderr[-3000:]}")
         print(f"setup: taiex run on an empty database: {time.perf_counter() - started:.0f} s")
-        steps = tasks(env, day, report_step)
+        steps = tasks(env, day, by_kind, refresh)
         airflow = day_under_airflow(tree, tmp, metadata_url, env, day)
     print(f"tree: {tree}; history: {len(history):,} days up to {day}; 2 cores")
     print(f"{'task':<34} {'proc s':>7} {'import s':>9} {'peak MB':>8}  {'airflow s':>9}  imports")
