@@ -17,10 +17,10 @@ $(VENV)/.run-installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e .
 	touch $@
 
-# Airflow lives in the same venv as the rest: apache-airflow 3.3 resolves beside torch, pandas 3
+# Airflow lives in the same venv as the rest: apache-airflow 3 resolves beside torch, pandas 3
 # and SQLAlchemy 2.1, and the whole suite passes with it installed. `make run` does not need it.
 $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev,mysql,postgres,airflow]'
+	$(BIN)/pip install --quiet -e '.[dev,mysql,postgres,airflow,kubernetes,s3]'
 	touch $@ $(VENV)/.run-installed
 
 run: $(VENV)/.run-installed

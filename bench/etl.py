@@ -33,7 +33,7 @@ DEFAULT_DATA = ROOT.parent / "shared" / "data" / "taiex_daily.csv"
 def timed_backfill(settings: Settings, today: dt.date) -> tuple[float, list]:  # type: ignore[type-arg]
     store = Store.from_settings(settings)
     with TwseClient.from_settings(settings) as client:
-        loader = Loader(store, client, RawCache(settings.raw_dir), today=today)
+        loader = Loader(store, client, RawCache(store), today=today)
         started = time.perf_counter()
         loads = load_months(loader, backfill_months(None, None, today))
         seconds = time.perf_counter() - started

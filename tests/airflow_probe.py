@@ -2,9 +2,12 @@
 Airflow reads its configuration once, at import, and must not touch the caller's ~/airflow.
 
     python tests/airflow_probe.py describe          the parsed DAG as JSON
+    python tests/airflow_probe.py parse             import errors and the number of tasks
     python tests/airflow_probe.py run YYYY-MM-DD    dag.test() for that day's 15:30 in Taipei
     python tests/airflow_probe.py db-url            the database URL the tasks would use
     python tests/airflow_probe.py branch            where the branches go for given XComs
+    python tests/airflow_probe.py container-env     the variables a container task hands over
+    python tests/airflow_probe.py skops-warnings    warnings of a classifier's save and load
 
 Each prints one line of JSON, the last line on stdout (Airflow logs there too).
 """
@@ -34,10 +37,18 @@ DAG_ID = "taiex_daily"
 
 
 def load_dag() -> tuple[Any, dict[str, str]]:
-    from airflow.dag_processing.dagbag import DagBag
+    try:
+        from airflow.dag_processing.dagbag import DagBag
+    except ImportError:  # Airflow 3.1
+        from airflow.models.dagbag import DagBag
 
     bag = DagBag(os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
     return bag.dags.get(DAG_ID), dict(bag.import_errors)
+
+
+def parse() -> dict[str, Any]:
+    dag, errors = load_dag()
+    return {"import_errors": errors, "tasks": len(dag.tasks) if dag else None}
 
 
 def describe() -> dict[str, Any]:
@@ -51,9 +62,9 @@ def describe() -> dict[str, Any]:
         "import_errors": errors,
         "heavy_modules": heavy,
         "dag": {
-            "schedule": getattr(timetable, "expression", None),
+            "schedule": getattr(timetable, "expression", None) or timetable._expression,
             "timetable": type(timetable).__name__,
-            "timezone": str(getattr(timetable.timezone, "name", timetable.timezone)),
+            "timezone": _timezone(timetable),
             "catchup": dag.catchup,
             "max_active_runs": dag.max_active_runs,
             "retries": dag.default_args.get("retries"),
@@ -61,6 +72,11 @@ def describe() -> dict[str, Any]:
         },
         "tasks": {task.task_id: _task(dag, task) for task in dag.tasks},
     }
+
+
+def _timezone(timetable: Any) -> str:
+    zone = getattr(timetable, "timezone", None) or timetable._timezone  # Airflow 3.1: private
+    return str(getattr(zone, "name", zone))
 
 
 def _task(dag: Any, task: Any) -> dict[str, Any]:
@@ -72,23 +88,41 @@ def _task(dag: Any, task: Any) -> dict[str, Any]:
         "retries": task.retries,
         "retry_delay": task.retry_delay.total_seconds(),
     }
-    if facts["type"] == "DockerOperator":
-        template = dag.get_template_env()
-        environment = {
-            key: template.from_string(value).render(**dag.user_defined_macros)
-            for key, value in task.environment.items()
-        }
+    if facts["type"] == "TaiexDockerOperator":
         facts.update(
             image=task.image,
             entrypoint=task.entrypoint,
             command=task.command,
-            environment_templates=dict(task.environment),
-            environment=environment,
-            device_requests=[dict(request) for request in task.device_requests],
+            user=task.user,
+            network_mode=task.network_mode,
+            environment=dict(task.environment),  # set when the task runs: see container-env
+            device_requests=[dict(request) for request in task.device_requests or []],
             mounts=[dict(mount) for mount in task.mounts],
             do_xcom_push=task.do_xcom_push,
         )
+    if facts["type"] == "TaiexPodOperator":
+        facts.update(pod=_pod(task), do_xcom_push=task.do_xcom_push)
     return facts
+
+
+def _pod(task: Any) -> dict[str, Any]:
+    """The pod the operator would ask Kubernetes for, as JSON (no cluster is needed to build it),
+    with the environment its execute() sets."""
+    from kubernetes.client import ApiClient
+    from kubernetes.client import models as k8s
+
+    module = sys.modules[type(task).__module__]
+    task.env_vars = [
+        k8s.V1EnvVar(name=name, value=value)
+        for name, value in module.container_environment().items()
+    ]
+    pod = task.build_pod_request_obj()
+    return ApiClient().sanitize_for_serialization(pod)  # type: ignore[no-any-return]
+
+
+def container_env() -> dict[str, Any]:
+    """What a container task hands its container, read on the worker when it runs."""
+    return dag_module().container_environment()  # type: ignore[no-any-return]
 
 
 def run(day: str) -> dict[str, Any]:
@@ -163,13 +197,56 @@ def branch() -> dict[str, Any]:
     return results
 
 
+class Blocker:
+    """Makes the packages named in TAIEX_PROBE_BLOCK unimportable: a scheduler with the slim
+    install (Airflow alone) has none of them."""
+
+    def __init__(self, names: list[str]) -> None:
+        self.names = names
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        if any(name == blocked or name.startswith(f"{blocked}.") for blocked in self.names):
+            raise ModuleNotFoundError(f"No module named {name!r} (blocked by the probe)")
+
+
+def skops_warnings() -> dict[str, Any]:
+    """The warnings a classifier's save and load set off in a process where Airflow is loaded,
+    as in a task: Airflow's deprecation shims are what skops' module walk used to wake."""
+    import warnings
+
+    import airflow.providers.common.compat
+    import airflow.sdk  # noqa: F401
+    from airflow.providers.standard.operators.empty import EmptyOperator  # noqa: F401
+
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    from taiex.models.classifier import EntrySignalClassifier
+    from taiex.models.classifier_config import ClassifierConfig
+    from tests.series import TINY_MODELS, synthetic_history
+
+    config = ClassifierConfig.from_dict(TINY_MODELS["classifier"])
+    model = EntrySignalClassifier(config).fit(synthetic_history(n=300, seed=3))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        loaded = EntrySignalClassifier.from_bytes(model.to_bytes())
+    return {
+        "warnings": [f"{w.category.__name__}: {w.message}" for w in caught],
+        "loaded": type(loaded).__name__,
+    }
+
+
 def main() -> None:
+    blocked = [n for n in os.environ.get("TAIEX_PROBE_BLOCK", "").split(",") if n]
+    if blocked:
+        sys.meta_path.insert(0, Blocker(blocked))  # type: ignore[arg-type]
     command, *args = sys.argv[1:]
     commands: dict[str, Callable[[], dict[str, Any]]] = {
         "describe": describe,
+        "parse": parse,
         "run": lambda: run(*args),
         "db-url": db_url,
         "branch": branch,
+        "container-env": container_env,
+        "skops-warnings": skops_warnings,
     }
     result = commands[command]()
     sys.stdout.write(json.dumps(result, default=str) + "\n")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 import signal
@@ -31,7 +32,7 @@ from taiex.etl import (
 from taiex.settings import Settings
 from taiex.source import TwseClient
 from taiex.store import Store, load_id_for
-from taiex.store.testing import count
+from taiex.store.testing import count, update_rows
 from tests.series import real_history
 from tests.twse_server import TwseServer
 
@@ -57,10 +58,11 @@ def stored(store: Store) -> list[tuple[dt.date, Decimal, Decimal, Decimal, Decim
 
 def make_loader(settings: Settings, today: dt.date = DEC31) -> Loader:
     """A loader living on ``today``: the server's today is the real one (the clock) too."""
+    store = Store.from_settings(settings)
     return Loader(
-        Store.from_settings(settings),
+        store,
         TwseClient.from_settings(settings),
-        RawCache(settings.raw_dir),
+        RawCache(store),
         today=today,
         revision_days=settings.revision_days,
         clock=lambda: today,
@@ -76,7 +78,7 @@ def backfill(settings: Settings, today: dt.date = DEC31, refresh: bool = False) 
 def test_backfill_reproduces_the_history(env: Settings, history: pd.DataFrame) -> None:
     loader = backfill(env)
     assert stored(loader.store) == expected_rows(history)
-    assert len(list(env.raw_dir.rglob("*.meta.json"))) == len(ALL)
+    assert loader.store.responses.count() == len(ALL)
 
 
 @pytest.mark.parametrize(
@@ -122,7 +124,7 @@ def test_a_bad_row_stops_the_run_naming_it_and_keeps_what_was_stored(
         backfill(env)
     store = Store.from_settings(env)
     assert stored(store) == expected_rows(history[history["date"] < "2024-05-01"])
-    assert RawCache(env.raw_dir).read(Month(2024, 5)) is None  # a bad response is not cached
+    assert RawCache(store).read(Month(2024, 5)) is None  # a bad response is not cached
 
 
 def test_a_cached_rerun_asks_only_the_current_month(env: Settings, twse: TwseServer) -> None:
@@ -195,10 +197,13 @@ def test_backfill_months_are_checked() -> None:
         backfill_months(Month(2024, 5), Month(2024, 4), today)
 
 
-def test_a_damaged_cache_file_is_fetched_again(env: Settings, twse: TwseServer) -> None:
-    backfill(env)
-    cache = RawCache(env.raw_dir)
-    cache.path(Month(2024, 3)).write_bytes(b'{"stat": "OK", "data": [')
+def test_a_damaged_cached_response_is_fetched_again(env: Settings, twse: TwseServer) -> None:
+    loader = backfill(env)
+    cache = RawCache(loader.store)
+    damaged = update_rows(
+        loader.store, "twse_responses", {"body": b'{"stat": "OK", "data": ['}, month="2024-03"
+    )
+    assert damaged == 1
     asked_before = len(twse.requests)
     backfill(env)
     assert sorted(twse.months_asked()[asked_before:]) == ["2024-03", "2024-12"]
@@ -206,13 +211,40 @@ def test_a_damaged_cache_file_is_fetched_again(env: Settings, twse: TwseServer) 
 
 
 def test_raw_cache_holds_the_response_verbatim(env: Settings, twse: TwseServer) -> None:
-    backfill(env)
-    cached = RawCache(env.raw_dir).read(Month(2024, 2))
+    loader = backfill(env)
+    cached = RawCache(loader.store).read(Month(2024, 2))
     assert cached is not None
     payload = json.loads(cached.body)
     assert payload["title"].startswith("113年02月") and payload["date"] == "20240201"
     assert cached.url == f"{twse.url}?date=20240201&response=json"
-    assert not list(env.raw_dir.rglob("*.tmp"))
+    assert cached.fetched_on == DEC31
+    stored_response = loader.store.responses.get("2024-02")
+    assert stored_response is not None and stored_response.intact
+    assert stored_response.sha256 == hashlib.sha256(cached.body).hexdigest()
+    assert stored_response.fetched_at is not None
+    # Nothing on disk but the SQLite database, its journal and lock files: no cache folder.
+    assert {p.name.split(".")[0] for p in env.home.rglob("*")} == {"taiex"}
+
+
+def test_a_save_on_another_home_reads_what_download_stored(
+    env: Settings, twse: TwseServer, tmp_path: Path
+) -> None:
+    """download and save_to_database on two workers (two homes, one database): TWSE is asked
+    for each month once, and a rerun of either asks nothing."""
+    from taiex import pipeline
+
+    shared = f"sqlite:///{tmp_path / 'shared.db'}"
+    first = pipeline.Context.open(env.replace(db_url=shared, home=tmp_path / "worker-1"))
+    months = pipeline.download(first, DEC31)
+    months_again = pipeline.download(first, DEC31)
+    first.close()
+    asked = twse.months_asked()
+    second = pipeline.Context.open(env.replace(db_url=shared, home=tmp_path / "worker-2"))
+    load_id = pipeline.save_to_database(second, months, DEC31)
+    assert pipeline.save_to_database(second, months, DEC31) == load_id
+    second.close()
+    assert months_again == months and len(months) == len(asked)
+    assert twse.months_asked() == asked  # neither the rerun nor the save asked again
 
 
 def test_empty_future_month_is_an_empty_load(env: Settings, twse: TwseServer) -> None:
@@ -391,11 +423,12 @@ def test_a_retried_save_stages_under_the_same_id_and_leaves_no_orphans(
 
 
 def test_a_future_as_of_is_refused(env: Settings) -> None:
+    store = Store.from_settings(env)
     with pytest.raises(InputError, match=r"--as-of 2025-01-15 is after today in Taipei"):
         Loader(
-            Store.from_settings(env),
+            store,
             TwseClient.from_settings(env),
-            RawCache(env.raw_dir),
+            RawCache(store),
             today=dt.date(2025, 1, 15),
             clock=lambda: DEC31,
         )
@@ -406,15 +439,16 @@ def test_the_cache_records_the_real_day_of_the_fetch_never_the_as_of(
 ) -> None:
     """`--as-of` 2024-12-20 on the real 2024-12-22: the month is stamped 2024-12-22, so it is not
     final, and a later update asks TWSE again for the days it lacks."""
+    store = Store.from_settings(env)
     loader = Loader(
-        Store.from_settings(env),
+        store,
         TwseClient.from_settings(env),
-        RawCache(env.raw_dir),
+        RawCache(store),
         today=dt.date(2024, 12, 20),
         clock=lambda: dt.date(2024, 12, 22),
     )
     loader.rows(Month(2024, 11))
-    cached = RawCache(env.raw_dir).read(Month(2024, 11))
+    cached = RawCache(store).read(Month(2024, 11))
     assert cached is not None and cached.fetched_on == dt.date(2024, 12, 22)
     # Fetched 22 days after its end, in real time: final. The same month fetched "as of" a day
     # before its end (the real day being the same) is final too: the as-of day plays no part.

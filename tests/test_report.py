@@ -28,7 +28,7 @@ from taiex.report.status import status_rows
 from taiex.settings import Settings
 from taiex.source import DailyRow
 from taiex.store import Store
-from taiex.store.testing import delete_rows, insert_rows, update_rows
+from taiex.store.testing import delete_rows, insert_rows, rows, update_rows
 from tests.browser import BrowserError, Chromium, find_chromium
 from tests.series import synthetic_history
 
@@ -309,8 +309,8 @@ def test_days_missing_since_the_last_load_are_named(world: World) -> None:
 
 
 def test_the_page_shows_forecast_signal_metrics_and_freshness(world: World) -> None:
-    path = write_report(world.store, world.settings, now=world.now)
-    assert path == world.settings.report_dir / "index.html"
+    path = Path(write_report(world.store, world.settings, now=world.now))
+    assert path == world.settings.home / "report" / "index.html"
     page = page_of(path)
     assert page.forecast_dates == [d.isoformat() for d in world.forecast_dates]
     words = page.words
@@ -326,7 +326,7 @@ def test_the_page_shows_forecast_signal_metrics_and_freshness(world: World) -> N
 
 
 def test_the_page_is_self_contained(world: World) -> None:
-    path = write_report(world.store, world.settings, now=world.now)
+    path = Path(write_report(world.store, world.settings, now=world.now))
     html = path.read_text(encoding="utf-8")
     page = Page(html)
     assert page.links and all(link.startswith("data:image/png;base64,") for link in page.links)
@@ -343,31 +343,39 @@ def test_text_from_the_database_is_escaped(world: World) -> None:
     row = evaluation_rows(world, "classifier-v1", "classifier", days=1)[0]
     row |= {"data_date": world.now.date(), "model_family": "<script>alert(1)</script>"}
     insert_rows(world.store, "svm_model_evaluate", [row])
-    html = write_report(world.store, world.settings, now=world.now).read_text()
+    html = Path(write_report(world.store, world.settings, now=world.now)).read_text()
     assert "<script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
 
 
-def test_the_latest_evaluation_plots_are_included(world: World) -> None:
-    folder = world.settings.plots_dir / "evaluate"
-    folder.mkdir(parents=True)
-    source = write_report(world.store, world.settings, now=world.now)
+def test_the_latest_evaluation_plots_come_from_the_database(world: World, tmp_path: Path) -> None:
+    """The monitoring step stores its plots in the database: the report, written from another,
+    empty home, shows the latest of each kind."""
+    source = Path(write_report(world.store, world.settings, now=world.now))
     png = (world.settings.plots_dir / "forecast.png").read_bytes()
-    for age, name in enumerate(["lstm-v1_2024-11-06.png", "lstm-v1_2024-11-05.png"]):
-        (folder / name).write_bytes(png)
-        os.utime(folder / name, (1_700_000_000 - age, 1_700_000_000 - age))
-    (folder / "classifier-v1_2024-11-06.png").write_bytes(png)
-    (folder / "notes.txt").write_text("not a plot")
-    write_report(world.store, world.settings, now=world.now)
-    page = page_of(source)
+    for day, name in [(6, "lstm-v1_2024-11-06.png"), (5, "lstm-v1_2024-11-05.png")]:
+        world.store.figures.save(name, "evaluation-lstm", "lstm-v1", dt.date(2024, 11, day), png)
+    world.store.figures.save(
+        "classifier-v1_2024-11-06.png",
+        "evaluation-classifier",
+        "classifier-v1",
+        dt.date(2024, 11, 6),
+        png,
+    )
+    elsewhere = world.settings.replace(home=tmp_path / "elsewhere", report_url="")
+    page = page_of(Path(write_report(world.store, elsewhere, now=world.now)))
     assert len(page.images) == 4
     assert "lstm-v1_2024-11-06.png" in page.words
     assert "lstm-v1_2024-11-05.png" not in page.words
     assert "classifier-v1_2024-11-06.png" in page.words
+    assert len(page_of(source).images) == 2  # the first page, before any was stored
+    # The forecast figure is kept too, once per forecast however often the page is written.
+    forecasts = [f for f in rows(world.store, "figures") if f["kind"] == "forecast"]
+    assert len(forecasts) == 1 and forecasts[0]["png"][:8] == PNG_MAGIC
 
 
 def test_an_empty_database_gives_a_page_that_says_what_to_run(empty: World) -> None:
-    path = write_report(empty.store, empty.settings, now=empty.now)
+    path = Path(write_report(empty.store, empty.settings, now=empty.now))
     page = page_of(path)
     words = page.words
     assert "What to run" in words and "No index data yet: run taiex run to load" in words
@@ -385,7 +393,7 @@ def test_data_without_models_asks_for_a_run(empty: World) -> None:
         "No LSTM forecaster yet: run `taiex run` to train it.",
         "No entry-signal classifier yet: run `taiex run` to train it.",
     ]
-    words = page_of(write_report(empty.store, empty.settings, now=empty.now)).words
+    words = page_of(Path(write_report(empty.store, empty.settings, now=empty.now))).words
     assert "No LSTM forecaster yet" in words
 
 
@@ -416,7 +424,7 @@ def test_another_versions_forecast_is_shown_and_flagged(world: World) -> None:
     assert registry.promote(newcomer, "test", expected=champion)
     facts = report.gather(world.store, world.settings, now=world.now)
     assert facts.forecast is not None and not facts.forecast.by_champion
-    words = page_of(write_report(world.store, world.settings, now=world.now)).words
+    words = page_of(Path(write_report(world.store, world.settings, now=world.now))).words
     assert "which is no longer the champion" in words
 
 
@@ -521,7 +529,7 @@ def test_the_page_in_headless_chromium(filled: bool, tmp_path: Path) -> None:
     executable = chromium_or_skip()
     built = fill(empty_world(tmp_path)) if filled else empty_world(tmp_path)
     try:
-        path = write_report(built.store, built.settings, now=built.now)
+        path = Path(write_report(built.store, built.settings, now=built.now))
     finally:
         built.store.dispose()
     ARTIFACTS.mkdir(exist_ok=True)

@@ -160,3 +160,44 @@ def test_the_clock_is_now(store: Store) -> None:
     assert now.tzinfo is None and now.microsecond == 0
     utc = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     assert abs((utc - now).total_seconds()) < 60
+
+
+# ---------------------------------------------------------------- TWSE's responses and figures
+
+
+def test_a_response_is_kept_verbatim_and_replaced_by_the_next(store: Store) -> None:
+    body = '{"stat":"OK","title":"113年02月 發行量加權股價指數歷史資料","data":[]}'.encode()
+    assert store.responses.get("2024-02") is None
+    store.responses.save("2024-02", body, "http://twse/x?date=20240201", dt.date(2024, 2, 5))
+    first = store.responses.get("2024-02")
+    assert first is not None and first.body == body and first.intact
+    assert (first.url, first.fetched_on) == ("http://twse/x?date=20240201", dt.date(2024, 2, 5))
+    assert len(first.sha256) == 64 and first.fetched_at is not None
+    store.responses.save("2024-02", body + b" ", "http://twse/x?date=20240201", dt.date(2024, 3, 9))
+    again = store.responses.get("2024-02")
+    assert (
+        again is not None and again.body == body + b" " and again.fetched_on == dt.date(2024, 3, 9)
+    )
+    assert store.responses.count() == 1
+    big = b"x" * 200_000  # beyond MySQL's BLOB
+    store.responses.save("2024-03", big, "u", dt.date(2024, 4, 1))
+    stored = store.responses.get("2024-03")
+    assert stored is not None and stored.body == big
+
+
+def test_a_figure_is_stored_once_and_the_latest_of_a_kind_is_found(store: Store) -> None:
+    png = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 300
+    store.figures.save(
+        "lstm_v1_20241105.png", "evaluation-lstm", "lstm-v1", dt.date(2024, 11, 5), png
+    )
+    store.figures.save(
+        "lstm_v1_20241106.png", "evaluation-lstm", "lstm-v1", dt.date(2024, 11, 6), png
+    )
+    store.figures.save(
+        "lstm_v1_20241106.png", "evaluation-lstm", "lstm-v1", dt.date(2024, 11, 6), b"x"
+    )
+    latest = store.figures.latest("evaluation-lstm")
+    assert latest is not None
+    assert (latest.name, latest.png) == ("lstm_v1_20241106.png", png)  # a rerun added nothing
+    assert store.figures.count() == 2
+    assert store.figures.latest("evaluation-classifier") is None

@@ -16,10 +16,9 @@ def test_defaults_follow_design(tmp_path: Path) -> None:
     assert s.twse_url == "https://www.twse.com.tw/rwd/zh/TAIEX/MI_5MINS_HIST"
     assert (s.twse_min_interval, s.lstm_smape_max, s.classifier_auc_min) == (2.0, 100.0, 0.8)
     assert s.lstm_naive_margin == 0.05
-    assert (s.raw_dir, s.plots_dir, s.report_dir) == (
-        tmp_path / "raw",
+    assert (s.plots_dir, s.report_location) == (
         tmp_path / "plots",
-        tmp_path / "report",
+        str(tmp_path / "report"),
     )
 
 
@@ -167,3 +166,30 @@ def test_urls_never_show_their_password(url: str, shown: str) -> None:
     assert redact_url(url) == shown
     password = url_password(url)
     assert password is None or password not in redact_url(url)
+
+
+def test_the_models_tables_from_the_environment_as_json(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text("[lstm]\nhidden_size = 8\n")
+    env = {"TAIEX_HOME": str(tmp_path), "TAIEX_LSTM": '{"epochs": 2, "hidden_size": 4}'}
+    assert dict(Settings.from_env(env).lstm) == {"epochs": 2, "hidden_size": 4}
+    for bad in ("3", "[1]", "{epochs: 2"):
+        with pytest.raises(SettingsError, match=r"TAIEX_LSTM=.* is not a JSON object"):
+            Settings.from_env({**env, "TAIEX_LSTM": bad})
+
+
+def test_to_environ_gives_back_the_same_settings_without_home_and_database(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "config.toml").write_text(
+        'db_url = "sqlite:///secret.db"\nrevision_days = 3\n[classifier]\nfamilies = ["logistic"]\n'
+    )
+    s = Settings.from_env({"TAIEX_HOME": str(tmp_path), "TAIEX_REPORT_URL": "s3://bucket/taiex/"})
+    environ = s.to_environ()
+    assert environ == {
+        "TAIEX_REPORT_URL": "s3://bucket/taiex/",
+        "TAIEX_REVISION_DAYS": "3",
+        "TAIEX_CLASSIFIER": '{"families": ["logistic"]}',
+    }
+    elsewhere = tmp_path / "elsewhere"
+    again = Settings.from_env({"TAIEX_HOME": str(elsewhere), **environ})
+    assert again == s.replace(home=elsewhere, db_url="")

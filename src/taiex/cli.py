@@ -928,17 +928,6 @@ def step_retrain(kind: KindArg, day: DayOption = None) -> None:
     _step(retrain, kind, _day_of(day))
 
 
-@step_app.command("refresh")
-def step_refresh(day: DayOption = None) -> None:
-    """Store every champion's answer as it stands after monitoring, then write the report.
-
-    Example: taiex step refresh --day 2026-08-18
-    """
-    from taiex.pipeline import refresh
-
-    _step(refresh, _day_of(day))
-
-
 def main() -> None:
     """The console entry point."""
     app()

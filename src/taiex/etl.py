@@ -16,9 +16,7 @@ import contextlib
 import csv
 import dataclasses
 import datetime as dt
-import hashlib
 import itertools
-import json
 import logging
 import re
 import time
@@ -103,37 +101,21 @@ class CachedMonth:
 
 
 class RawCache:
-    """One file a month under ``root`` (``YYYYMM.json``, verbatim) and a sidecar ``.meta.json``."""
+    """TWSE's latest response for each month, verbatim, in the database (``twse_responses``,
+    with its URL, sha256 and fetch day): any worker reads what another one fetched."""
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    def path(self, month: Month) -> Path:
-        return (
-            self.root
-            / f"{month.year:04d}"
-            / f"MI_5MINS_HIST_{month.year:04d}{month.month:02d}.json"
-        )
-
-    def _meta_path(self, month: Month) -> Path:
-        return self.path(month).with_suffix(".meta.json")
+    def __init__(self, store: Store) -> None:
+        self.store = store
 
     def read(self, month: Month) -> CachedMonth | None:
         """The cached response, or None when absent or damaged (then it is fetched again)."""
-        try:
-            body = self.path(month).read_bytes()
-            meta = json.loads(self._meta_path(month).read_text(encoding="utf-8"))
-            if hashlib.sha256(body).hexdigest() != meta["sha256"]:
-                log.warning(
-                    "raw cache for %s does not match its checksum; fetching it again", month
-                )
-                return None
-            return CachedMonth(body, meta["url"], dt.date.fromisoformat(meta["fetched_on"]))
-        except FileNotFoundError:
+        stored = self.store.responses.get(str(month))
+        if stored is None:
             return None
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            log.warning("raw cache for %s is unreadable (%s); fetching it again", month, exc)
+        if not stored.intact:
+            log.warning("raw cache for %s does not match its checksum; fetching it again", month)
             return None
+        return CachedMonth(stored.body, stored.url, stored.fetched_on)
 
     @staticmethod
     def parse(month: Month, cached: CachedMonth) -> list[DailyRow] | None:
@@ -145,15 +127,8 @@ class RawCache:
             return None
 
     def write(self, month: Month, body: bytes, url: str, fetched_on: dt.date) -> None:
-        """Save ``body`` verbatim; the sidecar goes last, so a half-written pair reads as absent."""
-        meta = {
-            "month": str(month),
-            "url": url,
-            "fetched_on": fetched_on.isoformat(),
-            "sha256": hashlib.sha256(body).hexdigest(),
-        }
-        write_atomic(self.path(month), body)
-        write_atomic(self._meta_path(month), json.dumps(meta, indent=1).encode())
+        """Keep ``body`` verbatim as the month's response, replacing the one before."""
+        self.store.responses.save(str(month), body, url, fetched_on)
 
 
 def as_of_day(as_of: dt.date | None, clock: Callable[[], dt.date] = taipei_today) -> dt.date:

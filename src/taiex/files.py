@@ -1,4 +1,4 @@
-"""Files that are either whole or absent: the raw cache, CSV exports, plots and the report."""
+"""Files that are either whole or absent: CSV exports, plots and the report (also to a URL)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import stat
 import tempfile
 from pathlib import Path
 
-from taiex.errors import OutputError
+from taiex.errors import OutputError, SettingsError, StorageError
 
 
 def write_atomic(path: Path, data: bytes, *, make_parents: bool = True) -> Path:
@@ -54,3 +54,32 @@ def _replace(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def publish(location: str, name: str, data: bytes) -> str:
+    """Write ``data`` as ``name`` in ``location``, a folder or an fsspec URL (``s3://bucket/x/``),
+    whole or not at all; the written file's path or URL.
+
+    A URL needs fsspec and the filesystem's package (``pip install 'taiex[s3]'`` for s3://).
+    """
+    if "://" not in location or location.startswith("file://"):
+        folder = Path(location.removeprefix("file://")).expanduser()
+        return str(write_atomic(folder / name, data))
+    url = f"{location.rstrip('/')}/{name}"
+    try:
+        import fsspec
+    except ImportError as exc:
+        raise SettingsError(
+            f"TAIEX_REPORT_URL={location}: writing to a URL needs fsspec and the package of its "
+            "filesystem (pip install 'taiex[s3]' for s3://)"
+        ) from exc
+    try:
+        # Object stores write an object whole on close; nothing is visible before. No mkdir:
+        # on S3 that would create a bucket named by a typo.
+        with fsspec.open(url, "wb", auto_mkdir=False) as handle:
+            handle.write(data)
+    except ImportError as exc:  # fsspec knows the scheme, its package is missing
+        raise SettingsError(f"TAIEX_REPORT_URL={location}: {exc}") from exc
+    except (OSError, ValueError) as exc:
+        raise StorageError(f"cannot write {url}: {exc}") from exc
+    return url

@@ -110,7 +110,7 @@ class Context:
         return Loader(
             self.store,
             TwseClient.from_settings(self.settings),
-            RawCache(self.settings.raw_dir),
+            RawCache(self.store),
             today=as_of_day(as_of),
             revision_days=self.settings.revision_days,
         )
@@ -134,12 +134,14 @@ def months_to_load(ctx: Context, as_of: dt.date | None = None) -> list[Month]:
 
 
 def download(ctx: Context, as_of: dt.date | None = None) -> list[str]:
-    """Fetch the months to load into the raw cache (``download_weighted_stock_price``)."""
+    """Fetch the months to load into the raw cache, TWSE's responses stored verbatim in the
+    database (``download_weighted_stock_price``). A month fetched for this data day already is
+    not asked again: a rerun asks TWSE nothing."""
     loader = ctx.loader(as_of)
     months = months_to_load(ctx, as_of)
     with ctx.store.lock(ETL_LOCK):
         for month in months:
-            loader.rows(month)
+            loader.fresh_rows(month)
     loader.client.close()
     return [str(m) for m in months]
 
@@ -148,7 +150,8 @@ def save_to_database(ctx: Context, months: list[str], as_of: dt.date | None = No
     """Stage the downloaded months' rows in ``weighted_index_temp``; returns the load id.
 
     The id comes from the data day and the months, so a retried save replaces its own staged
-    rows instead of leaving orphans. The rows come from the raw cache that ``download`` filled.
+    rows instead of leaving orphans. The rows come from the responses that ``download`` stored in
+    the database, on whichever worker it ran.
     """
     loader = ctx.loader(as_of)
     try:
@@ -375,17 +378,22 @@ def evaluate(ctx: Context, kind_name: str, day: dt.date | None = None) -> dict[s
     summary = report.summary()
     evaluation = report.evaluation
     if evaluation is not None and evaluation.frame is not None and not evaluation.frame.empty:
-        summary["plot"] = str(draw_evaluation(ctx, spec, evaluation))
+        summary["figure"] = draw_evaluation(ctx, spec, evaluation)
     return summary
 
 
 def retrain(ctx: Context, kind_name: str, day: dt.date | None = None) -> dict[str, Any]:
     """Train a challenger (or the first model) on the data up to ``day`` and promote it only
-    when it is better."""
+    when it is better; a promoted one stores its answer for the session after ``day``."""
     from taiex.monitor import retrain_kind
 
     trial = retrain_kind(kind(kind_name), ctx.store, ctx.history(day), ctx.settings)
-    return trial.summary()
+    summary = trial.summary()
+    if trial.promoted:
+        # The new champion speaks for tomorrow at once (under ``output``): the report after
+        # monitoring then needs no model.
+        summary["output"] = serve(ctx, kind_name, day)
+    return summary
 
 
 def monitor(ctx: Context, kind_name: str, day: dt.date | None = None) -> dict[str, Any]:
@@ -401,14 +409,21 @@ def monitor(ctx: Context, kind_name: str, day: dt.date | None = None) -> dict[st
 # ---------------------------------------------------------------- outputs
 
 
-def draw_evaluation(ctx: Context, spec: KindSpec, evaluation: Evaluation) -> Path:
-    """The evaluation's plot (pairs or days scored), under ``plots/evaluate/``."""
+def draw_evaluation(ctx: Context, spec: KindSpec, evaluation: Evaluation) -> str:
+    """The evaluation's plot (pairs or days scored), stored in the database for the report on
+    whichever worker writes it; the figure's name."""
     plot = spec.resolve(spec.evaluation_plot)
-    folder = ctx.settings.plots_dir / "evaluate"
     name = f"{spec.name}_{evaluation.model_version}_{evaluation.data_date:%Y%m%d}.png"
     title = f"{evaluation.model_version} on {evaluation.window_start} … {evaluation.window_end}"
-    path: Path = plot(evaluation.frame, folder / name, title)
-    return path
+    path: Path = plot(evaluation.frame, ctx.settings.plots_dir / "evaluate" / name, title)
+    ctx.store.figures.save(
+        name,
+        kind=spec.evaluation_figure,
+        model_version=evaluation.model_version,
+        data_date=evaluation.data_date,
+        png=path.read_bytes(),
+    )
+    return name
 
 
 def draw_outputs(ctx: Context) -> dict[str, Any]:
@@ -417,16 +432,6 @@ def draw_outputs(ctx: Context) -> dict[str, Any]:
 
     path = write_report(ctx.store, ctx.settings)
     return {"report": str(path)}
-
-
-def refresh(ctx: Context, day: dt.date | None = None) -> dict[str, Any]:
-    """Every champion's answer as it stands after monitoring, then the report.
-
-    When monitoring promoted nobody, the answers are stored already and nothing is added; after a
-    promotion, the new champion speaks for tomorrow.
-    """
-    served = {spec.name: serve(ctx, spec.name, day) for spec in KINDS}
-    return {"served": served, **draw_outputs(ctx)}
 
 
 # ---------------------------------------------------------------- the whole job
@@ -464,8 +469,8 @@ def run_models(
         part = monitor(ctx, spec.name, day)
         result["monitor"][spec.name] = part
         if (part["challenger"] or {}).get("promoted"):
-            # A new champion speaks for tomorrow: its answer replaces the old one's.
-            result["served"][spec.name] = serve(ctx, spec.name, day)
+            # A new champion speaks for tomorrow: the answer it stored replaces the old one's.
+            result["served"][spec.name] = part["challenger"]["output"]
     progress.step("report")
     result["outputs"] = draw_outputs(ctx)
     result["seconds"] = round(time.monotonic() - started, 3)

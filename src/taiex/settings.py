@@ -2,12 +2,16 @@
 
 The file is ``$TAIEX_CONFIG`` when set, else ``$TAIEX_HOME/config.toml`` when it exists. Its
 keys are the variable names without the prefix, in lower case (``db_url = "sqlite:///..."``).
-The environment wins over the file, the file over the defaults.
+The environment wins over the file, the file over the defaults. The models' tables (``[lstm]``,
+``[classifier]``) can come from the environment too, as JSON objects
+(``TAIEX_LSTM='{"max_epochs": 5}'``): that is how the Airflow DAG hands a container the settings
+its worker read.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import os
 import re
@@ -34,6 +38,9 @@ class Settings:
 
     home: Path = field(default_factory=lambda: Path("~/.taiex").expanduser())
     db_url: str = ""  # empty means the SQLite file under home
+    # Where the report page goes: a folder, or an fsspec URL (s3://bucket/taiex/); empty means
+    # the folder report/ under home.
+    report_url: str = ""
     twse_url: str = TWSE_URL
     twse_min_interval: float = TWSE_POLITE_INTERVAL
     twse_retries: int = 5
@@ -60,16 +67,13 @@ class Settings:
         return self.db_url or f"sqlite:///{self.home / 'taiex.db'}"
 
     @property
-    def raw_dir(self) -> Path:
-        return self.home / "raw"
-
-    @property
     def plots_dir(self) -> Path:
         return self.home / "plots"
 
     @property
-    def report_dir(self) -> Path:
-        return self.home / "report"
+    def report_location(self) -> str:
+        """``report_url``, else the folder ``report`` under ``home``."""
+        return self.report_url or str(self.home / "report")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -86,10 +90,26 @@ class Settings:
             where.update({key: f"{key} in {config}" for key in from_file})
         for f in dataclasses.fields(cls):
             raw = env.get(f"TAIEX_{f.name.upper()}")
-            if raw is not None and f.name not in ("home", *_TABLES):
+            if raw is not None and f.name in _TABLES:
+                values[f.name] = _json_table(f.name, raw)
+                where[f.name] = f"TAIEX_{f.name.upper()}"
+            elif raw is not None and f.name != "home":
                 values[f.name] = raw
                 where[f.name] = f"TAIEX_{f.name.upper()}"
         return cls(**{k: _convert(k, v, where[k]) for k, v in values.items()})
+
+    def to_environ(self) -> dict[str, str]:
+        """The settings that differ from the defaults as ``TAIEX_*`` variables, tables as JSON:
+        what :meth:`from_env` reads back. Neither ``home`` nor ``db_url``: the one is a
+        machine's folder, the other a secret to hand over on its own."""
+        environ = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name in ("home", "db_url") or value == getattr(_DEFAULTS, f.name):
+                continue
+            text = json.dumps(dict(value)) if f.name in _TABLES else str(value)
+            environ[f"TAIEX_{f.name.upper()}"] = text
+        return environ
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
@@ -138,7 +158,17 @@ _RANGES: dict[str, tuple[float, float]] = {
     "classifier_auc_min": (0, 1),
 }
 
-_TABLES = ("lstm", "classifier")  # settings that only the config file can give
+_TABLES = ("lstm", "classifier")  # tables: in the config file, or JSON in the environment
+
+
+def _json_table(name: str, raw: str) -> dict[str, Any]:
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = None
+    if not isinstance(value, dict):
+        raise SettingsError(f"TAIEX_{name.upper()}={raw!r} is not a JSON object")
+    return value
 
 
 def url_host(url: str) -> str:
@@ -268,3 +298,6 @@ def _read_config(path: Path) -> dict[str, Any]:
     if unknown:
         raise SettingsError(f"config file {path}: unknown keys {', '.join(unknown)}")
     return data
+
+
+_DEFAULTS = Settings()

@@ -149,6 +149,11 @@ class KindSpec:
     evaluation_row: Callable[[Evaluation], dict[str, Any]]  # the table's columns
     from_row: Callable[[Mapping[str, Any]], Evaluation]  # and back
 
+    @property
+    def evaluation_figure(self) -> str:
+        """The kind of figure (in the store's ``figures``) its evaluation plots are kept as."""
+        return f"evaluation-{self.name}"
+
     def resolve(self, reference: str) -> Any:
         """The object a ``"module:attribute"`` field names, importing its module now."""
         module, _, attribute = reference.partition(":")

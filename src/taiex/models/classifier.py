@@ -20,11 +20,14 @@ training range), the payload the fitted pipeline serialised with skops, loaded b
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import logging
 import math
 import time
+import warnings
+from collections.abc import Iterator
 from typing import Any, ClassVar, Self
 
 import pandas as pd
@@ -142,9 +145,10 @@ class EntrySignalClassifier:
         # skops names its inner files at random, so two dumps of one model differ: dump once and
         # keep the bytes, so that the checksum in metadata() matches the bytes of to_bytes().
         if self._payload is None:
-            import skops.io as sio
+            with quiet_skops():
+                import skops.io as sio
 
-            self._payload = bytes(sio.dumps(self.model_))
+                self._payload = bytes(sio.dumps(self.model_))
         return self._payload
 
     def _description(self) -> dict[str, Any]:
@@ -166,7 +170,9 @@ class EntrySignalClassifier:
     @staticmethod
     def _libraries() -> dict[str, str]:
         import sklearn
-        import skops
+
+        with quiet_skops():
+            import skops
 
         return {"scikit-learn": sklearn.__version__, "skops": skops.__version__}
 
@@ -253,12 +259,26 @@ def _warn_on_version_change(saved: str | None) -> None:
         )
 
 
+@contextlib.contextmanager
+def quiet_skops() -> Iterator[None]:
+    """Silence what skops' module walk sets off: to find the module of an object without one
+    (numpy's ufuncs), skops.io calls getattr on every loaded module, on importing and on saving
+    or loading. Under Airflow that wakes each of its deprecation shims: about 1,160 warnings a
+    task. Only warnings raised from that walk are ignored; skops' own errors still raise."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", module=r"skops\.io\._utils")
+        yield
+
+
 def _load_model(payload: bytes) -> Any:
-    import skops.io as sio
     from sklearn.pipeline import Pipeline
 
+    with quiet_skops():
+        import skops.io as sio
+
     try:
-        model = sio.loads(payload, trusted=list(TRUSTED_TYPES))
+        with quiet_skops():
+            model = sio.loads(payload, trusted=list(TRUSTED_TYPES))
     except sio.exceptions.UntrustedTypesFoundException as exc:
         raise ArtifactError(f"classifier artifact holds types not audited as safe: {exc}") from exc
     except Exception as exc:  # skops raises many kinds on a damaged zip; all mean "corrupt"

@@ -26,7 +26,7 @@ import jinja2
 import pandas as pd
 from markupsafe import Markup, escape
 
-from taiex.files import write_atomic
+from taiex.files import publish
 from taiex.frames import PRICE_COLUMNS
 from taiex.kinds import KINDS, KindSpec
 from taiex.plots import MetricPanel, forecast_plot, metric_history_plot
@@ -48,21 +48,23 @@ class Image:
 
     title: str
     caption: str
-    path: Path
+    png: bytes
     empty: bool = False  # drawn from no data: the page says so in words instead
 
     @property
     def data_uri(self) -> str:
-        return "data:image/png;base64," + base64.b64encode(self.path.read_bytes()).decode("ascii")
+        return "data:image/png;base64," + base64.b64encode(self.png).decode("ascii")
 
 
-def write_report(store: Store, settings: Settings, *, now: dt.datetime | None = None) -> Path:
-    """Draw the plots under ``settings.plots_dir``, write ``report_dir/index.html``; its path."""
+def write_report(store: Store, settings: Settings, *, now: dt.datetime | None = None) -> str:
+    """Draw the plots under ``settings.plots_dir``, write ``index.html`` to the report's location
+    (``TAIEX_REPORT_URL``: a folder or an fsspec URL); its path or URL."""
     facts = gather(store, settings, now=now)
     images = draw_plots(facts, settings.plots_dir)
-    evaluations = latest_evaluation_plots(settings.plots_dir / "evaluate")
-    page = render(facts, images, evaluations)
-    path = write_atomic(settings.report_dir / "index.html", page.encode("utf-8"))
+    if facts.forecast is not None and not images["forecast"].empty:
+        keep_forecast_figure(store, facts.forecast, images["forecast"].png)
+    page = render(facts, images, stored_evaluation_plots(store))
+    path = publish(settings.report_location, "index.html", page.encode("utf-8"))
     log.info("wrote the report to %s", path)
     return path
 
@@ -85,14 +87,14 @@ def draw_plots(facts: ReportFacts, folder: Path) -> dict[str, Image]:
             "加權指數 TAIEX: the last 30 trading days and the next 5 opens",
             "Candles: red up, green down (Taiwan's colours). Blue: the forecast open (開盤) "
             "with its 80 % and 95 % bands; dashed: the naive level (the last close).",
-            forecast,
+            forecast.read_bytes(),
             empty=not facts.recent and facts.forecast is None,
         ),
         "metric_history": Image(
             "Monitoring over time",
             "Each champion's score on days it did not train on, beside its baseline (dashed); "
             "dotted lines: a model trained, green lines: a promotion.",
-            history,
+            history.read_bytes(),
             empty=not any(facts.evaluations.values()),
         ),
     }
@@ -120,21 +122,27 @@ def metric_panel(spec: KindSpec, rows: pd.DataFrame | None, limit: float) -> Met
     )
 
 
-def latest_evaluation_plots(folder: Path) -> list[Image]:
-    """The newest PNG under ``folder`` whose name starts with each model kind, if any.
-
-    The monitoring step writes one plot per evaluation (``lstm-v3_2026-08-18.png``, ...);
-    the report shows the latest of each kind.
-    """
-    if not folder.is_dir():
-        return []
+def stored_evaluation_plots(store: Store) -> list[Image]:
+    """The latest evaluation plot of each kind, as the monitoring step stored it in the
+    database (on whichever worker it ran)."""
     found = []
     for spec in KINDS:
-        candidates = [p for p in folder.rglob(f"{spec.name}*.png") if p.is_file()]
-        if candidates:
-            newest = max(candidates, key=lambda p: (p.stat().st_mtime, p.name))
-            found.append(Image(f"Latest evaluation: {spec.title}", newest.name, newest))
+        figure = store.figures.latest(spec.evaluation_figure)
+        if figure is not None:
+            found.append(Image(f"Latest evaluation: {spec.title}", figure.name, figure.png))
     return found
+
+
+def keep_forecast_figure(store: Store, forecast: ForecastFacts, png: bytes) -> None:
+    """The forecast plot in the database too, once per forecast (model version and day)."""
+    name = f"forecast_{forecast.model_version}_{forecast.origin_date:%Y%m%d}.png"
+    store.figures.save(
+        name,
+        kind="forecast",
+        model_version=forecast.model_version,
+        data_date=forecast.origin_date,
+        png=png,
+    )
 
 
 def _history_frame(rows: Sequence[DailyRow]) -> pd.DataFrame:

@@ -9,6 +9,7 @@
     prices        weighted_index, staging and merge        loads        etl_loads, load ids
     versions      model versions and champions             forecasts    forecasts
     signals       entry signals                            evaluations  the two monitoring tables
+    responses     TWSE's responses, verbatim (the raw cache)  figures   PNGs for the report
     testing       helpers for the test suite (raw reads and deliberate damage)
 
 Nothing outside this package imports SQLAlchemy.
@@ -20,7 +21,9 @@ from taiex.store.dialects import insert_missing
 from taiex.store.engine import build_url, make_engine, redact_url, storage_errors, url_password
 from taiex.store.evaluations import EVALUATION_TABLES
 from taiex.store.facade import Store
+from taiex.store.figures import Figure
 from taiex.store.loads import LoadRecord, MergeResult, load_id_for
+from taiex.store.responses import StoredResponse
 from taiex.store.schema import (
     etl_loads,
     forecasts,
@@ -38,9 +41,11 @@ __all__ = [
     "EVALUATION_TABLES",
     "PRICE_COLUMNS",
     "Clock",
+    "Figure",
     "LoadRecord",
     "MergeResult",
     "Store",
+    "StoredResponse",
     "build_url",
     "etl_loads",
     "forecasts",

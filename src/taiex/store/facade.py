@@ -16,10 +16,12 @@ from taiex.store import migrate
 from taiex.store.clock import Clock, utcnow
 from taiex.store.engine import check_connection, make_engine
 from taiex.store.evaluations import EvaluationRepository
+from taiex.store.figures import FigureRepository
 from taiex.store.forecasts import ForecastRepository
 from taiex.store.loads import LoadRecord, LoadRepository, MergeResult
 from taiex.store.locks import Locks
 from taiex.store.prices import PriceRepository
+from taiex.store.responses import ResponseRepository
 from taiex.store.signals import SignalRepository
 from taiex.store.versions import VersionRepository
 
@@ -30,7 +32,8 @@ class Store:
     ``clock`` gives every timestamp the store writes (naive UTC, to the second); tests inject a
     fixed one. The repositories: ``prices`` (weighted_index and its staging), ``loads``
     (etl_loads), ``versions`` (model versions and champions), ``forecasts``, ``signals`` and
-    ``evaluations``. Every database error comes out as a StorageError naming the operation.
+    ``evaluations``, TWSE's ``responses`` (the raw cache) and the ``figures`` steps draw.
+    Every database error comes out as a StorageError naming the operation.
     """
 
     def __init__(self, engine: Engine | str, *, clock: Clock = utcnow) -> None:
@@ -42,6 +45,8 @@ class Store:
         self.forecasts = ForecastRepository(self.engine, clock)
         self.signals = SignalRepository(self.engine, clock)
         self.evaluations = EvaluationRepository(self.engine, clock)
+        self.responses = ResponseRepository(self.engine, clock)
+        self.figures = FigureRepository(self.engine, clock)
         self._locks = Locks(self.engine)
 
     @classmethod

@@ -180,3 +180,30 @@ signals = Table(
     Column("created_at", DateTime, nullable=False),
     UniqueConstraint("model_version", "based_on", name="uq_signals_run"),
 )
+
+# What one task leaves for a later one on another worker (nothing is shared but the database).
+
+twse_responses = Table(
+    "twse_responses",
+    metadata,
+    Column("month", String(7), primary_key=True),  # YYYY-MM: the month's latest response
+    Column("url", Text, nullable=False),
+    Column("body", Blob, nullable=False),  # verbatim, as TWSE sent it
+    Column("sha256", String(64), nullable=False),
+    Column("fetched_on", Date, nullable=False),  # the data day it was fetched for
+    Column("fetched_at", DateTime, nullable=False),
+)
+
+figures = Table(
+    "figures",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False),
+    Column("kind", String(40), nullable=False),  # evaluation-<kind> or forecast
+    Column("model_version", VERSION),
+    Column("data_date", Date, nullable=False),
+    Column("png", Blob, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    UniqueConstraint("name", name="uq_figures_name"),
+)

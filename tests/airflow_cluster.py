@@ -1,0 +1,259 @@
+"""A real Airflow 3 deployment for the tests and the benchmark: a scheduler, a dag-processor and an
+api-server as separate processes, LocalExecutor, a PostgreSQL metadata database of its own.
+
+    with AirflowCluster.start(tmp_path / "airflow", metadata_url, env) as cluster:
+        run_id = cluster.trigger("taiex_daily", logical_date)
+        cluster.wait(run_id)                   # the run's final state
+        cluster.task_states(run_id)            # {task_id: state}
+
+The components talk as in a deployment: the scheduler and the workers that LocalExecutor forks
+reach the api-server over HTTP (the execution API), and the test drives the REST API. Timetable
+scheduling is off (``use_job_schedule``): only the runs a test triggers exist.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parents[1]
+DAGS = ROOT / "dags"
+COMPONENTS = ("scheduler", "dag-processor", "api-server")
+FINAL = {"success", "failed"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def postgres_database(server_url: str, prefix: str) -> Iterator[str]:
+    """A new, empty database on the PostgreSQL server of ``server_url``; its URL. Dropped after."""
+    name = f"{prefix}_{secrets.token_hex(4)}"
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def airflow_environment(home: Path, metadata_url: str, port: int) -> dict[str, str]:
+    """The configuration every component shares (as a deployment's airflow.cfg would)."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("TAIEX_", "AIRFLOW"))}
+    return {
+        **base,
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__CORE__PARALLELISM": "4",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_url,
+        # psycopg 3 is async too (Airflow's default async driver for PostgreSQL is asyncpg).
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": metadata_url,
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
+        "AIRFLOW__API__PORT": str(port),
+        "AIRFLOW__API__HOST": "127.0.0.1",
+        "AIRFLOW__API__WORKERS": "1",
+        "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(16),
+        "AIRFLOW__CORE__FERNET_KEY": "",
+        # Only the runs a test triggers: unpausing would otherwise start the latest 15:30.
+        "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
+        "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
+        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+        "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "5",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+@dataclass
+class AirflowCluster:
+    home: Path
+    env: dict[str, str]
+    port: int
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    @property
+    def api(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/v2"
+
+    @classmethod
+    @contextlib.contextmanager
+    def start(
+        cls, home: Path, metadata_url: str, extra_env: Mapping[str, str] | None = None
+    ) -> Iterator[AirflowCluster]:
+        home.mkdir(parents=True, exist_ok=True)
+        port = free_port()
+        env = {**airflow_environment(home, metadata_url, port), **(extra_env or {})}
+        cluster = cls(home, env, port)
+        cluster.airflow("db", "migrate", timeout=600)
+        try:
+            for component in COMPONENTS:
+                log = (home / f"{component}.log").open("wb")
+                cluster.processes[component] = subprocess.Popen(
+                    [sys.executable, "-m", "airflow", component],
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,  # its workers too are stopped with it
+                )
+            cluster.wait_for_api()
+            yield cluster
+        finally:
+            cluster.stop()
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
+
+    def airflow(self, *args: str, timeout: float = 300) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "airflow", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"airflow {' '.join(args)}:\n{done.stdout}\n{done.stderr}")
+        return done.stdout
+
+    def check_alive(self) -> None:
+        for name, process in self.processes.items():
+            if process.poll() is not None:
+                tail = (self.home / f"{name}.log").read_text(errors="replace")[-3000:]
+                raise RuntimeError(f"airflow {name} exited with {process.returncode}:\n{tail}")
+
+    def request(self, method: str, path: str, body: Any = None) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(
+            f"{self.api}{path}",
+            data=data,
+            method=method,
+            headers={"Content-Type": "application/json", "Accept": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                payload = response.read()
+        except urllib.error.HTTPError as exc:
+            detail = exc.read().decode(errors="replace")
+            raise RuntimeError(f"{method} {path}: HTTP {exc.code}: {detail}") from exc
+        return json.loads(payload) if payload else None
+
+    def wait_for_api(self, timeout: float = 180) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            self.check_alive()
+            try:
+                with urllib.request.urlopen(
+                    f"http://127.0.0.1:{self.port}/api/v2/monitor/health", timeout=5
+                ):
+                    return
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(1)
+
+    def wait_for_dag(self, dag_id: str, timeout: float = 300) -> dict[str, Any]:
+        """Wait until the dag-processor has parsed the DAG; unpause it. Its details."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.check_alive()
+            errors = self.request("GET", "/importErrors")["import_errors"]
+            if errors:
+                raise RuntimeError(f"the DAG does not import: {errors}")
+            try:
+                details: dict[str, Any] = self.request("GET", f"/dags/{dag_id}/details")
+                break
+            except RuntimeError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(1)
+        self.request("PATCH", f"/dags/{dag_id}", {"is_paused": False})
+        return details
+
+    def trigger(self, dag_id: str, logical_date: str, run_id: str | None = None) -> str:
+        body = {"logical_date": logical_date, "dag_run_id": run_id or f"test__{logical_date}"}
+        run: dict[str, Any] = self.request("POST", f"/dags/{dag_id}/dagRuns", body)
+        return str(run["dag_run_id"])
+
+    def wait(self, dag_id: str, run_id: str, timeout: float = 900) -> dict[str, Any]:
+        """Wait for the run to end; the run as the API gives it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.check_alive()
+            run: dict[str, Any] = self.request("GET", f"/dags/{dag_id}/dagRuns/{run_id}")
+            if run["state"] in FINAL:
+                return run
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"run {run_id} still {run['state']} after {timeout} s")
+            time.sleep(1)
+
+    def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
+        found = self.request("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances?limit=100")
+        return list(found["task_instances"])
+
+    def task_states(self, dag_id: str, run_id: str) -> dict[str, str | None]:
+        return {ti["task_id"]: ti["state"] for ti in self.task_instances(dag_id, run_id)}
+
+    def clear(self, dag_id: str, run_id: str, task_ids: list[str]) -> None:
+        """Clear tasks of a run (their downstream not): the scheduler runs them again."""
+        self.request(
+            "POST",
+            f"/dags/{dag_id}/clearTaskInstances",
+            {
+                "dry_run": False,
+                "dag_run_id": run_id,
+                "task_ids": task_ids,
+                "only_failed": False,
+                "include_downstream": False,
+                "include_upstream": False,
+                "reset_dag_runs": True,
+            },
+        )
+
+    def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int = 1) -> str:
+        """The task's log file, as the worker wrote it under AIRFLOW_HOME/logs."""
+        folder = self.home / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}" / f"task_id={task_id}"
+        return (folder / f"attempt={try_number}.log").read_text(errors="replace")
+
+
+HOME_LINE = re.compile(r"TAIEX_HOME for this task: (\S+) \(new, empty\)")
+
+
+def task_homes(log: str) -> list[str]:
+    """The scratch TAIEX_HOMEs a task's log names (the DAG's run_step logs each one)."""
+    return HOME_LINE.findall(log)

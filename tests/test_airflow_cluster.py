@@ -1,0 +1,201 @@
+"""The DAG the way a deployment runs it: scheduler, dag-processor and api-server apart,
+LocalExecutor, PostgreSQL for Airflow's metadata and for taiex, a run triggered over REST.
+
+Nothing is shared between tasks but the database: each task logs the new, empty TAIEX_HOME it
+ran in, and the test checks that no two tasks had the same one, that none is left, and that TWSE
+was asked for each month once (the save step reads what download stored in the database).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from taiex.store import Store
+from taiex.store.testing import count
+from tests.airflow_cluster import AirflowCluster, postgres_database, task_homes
+from tests.conftest import FAST, SERVER_URLS
+from tests.series import TINY_CONFIG, synthetic_history
+from tests.twse_server import TwseServer
+
+pytestmark = [pytest.mark.airflow, pytest.mark.postgres]
+
+DAG_ID = "taiex_daily"
+HEALTHY = {
+    "TAIEX_LSTM_SMAPE_MAX": "100",
+    "TAIEX_LSTM_NAIVE_MARGIN": "10",
+    "TAIEX_CLASSIFIER_AUC_MIN": "0",
+}
+STEP_TASKS = [  # the tasks that run a taiex step (branches and the healthy markers run none)
+    "download_weighted_stock_price",
+    "save_to_database",
+    "merge_weighted_index",
+    "svm_classification",
+    "lstm_predict_task",
+    "process_models_predict_outputs",
+    "monitoring.evaluate_lstm",
+    "monitoring.evaluate_classifier",
+    "refresh_report",
+]
+RERUN = ["merge_weighted_index", "svm_classification", "lstm_predict_task", "refresh_report"]
+TABLES = (
+    "weighted_index",
+    "forecasts",
+    "signals",
+    "model_versions",
+    "lstm_model_evaluate",
+    "svm_model_evaluate",
+    "twse_responses",
+    "figures",
+)
+
+
+@pytest.fixture(autouse=True)
+def _needs_airflow_and_postgres() -> None:
+    missing = []
+    if importlib.util.find_spec("airflow") is None:
+        missing.append("apache-airflow is not installed (pip install -e '.[airflow]')")
+    if not SERVER_URLS["postgres"]:
+        missing.append("no PostgreSQL server (TAIEX_TEST_POSTGRES_URL)")
+    if not missing:
+        return
+    required = [v for v in ("TAIEX_REQUIRE_AIRFLOW", "TAIEX_REQUIRE_SERVERS") if os.environ.get(v)]
+    if required:
+        pytest.fail(f"{'; '.join(missing)} ({', '.join(required)}=1 requires it)")
+    pytest.skip("; ".join(missing))
+
+
+@pytest.fixture
+def history() -> pd.DataFrame:
+    """About 500 trading days: the LSTM needs 328 rows and a 120-day holdout."""
+    return synthetic_history(n=500, start="2024-01-01", seed=11)
+
+
+@pytest.fixture
+def databases() -> Iterator[tuple[str, str]]:
+    """Airflow's metadata database and taiex's, both new on the test PostgreSQL server."""
+    server = SERVER_URLS["postgres"]
+    with (
+        postgres_database(server, "airflow_meta") as meta,
+        postgres_database(server, "taiex_cluster") as data,
+    ):
+        yield meta, data
+
+
+def counts(url: str) -> dict[str, int]:
+    store = Store(url)
+    found = {table: count(store, table) for table in TABLES}
+    store.dispose()
+    return found
+
+
+def connection_uri(url: str) -> str:
+    """The Airflow connection URI of a SQLAlchemy PostgreSQL URL (type postgres)."""
+    return url.replace("postgresql+psycopg://", "postgres://", 1)
+
+
+def test_a_day_under_a_real_scheduler(
+    tmp_path: Path, history: pd.DataFrame, databases: tuple[str, str]
+) -> None:
+    metadata_url, taiex_url = databases
+    day = history["date"].iloc[-1].date()
+    taiex_home = tmp_path / "taiex-home"  # config.toml only: the tasks work in scratch homes
+    taiex_home.mkdir()
+    (taiex_home / "config.toml").write_text(TINY_CONFIG, encoding="utf-8")
+    site = tmp_path / "site"
+    with TwseServer(history, today=day) as twse:
+        env = {
+            **FAST,
+            **HEALTHY,
+            "TAIEX_HOME": str(taiex_home),
+            "TAIEX_TWSE_URL": twse.url,
+            "TAIEX_REPORT_URL": str(site),
+            # The database through the taiex_db connection, as a deployment would give it.
+            "AIRFLOW_CONN_TAIEX_DB": connection_uri(taiex_url),
+        }
+        with AirflowCluster.start(tmp_path / "airflow", metadata_url, env) as cluster:
+            details = cluster.wait_for_dag(DAG_ID)
+            assert details["dag_id"] == DAG_ID
+            run_id = cluster.trigger(DAG_ID, f"{day.isoformat()}T07:30:00Z")  # 15:30 in Taipei
+            run = cluster.wait(DAG_ID, run_id)
+            states = cluster.task_states(DAG_ID, run_id)
+            assert run["state"] == "success", (states, _failed_logs(cluster, run_id, states))
+            assert states == {
+                **dict.fromkeys(STEP_TASKS, "success"),
+                "monitoring.branch_lstm": "success",
+                "monitoring.branch_classifier": "success",
+                "monitoring.lstm_healthy": "success",
+                "monitoring.classifier_healthy": "success",
+                "monitoring.train_lstm": "skipped",
+                "monitoring.train_classifier": "skipped",
+            }
+
+            # The rows the day added.
+            added = counts(taiex_url)
+            months = twse.months_asked()
+            assert added == {
+                "weighted_index": len(history),
+                "forecasts": 5,
+                "signals": 1,
+                "model_versions": 2,
+                "lstm_model_evaluate": 1,
+                "svm_model_evaluate": 1,
+                "twse_responses": len(months),  # each month's response, verbatim
+                "figures": 3,  # each kind's evaluation plot and the forecast's
+            }
+            # TWSE was asked for each month once: save_to_database, on another scratch home,
+            # read the responses that download stored in the database.
+            assert len(months) == len(set(months)), months
+            # The page, written by a task that drew none of the evaluation plots, shows them.
+            page = (site / "index.html").read_text(encoding="utf-8")
+            assert page.count("data:image/png;base64,") == 4
+
+            # A cleared task runs again and adds nothing.
+            cluster.clear(DAG_ID, run_id, RERUN)
+            rerun = cluster.wait(DAG_ID, run_id)
+            assert rerun["state"] == "success"
+            tries = {
+                ti["task_id"]: ti["try_number"] for ti in cluster.task_instances(DAG_ID, run_id)
+            }
+            assert all(tries[task] == 2 for task in RERUN), tries
+            assert counts(taiex_url) == added
+            assert twse.months_asked() == months
+
+            homes = _homes(cluster, run_id, tries)
+            for task in STEP_TASKS:
+                log = cluster.task_log(DAG_ID, run_id, task)
+                # skops' module walk used to log ~1,160 deprecation warnings per classifier task.
+                assert log.count("Warning") <= 5, (task, log.count("Warning"))
+    # Every task ran in a TAIEX_HOME of its own, made for it and removed after it.
+    assert sorted(homes) == sorted([*STEP_TASKS, *(f"{t}#2" for t in RERUN)])
+    paths = list(homes.values())
+    assert len(set(paths)) == len(paths), homes
+    assert not any(Path(path).exists() for path in paths)
+    assert [p.name for p in taiex_home.iterdir()] == ["config.toml"]
+
+
+def _homes(cluster: AirflowCluster, run_id: str, tries: dict[str, Any]) -> dict[str, str]:
+    homes = {}
+    for task in STEP_TASKS:
+        for attempt in range(1, tries[task] + 1):
+            found = task_homes(cluster.task_log(DAG_ID, run_id, task, attempt))
+            assert len(found) == 1, (task, attempt, found)
+            homes[task if attempt == 1 else f"{task}#{attempt}"] = found[0]
+    return homes
+
+
+def _failed_logs(cluster: AirflowCluster, run_id: str, states: dict[str, Any]) -> str:
+    logs = []
+    for task, state in states.items():
+        if state == "failed":
+            try:
+                logs.append(f"--- {task}\n{cluster.task_log(DAG_ID, run_id, task)[-4000:]}")
+            except OSError as exc:
+                logs.append(f"--- {task}: {exc}")
+    return "\n".join(logs)
