@@ -103,14 +103,21 @@ def conformal_scores(prices: Prices, centre: FloatArray, scale: FloatArray) -> F
     return scores
 
 
-def pool_quantiles(scores: FloatArray, level: float) -> FloatArray:
-    """Signed split-conformal bounds of a pool, per column: the floor((m+1) alpha/2)-th and
-    ceil((m+1)(1-alpha/2))-th smallest scores (clamped to the pool), shape ``(2, columns)``."""
-    ordered = np.sort(scores, axis=0)
-    m = len(ordered)
+def _ranks(m: int, level: float) -> tuple[int, int]:
+    """1-based ranks of the signed split-conformal bounds among m scores: floor((m+1) alpha/2)
+    and ceil((m+1)(1-alpha/2)), clamped to 1..m."""
     tail = (1.0 - level) / 2.0
-    low = min(max(math.floor((m + 1) * tail), 1), m)
-    high = min(math.ceil((m + 1) * (1.0 - tail)), m)
+    # (m + 1) * tail is often an integer (m = 99, alpha/2 = 0.1), but 1 - 0.8 is not 0.2 in
+    # floating point: round off the representation error before flooring.
+    low = min(max(math.floor(round((m + 1) * tail, 9)), 1), m)
+    high = min(math.ceil(round((m + 1) * (1.0 - tail), 9)), m)
+    return low, high
+
+
+def pool_quantiles(scores: FloatArray, level: float) -> FloatArray:
+    """Signed split-conformal bounds of a pool of scores, per column, shape ``(2, columns)``."""
+    ordered = np.sort(scores, axis=0)
+    low, high = _ranks(len(ordered), level)
     return np.stack([ordered[low - 1], ordered[high - 1]])
 
 
@@ -128,10 +135,17 @@ def adaptive_bounds(
     bounds = np.empty((len(INTERVAL_LEVELS), 2, len(origins), horizons))
     for h in range(1, horizons + 1):
         column = scores[:, h - 1]
-        for i, t in enumerate(origins):
-            last = t - h  # the latest origin whose h-step target is known at t
-            known = column[max(last - pool + 1, 0) : last + 1] if last >= 0 else column[:0]
-            known = known[np.isfinite(known)]
+        last = np.asarray(origins, dtype=np.int64) - h  # the latest origin known at each origin
+        full = last >= pool - 1
+        if full.any():  # the usual case, sorted all at once
+            windows = np.lib.stride_tricks.sliding_window_view(column, pool)[last[full] - pool + 1]
+            ordered = np.sort(windows, axis=1)
+            for k, level in enumerate(INTERVAL_LEVELS):
+                low, high = _ranks(pool, level)
+                bounds[k, 0, full, h - 1] = ordered[:, low - 1]
+                bounds[k, 1, full, h - 1] = ordered[:, high - 1]
+        for i in np.flatnonzero(~full):  # a history shorter than the pool
+            known = column[: max(last[i] + 1, 0)]
             for k, level in enumerate(INTERVAL_LEVELS):
                 if len(known) >= MIN_POOL:
                     bounds[k, :, i, h - 1] = pool_quantiles(known[:, None], level)[:, 0]
