@@ -124,29 +124,17 @@ def _log_targets(history: pd.DataFrame, horizons: int = HORIZONS) -> np.ndarray:
     return y
 
 
-def lstm_contender(
-    history: pd.DataFrame, period: Period, prototype: bool = False
-) -> tuple[pd.DataFrame, float, float, str]:
+def lstm_contender(history: pd.DataFrame, period: Period) -> tuple[pd.DataFrame, float, float, str]:
     """The taiex LSTM through its own backtest: rows, fit wall and CPU seconds, a note."""
-    from taiex.models.lstm import LSTMConfig, backtest
+    from taiex.models.backtest import backtest_lstm
 
     train_until = period.start - dt.timedelta(days=1)
     cpu = time.process_time()
-    if prototype:
-        from bench.regime_prototype import backtest as prototype_backtest
-
-        result = prototype_backtest(
-            history, train_until=train_until, start=period.start, end=period.end
-        )
-    else:
-        result = backtest(history, train_until=train_until, start=period.start, end=period.end,
-                          config=LSTMConfig())  # fmt: skip
-    cpu = time.process_time() - cpu  # fit + forecasts; the forecasts take well under a second
+    result = backtest_lstm(history, train_until=train_until, start=period.start, end=period.end)
+    cpu = time.process_time() - cpu  # fit + forecasts; the forecasts take about a second
     model = result.model
-    note = f"epochs {model.epochs_run_} (best {model.best_epochs_})"
-    if hasattr(model, "lambdas_"):
-        lambdas = "/".join(f"{v:g}" for v in model.lambdas_)
-        note += f", lambda {lambdas}, fit CPU {model.fit_cpu_seconds_:.1f} s"
+    lambdas = "/".join(f"{v:g}" for v in model.lambdas_)
+    note = f"epochs {model.epochs_run_} (best {model.best_epochs_}), correction kept {lambdas}"
     return result.rows, model.fit_seconds_, cpu, note
 
 
@@ -208,9 +196,9 @@ def _conformal(residuals: np.ndarray, level: float) -> np.ndarray:
 PeerBuilder = Callable[[pd.DataFrame, int, np.ndarray], dict[str, np.ndarray]]
 
 
-def run_period(history: pd.DataFrame, period: Period, prototype: bool = False) -> Run:
+def run_period(history: pd.DataFrame, period: Period) -> Run:
     """Fit the LSTM before ``period``, forecast its origins, and add the peers on the same pairs."""
-    rows, fit_s, cpu_s, note = lstm_contender(history, period, prototype)
+    rows, fit_s, cpu_s, note = lstm_contender(history, period)
     rows = rows[pd.to_datetime(rows["target_date"]) <= pd.Timestamp(period.end)]
     rows = rows.dropna(subset=["actual"]).reset_index(drop=True)
     dates = history["date"].to_numpy("datetime64[ns]")
@@ -416,11 +404,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help=f"only {', '.join(QUICK)}")
     parser.add_argument("--periods", help="comma-separated period names (default: all)")
     parser.add_argument("--out-csv", type=Path, help="write every figure here (long format)")
-    parser.add_argument(
-        "--prototype",
-        action="store_true",
-        help="the LSTM row is bench/regime_prototype.py's model (until it is ported)",
-    )
     parser.add_argument("--pairs-dir", type=Path, help="also keep each period's pairs as CSV here")
     args = parser.parse_args(argv)
     if not args.csv.exists():
@@ -447,7 +430,7 @@ def main(argv: list[str] | None = None) -> int:
     crash_scored: Scored = {}
     records: list[dict[str, object]] = []
     for period in periods:
-        run = run_period(history, period, args.prototype)
+        run = run_period(history, period)
         if args.pairs_dir:
             args.pairs_dir.mkdir(parents=True, exist_ok=True)
             run.pairs.to_csv(args.pairs_dir / f"{period.name}.csv", index=False)

@@ -7,10 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from taiex.frames import INTERVAL_LEVELS, Prices, check_history
 from taiex.metrics import coverage
 from taiex.models.gap_level import gap_level
 from taiex.models.intervals import (
-    INTERVAL_LEVELS,
     MIN_POOL,
     BandConfig,
     adaptive_bounds,
@@ -19,35 +19,9 @@ from taiex.models.intervals import (
     long_run_variance,
     pool_quantiles,
 )
-from taiex.windows import Prices, check_history
+from tests.series import regime_history
 
 HORIZONS = 5
-
-
-def regime_series(
-    n: int, *, jump_at: int | None = None, factor: float = 3.0, gap_mean: float = 0.0, seed: int = 0
-) -> pd.DataFrame:
-    """A driftless OHLC random walk: daily volatility 1 % (times ``factor`` from row
-    ``jump_at``), overnight gaps of a third of it around ``gap_mean``, ranges from the path."""
-    rng = np.random.default_rng(seed)
-    sigma = np.full(n, 0.01)
-    if jump_at is not None:
-        sigma[jump_at:] *= factor
-    gap = gap_mean + rng.normal(0.0, 1.0, n) * sigma / 3.0
-    intraday = rng.normal(0.0, 1.0, n) * sigma * 0.94 - gap_mean  # close-to-close stays driftless
-    log_close = np.cumsum(gap + intraday) + np.log(10_000.0)
-    log_open = np.concatenate([[np.log(10_000.0)], log_close[:-1]]) + gap
-    top = np.maximum(log_open, log_close) + np.abs(rng.normal(0.0, 0.4, n)) * sigma
-    bottom = np.minimum(log_open, log_close) - np.abs(rng.normal(0.0, 0.4, n)) * sigma
-    return pd.DataFrame(
-        {
-            "date": pd.bdate_range("2001-01-02", periods=n),
-            "open": np.exp(log_open),
-            "high": np.exp(top),
-            "low": np.exp(bottom),
-            "close": np.exp(log_close),
-        }
-    )
 
 
 def _prices(frame: pd.DataFrame) -> Prices:
@@ -73,7 +47,7 @@ JUMP, AFTER = 1500, 500  # the volatility triples at row JUMP; coverage is read 
 
 
 def test_coverage_returns_to_nominal_within_20_origins_after_volatility_triples() -> None:
-    frame = regime_series(JUMP + AFTER + 100, jump_at=JUMP)
+    frame = regime_history(JUMP + AFTER + 100, jump_at=JUMP)
     prices = _prices(frame)
     v_long = long_run_variance(_prices(frame.iloc[:JUMP]))  # fitted before the jump
     before = _coverage_from(prices, JUMP - AFTER, JUMP - HORIZONS - 1, v_long)
@@ -86,7 +60,7 @@ def test_coverage_returns_to_nominal_within_20_origins_after_volatility_triples(
 def test_a_band_that_does_not_adapt_fails_the_same_jump() -> None:
     """The same check with the scale frozen at the jump misses badly (the rolling pool alone
     adapts too slowly): the test above measures the adaptive scale, not luck."""
-    prices = _prices(regime_series(JUMP + AFTER + 100, jump_at=JUMP))
+    prices = _prices(regime_history(JUMP + AFTER + 100, jump_at=JUMP))
     scale = horizon_scale(prices, HORIZONS, long_run_variance(prices))
     frozen = np.where(np.arange(len(prices))[:, None] >= JUMP, scale[JUMP - 1], scale)
     scores = conformal_scores(prices, np.zeros(len(prices)), frozen)
@@ -99,7 +73,7 @@ def test_a_band_that_does_not_adapt_fails_the_same_jump() -> None:
 
 def test_the_scale_triples_within_a_few_days_of_the_jump() -> None:
     jump = 1500
-    prices = _prices(regime_series(2000, jump_at=jump))
+    prices = _prices(regime_history(2000, jump_at=jump))
     scale = horizon_scale(prices, HORIZONS, long_run_variance(prices))
     calm = np.median(scale[jump - 200 : jump, 0])
     assert 2.0 < np.median(scale[jump + 10 : jump + 30, 0]) / calm < 4.0
@@ -108,7 +82,7 @@ def test_the_scale_triples_within_a_few_days_of_the_jump() -> None:
 
 
 def test_bands_use_rows_up_to_their_origin_only() -> None:
-    frame = regime_series(1500, jump_at=1000)
+    frame = regime_history(1500, jump_at=1000)
     changed = frame.copy()
     cut = 1200
     changed.loc[cut + 1 :, ["open", "high", "low", "close"]] *= 1.5
@@ -133,7 +107,7 @@ def test_pool_quantiles_are_the_split_conformal_order_statistics() -> None:
 
 
 def test_a_short_pool_takes_the_fallback_bounds() -> None:
-    prices = _prices(regime_series(MIN_POOL + 20))
+    prices = _prices(regime_history(MIN_POOL + 20))
     scale = horizon_scale(prices, HORIZONS, 1e-4)
     scores = conformal_scores(prices, np.zeros(len(prices)), scale)
     fallback = np.arange(2 * 2 * HORIZONS, dtype=float).reshape(2, 2, HORIZONS)
@@ -154,12 +128,12 @@ def test_band_config_rejects_nonsense() -> None:
 
 
 def test_gap_level_is_zero_without_a_gap_effect() -> None:
-    level = gap_level(_prices(regime_series(3000, seed=1)))
+    level = gap_level(_prices(regime_history(3000, seed=1)))
     assert np.median(np.abs(level)) == 0.0
     assert np.abs(level).max() < 0.0005  # 0.05 %
 
 
 def test_gap_level_finds_a_steady_positive_gap() -> None:
-    level = gap_level(_prices(regime_series(3000, gap_mean=0.002, seed=4)))
+    level = gap_level(_prices(regime_history(3000, gap_mean=0.002, seed=4)))
     assert 0.0015 < np.median(level[600:]) < 0.0025
     assert (level[600:] > 0).all()

@@ -19,7 +19,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from taiex.windows import FloatArray, Prices
+from taiex.frames import FloatArray, Prices
 
 GAP_SPAN = 500
 GAP_SHRINK = 1.0

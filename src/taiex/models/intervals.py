@@ -29,9 +29,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from taiex.windows import MIN_VOLATILITY, FloatArray, IntArray, Prices
+from taiex.frames import INTERVAL_LEVELS, FloatArray, IntArray, Prices
+from taiex.windows import MIN_VOLATILITY
 
-INTERVAL_LEVELS = (0.80, 0.95)
 # Below this many known scores an origin's quantiles come from the fit's pool instead (the 95 %
 # bounds must be order statistics inside the sample: split conformal needs n >= 39 for that).
 MIN_POOL = 40
