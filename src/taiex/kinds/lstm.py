@@ -249,19 +249,24 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def backtest_text(result: Any) -> str:
-    """A backtest's summary per horizon: sMAPE beside the naive forecast's, their ratio, and the
-    intervals' coverage, on days the model never saw."""
-    header = ("h", "model", "naive", "ratio", "80% coverage", "95% coverage", "pairs")
-    widths = (2, 8, 8, 6, 12, 12, 6)
+    """A backtest's summary per horizon, on days the model never saw: sMAPE beside the naive
+    forecast's, their ratio and the Diebold-Mariano t of the difference; the intervals' coverage
+    and interval (Winkler) score."""
+    header = ("h", "model", "naive", "ratio", "DM t", "cover 80", "cover 95", "score 80",
+              "score 95", "pairs")  # fmt: skip
+    widths = (2, 8, 8, 6, 6, 8, 8, 8, 8, 6)
     lines = [
-        "sMAPE (%) on days the model never saw",
+        "sMAPE (%) on days the model never saw; DM t: Diebold-Mariano t of model minus naive "
+        "(Newey-West, lag h; above 2: significantly worse than naive); score: mean interval "
+        "score in % of the last close (lower is better)",
         " ".join(f"{name:>{width}}" for name, width in zip(header, widths, strict=True)),
     ]
     for r in result.summary.to_dict("records"):
+        dm = "—" if r["dm_t"] is None or math.isnan(r["dm_t"]) else f"{r['dm_t']:+.2f}"
         lines.append(
             f"{r['horizon']:>2} {r['smape_model']:>8.4f} {r['smape_naive']:>8.4f} "
-            f"{r['ratio']:>6.3f} {r['coverage_80']:>11.1f}% {r['coverage_95']:>11.1f}% "
-            f"{r['n']:>6}"
+            f"{r['ratio']:>6.3f} {dm:>6} {r['coverage_80']:>7.1f}% {r['coverage_95']:>7.1f}% "
+            f"{r['score_80']:>8.3f} {r['score_95']:>8.3f} {r['n']:>6}"
         )
     return "\n".join(lines)
 
