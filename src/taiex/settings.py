@@ -38,6 +38,9 @@ class Settings:
     revision_days: int = 5
     lstm_smape_max: float = 100.0
     lstm_naive_margin: float = 0.05
+    # Retrain the LSTM when it is significantly worse than naive over its window: the
+    # Diebold-Mariano t of the per-pair sMAPE differences above this (issue 10).
+    lstm_dm_t_max: float = 2.0
     classifier_auc_min: float = 0.8
     # Hyperparameters from the config file's [lstm] and [classifier] tables (LSTMConfig and
     # ClassifierConfig field names); empty means the models' defaults.
@@ -95,6 +98,7 @@ class Settings:
             "revision_days",
             "lstm_smape_max",
             "lstm_naive_margin",
+            "lstm_dm_t_max",
         )
         for name in non_negative:
             if getattr(self, name) < 0:
