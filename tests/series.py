@@ -57,6 +57,33 @@ def synthetic_history(
     return frame
 
 
+def regime_history(
+    n: int, *, jump_at: int | None = None, factor: float = 3.0, gap_mean: float = 0.0, seed: int = 0
+) -> pd.DataFrame:
+    """A driftless OHLC random walk on business days: daily volatility 1 % (times ``factor``
+    from row ``jump_at``), overnight gaps of a third of it around ``gap_mean`` (the close-to-close
+    return stays driftless), highs and lows a little beyond the open and the close."""
+    rng = np.random.default_rng(seed)
+    sigma = np.full(n, 0.01)
+    if jump_at is not None:
+        sigma[jump_at:] *= factor
+    gap = gap_mean + rng.normal(0.0, 1.0, n) * sigma / 3.0
+    intraday = rng.normal(0.0, 1.0, n) * sigma * 0.94 - gap_mean
+    log_close = np.cumsum(gap + intraday) + np.log(10_000.0)
+    log_open = np.concatenate([[np.log(10_000.0)], log_close[:-1]]) + gap
+    top = np.maximum(log_open, log_close) + np.abs(rng.normal(0.0, 0.4, n)) * sigma
+    bottom = np.minimum(log_open, log_close) - np.abs(rng.normal(0.0, 0.4, n)) * sigma
+    return pd.DataFrame(
+        {
+            "date": pd.bdate_range("2001-01-02", periods=n),
+            "open": np.exp(log_open),
+            "high": np.exp(top),
+            "low": np.exp(bottom),
+            "close": np.exp(log_close),
+        }
+    )
+
+
 def real_history() -> pd.DataFrame:
     """The real TAIEX history, or skip the test with the reason."""
     if not REAL_CSV.exists():

@@ -119,6 +119,10 @@ def test_a_database_from_before_migrations_is_adopted_with_its_rows(database_url
     assert after.pop("weighted_index_temp") == [
         {**row, "staged_at": clock.now} for row in before.pop("weighted_index_temp")
     ]
+    # An evaluation measured before the Diebold-Mariano t was kept has none (revision 0003).
+    assert after.pop("lstm_model_evaluate") == [
+        {**row, "dm_t": None} for row in before.pop("lstm_model_evaluate")
+    ]
     assert after == before
     assert after["model_versions"][0]["params"] == {"hidden": 32}  # JSON still JSON
     # And the store works on it.
@@ -149,6 +153,7 @@ def test_every_way_to_the_head_gives_the_same_schema(database_url: str) -> None:
         store.dispose()
     assert shapes[0] == shapes[1] == shapes[2]
     assert "staged_at" in [c[0] for c in shapes[0]["weighted_index_temp"]["columns"]]
+    assert "dm_t" in [c[0] for c in shapes[0]["lstm_model_evaluate"]["columns"]]
 
 
 def test_the_initial_revision_is_the_schema_from_before_migrations(database_url: str) -> None:
@@ -162,7 +167,7 @@ def test_the_initial_revision_is_the_schema_from_before_migrations(database_url:
     initial.pop("alembic_version")
     assert initial == before
     store.upgrade()
-    alembic(store, "downgrade", INITIAL)  # and the second revision goes back cleanly
+    alembic(store, "downgrade", INITIAL)  # and the later revisions go back cleanly
     downgraded = schema(store)
     downgraded.pop("alembic_version")
     assert downgraded == before

@@ -100,6 +100,19 @@ def test_lstm_smape_by_hand() -> None:
     assert ev.baseline == pytest.approx(100 / 4 * sum(smape_pair(f, a) for f, a in naive))
     h1 = 100 / 2 * (smape_pair(101, 104) + smape_pair(101, 105))
     assert ev.detail["smape_by_horizon"]["1"] == pytest.approx(h1, abs=1e-6)
+    # The pooled Diebold-Mariano t: per target day the mean of model-minus-naive terms, then the
+    # t of those 2 daily means with Newey-West weights at lag 5 (only lag 1 exists, weight 5/6).
+    d = [
+        100 * (smape_pair(*pairs[0]) - smape_pair(*naive[0]) + smape_pair(*pairs[1])
+               - smape_pair(*naive[1])) / 2,
+        100 * (smape_pair(*pairs[2]) - smape_pair(*naive[2]) + smape_pair(*pairs[3])
+               - smape_pair(*naive[3])) / 2,
+    ]  # fmt: skip
+    mean = (d[0] + d[1]) / 2
+    gamma0 = ((d[0] - mean) ** 2 + (d[1] - mean) ** 2) / 2
+    gamma1 = (d[1] - mean) * (d[0] - mean) / 2
+    variance = gamma0 + 2 * (5 / 6) * gamma1
+    assert ev.detail["dm_t"] == pytest.approx(mean / (variance / 2) ** 0.5, abs=1e-5)
 
 
 def test_lstm_window_is_the_last_days_after_training() -> None:
@@ -165,12 +178,22 @@ def test_single_class_window_stores_null_with_the_reason(tmp_path: Any) -> None:
 DAYS = [dt.date(2024, 1, 1) + dt.timedelta(days=i) for i in range(20)]
 
 
-def lstm_eval(metric: float | None, naive: float | None, days: int = 20) -> Evaluation:
-    return Evaluation("lstm", "lstm-v1", DAYS[-1], metric, naive, days * 5, tuple(DAYS[:days]))
+def lstm_eval(
+    metric: float | None, naive: float | None, days: int = 20, dm_t: float | None = None
+) -> Evaluation:
+    return Evaluation(
+        "lstm", "lstm-v1", DAYS[-1], metric, naive, days * 5, tuple(DAYS[:days]),
+        detail={"dm_t": dm_t},
+    )  # fmt: skip
 
 
-def limits(smape_max: float = 100, margin: float = 0.05, auc_min: float = 0.8) -> Settings:
-    return Settings(lstm_smape_max=smape_max, lstm_naive_margin=margin, classifier_auc_min=auc_min)
+def limits(
+    smape_max: float = 100, margin: float = 0.05, auc_min: float = 0.8, dm_t_max: float = 2.0
+) -> Settings:
+    return Settings(
+        lstm_smape_max=smape_max, lstm_naive_margin=margin, classifier_auc_min=auc_min,
+        lstm_dm_t_max=dm_t_max,
+    )  # fmt: skip
 
 
 def test_lstm_decisions() -> None:
@@ -187,6 +210,18 @@ def test_lstm_decisions() -> None:
     assert not undefined.retrain and "not judged" in undefined.reason
     few = decide_lstm(lstm_eval(120.0, 1.0, days=MIN_DAYS_TO_JUDGE - 1), limits())
     assert not few.retrain and "at least" in few.reason
+
+
+def test_lstm_retrains_when_significantly_worse_than_naive() -> None:
+    """Within the margin, but consistently worse: the Diebold-Mariano t decides (issue 10)."""
+    significant = decide_lstm(lstm_eval(1.02, 1.0, dm_t=2.5), limits())
+    assert significant.retrain and significant.code == "significance"
+    assert "t +2.50 > TAIEX_LSTM_DM_T_MAX 2" in significant.reason
+    assert not decide_lstm(lstm_eval(1.02, 1.0, dm_t=1.5), limits()).retrain
+    assert not decide_lstm(lstm_eval(1.02, 1.0, dm_t=2.5), limits(dm_t_max=3)).retrain
+    healthy = decide_lstm(lstm_eval(0.98, 1.0, dm_t=-1.2), limits())
+    assert not healthy.retrain and "t -1.20" in healthy.reason
+    assert not decide_lstm(lstm_eval(1.02, 1.0, dm_t=None), limits()).retrain  # undefined t
 
 
 def test_classifier_decisions() -> None:
@@ -215,6 +250,9 @@ def test_every_kind_reads_back_what_it_stored() -> None:
         }
         back = spec.from_row(row)
         assert (back.metric, back.baseline, back.n) == (0.9, 0.8, 100)
+        if spec is LSTM:
+            ev = replace(ev, detail={"dm_t": 2.5})
+            assert spec.from_row({**row, **spec.evaluation_row(ev)}).detail["dm_t"] == 2.5
         assert (back.window_start, back.window_end) == (DAYS[0], DAYS[-1])
         assert back.n_days >= MIN_DAYS_TO_JUDGE
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -190,7 +191,10 @@ def test_backtests_write_their_csv_and_print_baselines(
         "lower_95", "upper_95", "actual", "naive",
     ]  # fmt: skip
     assert rows["origin_date"].min() == str(start)
-    assert "naive" in result.stdout and "95% coverage" in result.stdout
+    assert "naive" in result.stdout and "DM t" in result.stdout and "score 95" in result.stdout
+    # Coverage is printed once as a percentage (it was printed as "8100.0%").
+    percents = [float(p) for p in re.findall(r"(\d+(?:\.\d+)?)%", result.stdout)]
+    assert len(percents) == 2 * 5 and all(0 <= p <= 100 for p in percents)
     assert (env.plots_dir / "backtest_lstm.png").exists()
 
     out = tmp_path / "classifier.csv"

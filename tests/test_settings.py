@@ -15,7 +15,10 @@ def test_defaults_follow_design(tmp_path: Path) -> None:
     assert s.database_url == f"sqlite:///{tmp_path / 'taiex.db'}"
     assert s.twse_url == "https://www.twse.com.tw/rwd/zh/TAIEX/MI_5MINS_HIST"
     assert (s.twse_min_interval, s.lstm_smape_max, s.classifier_auc_min) == (2.0, 100.0, 0.8)
-    assert s.lstm_naive_margin == 0.05
+    assert (s.lstm_naive_margin, s.lstm_dm_t_max) == (0.05, 2.0)
+    assert Settings.from_env(
+        {"TAIEX_HOME": str(tmp_path), "TAIEX_LSTM_DM_T_MAX": "3"}
+    ) == s.replace(lstm_dm_t_max=3.0)
     assert (s.plots_dir, s.report_location) == (
         tmp_path / "plots",
         str(tmp_path / "report"),
@@ -58,6 +61,7 @@ def test_bad_config_files(tmp_path: Path, content: str, message: str) -> None:
     [
         ({"TAIEX_TWSE_TIMEOUT": "0"}, "TAIEX_TWSE_TIMEOUT must be > 0"),
         ({"TAIEX_TWSE_RETRIES": "-1"}, r"TAIEX_TWSE_RETRIES must be within \[0, 100\]"),
+        ({"TAIEX_LSTM_DM_T_MAX": "-1"}, r"TAIEX_LSTM_DM_T_MAX must be within \[0, 100\]"),
         ({"TAIEX_CLASSIFIER_AUC_MIN": "1.5"}, "within"),
         ({"TAIEX_TWSE_BACKOFF": "fast"}, "'fast' is not a valid value"),
         ({"TAIEX_TWSE_MIN_INTERVAL": "1"}, "TWSE blocks clients that ask faster"),

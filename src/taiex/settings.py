@@ -52,6 +52,9 @@ class Settings:
     revision_days: int = 5
     lstm_smape_max: float = 100.0
     lstm_naive_margin: float = 0.05
+    # Retrain the LSTM when it is significantly worse than naive over its window: the
+    # Diebold-Mariano t of the per-pair sMAPE differences above this (issue 10).
+    lstm_dm_t_max: float = 2.0
     classifier_auc_min: float = 0.8
     # Hyperparameters from the config file's [lstm] and [classifier] tables (LSTMConfig and
     # ClassifierConfig field names); empty means the models' defaults.
@@ -155,6 +158,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "revision_days": (0, 31),
     "lstm_smape_max": (0, 200),  # sMAPE is within [0, 200]
     "lstm_naive_margin": (0, 100),
+    "lstm_dm_t_max": (0, 100),
     "classifier_auc_min": (0, 1),
 }
 

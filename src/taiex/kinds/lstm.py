@@ -2,7 +2,8 @@
 
 Monitoring (DESIGN.md): every target day among the last 120 trading days the model did not train
 on, forecast from each origin 1-5 trading days before it; sMAPE over all those pairs and per
-horizon, beside the naive forecast's (open = the last close) on the same pairs.
+horizon, beside the naive forecast's (open = the last close) on the same pairs; and the
+Diebold-Mariano t of the difference, pooled over the horizons (:func:`pooled_dm_t`).
 """
 
 from __future__ import annotations
@@ -75,6 +76,7 @@ def evaluate(
     detail = {
         "smape_by_horizon": {h: round(v[0], 6) for h, v in by_horizon.items()},
         "naive_smape_by_horizon": {h: round(v[1], 6) for h, v in by_horizon.items()},
+        "dm_t": pooled_dm_t(pairs),
     }
     return Evaluation(
         **common,
@@ -85,6 +87,30 @@ def evaluate(
         detail=detail,
         frame=pairs,
     )
+
+
+def pooled_dm_t(pairs: pd.DataFrame) -> float | None:
+    """The Diebold-Mariano t of the model against naive over a window's pairs, all horizons.
+
+    Per target day, the mean over its pairs (one per horizon) of the sMAPE-term difference,
+    model minus naive; then the t of those daily means in date order, with Newey-West variance
+    at lag :data:`HORIZONS` (a day's forecasts share origins with the next four days'). Pooling
+    the horizons uses the whole window (120 days), where horizon 1 alone would judge on a fifth
+    of the pairs. Positive: worse than naive. None when undefined (fewer than two days, or no
+    variance).
+    """
+    import numpy as np
+
+    from taiex.metrics import diebold_mariano, smape_terms
+
+    difference = smape_terms(pairs["forecast"], pairs["actual"]) - smape_terms(
+        pairs["naive"], pairs["actual"]
+    )
+    by_day = (
+        pairs.assign(difference=difference).groupby("target_date")["difference"].mean().sort_index()
+    )
+    t = diebold_mariano(by_day.to_numpy(), np.zeros(len(by_day)), lag=HORIZONS)
+    return None if t is None else round(t, 6)
 
 
 def _dates(history: pd.DataFrame) -> list[dt.date]:
@@ -123,6 +149,7 @@ def evaluation_row(evaluation: Evaluation) -> dict[str, Any]:
         "sMAPE_by_horizon": evaluation.detail.get("smape_by_horizon"),
         "naive_sMAPE_by_horizon": evaluation.detail.get("naive_smape_by_horizon"),
         "n_pairs": evaluation.n,
+        "dm_t": evaluation.detail.get("dm_t"),
     }
 
 
@@ -142,6 +169,7 @@ def from_row(row: Mapping[str, Any]) -> Evaluation:
         # Each target is forecast from its 5 origins: the pairs give the days (the row keeps no
         # day count; a target near the start of history may have fewer origins, so round up).
         n_days=math.ceil(pairs / HORIZONS),
+        detail={"dm_t": _number(row.get("dm_t"))},
     )
 
 
@@ -157,7 +185,8 @@ def _number(value: Any) -> float | None:
 
 def decide(evaluation: Evaluation | None, settings: Settings) -> Decision:
     """Retrain when sMAPE > TAIEX_LSTM_SMAPE_MAX, or worse than naive by more than
-    TAIEX_LSTM_NAIVE_MARGIN, or when there is no model; never on an undefined figure."""
+    TAIEX_LSTM_NAIVE_MARGIN, or significantly worse than naive (the pooled Diebold-Mariano t
+    above TAIEX_LSTM_DM_T_MAX), or when there is no model; never on an undefined figure."""
     if evaluation is None:
         return Decision(True, "no LSTM model yet", "none")
     undecided = not_judged(evaluation)
@@ -177,8 +206,17 @@ def decide(evaluation: Evaluation | None, settings: Settings) -> Decision:
             f"forecast's {naive:.4f}",
             "baseline",
         )
+    t, t_max = evaluation.detail.get("dm_t"), settings.lstm_dm_t_max
+    if t is not None and t > t_max:
+        return Decision(
+            True,
+            f"significantly worse than the naive forecast: Diebold-Mariano t {t:+.2f} > "
+            f"TAIEX_LSTM_DM_T_MAX {t_max:g} (sMAPE {metric:.4f} vs {naive or 0:.4f})",
+            "significance",
+        )
     naive_text = f" and within {margin:.0%} of the naive forecast's {naive:.4f}" if naive else ""
-    return Decision(False, f"sMAPE {metric:.4f} ≤ {smape_max:g}{naive_text}", "healthy")
+    t_text = f", Diebold-Mariano t {t:+.2f} ≤ {t_max:g}" if t is not None else ""
+    return Decision(False, f"sMAPE {metric:.4f} ≤ {smape_max:g}{naive_text}{t_text}", "healthy")
 
 
 def reading(evaluation: Evaluation | None, decision: Decision, settings: Settings) -> str:
@@ -197,6 +235,13 @@ def reading(evaluation: Evaluation | None, decision: Decision, settings: Setting
             f"sMAPE {model:.2f} % is above the retrain threshold {settings.lstm_smape_max:g} %"
         )
         return f"{verdict}: a retrain is due; until then, trust the naive level."
+    if decision.code == "significance":
+        t = evaluation.detail.get("dm_t")
+        return (
+            f"The LSTM is {-gain:.1f} % worse than the naive forecast over {n} pairs, and "
+            f"consistently so (Diebold-Mariano t {t:+.1f}): a retrain is due; until then the "
+            "last close is the better guess."
+        )
     if decision.retrain:
         return (
             f"The LSTM is {-gain:.1f} % worse than the naive forecast over {n} pairs: "
@@ -249,19 +294,24 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def backtest_text(result: Any) -> str:
-    """A backtest's summary per horizon: sMAPE beside the naive forecast's, their ratio, and the
-    intervals' coverage, on days the model never saw."""
-    header = ("h", "model", "naive", "ratio", "80% coverage", "95% coverage", "pairs")
-    widths = (2, 8, 8, 6, 12, 12, 6)
+    """A backtest's summary per horizon, on days the model never saw: sMAPE beside the naive
+    forecast's, their ratio and the Diebold-Mariano t of the difference; the intervals' coverage
+    and interval (Winkler) score."""
+    header = ("h", "model", "naive", "ratio", "DM t", "cover 80", "cover 95", "score 80",
+              "score 95", "pairs")  # fmt: skip
+    widths = (2, 8, 8, 6, 6, 8, 8, 8, 8, 6)
     lines = [
-        "sMAPE (%) on days the model never saw",
+        "sMAPE (%) on days the model never saw; DM t: Diebold-Mariano t of model minus naive "
+        "(Newey-West, lag h; above 2: significantly worse than naive); score: mean interval "
+        "score in % of the last close (lower is better)",
         " ".join(f"{name:>{width}}" for name, width in zip(header, widths, strict=True)),
     ]
     for r in result.summary.to_dict("records"):
+        dm = "—" if r["dm_t"] is None or math.isnan(r["dm_t"]) else f"{r['dm_t']:+.2f}"
         lines.append(
             f"{r['horizon']:>2} {r['smape_model']:>8.4f} {r['smape_naive']:>8.4f} "
-            f"{r['ratio']:>6.3f} {r['coverage_80']:>11.1f}% {r['coverage_95']:>11.1f}% "
-            f"{r['n']:>6}"
+            f"{r['ratio']:>6.3f} {dm:>6} {r['coverage_80']:>7.1f}% {r['coverage_95']:>7.1f}% "
+            f"{r['score_80']:>8.3f} {r['score_95']:>8.3f} {r['n']:>6}"
         )
     return "\n".join(lines)
 

@@ -21,7 +21,7 @@ import pandas as pd
 from taiex.errors import DataError, InputError
 from taiex.features import entry_labels, trivial_score
 from taiex.frames import FORECAST_COLUMNS, FloatArray, check_history
-from taiex.metrics import roc_auc, smape
+from taiex.metrics import coverage, diebold_mariano, interval_score, roc_auc, smape_terms
 from taiex.models.classifier import EntrySignalClassifier
 from taiex.models.classifier_config import ClassifierConfig
 from taiex.models.lstm import LSTMForecaster
@@ -32,7 +32,8 @@ M = TypeVar("M")
 
 BACKTEST_COLUMNS = ["origin_date", "horizon", "target_date", *FORECAST_COLUMNS, "actual", "naive"]
 SUMMARY_COLUMNS = [
-    "horizon", "smape_model", "smape_naive", "ratio", "coverage_80", "coverage_95", "n"
+    "horizon", "smape_model", "smape_naive", "ratio", "dm_t", "coverage_80", "coverage_95",
+    "score_80", "score_95", "n",
 ]  # fmt: skip
 CLASSIFIER_COLUMNS = ["date", "probability", "signal", "label"]
 
@@ -72,7 +73,8 @@ class LSTMBacktest:
     """Forecasts from every origin of a test period by one model trained before it.
 
     ``rows``: :data:`BACKTEST_COLUMNS`, ``actual`` NaN where the target is past the data.
-    ``summary``: :data:`SUMMARY_COLUMNS` per horizon, over rows with an actual; coverage in %.
+    ``summary``: :data:`SUMMARY_COLUMNS` per horizon (:func:`summarise`), over the rows whose
+    target has an actual and is not after the test period's last day.
     """
 
     rows: pd.DataFrame
@@ -89,7 +91,8 @@ def backtest_lstm(
     config: LSTMConfig = LSTMConfig(),
 ) -> LSTMBacktest:
     """Train an LSTM on rows dated <= ``train_until``, then forecast from every origin in
-    [start, end] (default end: the last day)."""
+    [start, end] (default end: the last day). The last origins' later targets are in ``rows``
+    (with their actual when the history has it) but not in the summary: it scores the period."""
 
     def score(model: LSTMForecaster, days: pd.DatetimeIndex) -> pd.DataFrame:
         rows = model.predict_origins(history, [d.date() for d in days])
@@ -104,7 +107,7 @@ def backtest_lstm(
         fit=lambda train: LSTMForecaster(config).fit(train),
         score=score,
     )
-    return LSTMBacktest(rows=rows, summary=summarise(rows), model=model)
+    return LSTMBacktest(rows=rows, summary=summarise(rows, end), model=model)
 
 
 def _actual_opens(history: pd.DataFrame, target_dates: pd.Series) -> FloatArray:
@@ -116,34 +119,38 @@ def _actual_opens(history: pd.DataFrame, target_dates: pd.Series) -> FloatArray:
     return actual
 
 
-def summarise(rows: pd.DataFrame) -> pd.DataFrame:
-    """Per-horizon sMAPE of model and naive, their ratio, interval coverage (%) and count,
-    over the rows of a backtest frame that have an ``actual``."""
+def summarise(rows: pd.DataFrame, end: DateLike | None = None) -> pd.DataFrame:
+    """Per horizon, over the rows of a backtest frame that have an ``actual`` and (given ``end``)
+    a target on or before ``end``: sMAPE of model and naive and their ratio; the Diebold-Mariano
+    t of the per-pair sMAPE differences, model minus naive, in origin order, with Newey-West
+    variance at lag h (positive: the model is worse; None when undefined); the coverage (%) and
+    the mean interval (Winkler) score of the 80 % and 95 % bands, the score in percent of the
+    origin's close."""
     scored = rows.dropna(subset=["actual"])
+    if end is not None:
+        scored = scored[pd.to_datetime(scored["target_date"]) <= pd.Timestamp(end)]
     records = []
     for horizon in sorted(int(h) for h in scored["horizon"].unique()):
-        part = scored[scored["horizon"] == horizon]
+        part = scored[scored["horizon"] == horizon].sort_values("origin_date")
         actual = part["actual"].to_numpy()
-        model, naive = smape(part["forecast"], actual), smape(part["naive"], actual)
-        records.append(
-            {
-                "horizon": horizon,
-                "smape_model": model,
-                "smape_naive": naive,
-                "ratio": model / naive if naive > 0 else math.nan,
-                "coverage_80": _coverage(part, actual, 80),
-                "coverage_95": _coverage(part, actual, 95),
-                "n": len(part),
-            }
-        )
+        model = smape_terms(part["forecast"], actual)
+        naive = smape_terms(part["naive"], actual)
+        record: dict[str, float | int | None] = {
+            "horizon": horizon,
+            "smape_model": float(model.mean()),
+            "smape_naive": float(naive.mean()),
+            "ratio": float(model.mean() / naive.mean()) if naive.mean() > 0 else math.nan,
+            "dm_t": diebold_mariano(model, naive, lag=horizon),
+            "n": len(part),
+        }
+        percent = 100.0 / part["naive"].to_numpy()
+        for pct in (80, 95):
+            lower = part[f"lower_{pct}"].to_numpy() * percent
+            upper = part[f"upper_{pct}"].to_numpy() * percent
+            record[f"coverage_{pct}"] = 100.0 * coverage(lower, upper, actual * percent)
+            record[f"score_{pct}"] = interval_score(lower, upper, actual * percent, pct / 100)
+        records.append(record)
     return pd.DataFrame.from_records(records, columns=SUMMARY_COLUMNS)
-
-
-def _coverage(part: pd.DataFrame, actual: FloatArray, pct: int) -> float:
-    inside = (part[f"lower_{pct}"].to_numpy() <= actual) & (
-        actual <= part[f"upper_{pct}"].to_numpy()
-    )
-    return float(100.0 * np.mean(inside))
 
 
 # ---------------------------------------------------------------- classifier

@@ -6,19 +6,30 @@ Design, and why:
   window, so the model never sees a price level and does not care that the index doubled.
 - **Direct multi-output**: one forward pass gives all horizons; no forecast is fed back as input,
   so errors do not compound over the horizons as in the original recursive system.
-- **Naive at zero**: the network outputs ``z[h]``, and the forecast is
-  ``open[t+h] = close[t] * exp(z[h] * vol[t])`` where ``vol[t]`` is the window's realised daily
-  volatility. The output layer starts at zero, so training starts from the naive forecast, and
-  early stopping (which also scores epoch 0) only keeps a model that beat naive on validation
-  (on average over the horizons, each relative to naive).
-- **A small ensemble, re-levelled, with split conformal intervals**: see
-  :mod:`taiex.models.lstm_training`.
+- **The overnight-gap level, and a correction that must be earned**: the forecast is
+  ``open[t+h] = close[t] * exp(level[t] + lambda[h] * z[h] * vol[t])``. ``level[t]`` is the
+  typical overnight gap of the last two years (:mod:`taiex.models.gap_level`; zero where there is
+  none, so the forecast falls back to naive, never to a learned drift); ``z[h]`` is the network's
+  output, ``vol[t]`` the window's realised daily volatility. The output layer starts at zero and
+  early stopping also scores epoch 0, and ``lambda[h]`` (0 to 1) keeps only as much of the
+  correction as helped in every validation block spread over the history: see
+  :mod:`taiex.models.lstm_training`. On most fits the network earns nothing and the forecast is
+  the gap level.
+- **Adaptive intervals** around the gap level, from a range-based volatility that reacts within
+  a day and conformal quantiles of the last 900 known outcomes (:mod:`taiex.models.intervals`).
+  They do not move with the network's correction.
 - **Reproducible**: fixed seeds, deterministic algorithms and a fixed thread count make the same
   data and config give the same bytes (on CPU).
 
-The modules: :mod:`~taiex.models.lstm_config` (hyperparameters and the time-ordered cut),
+A forecast from origin t reads the rows up to t only; unlike the window itself, the level and the
+intervals read further back (about 1,500 rows reach full strength), so ``predict`` takes the whole
+history. Artifacts of the previous method (a re-levelled network with fixed half-widths, format 1
+or 2 with ``interval_halfwidths``) still load and forecast as they did.
+
+The modules: :mod:`~taiex.models.lstm_config` (hyperparameters and the cut),
 :mod:`~taiex.models.lstm_network` (the ``nn.Module``), :mod:`~taiex.models.lstm_training` (fitting
-and calibration) and this one, the user-facing :class:`LSTMForecaster` (fit, predict, bytes).
+and the shares), :mod:`~taiex.models.gap_level`, :mod:`~taiex.models.intervals` and this one, the
+user-facing :class:`LSTMForecaster` (fit, predict, bytes).
 Fitting and predicting set torch's global thread count and deterministic flag for their
 duration: do not run two of them at once in threads of one process.
 """
@@ -53,9 +64,17 @@ from taiex.frames import (
     to_date,
 )
 from taiex.models import artifact
+from taiex.models.gap_level import gap_level
+from taiex.models.intervals import (
+    adaptive_bounds,
+    conformal_scores,
+    horizon_scale,
+    long_run_variance,
+    pool_quantiles,
+)
 from taiex.models.lstm_config import LSTMConfig, Split, split_origins
 from taiex.models.lstm_network import LSTMEnsemble
-from taiex.models.lstm_training import Segment, Windows, calibrate, fit_ensemble
+from taiex.models.lstm_training import Segment, Windows, choose_shares, fit_ensemble
 from taiex.windows import N_FEATURES, realised_volatility, targets, window_features
 
 __all__ = ["ORIGIN_COLUMNS", "PREDICT_COLUMNS", "LSTMConfig", "LSTMForecaster"]
@@ -72,10 +91,13 @@ class LSTMForecaster:
     ``fit(history)`` learns from a history frame (``date`` datetime64 ascending, ``open, high,
     low, close`` float); ``predict`` forecasts from its last day, ``predict_origins`` from many.
 
-    Learned state: ``network_`` (the :class:`LSTMEnsemble`), ``feature_scale_``,
-    ``interval_halfwidths_``, ``train_start_``, ``train_end_``, ``n_rows_``, ``segments_``,
-    ``epochs_run_``, ``best_epochs_``, ``validation_scores_``, ``calibration_scores_`` and, after a
-    fit, ``fit_seconds_``.
+    Learned state: ``network_`` (the :class:`LSTMEnsemble`), ``feature_scale_``, ``lambdas_``
+    (the share of the network's correction kept, per horizon), ``v_long_`` (the training years'
+    mean daily variance, the intervals' long-run level), ``fallback_bounds_`` (interval
+    multipliers for a history too short to hold its own), ``train_start_``, ``train_end_``,
+    ``n_rows_``, ``segments_``, ``epochs_run_``, ``best_epochs_``, ``validation_scores_`` and,
+    after a fit, ``fit_seconds_``. A model of the previous method, loaded from its artifact, has
+    ``interval_halfwidths_`` instead (None otherwise) and keeps its whole correction.
     """
 
     kind: ClassVar[str] = "lstm"
@@ -92,39 +114,40 @@ class LSTMForecaster:
             history,
             min_rows=cfg.min_fit_rows(),
             purpose=f"fitting the LSTM (window {cfg.window} + horizons {cfg.horizons} + "
-            "enough windows to train, validate and calibrate)",
+            "enough windows to train and validate)",
         )
         split = split_origins(len(prices), cfg)
         assert split is not None  # guaranteed by min_rows
         started = time.perf_counter()
+        level = gap_level(prices, cfg.gap_span, cfg.gap_shrink)
         raw = window_features(prices, split.train, cfg.window)
         self.feature_scale_ = np.maximum(raw.reshape(-1, N_FEATURES).std(axis=0), 1e-8)
-        train, validation, calibration = (
-            self._segment(prices, origins)
-            for origins in (split.train, split.validation, split.calibration)
-        )
+        train = self._segment(prices, split.train, level)
+        validation = self._segment(prices, split.validation, level)
         self.network_, logs = fit_ensemble(train, validation, cfg)
         self.epochs_run_ = [log.epochs_run for log in logs]
         self.best_epochs_ = [log.best_epoch for log in logs]
-        result = calibrate(self._log_forecast, validation, calibration)
-        self.interval_halfwidths_ = result.halfwidths
-        self.validation_scores_ = result.validation
-        self.calibration_scores_ = result.calibration
+        blocks = [self._segment(prices, block, level) for block in split.blocks]
+        shares = choose_shares(self._log_forecast, blocks)
+        self.lambdas_, self.validation_scores_ = shares.lambdas, shares.validation
+        self.interval_halfwidths_: FloatArray | None = None
+        self.v_long_ = long_run_variance(prices)
+        self.fallback_bounds_ = self._last_pool_bounds(prices, level)
         self._remember_range(prices, split)
         self.fit_seconds_ = time.perf_counter() - started
         logger.info(
-            "LSTM fitted on %s..%s: epochs %s (best %s), validation sMAPE %.4f vs naive %.4f, "
-            "%.1f s",
+            "LSTM fitted on %s..%s: epochs %s (best %s), shares kept %s, validation sMAPE %.4f "
+            "vs gap level %.4f vs naive %.4f, %.1f s",
             self.train_start_, self.train_end_, self.epochs_run_, self.best_epochs_,
-            np.mean(self.validation_scores_["smape_model"]),
+            self.lambdas_.tolist(), np.mean(self.validation_scores_["smape_model"]),
+            np.mean(self.validation_scores_["smape_gap_level"]),
             np.mean(self.validation_scores_["smape_naive"]), self.fit_seconds_,
         )  # fmt: skip
         return self
 
-    def _segment(self, prices: Prices, origins: IntArray) -> Segment:
-        return Segment(
-            self._windows(prices, origins), targets(prices, origins, self.config.horizons)
-        )
+    def _segment(self, prices: Prices, origins: IntArray, level: FloatArray) -> Segment:
+        y = targets(prices, origins, self.config.horizons)
+        return Segment(self._windows(prices, origins), y, level[origins])
 
     def _windows(self, prices: Prices, origins: IntArray) -> Windows:
         cfg = self.config
@@ -132,16 +155,27 @@ class LSTMForecaster:
         vol = realised_volatility(prices, origins, cfg.volatility_span)
         return Windows(x=x, vol=vol, close=prices.close[origins])
 
+    def _last_pool_bounds(self, prices: Prices, level: FloatArray) -> FloatArray:
+        """The interval multipliers of the last ``band_pool`` training origins with every target:
+        what a forecast uses when its history is too short for a pool of its own."""
+        cfg = self.config
+        scale = horizon_scale(prices, cfg.horizons, self.v_long_, cfg.band)
+        scores = conformal_scores(prices, level, scale)
+        pool = scores[np.isfinite(scores).all(axis=1)][-cfg.band_pool :]
+        return np.stack([pool_quantiles(pool, level) for level in INTERVAL_LEVELS])
+
     def _remember_range(self, prices: Prices, split: Split) -> None:
         self.train_start_, self.train_end_ = to_date(prices.dates[0]), to_date(prices.dates[-1])
         self.n_rows_ = len(prices)
+        segments = {"train": split.train}
+        segments.update({f"validation_{i}": block for i, block in enumerate(split.blocks, 1)})
         self.segments_ = {
             name: {
                 "first_origin": to_date(prices.dates[idx[0]]).isoformat(),
                 "last_origin": to_date(prices.dates[idx[-1]]).isoformat(),
                 "windows": len(idx),
             }
-            for name, idx in dataclasses.asdict(split).items()
+            for name, idx in segments.items()
         }
 
     # ---------------------------------------------------------------- predict
@@ -206,21 +240,45 @@ class LSTMForecaster:
         """One row per (origin, horizon), with levels, intervals and dates."""
         horizons = self.config.horizons
         windows = self._windows(prices, origins)
-        y_hat = self._log_forecast(windows)  # (m, horizons)
-        center = np.log(windows.close)[:, None] + y_hat
-        spread = self.interval_halfwidths_[:, None, :] * windows.vol[None, :, None]  # (2, m, H)
+        if self.interval_halfwidths_ is not None:
+            centre, lower, upper = self._previous_method(windows)
+        else:
+            centre, lower, upper = self._levels_and_bands(prices, origins, windows)
         columns: dict[str, Any] = {
             "origin_date": np.repeat(prices.dates[origins], horizons),
             "horizon": np.tile(np.arange(1, horizons + 1), len(origins)),
             "target_date": _target_dates(prices, origins, horizons).ravel(),
-            "forecast": np.exp(center).ravel(),
+            "forecast": np.exp(centre).ravel(),
         }
-        for level, width in zip(INTERVAL_LEVELS, spread, strict=True):
+        for k, level in enumerate(INTERVAL_LEVELS):
             pct = round(level * 100)
-            columns[f"lower_{pct}"] = np.exp(center - width).ravel()
-            columns[f"upper_{pct}"] = np.exp(center + width).ravel()
+            columns[f"lower_{pct}"] = np.exp(lower[k]).ravel()
+            columns[f"upper_{pct}"] = np.exp(upper[k]).ravel()
         columns["naive"] = np.repeat(windows.close, horizons)
         return pd.DataFrame(columns)
+
+    def _levels_and_bands(
+        self, prices: Prices, origins: IntArray, windows: Windows
+    ) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Log forecasts ``(m, H)`` and log bounds ``(levels, m, H)``: the gap level plus the kept
+        share of the network's correction; the adaptive bands around the gap level."""
+        cfg = self.config
+        level = gap_level(prices, cfg.gap_span, cfg.gap_shrink)
+        base = np.log(windows.close)[:, None] + level[origins, None]  # (m, 1)
+        centre = base + self.lambdas_[None, :] * self._log_forecast(windows)
+        scale = horizon_scale(prices, cfg.horizons, self.v_long_, cfg.band)
+        scores = conformal_scores(prices, level, scale)
+        bounds = adaptive_bounds(scores, origins, cfg.band_pool, self.fallback_bounds_)
+        spread = bounds * scale[origins][None, None]  # (levels, 2, m, H)
+        return centre, base[None] + spread[:, 0], base[None] + spread[:, 1]
+
+    def _previous_method(self, windows: Windows) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """A model of the previous method: the whole correction, fixed half-widths times the
+        window's volatility around it."""
+        assert self.interval_halfwidths_ is not None
+        centre = np.log(windows.close)[:, None] + self._log_forecast(windows)
+        spread = self.interval_halfwidths_[:, None, :] * windows.vol[None, :, None]  # (L, m, H)
+        return centre, centre[None] - spread, centre[None] + spread
 
     # ---------------------------------------------------------------- artifact
 
@@ -230,8 +288,8 @@ class LSTMForecaster:
 
     def _description(self) -> dict[str, Any]:
         """The model's metadata in the artifact header (everything but tensors)."""
-        return {
-            "config": dataclasses.asdict(self.config),
+        description = {
+            "config": getattr(self, "config_record_", None) or dataclasses.asdict(self.config),
             "train_start": self.train_start_.isoformat(),
             "train_end": self.train_end_.isoformat(),
             "rows": self.n_rows_,
@@ -239,9 +297,14 @@ class LSTMForecaster:
             "epochs_run": self.epochs_run_,
             "best_epochs": self.best_epochs_,
             "validation": self.validation_scores_,
-            "calibration": self.calibration_scores_,
             "interval_levels": list(INTERVAL_LEVELS),
         }
+        if self.interval_halfwidths_ is None:
+            description["lambdas"] = self.lambdas_.tolist()
+            description["v_long"] = self.v_long_
+        else:  # the previous method's description, as it was written
+            description["calibration"] = self.calibration_scores_
+        return description
 
     def _payload(self) -> bytes:
         """The tensors, for ``torch.load(weights_only=True)``."""
@@ -249,8 +312,11 @@ class LSTMForecaster:
         state = {
             "weights": {k: v.detach().cpu() for k, v in self.network_.state_dict().items()},
             "feature_scale": torch.from_numpy(self.feature_scale_.copy()),
-            "interval_halfwidths": torch.from_numpy(self.interval_halfwidths_.copy()),
         }
+        if self.interval_halfwidths_ is None:
+            state["fallback_bounds"] = torch.from_numpy(self.fallback_bounds_.copy())
+        else:
+            state["interval_halfwidths"] = torch.from_numpy(self.interval_halfwidths_.copy())
         buffer = io.BytesIO()
         torch.save(state, buffer)
         return buffer.getvalue()
@@ -267,8 +333,8 @@ class LSTMForecaster:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> LSTMForecaster:
-        """Load an artifact of :meth:`to_bytes` (or of format 1); :class:`ArtifactError` if it is
-        not one intact."""
+        """Load an artifact of :meth:`to_bytes`, or of the previous method (format 1 or 2);
+        :class:`ArtifactError` if it is not one intact."""
         header, payload = artifact.unpack(data, cls.kind)
         state = _load_payload(payload)
         try:
@@ -276,7 +342,11 @@ class LSTMForecaster:
             meta = (
                 header["metadata"] if header["metadata"] is not None else json.loads(state["meta"])
             )
-            config = LSTMConfig(**meta["config"])
+            record = meta["config"]
+            if "interval_halfwidths" in state:  # the previous method: drop its retired settings
+                known = {f.name for f in dataclasses.fields(LSTMConfig)}
+                record = {k: v for k, v in record.items() if k in known}
+            config = LSTMConfig(**record)
             model = cls(config)
             network = LSTMEnsemble.of_shape(
                 config.ensemble,
@@ -296,27 +366,45 @@ class LSTMForecaster:
 
     def _restore(self, meta: dict[str, Any], network: LSTMEnsemble, state: dict[str, Any]) -> None:
         self.network_ = network.eval()
-        self.feature_scale_ = state["feature_scale"].numpy().astype(np.float64)
-        self.interval_halfwidths_ = state["interval_halfwidths"].numpy().astype(np.float64)
+        self.feature_scale_ = _array(state["feature_scale"])
         self.train_start_ = dt.date.fromisoformat(meta["train_start"])
         self.train_end_ = dt.date.fromisoformat(meta["train_end"])
         self.n_rows_, self.segments_ = meta["rows"], meta["segments"]
         self.epochs_run_, self.best_epochs_ = meta["epochs_run"], meta["best_epochs"]
         self.validation_scores_ = meta["validation"]
-        self.calibration_scores_ = meta["calibration"]
+        if "interval_halfwidths" in state:
+            self.interval_halfwidths_ = _array(state["interval_halfwidths"])
+            self.calibration_scores_ = meta["calibration"]
+            self.config_record_ = meta["config"]  # written back as it was
+        else:
+            self.interval_halfwidths_ = None
+            self.lambdas_ = np.array(meta["lambdas"], dtype=np.float64)
+            self.v_long_ = float(meta["v_long"])
+            self.fallback_bounds_ = _array(state["fallback_bounds"])
 
     def metadata(self) -> dict[str, Any]:
         """JSON-able description: kind, format, library versions, config, training range,
-        scores, epochs, interval half-widths and the payload's ``sha256``."""
+        scores, epochs, the shares kept (or a previous model's interval half-widths) and the
+        payload's ``sha256``."""
         self._check_fitted()
+        extra: dict[str, Any] = (
+            {"fallback_bounds": self.fallback_bounds_.tolist()}
+            if self.interval_halfwidths_ is None
+            else {"interval_halfwidths": self.interval_halfwidths_.tolist()}
+        )
         return {
             "kind": self.kind,
             "format_version": artifact.FORMAT_VERSION,
             "libraries": {"taiex": __version__, **self._libraries()},
             **self._description(),
-            "interval_halfwidths": self.interval_halfwidths_.tolist(),
+            **extra,
             "sha256": hashlib.sha256(self._payload()).hexdigest(),
         }
+
+
+def _array(tensor: torch.Tensor) -> FloatArray:
+    array: FloatArray = tensor.numpy().astype(np.float64)
+    return array
 
 
 def _load_payload(payload: bytes) -> dict[str, Any]:

@@ -1,8 +1,12 @@
-"""The LSTM forecaster's hyperparameters, and how they cut a history into time-ordered segments.
+"""The LSTM forecaster's hyperparameters, and how they cut a history into training and validation.
 
 Both live here because the fewest rows a fit accepts (:meth:`LSTMConfig.min_fit_rows`) is a
-question about the cut: the training, validation and calibration windows must each reach
-:data:`MIN_SEGMENTS`.
+question about the cut: the training and validation windows must each reach :data:`MIN_SEGMENTS`.
+
+Validation is not the most recent tail but ``validation_blocks`` runs of origins spread over the
+whole history, one at the end of each of as many equal chunks (the last one the most recent): what
+the network may add to the overnight-gap level must hold in several market regimes, not in the
+last one only (issue 10; ``bench/regimes.py``).
 """
 
 from __future__ import annotations
@@ -12,20 +16,22 @@ from dataclasses import dataclass
 import numpy as np
 
 from taiex.frames import IntArray
+from taiex.models.intervals import BandConfig
 
-# Smallest segments fit accepts. 40 calibration residuals make the 95 % half-width an order
-# statistic below the maximum (split conformal needs n >= 19 for that).
-MIN_SEGMENTS = (50, 20, 40)  # train, validation, calibration windows
+MIN_SEGMENTS = (50, 20)  # the fewest train and validation windows (all blocks together)
 
 
 @dataclass(frozen=True)
 class LSTMConfig:
     """Hyperparameters of the forecaster; the defaults are the benchmarked ones.
 
-    ``validation_fraction`` and ``calibration_fraction`` are the shares of the training windows
-    kept, in time order, for early stopping and for the conformal intervals (the most recent
-    ones). ``ensemble`` networks, trained from different seeds on the same windows, are averaged:
+    ``validation_fraction`` of the training windows, in ``validation_blocks`` runs spread over the
+    history, serve early stopping and the choice of how much of the network's correction to keep.
+    ``ensemble`` networks, trained from different seeds on the same windows, are averaged:
     one network's forecast carries seed noise that is as large as the signal at horizon 1.
+    ``gap_span`` and ``gap_shrink``: the overnight-gap level (:mod:`taiex.models.gap_level`).
+    ``band_reaction``, ``band_persistence`` and ``band_pool``: the adaptive intervals
+    (:mod:`taiex.models.intervals`).
     ``threads`` is fixed because CPU results can change in the last bits with it.
     ``device`` is ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``; bit-for-bit
     reproducibility is promised on CPU only.
@@ -43,16 +49,21 @@ class LSTMConfig:
     patience: int = 6
     seed: int = 0
     ensemble: int = 3
-    validation_fraction: float = 0.15
-    calibration_fraction: float = 0.15
+    validation_fraction: float = 0.30
+    validation_blocks: int = 5
     volatility_span: int = 20
+    gap_span: int = 500
+    gap_shrink: float = 1.0
+    band_reaction: float = 0.15
+    band_persistence: float = 0.995
+    band_pool: int = 900
     threads: int = 1
     device: str = "auto"
 
     def __post_init__(self) -> None:
         positive = (
             "horizons", "hidden_size", "num_layers", "batch_size", "max_epochs", "ensemble",
-            "threads",
+            "threads", "validation_blocks", "gap_span",
         )  # fmt: skip
         for name in positive:
             if getattr(self, name) < 1:
@@ -63,14 +74,24 @@ class LSTMConfig:
             )
         if self.patience < 0 or not 0 <= self.dropout < 1 or self.learning_rate <= 0:
             raise ValueError("LSTMConfig needs patience >= 0, 0 <= dropout < 1, learning_rate > 0")
-        fractions = (self.validation_fraction, self.calibration_fraction)
-        if min(fractions) <= 0 or sum(fractions) >= 0.8:
+        if not 0 < self.validation_fraction < 0.8:
             raise ValueError(
-                "LSTMConfig validation and calibration fractions must be > 0 and leave at least "
-                f"20 % for training, got {fractions}"
+                "LSTMConfig.validation_fraction must be > 0 and leave at least 20 % for training, "
+                f"got {self.validation_fraction}"
             )
+        if self.gap_shrink < 0:
+            raise ValueError(f"LSTMConfig.gap_shrink must be >= 0, got {self.gap_shrink}")
+        try:
+            self.band  # noqa: B018 (BandConfig checks its own settings)
+        except ValueError as exc:
+            raise ValueError(f"LSTMConfig band_reaction/band_persistence/band_pool: {exc}") from exc
         if self.device not in ("auto", "cpu", "cuda"):
             raise ValueError(f"LSTMConfig.device must be auto, cpu or cuda, got {self.device!r}")
+
+    @property
+    def band(self) -> BandConfig:
+        """The interval settings as :class:`~taiex.models.intervals.BandConfig`."""
+        return BandConfig(self.band_reaction, self.band_persistence, self.band_pool)
 
     def min_fit_rows(self) -> int:
         """The fewest history rows :meth:`LSTMForecaster.fit` accepts with this config."""
@@ -82,26 +103,33 @@ class LSTMConfig:
 
 @dataclass(frozen=True)
 class Split:
-    """Origin row indices of the three time-ordered segments, each purged of ``horizons``
-    origins at its start so that no target of one segment is a target of the next."""
+    """Origin row indices: ``train``, and the validation ``blocks`` in time order. Training is
+    purged of ``horizons`` origins on each side of every block, so that no training target is a
+    validation target."""
 
     train: IntArray
-    validation: IntArray
-    calibration: IntArray
+    blocks: tuple[IntArray, ...]
+
+    @property
+    def validation(self) -> IntArray:
+        return np.concatenate(self.blocks)
 
 
 def split_origins(n_rows: int, config: LSTMConfig) -> Split | None:
     """Split the origins that have every target (``window-1 .. n_rows-1-horizons``), or None
     when a segment would be smaller than fit accepts."""
     origins = np.arange(config.window - 1, n_rows - config.horizons, dtype=np.int64)
-    n_cal = round(len(origins) * config.calibration_fraction)
-    n_val = round(len(origins) * config.validation_fraction)
-    gap = config.horizons
-    calibration = origins[len(origins) - n_cal :]
-    val_end = len(origins) - n_cal - gap
-    validation = origins[max(val_end - n_val, 0) : max(val_end, 0)]
-    train = origins[: max(val_end - n_val - gap, 0)]
-    sizes = (len(train), len(validation), len(calibration))
+    if len(origins) < config.validation_blocks:
+        return None
+    per_block = max(round(len(origins) * config.validation_fraction / config.validation_blocks), 1)
+    keep = np.ones(len(origins), dtype=bool)
+    blocks = []
+    for chunk in np.array_split(np.arange(len(origins)), config.validation_blocks):
+        run = chunk[-per_block:]
+        blocks.append(origins[run])
+        keep[max(run[0] - config.horizons, 0) : run[-1] + config.horizons + 1] = False
+    split = Split(train=origins[keep], blocks=tuple(blocks))
+    sizes = (len(split.train), len(split.validation))
     if any(s < m for s, m in zip(sizes, MIN_SEGMENTS, strict=True)):
         return None
-    return Split(train=train, validation=validation, calibration=calibration)
+    return split

@@ -1,14 +1,16 @@
-"""Training the LSTM forecaster: the ensemble, early stopping, re-levelling and the conformal
-calibration of its intervals.
+"""Training the LSTM forecaster: the ensemble, early stopping, and how much of it to keep.
 
+- The networks learn only the **residual around the overnight-gap level** (:mod:`taiex.models.
+  gap_level`): ``z = (y - level) / vol``. There is no re-levelling on validation any more: a level
+  read off recent data is a learned drift, which won in rising markets and lost in falling ones
+  (issue 10).
 - Each of ``ensemble`` networks trains from its own seed, reproducibly (fixed seed, deterministic
   kernels, a fixed thread count), minimising a horizon-balanced L1 error of ``z``.
-- **Early stopping** scores every epoch on validation, epoch 0 (the naive forecast) included, and
-  keeps the best: a network that never beats naive stays naive.
-- **Re-levelling** shifts each network's head by its median validation residual: most of what a
-  network learns at short horizons is a level, and the level moves over the decades.
-- **Split conformal intervals**: residuals ``|y - y_hat| / vol`` on a calibration tail that neither
-  training nor early stopping used give per-horizon half-widths.
+- **Early stopping** scores every epoch on the validation blocks, epoch 0 (the gap level alone)
+  included, and keeps the best: a network that never beats the gap level stays at zero.
+- **How much to keep**: per horizon, the share ``lambda`` in :data:`LAMBDAS` of the ensemble's
+  correction with the largest pooled sMAPE gain over the gap level, among the shares that lose in
+  no validation block; none of them gains: 0, the gap level alone.
 
 The functions take arrays (:class:`Segment`) and a config; they know nothing of frames, dates or
 artifacts.
@@ -18,8 +20,7 @@ from __future__ import annotations
 
 import copy
 import logging
-import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -27,12 +28,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from taiex.frames import INTERVAL_LEVELS, FloatArray
-from taiex.metrics import smape
+from taiex.frames import FloatArray
+from taiex.metrics import smape, smape_terms
 from taiex.models.lstm_config import LSTMConfig
 from taiex.models.lstm_network import LSTMEnsemble, LSTMNetwork
 
 logger = logging.getLogger(__name__)
+
+LAMBDAS = (0.0, 0.25, 0.5, 0.75, 1.0)  # the shares of the network's correction on offer
 
 
 @dataclass(frozen=True)
@@ -47,10 +50,17 @@ class Windows:
 
 @dataclass(frozen=True)
 class Segment:
-    """Windows and their targets ``y`` (m, horizons): ``log(open[t+h] / close[t])``."""
+    """Windows, their targets ``y`` (m, horizons): ``log(open[t+h] / close[t])``, and the
+    overnight-gap ``level`` (m,) at each origin; the networks learn ``y - level``."""
 
     windows: Windows
     y: FloatArray
+    level: FloatArray
+
+    @property
+    def residual(self) -> FloatArray:
+        residual: FloatArray = self.y - self.level[:, None]
+        return residual
 
 
 @dataclass(frozen=True)
@@ -61,15 +71,13 @@ class TrainLog:
 
 
 @dataclass(frozen=True)
-class Calibration:
-    """``halfwidths`` ``(len(INTERVAL_LEVELS), horizons)`` in units of the window's volatility
-    (the interval is ``y_hat +- halfwidth * vol`` in log space), and per-horizon sMAPE of model
-    and naive on validation (flattering: the epoch and the level were chosen there) and on
-    calibration (out of sample)."""
+class Shares:
+    """``lambdas`` (horizons,) from :data:`LAMBDAS`, and per-horizon sMAPE over all validation
+    blocks of the model (with those shares), of the gap level alone and of naive (flattering: the
+    epoch and the shares were chosen there)."""
 
-    halfwidths: FloatArray
+    lambdas: FloatArray
     validation: dict[str, list[float]]
-    calibration: dict[str, list[float]]
 
 
 _Tensors = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
@@ -84,7 +92,7 @@ def device_for(config: LSTMConfig) -> torch.device:
 def fit_ensemble(
     train: Segment, validation: Segment, cfg: LSTMConfig
 ) -> tuple[LSTMEnsemble, list[TrainLog]]:
-    """Train ``cfg.ensemble`` networks, each re-levelled on validation; returned on CPU.
+    """Train ``cfg.ensemble`` networks on the residuals around the gap level; returned on CPU.
 
     The networks' shape comes from the data: ``n_features`` from ``x``, ``horizons`` from ``y``.
     """
@@ -104,21 +112,35 @@ def fit_ensemble(
         with _reproducible(seed, cfg.threads):
             network = LSTMNetwork(**shape).to(device)
             logs.append(_train(network, train_t, validation_t, cfg, seed))
-            _recentre(network, *validation_t)
         members.append(network.cpu())
     return LSTMEnsemble(members).eval(), logs
 
 
-def calibrate(
-    forecast: Callable[[Windows], FloatArray], validation: Segment, calibration: Segment
-) -> Calibration:
-    """Score validation and calibration with ``forecast`` (windows to ``y_hat``); set the
-    conformal half-widths from calibration."""
-    validation_scores = _scores(forecast(validation.windows), validation.y)
-    y_hat = forecast(calibration.windows)
-    residuals = np.abs(calibration.y - y_hat) / calibration.windows.vol[:, None]  # (m, horizons)
-    halfwidths = np.stack([_conformal_quantile(residuals, level) for level in INTERVAL_LEVELS])
-    return Calibration(halfwidths, validation_scores, _scores(y_hat, calibration.y))
+def choose_shares(correction: Callable[[Windows], FloatArray], blocks: Sequence[Segment]) -> Shares:
+    """Per horizon, the share of the ensemble's ``correction`` (windows to log-return, added to
+    the gap level) that gains most over the gap level alone, pooled over the ``blocks``, among
+    the shares that are no worse in any block; 0 when none gains."""
+    horizons = blocks[0].y.shape[1]
+    gains = np.zeros((len(LAMBDAS), horizons))
+    worst = np.full((len(LAMBDAS), horizons), -np.inf)
+    corrections = [correction(block.windows) for block in blocks]
+    for block, corr in zip(blocks, corrections, strict=True):
+        actual, base = np.exp(block.y), block.level[:, None]
+        level_loss = smape_terms(np.exp(np.broadcast_to(base, actual.shape)), actual)
+        for i, share in enumerate(LAMBDAS):
+            loss = smape_terms(np.exp(base + share * corr), actual)
+            excess = (loss - level_loss).mean(axis=0)  # (horizons,), positive = worse
+            gains[i] -= excess * len(actual)
+            worst[i] = np.maximum(worst[i], excess)
+    gains[worst > 0.0] = -np.inf
+    gains[0] = 0.0
+    lambdas = np.array([LAMBDAS[int(np.argmax(gains[:, h]))] for h in range(horizons)])
+    y = np.concatenate([block.y for block in blocks])
+    level = np.concatenate([block.level for block in blocks])[:, None]
+    y_hat = level + lambdas[None, :] * np.concatenate(corrections)
+    validation = _scores(y_hat, y)
+    validation["smape_gap_level"] = _scores(np.broadcast_to(level, y.shape), y)["smape_model"]
+    return Shares(lambdas, validation)
 
 
 @contextmanager
@@ -142,10 +164,11 @@ def _reproducible(seed: int, threads: int) -> Iterator[None]:
 
 
 def _tensors(segment: Segment, device: torch.device) -> _Tensors:
-    """``x`` (m, window, F), ``y`` (m, H) log-returns and ``vol`` (m, 1), float32 on device."""
+    """``x`` (m, window, F), ``y`` (m, H) residual log-returns around the gap level and ``vol``
+    (m, 1), float32 on device."""
     return (
         torch.from_numpy(segment.windows.x).float().to(device),
-        torch.from_numpy(segment.y).float().to(device),
+        torch.from_numpy(segment.residual).float().to(device),
         torch.from_numpy(segment.windows.vol[:, None]).float().to(device),
     )
 
@@ -154,7 +177,7 @@ def _train(
     network: LSTMNetwork, train: _Tensors, validation: _Tensors, cfg: LSTMConfig, seed: int
 ) -> TrainLog:
     """Minimise a horizon-balanced L1 error of ``z`` on ``train``; keep the epoch with the best
-    validation score (:func:`_naive_ratio`), epoch 0 (the naive forecast) included."""
+    validation score (:func:`_ratio_to_level`), epoch 0 (the gap level alone) included."""
     x, y, vol = train
     z = y / vol
     # Each horizon's error is taken relative to naive's on train (mean |z|): otherwise the long
@@ -164,7 +187,7 @@ def _train(
         network.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay
     )
     generator = torch.Generator().manual_seed(seed)
-    best_score, best_epoch = _naive_ratio(network, *validation), 0
+    best_score, best_epoch = _ratio_to_level(network, *validation), 0
     best_state = copy.deepcopy(network.state_dict())
     epoch = 0
     for epoch in range(1, cfg.max_epochs + 1):
@@ -176,7 +199,7 @@ def _train(
             loss.backward()  # type: ignore[no-untyped-call]
             nn.utils.clip_grad_norm_(network.parameters(), 1.0)
             optimiser.step()
-        score = _naive_ratio(network, *validation)
+        score = _ratio_to_level(network, *validation)
         logger.debug("epoch %d: last loss %.4f, validation ratio %.5f", epoch, loss.item(), score)
         if score < best_score:
             best_score, best_epoch = score, epoch
@@ -187,25 +210,13 @@ def _train(
     return TrainLog(epochs_run=epoch, best_epoch=best_epoch, best_score=best_score)
 
 
-def _recentre(network: LSTMNetwork, x: torch.Tensor, y: torch.Tensor, vol: torch.Tensor) -> None:
-    """Shift the head's bias by the median validation residual of ``z``, per horizon.
-
-    Most of what a network learns at short horizons is a level (drift, overnight gap), and that
-    level moves over the decades; validation is the most recent data that calibration does not
-    need, so the level is re-read there.
-    """
-    network.eval()
-    with torch.no_grad():
-        residual = y / vol - network(x)  # (m, horizons)
-        network.head.bias.add_(residual.median(dim=0).values)
-
-
-def _naive_ratio(
+def _ratio_to_level(
     network: LSTMNetwork, x: torch.Tensor, y: torch.Tensor, vol: torch.Tensor
 ) -> float:
-    """Mean over horizons of sMAPE(model) / sMAPE(naive): 1.0 is naive, lower is better.
+    """Mean over horizons of sMAPE(model) / sMAPE(zero): 1.0 is no correction, lower is better.
 
-    sMAPE is scale-free, so it is computed on ``exp(log-return)``, i.e. with close[t] = 1.
+    ``y`` is the residual around the gap level; sMAPE is scale-free, so the ratio is that of the
+    gap level plus the correction against the gap level alone (computed with close[t] = 1).
     """
     network.eval()
     with torch.no_grad():
@@ -217,17 +228,9 @@ def _naive_ratio(
 
 
 def _scores(y_hat: FloatArray, y: FloatArray) -> dict[str, list[float]]:
-    """Per-horizon sMAPE of the model and of naive (``y_hat = 0``), on log-returns."""
+    """Per-horizon sMAPE of ``y_hat`` and of naive (``y_hat = 0``), on log-returns."""
     actual = np.exp(y)
     return {
         "smape_model": [smape(np.exp(y_hat[:, h]), actual[:, h]) for h in range(y.shape[1])],
         "smape_naive": [smape(np.ones(len(y)), actual[:, h]) for h in range(y.shape[1])],
     }
-
-
-def _conformal_quantile(residuals: FloatArray, level: float) -> FloatArray:
-    """Split-conformal half-width per column: the ceil((n+1) level)-th smallest residual."""
-    n = len(residuals)
-    rank = min(math.ceil((n + 1) * level), n)
-    halfwidth: FloatArray = np.sort(residuals, axis=0)[rank - 1]
-    return halfwidth

@@ -127,6 +127,9 @@ lstm_model_evaluate = Table(
     Column("window_end", Date),
     Column("n_pairs", Integer, nullable=False),
     Column("reason", Text),
+    # Diebold-Mariano t of the model against naive over the window (revision 0003); NULL when
+    # undefined or measured before it.
+    Column("dm_t", Float),
     UniqueConstraint("model_version", "data_date", name="uq_lstm_model_evaluate_run"),
 )
 
