@@ -204,6 +204,14 @@ def test_summary_equals_a_recomputation_from_the_csv_files(tmp_path: Path) -> No
     folder, _ = fake_run(tmp_path / "run")
     costs = Costs(fee_pct=0.2, exit_tax_pct=0.3)
     summary = json.loads(json.dumps(summarise(folder, costs, {"policy": "configured"})))
+    check_summary(folder, summary, costs)
+    loop = summary["loop"]
+    assert loop["kinds"]["classifier"]["promotions"] == 0
+    assert summary["days"] == 90 and summary["policy"] == "configured"
+
+
+def check_summary(folder: RunFolder, summary: dict, costs: Costs) -> None:
+    """Every figure of ``summary`` recomputed from the folder's CSV files by plain code."""
     forecasts = pd.read_csv(folder.file(FORECASTS), parse_dates=["origin_date"])
     for figures in summary["forecast"]["horizons"]:
         rows = forecasts[(forecasts["horizon"] == figures["horizon"]) & forecasts["actual"].notna()]
@@ -216,7 +224,7 @@ def test_summary_equals_a_recomputation_from_the_csv_files(tmp_path: Path) -> No
             ("drift", "drift_smape"),
         ):
             expected = sum(
-                200 * abs(f - y) / (abs(f) + abs(y)) for f, y in zip(rows[column], a)
+                200 * abs(f - y) / (abs(f) + abs(y)) for f, y in zip(rows[column], a, strict=True)
             ) / len(a)
             assert figures[key] == pytest.approx(expected, rel=1e-12)
         assert figures["ratio_naive"] == pytest.approx(figures["smape"] / figures["naive_smape"])
@@ -226,7 +234,9 @@ def test_summary_equals_a_recomputation_from_the_csv_files(tmp_path: Path) -> No
         assert figures["dm_t_drift"] == pytest.approx(
             _dm(rows["forecast"], rows["drift"], a, figures["horizon"]), rel=1e-9
         )
-        inside = [lo <= y <= hi for lo, hi, y in zip(rows["lower_80"], rows["upper_80"], a)]
+        inside = [
+            lo <= y <= hi for lo, hi, y in zip(rows["lower_80"], rows["upper_80"], a, strict=True)
+        ]
         assert figures["coverage_80"] == pytest.approx(sum(inside) / len(a))
 
     signals = pd.read_csv(folder.file(SIGNALS))
@@ -245,7 +255,7 @@ def test_summary_equals_a_recomputation_from_the_csv_files(tmp_path: Path) -> No
         rates.append(ones / seen if seen else 0.5)
         if not math.isnan(label):
             ones, seen = ones + label, seen + 1
-    base = [r for r, lab in zip(rates, signals["label"]) if not math.isnan(lab)]
+    base = [r for r, lab in zip(rates, signals["label"], strict=True) if not math.isnan(lab)]
     assert figures["base_rate_brier"] == pytest.approx(
         np.mean((np.array(base) - known["label"]) ** 2)
     )
@@ -254,15 +264,17 @@ def test_summary_equals_a_recomputation_from_the_csv_files(tmp_path: Path) -> No
 
     loop = summary["loop"]
     decisions = pd.read_csv(folder.file(DECISIONS), keep_default_na=False)
-    lstm = decisions[decisions["kind"] == "lstm"]
-    assert loop["kinds"]["lstm"]["retrain_decisions"] == (lstm["retrain"] == 1).sum()
-    assert loop["kinds"]["lstm"]["promotions"] == (lstm["promoted"] == 1).sum()
-    assert loop["kinds"]["classifier"]["promotions"] == 0
-    assert loop["kinds"]["lstm"]["challengers"] == (lstm["challenger"] != "").sum()
     versions = pd.read_csv(folder.file(VERSIONS))
-    assert loop["kinds"]["lstm"]["models_trained"] == (versions["kind"] == "lstm").sum()
+    assert set(loop["kinds"]) == set(decisions["kind"])
+    for kind, figures in loop["kinds"].items():
+        mine = decisions[decisions["kind"] == kind]
+        assert figures["retrain_decisions"] == (mine["retrain"] == 1).sum()
+        assert figures["promotions"] == (mine["promoted"] == 1).sum()
+        assert figures["challengers"] == (mine["challenger"] != "").sum()
+        assert figures["models_trained"] == (versions["kind"] == kind).sum()
+        assert figures["days_judged"] == (mine["metric"] != "").sum()
     assert loop["cpu_seconds"] == pytest.approx(pd.read_csv(folder.file(DAYS))["cpu_seconds"].sum())
-    assert summary["days"] == 90 and summary["policy"] == "configured"
+    assert summary["days"] == len(pd.read_csv(folder.file(DAYS)))
 
 
 def _dm(forecast: pd.Series, baseline: pd.Series, actual: list[float], lag: int) -> float:
