@@ -25,12 +25,10 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import TimeSeriesSplit
 
 from taiex.features import classifier_features, entry_labels, moving_average_20, trivial_score
-from taiex.models.classifier import (
-    ClassifierConfig,
-    backtest,
-    best_params,
-    candidate_pipeline,
-)
+from taiex.models.backtest import backtest_classifier as backtest
+from taiex.models.candidates import candidate_pipeline
+from taiex.models.classifier import ClassifierConfig
+from taiex.models.tournament import best_params
 
 REAL_CSV = Path(__file__).resolve().parents[2] / "shared" / "data" / "taiex_daily.csv"
 TRAIN_UNTIL = pd.Timestamp("2024-12-31")

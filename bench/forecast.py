@@ -53,7 +53,8 @@ def _peak_rss_mb() -> float:
 
 def run_lstm(csv: Path) -> Outcome:
     """The taiex LSTM with its default config, through ``backtest``."""
-    from taiex.models.lstm import LSTMConfig, backtest
+    from taiex.models.backtest import backtest_lstm as backtest
+    from taiex.models.lstm import LSTMConfig
 
     history = pd.read_csv(csv, parse_dates=["date"])
     started = time.perf_counter()

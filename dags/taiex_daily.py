@@ -1,10 +1,14 @@
 """taiex_daily: the daily TAIEX job as an Airflow 3 DAG, at 15:30 Taipei time on weekdays.
 
-    download_weighted_stock_price → save_to_database → merge_weighted_index → svm_classification
-    → lstm_predict_task → process_models_predict_outputs
+    download_weighted_stock_price → save_to_database → merge_weighted_index
+    → lstm_predict_task → svm_classification (each kind's serving task)
+    → process_models_predict_outputs
     → monitoring: evaluate_<kind> → branch_<kind> → train_<kind> | <kind>_healthy
-                  (kind: lstm, classifier)
     → refresh_report
+
+The kinds of model and their tasks come from ``taiex.kinds`` (standard library only, cheap to
+parse); every model step gets the run's data day, so a cleared and rerun task computes what it
+computed the first time.
 
 This file only wires tasks: each one runs one step of ``taiex.pipeline``, imported inside the task
 (the scheduler parses this file often; torch, pandas and scikit-learn stay out of that). The steps
@@ -41,11 +45,12 @@ from airflow.sdk import (
     task_group,
 )
 
+from taiex.kinds import KINDS
+
 TZ = "Asia/Taipei"
 DB_CONN_ID = "taiex_db"
 # Read at parse time: it is configuration (which operator to build), not work.
 IMAGE = os.environ.get("TAIEX_AIRFLOW_IMAGE", "")
-KINDS = ("lstm", "classifier")
 # Airflow connection types and the SQLAlchemy drivers of taiex's extras (mysql, postgres).
 DRIVERS = {"mysql": "mysql+pymysql", "postgres": "postgresql+psycopg", "sqlite": "sqlite"}
 
@@ -53,7 +58,7 @@ DRIVERS = {"mysql": "mysql+pymysql", "postgres": "postgresql+psycopg", "sqlite":
 def connection_url(conn: Connection) -> str:
     """The SQLAlchemy URL of an Airflow connection (a sqlite one names its file as host or path;
     extras are not used)."""
-    from sqlalchemy.engine import URL
+    from taiex.store import build_url
 
     if conn.conn_type not in DRIVERS:
         raise ValueError(
@@ -61,24 +66,23 @@ def connection_url(conn: Connection) -> str:
             + ", ".join(DRIVERS)
         )
     if conn.conn_type == "sqlite":
-        url = URL.create("sqlite", database=conn.host or conn.schema)
-    else:
-        url = URL.create(
-            DRIVERS[conn.conn_type],
-            username=conn.login,
-            password=conn.password,
-            host=conn.host,
-            port=conn.port,
-            database=conn.schema,
-        )
-    return url.render_as_string(hide_password=False)
+        return build_url("sqlite", database=conn.host or conn.schema)
+    return build_url(
+        DRIVERS[conn.conn_type],
+        username=conn.login,
+        password=conn.password,
+        host=conn.host,
+        port=conn.port,
+        database=conn.schema,
+    )
 
 
 def db_url() -> str:
     """``TAIEX_DB_URL``, else the ``taiex_db`` connection's URL; its password masked in logs."""
     from airflow.sdk.exceptions import AirflowNotFoundException
     from airflow.sdk.log import mask_secret
-    from sqlalchemy.engine import make_url
+
+    from taiex.store import url_password
 
     url = os.environ.get("TAIEX_DB_URL")
     if not url:
@@ -88,7 +92,7 @@ def db_url() -> str:
             raise RuntimeError(
                 f"no database: set TAIEX_DB_URL or create the Airflow connection {DB_CONN_ID!r}"
             ) from exc
-    password = make_url(url).password
+    password = url_password(url)
     if password:
         mask_secret(password)
     return url
@@ -146,11 +150,16 @@ def container_step(task_id: str, command: tuple[str, ...]) -> XComArg:
     return operator.output
 
 
-def step_task(task_id: str, *command: str, gpu: bool = False) -> XComArg:
-    """A step as a task: in the image when it is the LSTM's and container mode is on, else here."""
-    if gpu and IMAGE:
-        return container_step(task_id, command)
-    return task(task_id=task_id)(run_step)(*command)
+def step_task(task_id: str, name: str, kind: str, *, container: bool) -> XComArg:
+    """A kind's model step for the run's data day: in the image when the kind runs there and
+    container mode is on, else in the worker."""
+    if container and IMAGE:
+        return container_step(task_id, (name, kind, "--day", "{{ taiex_data_day() }}"))
+
+    def model_step() -> Any:
+        return run_step(name, kind, data_day())
+
+    return task(task_id=task_id)(model_step)()
 
 
 # Tasks return Any, not dict: a Mapping annotation makes TaskFlow push one XCom per key.
@@ -176,12 +185,6 @@ def merge_weighted_index(load_id: str) -> Any:
 
 
 @task
-def svm_classification() -> Any:
-    """The entry signal for the next session (trains the first classifier when there is none)."""
-    return run_step("classify")
-
-
-@task
 def process_models_predict_outputs() -> Any:
     """The forecast plot and the report, out before monitoring starts."""
     return run_step("draw_outputs")
@@ -198,10 +201,11 @@ def branch(evaluation: Any, kind: str) -> str:
 @task_group
 def monitoring() -> None:
     """Per model: evaluate the champion on days it never saw, then retrain it or pass."""
-    for kind in KINDS:
-        evaluation = step_task(f"evaluate_{kind}", "evaluate", kind, gpu=kind == "lstm")
+    for spec in KINDS:
+        kind, container = spec.name, spec.in_container
+        evaluation = step_task(f"evaluate_{kind}", "evaluate", kind, container=container)
         choice = branch.override(task_id=f"branch_{kind}")(evaluation, kind)
-        train = step_task(f"train_{kind}", "retrain", kind, gpu=kind == "lstm")
+        train = step_task(f"train_{kind}", "retrain", kind, container=container)
         choice >> [train, EmptyOperator(task_id=f"{kind}_healthy")]
 
 
@@ -210,7 +214,7 @@ def refresh_report() -> Any:
     """The champions' signal and forecast again (a promotion changes them; otherwise nothing is
     added), then the report with today's evaluations and trials. One of each pair of monitoring
     tasks is always skipped: that is no failure."""
-    return run_step("refresh")
+    return run_step("refresh", data_day())
 
 
 @dag(
@@ -222,7 +226,7 @@ def refresh_report() -> Any:
     max_active_runs=1,  # the steps share one database and its load lock
     # A TWSE block, or the load lock held by a `taiex` command, passes within minutes.
     default_args={"retries": 2, "retry_delay": dt.timedelta(minutes=5)},
-    user_defined_macros={"taiex_db_url": db_url},
+    user_defined_macros={"taiex_db_url": db_url, "taiex_data_day": data_day},
     tags=["taiex"],
     doc_md=__doc__,
 )
@@ -231,8 +235,7 @@ def taiex_daily() -> None:
     load_id = save_to_database(download_weighted_stock_price())  # type: ignore[arg-type]
     chain(
         merge_weighted_index(load_id),  # type: ignore[arg-type]
-        svm_classification(),
-        step_task("lstm_predict_task", "forecast", gpu=True),
+        *(step_task(s.serve_task, "serve", s.name, container=s.in_container) for s in KINDS),
         process_models_predict_outputs(),
         monitoring(),
         refresh_report(),

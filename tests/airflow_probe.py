@@ -18,7 +18,18 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-HEAVY = ("torch", "sklearn", "pandas", "numpy", "matplotlib", "taiex", "taiex.models")
+# Parsing may import taiex.kinds (standard library only), nothing heavy (Airflow itself brings
+# SQLAlchemy).
+HEAVY = (
+    "torch",
+    "sklearn",
+    "pandas",
+    "numpy",
+    "matplotlib",
+    "taiex.models",
+    "taiex.pipeline",
+    "taiex.store",
+)
 DAG_ID = "taiex_daily"
 
 

@@ -9,11 +9,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from taiex.settings import Settings
-from taiex.store import Store, metadata
+from taiex.store import Store
+from taiex.store.testing import reset_database, worker_database
 from tests.series import synthetic_history
 from tests.twse_server import TwseServer
 
@@ -63,34 +62,10 @@ SERVER_URLS = {
 }
 
 
-def _worker_database(url: str, worker: str) -> str:
-    """A database of this pytest-xdist worker's own on the same server (created when missing)."""
-    parsed = make_url(url)
-    if worker == "master":
-        return url
-    name = f"{parsed.database}_{worker}"
-    admin = create_engine(parsed, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        if admin.dialect.name == "postgresql":
-            found = conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
-            if not found:
-                conn.execute(text(f'CREATE DATABASE "{name}"'))
-        else:
-            conn.execute(text(f"CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8mb4"))
-    admin.dispose()
-    return parsed.set(database=name).render_as_string(hide_password=False)
-
-
-def _reset(url: str) -> None:
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        metadata.drop_all(conn)
-    engine.dispose()
-
-
 @pytest.fixture(params=["sqlite", "mysql", "postgres"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    """A fresh, empty store on each backend; the servers skip (with the reason) when not set up."""
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The URL of an empty database on each backend, no table in it; the servers skip (with the
+    reason) when not set up."""
     backend = request.param
     if backend == "sqlite":
         url = f"sqlite:///{tmp_path / 'store.db'}"
@@ -100,9 +75,15 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
             if os.environ.get("TAIEX_REQUIRE_SERVERS"):
                 pytest.fail(f"TAIEX_TEST_{backend.upper()}_URL is not set but servers are required")
             pytest.skip(f"no {backend} server: set TAIEX_TEST_{backend.upper()}_URL to run")
-        url = _worker_database(url, os.environ.get("PYTEST_XDIST_WORKER", "master"))
-        _reset(url)
-    store = Store(url)
-    store.create_schema()
+        url = worker_database(url, os.environ.get("PYTEST_XDIST_WORKER", "master"))
+        reset_database(url)
+    return url
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[Store]:
+    """A fresh store at the newest schema, on each backend."""
+    store = Store(database_url)
+    store.upgrade()
     yield store
     store.dispose()

@@ -16,17 +16,10 @@ from sklearn.preprocessing import FunctionTransformer
 from taiex.calendar import next_sessions
 from taiex.errors import ArtifactError, DataError, InputError, NotFittedError
 from taiex.features import classifier_features, entry_labels
-from taiex.models.classifier import (
-    CANDIDATES,
-    MAGIC,
-    TRUSTED_TYPES,
-    ClassifierConfig,
-    EntrySignalClassifier,
-    backtest,
-    best_params,
-    candidate_pipeline,
-    format_table,
-)
+from taiex.models import artifact
+from taiex.models.candidates import CANDIDATES, TRUSTED_TYPES, candidate_pipeline
+from taiex.models.classifier import ClassifierConfig, EntrySignalClassifier
+from taiex.models.tournament import best_params, format_table
 from tests.series import synthetic_history
 
 # One small setting per candidate keeps every fit on 400 days well under a second.
@@ -91,6 +84,38 @@ def test_winner_is_rank_one_and_refit_on_all_labelled_days(
     assert fitted.train_start_ == history["date"].iloc[19].date()
     assert fitted.train_end_ == history["date"].iloc[-2].date()
     assert fitted.n_train_days_ == len(history) - 20
+
+
+# Regression guard, not a measured truth: this tournament's figures computed on main at b8277b0,
+# before the model modules were split, with full precision. The split must not change them.
+BEFORE_THE_SPLIT = {
+    "winner": ("svm", {"C": 1.0, "kernel": "linear"}),
+    "table": [  # candidate, cv_auc_mean, cv_auc_std, best first
+        ("svm", 0.9215358948692283, 0.03315135305977466),
+        ("logistic_regression", 0.9190055300055301, 0.033272772268942784),
+        ("logistic_regression", 0.914771720438387, 0.03344811436370544),
+        ("knn", 0.9118581032469922, 0.031461521288770854),
+        ("random_forest", 0.9040176621843289, 0.03992111324412628),
+        ("hist_gradient_boosting", 0.8768573192462081, 0.058618953215575885),
+    ],
+    "last_probabilities": [
+        0.060951617746498384,
+        0.17487809428097648,
+        0.49140689132942833,
+        0.09213914246636579,
+        0.02071679903494889,
+    ],
+}
+
+
+def test_figures_are_those_of_before_the_split(
+    fitted: EntrySignalClassifier, history: pd.DataFrame
+) -> None:
+    expected = BEFORE_THE_SPLIT
+    assert (fitted.winner_, fitted.winner_params_) == expected["winner"]
+    table = fitted.table_[["candidate", "cv_auc_mean", "cv_auc_std"]]
+    assert [tuple(row) for row in table.itertuples(index=False)] == expected["table"]
+    assert fitted.predict_proba(history).iloc[-5:].tolist() == expected["last_probabilities"]
 
 
 def test_format_table_shows_every_row(fitted: EntrySignalClassifier) -> None:
@@ -201,7 +226,9 @@ def test_metadata_is_json_and_names_the_payload(fitted: EntrySignalClassifier) -
     assert meta["winner"] == fitted.winner_
     assert meta["train_end"] == fitted.train_end_.isoformat()
     assert len(meta["table"]) == len(fitted.table_)
-    assert meta["format_version"] == 1
+    assert meta["format_version"] == artifact.FORMAT_VERSION == 2
+    assert meta["kind"] == "classifier"
+    assert set(meta["libraries"]) == {"taiex", "scikit-learn", "skops"}
     payload = fitted._model_payload()
     assert meta["sha256"] == hashlib.sha256(payload).hexdigest()
     assert fitted.to_bytes().endswith(payload)
@@ -209,8 +236,15 @@ def test_metadata_is_json_and_names_the_payload(fitted: EntrySignalClassifier) -
 
 @pytest.mark.parametrize(
     ("position", "message"),
-    [(0, "marker"), (10, "checksum"), (60, "checksum"), (200, "checksum"), (-1, "checksum")],
-    ids=["marker", "digest", "header", "header-later", "payload"],
+    [
+        (0, "not a taiex model artifact"),
+        (13, "format version 3 is newer"),
+        (40, "checksum"),
+        (60, "checksum"),
+        (200, "checksum"),
+        (-1, "checksum"),
+    ],
+    ids=["marker", "version", "digest", "header", "header-later", "payload"],
 )
 def test_a_flipped_byte_is_refused(
     fitted: EntrySignalClassifier, position: int, message: str
@@ -223,8 +257,15 @@ def test_a_flipped_byte_is_refused(
 
 @pytest.mark.parametrize(
     "data",
-    [b"", b"garbage", MAGIC, b"PK\x03\x04" + bytes(100), bytes(range(256)) * 4],
-    ids=["empty", "text", "magic-only", "zip-header", "noise"],
+    [
+        b"",
+        b"garbage",
+        artifact.MAGIC,
+        b"TAIEXCLF",
+        b"PK\x03\x04" + bytes(100),
+        bytes(range(256)) * 4,
+    ],
+    ids=["empty", "text", "magic-only", "old-magic-only", "zip-header", "noise"],
 )
 def test_garbage_is_refused(data: bytes) -> None:
     with pytest.raises(ArtifactError):
@@ -233,15 +274,12 @@ def test_garbage_is_refused(data: bytes) -> None:
 
 def test_truncated_artifact_is_refused(fitted: EntrySignalClassifier) -> None:
     data = fitted.to_bytes()
-    with pytest.raises(ArtifactError, match="checksum"):
+    with pytest.raises(ArtifactError, match="truncated"):
         EntrySignalClassifier.from_bytes(data[: len(data) // 2])
 
 
 def test_header_without_fields_is_refused(fitted: EntrySignalClassifier) -> None:
-    payload = fitted._model_payload()
-    header = json.dumps({"format_version": 1, "sha256": hashlib.sha256(payload).hexdigest()})
-    body = len(header).to_bytes(4, "big") + header.encode() + payload
-    data = MAGIC + hashlib.sha256(body).digest() + body
+    data = artifact.pack("classifier", {"metadata": {}}, fitted._model_payload())
     with pytest.raises(ArtifactError, match="header is incomplete or invalid: KeyError"):
         EntrySignalClassifier.from_bytes(data)
 
@@ -269,51 +307,3 @@ def test_every_candidate_needs_only_audited_types(name: str, history: pd.DataFra
     assert set(sio.get_untrusted_types(data=payload)) <= set(TRUSTED_TYPES)
     loaded = sio.loads(payload, trusted=list(TRUSTED_TYPES))
     assert np.array_equal(loaded.predict_proba(features), model.predict_proba(features))
-
-
-# -- backtest -----------------------------------------------------------------------------------
-
-
-def test_backtest_rows_and_aucs(history: pd.DataFrame) -> None:
-    dates = history["date"]
-    result = backtest(history, train_until=dates.iloc[299], start=dates.iloc[300], config=FAST)
-    rows = result.rows
-    assert list(rows.columns) == ["date", "probability", "signal", "label"]
-    assert rows["date"].tolist() == history["date"].iloc[300:].tolist()
-    assert rows["label"].iloc[:-1].notna().all() and np.isnan(rows["label"].iloc[-1])
-    assert (rows["signal"] == (rows["probability"] >= 0.5).astype(int)).all()
-    assert result.auc is not None and 0.0 <= result.auc <= 1.0
-    assert result.trivial_auc is not None and 0.0 <= result.trivial_auc <= 1.0
-    pd.testing.assert_frame_equal(result.table, result.model.table_)
-
-
-def test_backtest_end_bounds_the_scored_days(history: pd.DataFrame) -> None:
-    dates = history["date"]
-    until, start, end = dates.iloc[299], dates.iloc[300], dates.iloc[349]
-    result = backtest(history, train_until=until, start=start, end=end, config=FAST)
-    assert result.rows["date"].tolist() == dates.iloc[300:350].tolist()
-    assert result.rows["label"].notna().all()  # day 349's next close is known
-
-
-def test_backtest_training_never_reads_past_train_until(history: pd.DataFrame) -> None:
-    dates = history["date"]
-    train_until = dates.iloc[299]
-    changed = history.copy()
-    later = changed["date"] > train_until
-    rng = np.random.default_rng(0)
-    factor = rng.uniform(0.8, 1.25, size=int(later.sum()))
-    for column in ("open", "high", "low", "close"):
-        changed.loc[later, column] = changed.loc[later, column] * factor
-    kwargs = {"train_until": train_until, "start": dates.iloc[300], "config": FAST}
-    a, b = backtest(history, **kwargs), backtest(changed, **kwargs)
-    # The last training label is the day before train_until: it reads close[train_until].
-    assert a.model.train_end_ == dates.iloc[298].date()
-    pd.testing.assert_frame_equal(a.table, b.table)
-    pd.testing.assert_series_equal(a.model.predict_proba(history), b.model.predict_proba(history))
-    assert not a.rows["probability"].equals(b.rows["probability"])  # the change was seen
-
-
-def test_backtest_start_must_follow_train_until(history: pd.DataFrame) -> None:
-    day = history["date"].iloc[300]
-    with pytest.raises(InputError, match="after train_until"):
-        backtest(history, train_until=day, start=day, config=FAST)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -109,3 +111,17 @@ def test_every_command_has_help_with_an_example() -> None:
     for command in ("backfill", "update", "import-csv", "export-csv", "status"):
         code, out, _ = run(command, "--help")
         assert code == 0 and "Example: taiex" in out, command
+
+
+def test_status_imports_neither_matplotlib_nor_model_code(env: Settings) -> None:
+    """`taiex status` reads facts only: no plotting library, no torch or scikit-learn."""
+    code = (
+        "import sys; from typer.testing import CliRunner; from taiex.cli import app; "
+        "result = CliRunner().invoke(app, ['status']); "
+        "assert result.exit_code == 0, result.output; "
+        "print(' '.join(sorted({m.split('.')[0] for m in sys.modules} "
+        "& {'torch', 'sklearn', 'matplotlib', 'skops'})))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == ""

@@ -20,9 +20,10 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from sqlalchemy import create_engine, select
 
-from taiex.store import forecasts, model_versions, weighted_index
+from taiex.models.registry import Registry
+from taiex.store import Store
+from taiex.store.testing import rows
 from tests.conftest import FAST
 from tests.series import TINY_CONFIG, synthetic_history
 from tests.twse_server import TwseServer
@@ -44,8 +45,8 @@ MAIN_LINE = [
     "download_weighted_stock_price",
     "save_to_database",
     "merge_weighted_index",
-    "svm_classification",
     "lstm_predict_task",
+    "svm_classification",
     "process_models_predict_outputs",
 ]
 MONITORING = [
@@ -55,9 +56,9 @@ MONITORING = [
 ] + ["monitoring.lstm_healthy", "monitoring.classifier_healthy"]
 JOIN = "refresh_report"
 LSTM_TASKS = {
-    "lstm_predict_task": ["step", "forecast"],
-    "monitoring.evaluate_lstm": ["step", "evaluate", "lstm"],
-    "monitoring.train_lstm": ["step", "retrain", "lstm"],
+    "lstm_predict_task": ["step", "serve", "lstm", "--day", "{{ taiex_data_day() }}"],
+    "monitoring.evaluate_lstm": ["step", "evaluate", "lstm", "--day", "{{ taiex_data_day() }}"],
+    "monitoring.train_lstm": ["step", "retrain", "lstm", "--day", "{{ taiex_data_day() }}"],
 }
 
 
@@ -195,7 +196,7 @@ def test_container_mode_runs_the_lstm_steps_in_the_image_on_gpus(airflow_home: P
         "json-False": "monitoring.lstm_healthy",
     }
     # The rest of the shape does not change with the operators.
-    assert tasks["lstm_predict_task"]["upstream"] == ["svm_classification"]
+    assert tasks["lstm_predict_task"]["upstream"] == ["merge_weighted_index"]
     assert tasks["monitoring.train_lstm"]["upstream"] == ["monitoring.branch_lstm"]
 
 
@@ -315,12 +316,11 @@ def test_two_days_of_the_dag(
         assert xcoms[f"monitoring.evaluate_{kind}"]["retrain"] is True
 
     assert not (taiex_home / "taiex.db").exists()  # both days used the database they were given
-    engine = create_engine(url)
-    with engine.connect() as conn:
-        stored = conn.execute(select(weighted_index.c.date)).scalars().all()
-        versions = conn.execute(select(model_versions)).mappings().all()
-        origins = set(conn.execute(select(forecasts.c.origin_date)).scalars())
-    engine.dispose()
+    store = Store(url)
+    stored = store.stored_dates()
+    versions = [v.summary() for v in Registry(store).versions()]
+    origins = {row["origin_date"] for row in rows(store, "forecasts")}
+    store.dispose()
     assert len(stored) == len(history)
     assert origins == {day1, day2}
     for kind in ("lstm", "classifier"):

@@ -25,11 +25,13 @@ from taiex.etl import (
     import_csv,
     is_final,
     load_months,
+    stage_months,
     update_months,
 )
 from taiex.settings import Settings
 from taiex.source import TwseClient
-from taiex.store import Store, weighted_index_temp
+from taiex.store import Store, load_id_for
+from taiex.store.testing import count
 from tests.series import real_history
 from tests.twse_server import TwseServer
 
@@ -323,8 +325,7 @@ def test_a_backfill_killed_midway_is_completed_exactly_by_a_rerun(
     second = taiex(*args, env=slow_env(env, "0"))
     assert second.wait(timeout=60) == 0, second.stderr.read() if second.stderr else ""
     assert stored(store) == expected_rows(history)
-    with store.engine.connect() as conn:
-        assert conn.execute(weighted_index_temp.select()).first() is None
+    assert count(store, "weighted_index_temp") == 0
 
 
 def test_two_backfills_started_together_neither_corrupt_nor_duplicate(
@@ -366,3 +367,19 @@ def test_staging_reads_what_the_download_fetched_the_same_day(
     later = make_loader(env, today=dt.date(2025, 1, 2))  # a later day: the cache is stale
     later.fresh_rows(Month(2024, 12))
     assert len(twse.requests) == asked + 1
+
+
+def test_a_retried_save_stages_under_the_same_id_and_leaves_no_orphans(
+    env: Settings, twse: TwseServer, history: pd.DataFrame
+) -> None:
+    months = [Month(2024, 11), Month(2024, 12)]
+    loader = make_loader(env)
+    load_id = stage_months(loader, months)
+    assert load_id == load_id_for(DEC31, months)
+    assert stage_months(make_loader(env), months) == load_id
+    in_months = history[history["date"] >= "2024-11-01"]
+    assert {k: len(v) for k, v in loader.store.prices.staged().items()} == {load_id: len(in_months)}
+    result = loader.store.merge_staged(load_id, source="twse")
+    assert result.inserted == len(in_months)
+    assert stored(loader.store) == expected_rows(in_months)
+    assert count(loader.store, "weighted_index_temp") == 0

@@ -133,7 +133,7 @@ def test_missing_column_is_refused() -> None:
 def test_missing_price_is_refused() -> None:
     history = synthetic_history(n=40)
     history.loc[5, "open"] = np.nan
-    with pytest.raises(DataError, match="missing prices"):
+    with pytest.raises(DataError, match="column open has 1 NaN or infinite"):
         classifier_features(history)
 
 

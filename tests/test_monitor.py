@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import threading
 from dataclasses import dataclass, replace
@@ -12,26 +13,24 @@ import pandas as pd
 import pytest
 
 from taiex.errors import LockedError, SettingsError
+from taiex.kinds import KINDS, MIN_DAYS_TO_JUDGE, Evaluation, KindSpec
+from taiex.kinds.classifier import CLASSIFIER
+from taiex.kinds.classifier import decide as decide_classifier
+from taiex.kinds.classifier import evaluate as evaluate_classifier
+from taiex.kinds.lstm import LSTM
+from taiex.kinds.lstm import decide as decide_lstm
+from taiex.kinds.lstm import evaluate as evaluate_lstm
 from taiex.models.registry import Registry
 from taiex.monitor import (
-    MIN_DAYS_TO_JUDGE,
-    Evaluation,
-    KindSpec,
-    classifier_spec,
     comparison_days,
-    decide_classifier,
-    decide_lstm,
-    evaluate_classifier,
     evaluate_kind,
-    evaluate_lstm,
     first_model,
     holdout_end,
-    lstm_spec,
     record_evaluation,
     retrain_kind,
 )
 from taiex.settings import Settings
-from taiex.store import Store, lstm_model_evaluate, svm_model_evaluate
+from taiex.store import Store
 from tests.series import TINY_MODELS, synthetic_history
 
 
@@ -94,7 +93,7 @@ def test_lstm_smape_by_hand() -> None:
     pairs = [(101.0, 104), (110 * 1.02, 104), (101.0, 105), (102.0, 105)]
     naive = [(100.0, 104), (110.0, 104), (100.0, 105), (100.0, 105)]
     expected = 100 / 4 * sum(smape_pair(f, a) for f, a in pairs)
-    assert ev.days == dates[4:]
+    assert ev.days == tuple(dates[4:])
     assert ev.n == 4
     assert ev.metric == pytest.approx(expected)
     assert ev.baseline == pytest.approx(100 / 4 * sum(smape_pair(f, a) for f, a in naive))
@@ -106,7 +105,7 @@ def test_lstm_window_is_the_last_days_after_training() -> None:
     history = frame(opens=[100.0] * 10, closes=[100.0] * 10)
     dates = list(history["date"].dt.date)
     ev = evaluate_lstm(GrowthForecaster(dates[2]), "v", history, window=3)  # type: ignore[arg-type]
-    assert ev.days == dates[-3:]
+    assert ev.days == tuple(dates[-3:])
     fresh = evaluate_lstm(GrowthForecaster(dates[-1]), "v", history)  # type: ignore[arg-type]
     assert fresh.metric is None and "no trading day after" in (fresh.reason or "")
 
@@ -137,7 +136,7 @@ def test_classifier_auc_by_hand() -> None:
     # Pairs won: 0.9>0.6, 0.9>0.3, 0.4>0.3, 0.8>0.6, 0.8>0.3 → 5 of 6.
     assert ev.metric == pytest.approx(5 / 6)
     assert ev.n == 5 and ev.detail["n_positive"] == 3 and ev.detail["n_negative"] == 2
-    assert ev.days == [d.date() for d in dates[19:24]]
+    assert ev.days == tuple(d.date() for d in dates[19:24])
     assert ev.baseline is not None  # the trivial score on the same days
 
 
@@ -148,14 +147,13 @@ def test_single_class_window_stores_null_with_the_reason(tmp_path: Any) -> None:
     model = FixedClassifier(pd.Series(np.linspace(0, 1, 40), index=dates), dates[25].date())
     ev = evaluate_classifier(model, "classifier-v1", history)  # type: ignore[arg-type]
     assert ev.metric is None and "class 1" in (ev.reason or "")
-    decision = decide_classifier(ev, auc_min=0.8)
+    decision = decide_classifier(ev, Settings(classifier_auc_min=0.8))
     assert not decision.retrain and "not judged" in decision.reason
     store = Store(f"sqlite:///{tmp_path / 'x.db'}")
-    store.create_schema()
-    record_evaluation(store, ev)
-    record_evaluation(store, ev)  # a rerun adds nothing
-    with store.engine.connect() as conn:
-        rows = conn.execute(svm_model_evaluate.select()).mappings().all()
+    store.upgrade()
+    record_evaluation(store, CLASSIFIER, ev)
+    record_evaluation(store, CLASSIFIER, ev)  # a rerun adds nothing
+    rows = store.evaluations.rows(CLASSIFIER.metric.table)
     assert len(rows) == 1
     assert rows[0]["ROC_AUC"] is None and "class 1" in rows[0]["reason"]
     assert (rows[0]["n_positive"], rows[0]["n_negative"]) == (13, 0)
@@ -167,32 +165,57 @@ DAYS = [dt.date(2024, 1, 1) + dt.timedelta(days=i) for i in range(20)]
 
 
 def lstm_eval(metric: float | None, naive: float | None, days: int = 20) -> Evaluation:
-    return Evaluation("lstm", "lstm-v1", DAYS[-1], metric, naive, DAYS[:days], days * 5)
+    return Evaluation("lstm", "lstm-v1", DAYS[-1], metric, naive, days * 5, tuple(DAYS[:days]))
+
+
+def limits(smape_max: float = 100, margin: float = 0.05, auc_min: float = 0.8) -> Settings:
+    return Settings(lstm_smape_max=smape_max, lstm_naive_margin=margin, classifier_auc_min=auc_min)
 
 
 def test_lstm_decisions() -> None:
-    assert decide_lstm(None, 100, 0.05).retrain
-    too_high = decide_lstm(lstm_eval(120.0, 200.0), 100, 0.05)
+    assert decide_lstm(None, limits()).retrain
+    too_high = decide_lstm(lstm_eval(120.0, 200.0), limits())
     assert too_high.retrain and "> TAIEX_LSTM_SMAPE_MAX 100" in too_high.reason
-    worse = decide_lstm(lstm_eval(1.06, 1.0), 100, 0.05)
+    assert too_high.code == "threshold"
+    worse = decide_lstm(lstm_eval(1.06, 1.0), limits())
     assert worse.retrain and "more than 5% worse than the naive" in worse.reason
-    assert not decide_lstm(lstm_eval(1.04, 1.0), 100, 0.05).retrain
-    assert not decide_lstm(lstm_eval(0.9, 1.0), 100, 0.05).retrain
-    undefined = decide_lstm(lstm_eval(None, None), 0, 0)
+    assert worse.code == "baseline"
+    assert not decide_lstm(lstm_eval(1.04, 1.0), limits()).retrain
+    assert not decide_lstm(lstm_eval(0.9, 1.0), limits()).retrain
+    undefined = decide_lstm(lstm_eval(None, None), limits(0, 0))
     assert not undefined.retrain and "not judged" in undefined.reason
-    few = decide_lstm(lstm_eval(120.0, 1.0, days=MIN_DAYS_TO_JUDGE - 1), 100, 0.05)
+    few = decide_lstm(lstm_eval(120.0, 1.0, days=MIN_DAYS_TO_JUDGE - 1), limits())
     assert not few.retrain and "at least" in few.reason
 
 
 def test_classifier_decisions() -> None:
     def ev(metric: float | None) -> Evaluation:
-        return Evaluation("classifier", "c-v1", DAYS[-1], metric, 0.9, DAYS, 20)
+        return Evaluation("classifier", "c-v1", DAYS[-1], metric, 0.9, 20, tuple(DAYS))
 
-    assert decide_classifier(None, 0.8).retrain
-    low = decide_classifier(ev(0.79), 0.8)
+    assert decide_classifier(None, limits()).retrain
+    low = decide_classifier(ev(0.79), limits())
     assert low.retrain and "< TAIEX_CLASSIFIER_AUC_MIN 0.8" in low.reason
-    assert not decide_classifier(ev(0.8), 0.8).retrain
-    assert not decide_classifier(ev(None), 0.8).retrain
+    assert not decide_classifier(ev(0.8), limits()).retrain
+    assert not decide_classifier(ev(None), limits()).retrain
+
+
+def test_every_kind_reads_back_what_it_stored() -> None:
+    """A kind's evaluation row and its reading back agree (what the report relies on)."""
+    for spec in KINDS:
+        ev = Evaluation(spec.name, f"{spec.name}-v1", DAYS[-1], 0.9, 0.8, 100, tuple(DAYS))
+        row = {
+            "model_version": ev.model_version,
+            "data_date": ev.data_date,
+            "window_start": ev.window_start,
+            "window_end": ev.window_end,
+            "reason": None,
+            "model_family": None,
+            **spec.evaluation_row(ev),
+        }
+        back = spec.from_row(row)
+        assert (back.metric, back.baseline, back.n) == (0.9, 0.8, 100)
+        assert (back.window_start, back.window_end) == (DAYS[0], DAYS[-1])
+        assert back.n_days >= MIN_DAYS_TO_JUDGE
 
 
 def test_comparison_days_are_the_recent_half() -> None:
@@ -224,34 +247,45 @@ class ScriptedModel:
         return {"score": self.score}
 
 
-def scripted_spec(scores: list[float | None], higher_is_better: bool = True) -> KindSpec:
-    queue = list(scores)
+@dataclasses.dataclass(frozen=True)
+class ScriptedSpec(KindSpec):
+    """The classifier's spec with models whose scores come from a queue."""
 
-    def fit(history: pd.DataFrame) -> ScriptedModel:
+    scores: list[float | None] = dataclasses.field(default_factory=list)
+
+    def fit(self, settings: Settings, history: pd.DataFrame) -> ScriptedModel:
         days = list(history["date"].dt.date)
-        return ScriptedModel(queue.pop(0), days[0], days[-1])
+        return ScriptedModel(self.scores.pop(0), days[0], days[-1])
 
-    def evaluate(model: Any, version: str, history: pd.DataFrame, days: Any) -> Evaluation:
+    def from_bytes(self, data: bytes) -> ScriptedModel:
+        return ScriptedModel.from_bytes(data)
+
+    def params(self, settings: Settings) -> dict[str, Any]:
+        return {"scripted": True}
+
+    def run_evaluation(
+        self, model: Any, version: str, history: pd.DataFrame, days: Any
+    ) -> Evaluation:
         dates = list(history["date"].dt.date)
         chosen = list(days) if days is not None else [d for d in dates if d > model.train_end_]
-        return Evaluation("classifier", version, dates[-1], model.score, 0.5, chosen[-40:], 40)
+        return Evaluation(
+            "classifier", version, dates[-1], model.score, 0.5, 40, tuple(chosen[-40:])
+        )
 
-    return KindSpec(
-        kind="classifier",
-        window=40,
-        metric_name="score",
-        higher_is_better=higher_is_better,
-        params={"scripted": True},
-        fit=fit,
-        from_bytes=ScriptedModel.from_bytes,
-        evaluate=evaluate,
-    )
+
+def scripted_spec(scores: list[float | None], higher_is_better: bool = True) -> ScriptedSpec:
+    base = {f.name: getattr(CLASSIFIER, f.name) for f in dataclasses.fields(KindSpec)}
+    base["metric"] = dataclasses.replace(CLASSIFIER.metric, higher_is_better=higher_is_better)
+    return ScriptedSpec(**base, scores=list(scores))
+
+
+SETTINGS = Settings()
 
 
 @pytest.fixture
 def sqlite_store(tmp_path: Any) -> Store:
     store = Store(f"sqlite:///{tmp_path / 'm.db'}")
-    store.create_schema()
+    store.upgrade()
     return store
 
 
@@ -266,10 +300,10 @@ def test_a_challenger_is_promoted_only_when_better(
 ) -> None:
     spec = scripted_spec([0.8, challenger])
     registry = Registry(sqlite_store)
-    first = first_model(spec, registry, HISTORY)
+    first = first_model(spec, SETTINGS, registry, HISTORY)
     assert first.promoted and registry.champion("classifier").version == "classifier-v1"  # type: ignore[union-attr]
     assert registry.champion("classifier").train_end == holdout_end(spec, HISTORY)  # type: ignore[union-attr]
-    trial = retrain_kind(spec, sqlite_store, HISTORY)
+    trial = retrain_kind(spec, sqlite_store, HISTORY, SETTINGS)
     assert trial.promoted is promoted
     assert (trial.score, trial.champion_score) == (challenger, 0.8)
     kept = registry.get("classifier", "classifier-v2")
@@ -290,24 +324,26 @@ def first_model_end(registry: Registry) -> dt.date:
 
 def test_lower_is_better_for_smape(sqlite_store: Store) -> None:
     spec = scripted_spec([1.0, 0.9], higher_is_better=False)
-    first_model(spec, Registry(sqlite_store), HISTORY)
-    assert retrain_kind(spec, sqlite_store, HISTORY).promoted
+    first_model(spec, SETTINGS, Registry(sqlite_store), HISTORY)
+    assert retrain_kind(spec, sqlite_store, HISTORY, SETTINGS).promoted
 
 
 def test_a_repeat_retrain_on_the_same_days_trains_nothing(sqlite_store: Store) -> None:
     spec = scripted_spec([0.8, 0.7])
-    first_model(spec, Registry(sqlite_store), HISTORY)
-    retrain_kind(spec, sqlite_store, HISTORY)
-    again = retrain_kind(spec, sqlite_store, HISTORY)  # the queue is empty: a fit would fail
+    first_model(spec, SETTINGS, Registry(sqlite_store), HISTORY)
+    retrain_kind(spec, sqlite_store, HISTORY, SETTINGS)
+    again = retrain_kind(
+        spec, sqlite_store, HISTORY, SETTINGS
+    )  # the queue is empty: a fit would fail
     assert not again.promoted and "tried already" in again.reason
     assert len(Registry(sqlite_store).versions("classifier")) == 2
 
 
 def test_a_failed_retrain_leaves_the_champion(sqlite_store: Store) -> None:
     spec = scripted_spec([0.8])  # the challenger's fit will fail: nothing left to pop
-    first_model(spec, Registry(sqlite_store), HISTORY)
+    first_model(spec, SETTINGS, Registry(sqlite_store), HISTORY)
     with pytest.raises(IndexError):
-        retrain_kind(spec, sqlite_store, HISTORY)
+        retrain_kind(spec, sqlite_store, HISTORY, SETTINGS)
     registry = Registry(sqlite_store)
     assert [v.version for v in registry.versions("classifier")] == ["classifier-v1"]
     assert registry.champion("classifier").version == "classifier-v1"  # type: ignore[union-attr]
@@ -315,12 +351,12 @@ def test_a_failed_retrain_leaves_the_champion(sqlite_store: Store) -> None:
 
 def test_two_retrains_at_once_do_not_make_two_champions(sqlite_store: Store) -> None:
     spec = scripted_spec([0.8, 0.9, 0.95])
-    first_model(spec, Registry(sqlite_store), HISTORY)
+    first_model(spec, SETTINGS, Registry(sqlite_store), HISTORY)
     outcomes: list[object] = []
 
     def retrain() -> None:
         try:
-            outcomes.append(retrain_kind(spec, Store(sqlite_store.engine), HISTORY))
+            outcomes.append(retrain_kind(spec, Store(sqlite_store.engine), HISTORY, SETTINGS))
         except LockedError as exc:
             outcomes.append(exc)
 
@@ -343,18 +379,17 @@ TINY = Settings(**TINY_MODELS)
 
 def test_real_models_end_to_end(sqlite_store: Store) -> None:
     history = synthetic_history(n=480, start="2023-01-02", seed=5)
-    for spec in (lstm_spec(TINY), classifier_spec(TINY)):
+    for spec in KINDS:
         report = evaluate_kind(spec, sqlite_store, history, TINY)
         assert report.evaluation is None and report.decision.retrain  # no model yet
-        trial = retrain_kind(spec, sqlite_store, history)
+        trial = retrain_kind(spec, sqlite_store, history, TINY)
         assert trial.promoted
         report = evaluate_kind(spec, sqlite_store, history, TINY)
         assert report.evaluation is not None and len(report.evaluation.days) == spec.window
         assert report.evaluation.metric is not None and report.evaluation.baseline is not None
         forced = replace(TINY, lstm_smape_max=0.0, classifier_auc_min=1.0)
         assert evaluate_kind(spec, sqlite_store, history, forced).decision.retrain
-    with sqlite_store.engine.connect() as conn:
-        lstm_rows = conn.execute(lstm_model_evaluate.select()).mappings().all()
+    lstm_rows = sqlite_store.evaluations.rows(LSTM.metric.table)
     assert len(lstm_rows) == 1  # evaluated twice on the same day: one row
     assert (
         lstm_rows[0]["n_pairs"] == 600
@@ -364,6 +399,6 @@ def test_real_models_end_to_end(sqlite_store: Store) -> None:
 
 def test_bad_model_settings_are_named() -> None:
     with pytest.raises(SettingsError, match=r"\[lstm\] in the config file: unknown keys hiden"):
-        lstm_spec(Settings(lstm={"hiden": 3}))
+        LSTM.config(Settings(lstm={"hiden": 3}))
     with pytest.raises(SettingsError, match=r"\[classifier\]"):
-        classifier_spec(Settings(classifier={"candidates": ["nope"]}))
+        CLASSIFIER.config(Settings(classifier={"candidates": ["nope"]}))

@@ -16,11 +16,24 @@ from matplotlib.image import imread
 from taiex import plots
 from taiex.features import entry_labels, trivial_score
 from taiex.files import write_atomic
+from taiex.kinds.classifier import CLASSIFIER
+from taiex.kinds.lstm import LSTM
 from taiex.models.registry import ModelVersion
+from taiex.report.page import metric_panel
 from tests.series import synthetic_history
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-THRESHOLDS = plots.Thresholds(smape_max=100.0, auc_min=0.8)
+
+
+def history_plot(
+    lstm: pd.DataFrame | None,
+    auc: pd.DataFrame | None,
+    versions: list[ModelVersion],
+    path: Path,
+) -> Path:
+    """The metric history of both kinds, with the default thresholds."""
+    panels = [metric_panel(LSTM, lstm, 100.0), metric_panel(CLASSIFIER, auc, 0.8)]
+    return plots.metric_history_plot(panels, versions, path)
 
 
 # ---------------------------------------------------------------- data the plots get
@@ -236,7 +249,7 @@ def test_evaluation_and_history_plots_render(series: pd.DataFrame, tmp_path: Pat
         plots.lstm_evaluation_plot(pair_rows(series), tmp_path / "e" / "lstm.png", "LSTM"),
         plots.backtest_plot(pair_rows(series), tmp_path / "backtest.png", "backtest"),
         plots.classifier_evaluation_plot(classifier_days(series), tmp_path / "c.png", "clf"),
-        plots.metric_history_plot(lstm, auc, versions, tmp_path / "h.png", THRESHOLDS),
+        history_plot(lstm, auc, versions, tmp_path / "h.png"),
     ]
     for path in written:
         image = pixels(path)
@@ -276,7 +289,7 @@ RENDERERS: dict[str, tuple[Render, list[str], tuple[str, ...]]] = {
         ("date",),
     ),
     "metric_history": (
-        lambda data, path: plots.metric_history_plot(data, data, [], path, THRESHOLDS),
+        lambda data, path: history_plot(data, data, [], path),
         ["data_date", "sMAPE", "naive_sMAPE", "ROC_AUC", "trivial_ROC_AUC", "model_version"],
         ("data_date",),
     ),
@@ -307,7 +320,7 @@ def test_history_without_forecast_notes_it(series: pd.DataFrame, tmp_path: Path)
 
 def test_metric_history_with_versions_but_no_evaluations(tmp_path: Path) -> None:
     versions = [version("lstm", 1, dt.datetime(2024, 9, 30, 8), promoted=True)]
-    path = plots.metric_history_plot(None, None, versions, tmp_path / "h.png", THRESHOLDS)
+    path = history_plot(None, None, versions, tmp_path / "h.png")
     pixels(path)
 
 

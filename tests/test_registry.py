@@ -6,11 +6,12 @@ import datetime as dt
 import threading
 
 import pytest
-from sqlalchemy import func, select, update
 
-from taiex.errors import ArtifactError, DataError, NotFittedError
+from taiex.errors import ArtifactError, DataError, NotFittedError, StorageError
 from taiex.models.registry import ModelVersion, Registry
-from taiex.store import Store, model_champions, model_versions
+from taiex.store import Store
+from taiex.store.testing import count, drop_column, update_rows
+from tests.clock import StepClock, with_clock
 
 D = dt.date(2024, 12, 31)
 
@@ -34,15 +35,11 @@ def decode(data: bytes) -> str:
 
 
 def corrupt(store: Store, version: ModelVersion, data: bytes) -> None:
-    with store.engine.begin() as conn:
-        conn.execute(
-            update(model_versions).where(model_versions.c.id == version.id).values(artifact=data)
-        )
+    assert update_rows(store, "model_versions", {"artifact": data}, id=version.id) == 1
 
 
 def champions(store: Store) -> int:
-    with store.engine.connect() as conn:
-        return int(conn.scalar(select(func.count()).select_from(model_champions)) or 0)
+    return count(store, "model_champions")
 
 
 def test_versions_are_numbered_per_kind(store: Store) -> None:
@@ -154,3 +151,55 @@ def test_an_artifact_its_loader_refuses_is_skipped_too(store: Store) -> None:
 def test_no_champion_is_a_clear_error(store: Store) -> None:
     with pytest.raises(NotFittedError, match="run `taiex train classifier`"):
         Registry(store).load_champion("classifier", decode)
+
+
+def test_promotion_by_hand_is_recorded_and_never_crowns_a_bad_artifact(store: Store) -> None:
+    registry = Registry(store)
+    v1, v2, v3 = (register(registry, f"model:{i}".encode()) for i in (1, 2, 3))
+    unloadable = register(registry, b"checksummed but no model")
+    registry.promote(v1, "first", expected=None)
+    crowned = registry.promote_by_hand("lstm", "lstm-v2", decode)
+    assert (crowned.status, crowned.decision, crowned.decision_reason) == (
+        "champion",
+        "manual",
+        "promoted by hand",
+    )
+    assert registry.get("lstm", "lstm-v1").status == "retired"
+    corrupt(store, v3, b"model:3 tampered")
+    with pytest.raises(ArtifactError, match="lstm-v3: the artifact fails its checksum"):
+        registry.promote_by_hand("lstm", "lstm-v3", decode)
+    # Its checksum holds, but it does not load: loaded in full first, it is never crowned.
+    with pytest.raises(ArtifactError, match="lstm-v4: not a model"):
+        registry.promote_by_hand("lstm", unloadable.version, decode)
+    assert registry.champion("lstm") == registry.get("lstm", v2.version)
+
+
+def test_the_registry_writes_the_stores_clock(store: Store) -> None:
+    clock = StepClock()
+    registry = Registry(with_clock(store, clock))
+    v1 = register(registry, b"model:1")
+    clock.advance(minutes=5)
+    registry.promote(v1, "first", expected=None)
+    clock.advance(minutes=5)
+    kept = registry.record_trial(
+        v1, decision="initial", reason="first model", score=None, champion_score=None
+    )
+    start = dt.datetime(2025, 1, 2, 8, 0)
+    assert (kept.created_at, kept.promoted_at, kept.decided_at) == (
+        start,
+        start + dt.timedelta(minutes=5),
+        start + dt.timedelta(minutes=10),
+    )
+
+
+def test_a_drifted_registry_table_is_a_storage_error_naming_the_operation(store: Store) -> None:
+    registry = Registry(store)
+    register(registry, b"model:1")
+    drop_column(store, "model_versions", "decision")
+    with pytest.raises(StorageError, match=r"^database error while listing model versions: "):
+        registry.versions()
+    with pytest.raises(StorageError, match=r"^database error while reading the lstm champion: "):
+        registry.champion("lstm")
+    reading_v2 = r"^database error while reading model version lstm-v2: "
+    with pytest.raises(StorageError, match=reading_v2):  # inserted, but cannot be read back
+        register(registry, b"model:2")

@@ -17,22 +17,18 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from sqlalchemy import insert, update
 
-from taiex import report
+from taiex.kinds import Evaluation
+from taiex.kinds.classifier import CLASSIFIER
+from taiex.kinds.lstm import LSTM
 from taiex.models.registry import ModelVersion, Registry
-from taiex.report import Evaluation, classifier_reading, lstm_reading
+from taiex.report import facts as report
+from taiex.report.page import write_report
+from taiex.report.status import status_rows
 from taiex.settings import Settings
 from taiex.source import DailyRow
-from taiex.store import (
-    Store,
-    etl_loads,
-    forecasts,
-    lstm_model_evaluate,
-    model_versions,
-    signals,
-    svm_model_evaluate,
-)
+from taiex.store import Store
+from taiex.store.testing import delete_rows, insert_rows, update_rows
 from tests.browser import BrowserError, Chromium, find_chromium
 from tests.series import synthetic_history
 
@@ -73,7 +69,7 @@ def daily_rows(history: pd.DataFrame) -> list[DailyRow]:
 def empty_world(tmp_path: Path) -> World:
     settings = Settings(home=tmp_path / "home", db_url=f"sqlite:///{tmp_path / 'taiex.db'}")
     store = Store(settings.database_url)
-    store.create_schema()
+    store.upgrade()
     history = synthetic_history(n=90, start="2024-07-01", seed=5, level=22_000.0)
     last = pd.Timestamp(history["date"].iloc[-1]).date()
     # 16:00 in Taipei on the day after the last stored day: nothing is late yet.
@@ -156,27 +152,25 @@ def fill(world: World) -> World:
     dates = [d.date() for d in pd.bdate_range(last + dt.timedelta(days=1), periods=5)]
     close = float(world.history["close"].iloc[-1])
     before = [world.day(-1), *dates[:4]]
-    with store.engine.begin() as conn:
-        conn.execute(insert(forecasts), forecast_rows("lstm-v1", last, dates, close))
-        # An older origin of the champion and another version's forecast: neither is shown.
-        conn.execute(insert(forecasts), forecast_rows("lstm-v1", world.day(-2), before, 1.0))
-        conn.execute(insert(forecasts), forecast_rows("lstm-v2", last, dates, 2.0))
-        signal = {"model_version": "classifier-v1", "threshold": 0.5}
-        conn.execute(
-            insert(signals),
-            [
-                signal
-                | {"based_on": last, "target_date": dates[0], "probability": 0.734}
-                | {"signal": 1, "created_at": world.now},
-                signal
-                | {"based_on": world.day(-2), "target_date": last, "probability": 0.2}
-                | {"signal": 0, "created_at": world.now},
-            ],
-        )
-        conn.execute(insert(lstm_model_evaluate), evaluation_rows(world, "lstm-v1", "lstm"))
-        conn.execute(
-            insert(svm_model_evaluate), evaluation_rows(world, "classifier-v1", "classifier")
-        )
+    insert_rows(store, "forecasts", forecast_rows("lstm-v1", last, dates, close))
+    # An older origin of the champion and another version's forecast: neither is shown.
+    insert_rows(store, "forecasts", forecast_rows("lstm-v1", world.day(-2), before, 1.0))
+    insert_rows(store, "forecasts", forecast_rows("lstm-v2", last, dates, 2.0))
+    signal = {"model_version": "classifier-v1", "threshold": 0.5}
+    insert_rows(
+        store,
+        "signals",
+        [
+            signal
+            | {"based_on": last, "target_date": dates[0], "probability": 0.734}
+            | {"signal": 1, "created_at": world.now},
+            signal
+            | {"based_on": world.day(-2), "target_date": last, "probability": 0.2}
+            | {"signal": 0, "created_at": world.now},
+        ],
+    )
+    insert_rows(store, "lstm_model_evaluate", evaluation_rows(world, "lstm-v1", "lstm"))
+    insert_rows(store, "svm_model_evaluate", evaluation_rows(world, "classifier-v1", "classifier"))
     values = [close + 10 * h for h in range(1, 6)]
     return World(store, world.settings, world.history, world.now, dates, values)
 
@@ -185,18 +179,16 @@ def on_the_fixture_clock(world: World) -> None:
     """Registry and loads stamp the wall clock: move them to the fixture's days, as in real life."""
     trained = dt.datetime.combine(world.day(-40), dt.time(8))
     retried = dt.datetime.combine(world.day(-8), dt.time(8))
-    with world.store.engine.begin() as conn:
-        conn.execute(update(etl_loads).values(loaded_at=world.now - dt.timedelta(hours=1)))
-        conn.execute(
-            update(model_versions)
-            .where(model_versions.c.version != "lstm-v2")
-            .values(created_at=trained, promoted_at=trained)
+    store = world.store
+    update_rows(store, "etl_loads", {"loaded_at": world.now - dt.timedelta(hours=1)})
+    for version in ("lstm-v1", "classifier-v1"):
+        update_rows(
+            store,
+            "model_versions",
+            {"created_at": trained, "promoted_at": trained},
+            version=version,
         )
-        conn.execute(
-            update(model_versions)
-            .where(model_versions.c.version == "lstm-v2")
-            .values(created_at=retried)
-        )
+    update_rows(store, "model_versions", {"created_at": retried}, version="lstm-v2")
 
 
 @pytest.fixture
@@ -279,7 +271,7 @@ def test_gather_puts_metrics_beside_baselines(world: World) -> None:
         world.day(-41),
     )
     assert lstm.evaluation is not None
-    assert (lstm.evaluation.value, lstm.evaluation.baseline, lstm.evaluation.n) == (
+    assert (lstm.evaluation.metric, lstm.evaluation.baseline, lstm.evaluation.n) == (
         pytest.approx(0.997),
         1.0,
         600,
@@ -289,9 +281,9 @@ def test_gather_puts_metrics_beside_baselines(world: World) -> None:
     assert "hard to beat" in lstm.reading
     assert classifier.family == "svm"
     assert classifier.evaluation is not None
-    assert classifier.evaluation.value == pytest.approx(0.95)
+    assert classifier.evaluation.metric == pytest.approx(0.95)
     assert classifier.evaluation.baseline == pytest.approx(0.944)
-    assert len(facts.lstm_evaluations) == 15 and len(facts.classifier_evaluations) == 15
+    assert len(facts.evaluations["lstm"]) == 15 and len(facts.evaluations["classifier"]) == 15
     assert [v.version for v in facts.versions] == ["classifier-v1", "lstm-v1", "lstm-v2"]
 
 
@@ -317,7 +309,7 @@ def test_days_missing_since_the_last_load_are_named(world: World) -> None:
 
 
 def test_the_page_shows_forecast_signal_metrics_and_freshness(world: World) -> None:
-    path = report.write_report(world.store, world.settings, now=world.now)
+    path = write_report(world.store, world.settings, now=world.now)
     assert path == world.settings.report_dir / "index.html"
     page = page_of(path)
     assert page.forecast_dates == [d.isoformat() for d in world.forecast_dates]
@@ -334,7 +326,7 @@ def test_the_page_shows_forecast_signal_metrics_and_freshness(world: World) -> N
 
 
 def test_the_page_is_self_contained(world: World) -> None:
-    path = report.write_report(world.store, world.settings, now=world.now)
+    path = write_report(world.store, world.settings, now=world.now)
     html = path.read_text(encoding="utf-8")
     page = Page(html)
     assert page.links and all(link.startswith("data:image/png;base64,") for link in page.links)
@@ -350,9 +342,8 @@ def test_the_page_is_self_contained(world: World) -> None:
 def test_text_from_the_database_is_escaped(world: World) -> None:
     row = evaluation_rows(world, "classifier-v1", "classifier", days=1)[0]
     row |= {"data_date": world.now.date(), "model_family": "<script>alert(1)</script>"}
-    with world.store.engine.begin() as conn:
-        conn.execute(insert(svm_model_evaluate), [row])
-    html = report.write_report(world.store, world.settings, now=world.now).read_text()
+    insert_rows(world.store, "svm_model_evaluate", [row])
+    html = write_report(world.store, world.settings, now=world.now).read_text()
     assert "<script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
 
@@ -360,14 +351,14 @@ def test_text_from_the_database_is_escaped(world: World) -> None:
 def test_the_latest_evaluation_plots_are_included(world: World) -> None:
     folder = world.settings.plots_dir / "evaluate"
     folder.mkdir(parents=True)
-    source = report.write_report(world.store, world.settings, now=world.now)
+    source = write_report(world.store, world.settings, now=world.now)
     png = (world.settings.plots_dir / "forecast.png").read_bytes()
     for age, name in enumerate(["lstm-v1_2024-11-06.png", "lstm-v1_2024-11-05.png"]):
         (folder / name).write_bytes(png)
         os.utime(folder / name, (1_700_000_000 - age, 1_700_000_000 - age))
     (folder / "classifier-v1_2024-11-06.png").write_bytes(png)
     (folder / "notes.txt").write_text("not a plot")
-    report.write_report(world.store, world.settings, now=world.now)
+    write_report(world.store, world.settings, now=world.now)
     page = page_of(source)
     assert len(page.images) == 4
     assert "lstm-v1_2024-11-06.png" in page.words
@@ -376,7 +367,7 @@ def test_the_latest_evaluation_plots_are_included(world: World) -> None:
 
 
 def test_an_empty_database_gives_a_page_that_says_what_to_run(empty: World) -> None:
-    path = report.write_report(empty.store, empty.settings, now=empty.now)
+    path = write_report(empty.store, empty.settings, now=empty.now)
     page = page_of(path)
     words = page.words
     assert "What to run" in words and "No index data yet: run taiex run to load" in words
@@ -394,14 +385,13 @@ def test_data_without_models_asks_for_a_run(empty: World) -> None:
         "No LSTM forecaster yet: run `taiex run` to train it.",
         "No entry-signal classifier yet: run `taiex run` to train it.",
     ]
-    words = page_of(report.write_report(empty.store, empty.settings, now=empty.now)).words
+    words = page_of(write_report(empty.store, empty.settings, now=empty.now)).words
     assert "No LSTM forecaster yet" in words
 
 
 def test_champions_without_forecast_or_signal_ask_for_a_run(world: World) -> None:
-    with world.store.engine.begin() as conn:
-        conn.execute(forecasts.delete())
-        conn.execute(signals.delete())
+    delete_rows(world.store, "forecasts")
+    delete_rows(world.store, "signals")
     facts = report.gather(world.store, world.settings, now=world.now)
     assert facts.forecast is None and facts.signal is None
     assert facts.todo == ["No forecast yet: run `taiex run`.", "No signal yet: run `taiex run`."]
@@ -426,7 +416,7 @@ def test_another_versions_forecast_is_shown_and_flagged(world: World) -> None:
     assert registry.promote(newcomer, "test", expected=champion)
     facts = report.gather(world.store, world.settings, now=world.now)
     assert facts.forecast is not None and not facts.forecast.by_champion
-    words = page_of(report.write_report(world.store, world.settings, now=world.now)).words
+    words = page_of(write_report(world.store, world.settings, now=world.now)).words
     assert "which is no longer the champion" in words
 
 
@@ -435,10 +425,10 @@ def test_another_versions_forecast_is_shown_and_flagged(world: World) -> None:
 
 def test_status_rows_say_the_same_in_plain_text(world: World) -> None:
     facts = report.gather(world.store, world.settings, now=world.now)
-    rows = dict(report.status_rows(facts))
+    rows = dict(status_rows(facts))
     assert rows["last trading day stored"].startswith(f"{world.last_day} (90 days")
     assert rows["entry signal"].startswith(f"{world.forecast_dates[0]}: 適合進場")
-    assert "sMAPE 0.997 % vs naive sMAPE 1.000 % over 600 pairs" in rows["LSTM champion"]
+    assert "sMAPE 0.997 % vs naive sMAPE 1.000 % over 600 pairs" in rows["LSTM forecaster champion"]
     assert f"{world.forecast_values[0]:,.0f}" in rows["forecast 開盤 (open)"]
     assert rows["next step"].startswith("nothing to do")
     # Rich reads square brackets as markup: the values must have none.
@@ -446,15 +436,26 @@ def test_status_rows_say_the_same_in_plain_text(world: World) -> None:
 
 
 def test_status_rows_of_an_empty_database(empty: World) -> None:
-    rows = dict(report.status_rows(report.gather(empty.store, empty.settings, now=empty.now)))
+    rows = dict(status_rows(report.gather(empty.store, empty.settings, now=empty.now)))
     assert rows["last trading day stored"] == "none: run `taiex run`"
     assert rows["last load"] == "never"
-    assert rows["LSTM champion"] == "none: run `taiex run`"
+    assert rows["LSTM forecaster champion"] == "none: run `taiex run`"
 
 
-def evaluation(value: float | None, baseline: float | None, n: int = 600) -> Evaluation:
+def evaluation(kind: str, value: float | None, baseline: float | None, n: int) -> Evaluation:
     day = dt.date(2024, 11, 18)
-    return Evaluation(day, value, baseline, n, day, day, None if value else "one class only")
+    reason = None if value else "one class only"
+    return Evaluation(kind, f"{kind}-v1", day, value, baseline, n, reason=reason, n_days=40)
+
+
+READING_SETTINGS = Settings(lstm_smape_max=100, lstm_naive_margin=0.05, classifier_auc_min=0.8)
+
+
+def reading(spec: Any, ev: Evaluation | None) -> str:
+    """What the report says of ``ev``: the kind's words for its own decision."""
+    decision = spec.decide(ev, READING_SETTINGS)
+    text: str = spec.reading(ev, decision, READING_SETTINGS)
+    return text
 
 
 @pytest.mark.parametrize(
@@ -469,7 +470,7 @@ def evaluation(value: float | None, baseline: float | None, n: int = 600) -> Eva
     ],
 )
 def test_lstm_reading(value: float | None, naive: float, expected: str) -> None:
-    assert expected in lstm_reading(evaluation(value, naive), smape_max=100, naive_margin=0.05)
+    assert expected in reading(LSTM, evaluation("lstm", value, naive, 600))
 
 
 @pytest.mark.parametrize(
@@ -483,12 +484,22 @@ def test_lstm_reading(value: float | None, naive: float, expected: str) -> None:
     ],
 )
 def test_classifier_reading(value: float | None, trivial: float, n: int, expected: str) -> None:
-    assert expected in classifier_reading(evaluation(value, trivial, n), auc_min=0.8)
+    assert expected in reading(CLASSIFIER, evaluation("classifier", value, trivial, n))
+
+
+def test_a_reading_says_what_the_decision_decided() -> None:
+    """The reading follows the kind's rule: a retrain it would order is announced, whatever the
+    size of the gap, and a figure on too few days is not called a verdict."""
+    tight = Settings(lstm_naive_margin=0.0)
+    worse = evaluation("lstm", 1.001, 1.0, 600)
+    assert LSTM.decide(worse, tight).retrain
+    assert "a retrain is due" in LSTM.reading(worse, LSTM.decide(worse, tight), tight)
+    assert "a retrain is due" not in reading(LSTM, worse)  # within the default 5 % margin
 
 
 def test_readings_before_any_monitoring() -> None:
-    assert lstm_reading(None, 100, 0.05).startswith("Not monitored yet")
-    assert classifier_reading(None, 0.8).startswith("Not monitored yet")
+    assert reading(LSTM, None).startswith("Not monitored yet")
+    assert reading(CLASSIFIER, None).startswith("Not monitored yet")
 
 
 # ---------------------------------------------------------------- in a browser
@@ -510,7 +521,7 @@ def test_the_page_in_headless_chromium(filled: bool, tmp_path: Path) -> None:
     executable = chromium_or_skip()
     built = fill(empty_world(tmp_path)) if filled else empty_world(tmp_path)
     try:
-        path = report.write_report(built.store, built.settings, now=built.now)
+        path = write_report(built.store, built.settings, now=built.now)
     finally:
         built.store.dispose()
     ARTIFACTS.mkdir(exist_ok=True)
@@ -555,12 +566,12 @@ def test_browser_errors_are_reported(tmp_path: Path) -> None:
 def test_the_report_imports_no_model_code() -> None:
     """The report reads the database only: importing it loads no model, monitor or CLI."""
     code = (
-        "import sys, taiex.report, taiex.plots; "
+        "import sys, taiex.report.page, taiex.plots; "
         "print(' '.join(m for m in sys.modules if m.split('.')[0] in ('torch', 'sklearn') "
         "or m in ('taiex.models.lstm', 'taiex.models.classifier', 'taiex.monitor', "
         "'taiex.pipeline', 'taiex.cli')))"
     )
-    src = str(Path(report.__file__).resolve().parents[1])
+    src = str(Path(report.__file__).resolve().parents[2])
     env = {**os.environ, "PYTHONPATH": src}
     found = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env

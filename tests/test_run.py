@@ -9,20 +9,12 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from sqlalchemy import select, update
 from typer.testing import CliRunner
 
 from taiex.cli import app
 from taiex.settings import Settings
-from taiex.store import (
-    Store,
-    forecasts,
-    lstm_model_evaluate,
-    model_versions,
-    signals,
-    svm_model_evaluate,
-    weighted_index,
-)
+from taiex.store import Store
+from taiex.store.testing import rows, update_rows
 from tests.series import TINY_CONFIG, synthetic_history
 from tests.twse_server import TwseServer
 
@@ -53,21 +45,19 @@ def run(*args: str) -> dict[str, Any]:
 def snapshot(store: Store) -> dict[str, list[tuple[Any, ...]]]:
     """Every row the job writes (the load log aside), without ids."""
     tables = (
-        weighted_index,
-        forecasts,
-        signals,
-        model_versions,
-        lstm_model_evaluate,
-        svm_model_evaluate,
+        "weighted_index",
+        "forecasts",
+        "signals",
+        "model_versions",
+        "lstm_model_evaluate",
+        "svm_model_evaluate",
     )
-    with store.engine.connect() as conn:
-        return {
-            t.name: sorted(
-                (tuple(str(v) for k, v in row._mapping.items() if k != "id")
-                 for row in conn.execute(select(t))),
-            )
-            for t in tables
-        }  # fmt: skip
+    return {
+        table: sorted(
+            tuple(str(v) for k, v in row.items() if k != "id") for row in rows(store, table)
+        )
+        for table in tables
+    }
 
 
 def test_a_day_then_the_next_then_the_same_again(
@@ -80,10 +70,9 @@ def test_a_day_then_the_next_then_the_same_again(
     store = Store.from_settings(env)
     assert store.summary()["rows"] == len(up_to(DAY1))
     assert first["data"]["inserted"] == len(up_to(DAY1))
-    assert first["forecast"]["origin_date"] == str(DAY1)  # the last stored day, not today
-    assert (
-        first["forecast"]["version"] == "lstm-v1" and first["signal"]["version"] == "classifier-v1"
-    )
+    forecast, signal = first["served"]["lstm"], first["served"]["classifier"]
+    assert forecast["origin_date"] == str(DAY1)  # the last stored day, not today
+    assert forecast["version"] == "lstm-v1" and signal["version"] == "classifier-v1"
     assert first["monitor"]["lstm"]["evaluation"]["days"] == 120
     assert first["monitor"]["classifier"]["evaluation"]["days"] == 40
     report = Path(first["outputs"]["report"])
@@ -98,12 +87,26 @@ def test_a_day_then_the_next_then_the_same_again(
     # Only the new day was added: every old row is exactly as it was, timestamps included.
     assert set(before["weighted_index"]) < set(after["weighted_index"])
     assert len(after["weighted_index"]) == len(before["weighted_index"]) + 1
-    assert second["forecast"]["origin_date"] == str(DAY2)
+    assert second["served"]["lstm"]["origin_date"] == str(DAY2)
     assert len(after["forecasts"]) == len(before["forecasts"]) + 5
     assert len(after["signals"]) == len(before["signals"]) + 1
 
     third = run("--as-of", str(DAY2))
     assert third["nothing_new"]
+    assert snapshot(store) == after
+
+    # Last week's model steps, cleared and rerun, compute last week's answers: they read the
+    # history up to their data day, not the latest, and add nothing.
+    for kind in ("lstm", "classifier"):
+        rerun = runner.invoke(app, ["step", "serve", kind, "--day", str(DAY1)])
+        assert rerun.exit_code == 0, rerun.stderr
+        again = json.loads(rerun.stdout)
+        assert {k: v for k, v in again.items() if k != "skipped_artifacts"} == {
+            k: v for k, v in first["served"][kind].items() if k != "skipped_artifacts"
+        }
+    rerun = runner.invoke(app, ["step", "evaluate", "lstm", "--day", str(DAY1)])
+    assert rerun.exit_code == 0, rerun.stderr
+    assert json.loads(rerun.stdout)["metric"] == first["monitor"]["lstm"]["metric"]
     assert snapshot(store) == after
 
 
@@ -122,12 +125,7 @@ def test_predict_falls_back_from_a_corrupt_champion_and_says_so(
     # A second LSTM becomes champion by hand; then its artifact is damaged.
     assert runner.invoke(app, ["train", "lstm"]).exit_code == 0
     assert runner.invoke(app, ["models", "promote", "lstm-v2"]).exit_code == 0
-    with store.engine.begin() as conn:
-        conn.execute(
-            update(model_versions)
-            .where(model_versions.c.version == "lstm-v2")
-            .values(artifact=b"damaged")
-        )
+    update_rows(store, "model_versions", {"artifact": b"damaged"}, version="lstm-v2")
     result = runner.invoke(app, ["predict", "--json"])
     assert result.exit_code == 0, result.stderr
     prediction = json.loads(result.stdout)
@@ -135,8 +133,7 @@ def test_predict_falls_back_from_a_corrupt_champion_and_says_so(
     assert "lstm-v2: the artifact fails its checksum" in result.stderr
     assert len(prediction["forecast"]) == 5
 
-    with store.engine.begin() as conn:  # no good LSTM left: one clear line, no traceback
-        conn.execute(update(model_versions).values(artifact=b""))
+    update_rows(store, "model_versions", {"artifact": b""})  # no good LSTM left: one clear line
     result = runner.invoke(app, ["predict"])
     assert result.exit_code == 1
     assert "error: no usable lstm model" in result.stderr and "Traceback" not in result.stderr
@@ -222,4 +219,4 @@ def test_models_promote_and_rollback_from_the_command_line(
     assert status["classifier-v1"] == ("champion", "initial")
     assert status["classifier-v2"] == ("retired", "rolled back")
     result = runner.invoke(app, ["models", "rollback", "wrong"])
-    assert result.exit_code == 2 and "is not lstm or classifier" in result.stderr
+    assert result.exit_code == 2 and "'wrong' is not a kind of model" in result.stderr

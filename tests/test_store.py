@@ -1,49 +1,36 @@
-"""The store on SQLite, MariaDB and PostgreSQL: exact prices, idempotent merges, locks."""
+"""The store on SQLite, MariaDB and PostgreSQL: exact prices, idempotent merges and loads, locks."""
 
 from __future__ import annotations
 
 import datetime as dt
 import threading
-import time
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 
-from taiex.errors import LockedError, StorageError
+from taiex.calendar import Month
+from taiex.errors import InputError, LockedError, StorageError
 from taiex.source import DailyRow
-from taiex.store import (
-    Store,
-    etl_loads,
-    insert_missing,
-    signals,
-    weighted_index,
-    weighted_index_temp,
-)
+from taiex.store import Store, build_url, load_id_for, redact_url, url_password
+from taiex.store.testing import count, insert_rows, rows
+from tests.clock import StepClock, with_clock
 
 
 def day(date: str, o: str, h: str, low: str, c: str) -> DailyRow:
     return DailyRow(dt.date.fromisoformat(date), *(Decimal(v) for v in (o, h, low, c)))
 
 
-D2 = dt.date(2025, 1, 2)
 ROWS = [
     day("2024-12-02", "22456.50", "22802.53", "22456.50", "22736.93"),
     day("2024-12-03", "22800.01", "22900.99", "22700.10", "22850.00"),
     day("2024-12-04", "0.01", "99999999.99", "0.01", "12345678.91"),  # the column's extremes
 ]
+REVISED = day("2024-12-03", "22800.01", "22900.99", "22700.10", "22850.01")
+LOAD = load_id_for(dt.date(2024, 12, 31), [Month(2024, 12)])
 
 
 def timestamps(store: Store) -> dict[dt.date, tuple[dt.datetime, dt.datetime]]:
-    query = select(weighted_index.c.date, weighted_index.c.created_at, weighted_index.c.updated_at)
-    with store.engine.connect() as conn:
-        return {d: (c, u) for d, c, u in conn.execute(query)}
-
-
-def count(store: Store, table: object) -> int:
-    with store.engine.connect() as conn:
-        return int(conn.scalar(select(func.count()).select_from(table)))  # type: ignore[arg-type]
+    return {r["date"]: (r["created_at"], r["updated_at"]) for r in rows(store, "weighted_index")}
 
 
 def test_prices_round_trip_to_the_cent(store: Store) -> None:
@@ -56,31 +43,32 @@ def test_prices_round_trip_to_the_cent(store: Store) -> None:
 
 
 def test_a_rerun_changes_nothing(store: Store) -> None:
+    clock = StepClock()
+    store = with_clock(store, clock)
     store.merge_rows(ROWS, source="test")
     before = store.fingerprint()
-    time.sleep(1.1)  # a touched row would get a later updated_at
+    clock.advance(hours=1)  # a touched row would get this later updated_at
     result = store.merge_rows(ROWS, source="test")
     assert (result.inserted, result.updated, result.unchanged) == (0, 0, 3)
     assert store.fingerprint() == before
-    assert count(store, weighted_index_temp) == 0
+    assert count(store, "weighted_index_temp") == 0
 
 
 def test_a_revision_updates_only_that_row(store: Store, caplog: pytest.LogCaptureFixture) -> None:
+    clock = StepClock()
+    store = with_clock(store, clock)
     store.merge_rows(ROWS, source="test")
     before = timestamps(store)
-    time.sleep(1.1)
-    revised = [ROWS[0], day("2024-12-03", "22800.01", "22900.99", "22700.10", "22850.01"), ROWS[2]]
+    assert set(before.values()) == {(clock.now, clock.now)}  # the store's clock, nothing else
+    later = clock.advance(hours=1)
+    revised = [ROWS[0], REVISED, ROWS[2]]
     with caplog.at_level("INFO", logger="taiex.store"):
         result = store.merge_rows(revised, source="test")
     assert (result.inserted, result.updated, result.unchanged) == (0, 1, 2)
     assert store.read_rows() == revised
     after = timestamps(store)
-    changed = dt.date(2024, 12, 3)
-    assert after[changed][0] == before[changed][0]  # created_at kept
-    assert after[changed][1] > before[changed][1]  # updated_at moved
-    assert {d: t for d, t in after.items() if d != changed} == {
-        d: t for d, t in before.items() if d != changed
-    }
+    assert after.pop(REVISED.date) == (before.pop(REVISED.date)[0], later)  # created_at kept
+    assert after == before
     assert "revised 2024-12-03" in caplog.text and "22850.00" in caplog.text
 
 
@@ -92,22 +80,26 @@ def test_new_and_old_dates_in_one_merge(store: Store) -> None:
 
 
 def test_every_merge_is_on_record(store: Store) -> None:
+    clock = StepClock()
+    store = with_clock(store, clock)
     store.merge_rows(ROWS, source="twse", month="2024-12")
+    clock.advance(seconds=1)
     store.merge_rows([], source="twse", month="2025-01")
     last = store.last_load()
-    assert last is not None and (last.source, last.month, last.rows) == ("twse", "2025-01", 0)
-    assert count(store, etl_loads) == 2
+    assert last is not None
+    assert (last.source, last.month, last.rows, last.loaded_at) == ("twse", "2025-01", 0, clock.now)
+    assert store.loads.count() == 2
 
 
 def test_a_failed_merge_leaves_nothing_behind(store: Store) -> None:
     store.merge_rows(ROWS[:1], source="test")
     before = store.fingerprint()
     duplicate = [ROWS[1], ROWS[1]]  # breaks the staging table's unique (load, date)
-    with pytest.raises(StorageError, match="merging 2 rows from test"):
+    with pytest.raises(StorageError, match=r"^database error while merging 2 rows from test: "):
         store.merge_rows(duplicate, source="test")
     assert store.fingerprint() == before
-    assert count(store, weighted_index_temp) == 0
-    assert count(store, etl_loads) == 1
+    assert count(store, "weighted_index_temp") == 0
+    assert store.loads.count() == 1
 
 
 def test_summary(store: Store) -> None:
@@ -135,6 +127,36 @@ def test_the_lock_admits_one_holder(store: Store) -> None:
         other.dispose()
 
 
+def test_a_waiting_lock_is_taken_once_released(store: Store) -> None:
+    other = Store(store.engine.url.render_as_string(hide_password=False))
+    held, release = threading.Event(), threading.Event()
+
+    def holder() -> None:
+        with store.lock("schema"):
+            held.set()
+            release.wait(30)
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    try:
+        assert held.wait(30)
+        with pytest.raises(LockedError), other.lock("schema"):  # a wait of 0 gives up at once
+            pass
+        threading.Timer(0.2, release.set).start()
+        with other.lock("schema", wait=30):  # taken when the holder lets go
+            assert release.is_set()
+    finally:
+        release.set()
+        thread.join()
+        other.dispose()
+
+
+def test_an_error_inside_a_held_lock_is_not_blamed_on_the_lock(store: Store) -> None:
+    with pytest.raises(Exception) as caught, store.lock("etl"):
+        rows(store, "no_such_table")
+    assert "lock" not in str(caught.value)
+
+
 def test_concurrent_merges_never_duplicate(store: Store) -> None:
     errors: list[Exception] = []
 
@@ -150,39 +172,124 @@ def test_concurrent_merges_never_duplicate(store: Store) -> None:
     for t in threads:
         t.join()
     assert store.read_rows() == ROWS
-    assert count(store, weighted_index) == 3
+    assert count(store, "weighted_index") == 3
     assert len(errors) < 4
 
 
-def test_insert_missing_skips_stored_keys_only(store: Store) -> None:
-    now = dt.datetime(2025, 1, 2, 8, 0)
-    row = {
-        "model_version": "classifier-v1",
-        "based_on": dt.date(2024, 12, 31),
-        "target_date": dt.date(2025, 1, 2),
-        "probability": 0.7,
-        "signal": 1,
-        "threshold": 0.5,
-        "created_at": now,
+# ---------------------------------------------------------------- staged loads (the DAG's steps)
+
+
+def test_load_ids_come_from_the_run() -> None:
+    day_, months = dt.date(2026, 8, 18), [Month(2026, 7), Month(2026, 8)]
+    assert load_id_for(day_, months) == load_id_for(day_, ["2026-08", "2026-07"])
+    assert load_id_for(day_, months).startswith("20260818-")
+    assert len(load_id_for(day_, months)) <= 32  # weighted_index_temp.load_id is String(32)
+    others = {
+        load_id_for(dt.date(2026, 8, 19), months),
+        load_id_for(day_, months[1:]),
+        load_id_for(day_, months),
     }
-    with store.engine.begin() as conn:
-        insert_missing(conn, signals, [row])
-    with store.engine.begin() as conn:  # a rerun, even with another value, adds nothing
-        insert_missing(conn, signals, [{**row, "probability": 0.1}, {**row, "based_on": D2}])
-    with store.engine.connect() as conn:
-        stored = conn.execute(select(signals.c.based_on, signals.c.probability)).all()
-    assert sorted(stored) == [(dt.date(2024, 12, 31), 0.7), (D2, 0.7)]
-    with pytest.raises(IntegrityError), store.engine.begin() as conn:
-        insert_missing(conn, signals, [{**row, "based_on": dt.date(2025, 1, 3), "signal": None}])
+    assert len(others) == 3
 
 
 def test_staging_and_merging_as_separate_steps(store: Store) -> None:
-    load_id = store.stage_rows(ROWS)
+    assert store.stage_rows(ROWS, load_id=LOAD) == LOAD
     assert store.summary()["rows"] == 0  # staged only
-    assert count(store, weighted_index_temp) == 3
-    result = store.merge_staged(load_id, source="dag", month="2024-12")
+    assert store.prices.staged() == {LOAD: [r.date for r in ROWS]}
+    result = store.merge_staged(LOAD, source="dag", month="2024-12")
     assert (result.rows, result.inserted) == (3, 3)
     assert store.read_rows() == ROWS
-    again = store.merge_staged(load_id, source="dag", month="2024-12")  # a retried task
-    assert (again.rows, again.inserted, again.updated) == (0, 0, 0)
-    assert count(store, weighted_index_temp) == 0
+    # A retried merge task (its rows merged and gone) says what the merge did, and adds nothing.
+    again = store.merge_staged(LOAD, source="dag", month="2024-12")
+    assert again == result
+    assert store.loads.count() == 1
+    assert count(store, "weighted_index_temp") == 0
+
+
+def test_merging_an_unknown_load_id_is_an_error_that_records_nothing(store: Store) -> None:
+    with pytest.raises(InputError, match=r"^no staged rows for load id 'nothing-here'"):
+        store.merge_staged("nothing-here", source="dag")
+    assert store.loads.count() == 0
+    assert store.loads.get("nothing-here") is None
+
+
+def test_a_retried_save_replaces_its_own_rows(store: Store) -> None:
+    store.stage_rows(ROWS, load_id=LOAD)
+    # The retry sees TWSE's revised day and one day less: its rows replace the first attempt's.
+    retry = [ROWS[0], REVISED]
+    store.stage_rows(retry, load_id=LOAD)
+    assert store.prices.staged() == {LOAD: [r.date for r in retry]}
+    result = store.merge_staged(LOAD, source="dag")
+    assert (result.rows, result.inserted, result.updated) == (2, 2, 0)
+    assert store.read_rows() == retry
+    assert store.prices.staged() == {}
+
+
+def test_a_cleared_run_merges_again_under_its_id(store: Store) -> None:
+    clock = StepClock()
+    store = with_clock(store, clock)
+    store.stage_rows(ROWS, load_id=LOAD)
+    store.merge_staged(LOAD, source="dag")
+    clock.advance(hours=2)
+    store.stage_rows([ROWS[0], REVISED, ROWS[2]], load_id=LOAD)  # the day's save and merge, again
+    result = store.merge_staged(LOAD, source="dag")
+    assert (result.rows, result.inserted, result.updated) == (3, 0, 1)
+    assert store.read_rows() == [ROWS[0], REVISED, ROWS[2]]
+    record = store.loads.get(LOAD)
+    assert record is not None and (record.updated, record.loaded_at) == (1, clock.now)
+    assert store.loads.count() == 1  # one row per load id: what its latest merge did
+
+
+def test_a_failed_loads_rows_are_removed_by_the_next_load(store: Store) -> None:
+    clock = StepClock()
+    store = with_clock(store, clock)
+    failed = load_id_for(dt.date(2024, 12, 30), ["2024-12"])
+    store.stage_rows(ROWS, load_id=failed)  # its merge never ran
+    clock.advance(hours=23)
+    in_flight = load_id_for(dt.date(2024, 12, 31), ["2024-11"])
+    store.stage_rows(ROWS[:1], load_id=in_flight)  # another run's save, its merge still to come
+    assert set(store.prices.staged()) == {failed, in_flight}  # a day has not passed yet
+
+    clock.advance(hours=2)
+    store.stage_rows(ROWS[1:], load_id=LOAD)
+    assert store.prices.staged() == {in_flight: [ROWS[0].date], LOAD: [ROWS[1].date, ROWS[2].date]}
+    assert store.merge_staged(in_flight, source="dag").inserted == 1  # untouched, still merges
+    with pytest.raises(InputError, match="no staged rows"):
+        store.merge_staged(failed, source="dag")
+
+
+def test_rows_staged_under_an_id_before_its_merge_are_removed(store: Store) -> None:
+    clock = StepClock()
+    store = with_clock(store, clock)
+    # Staged by a zombie retry while the merge ran: the merge took what it saw, then recorded.
+    staged_at = clock.now - dt.timedelta(minutes=5)
+    insert_rows(
+        store,
+        "weighted_index_temp",
+        [{"load_id": "zombie", "date": ROWS[0].date, "open": 1, "high": 1, "low": 1, "close": 1,
+          "staged_at": staged_at}],
+    )  # fmt: skip
+    insert_rows(
+        store,
+        "etl_loads",
+        [{"load_id": "zombie", "source": "dag", "rows": 3, "inserted": 3, "updated": 0,
+          "loaded_at": clock.now}],
+    )  # fmt: skip
+    store.merge_rows(ROWS, source="test")  # any load cleans up
+    assert store.prices.staged() == {}
+    assert store.read_rows() == ROWS
+
+
+# ---------------------------------------------------------------- URLs
+
+
+def test_urls_are_built_escaped_and_shown_without_their_password() -> None:
+    url = build_url(
+        "postgresql+psycopg", username="taiex", password="p@ss/w:rd", host="db", port=5432,
+        database="taiex",
+    )  # fmt: skip
+    assert url_password(url) == "p@ss/w:rd"
+    assert redact_url(url) == "postgresql+psycopg://taiex:***@db:5432/taiex"
+    assert build_url("sqlite", database="/srv/taiex.db") == "sqlite:////srv/taiex.db"
+    assert url_password("sqlite:////srv/taiex.db") is None
+    assert redact_url("not a url") == "<invalid URL>"

@@ -5,11 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from taiex.frames import Prices, check_history
 from taiex.windows import (
     FEATURES,
     MIN_VOLATILITY,
-    Prices,
-    check_history,
     realised_volatility,
     targets,
     window_features,

@@ -26,6 +26,7 @@ from rich.text import Text
 from taiex import __version__
 from taiex.calendar import Month
 from taiex.errors import LockedError, TaiexError
+from taiex.kinds import KIND_NAMES, KINDS
 from taiex.settings import Settings
 
 log = logging.getLogger("taiex")
@@ -47,7 +48,8 @@ class _TaiexGroup(typer.core.TyperGroup):
         except TaiexError as exc:
             if ctx.meta.get("taiex.debug"):
                 raise
-            stderr.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            # Plain text: a message quoting a file name, a cell or a TWSE body is never markup.
+            stderr.print(Text("error: ", style="bold red") + Text(str(exc)), soft_wrap=True)
             raise typer.Exit(EXIT_LOCKED if isinstance(exc, LockedError) else EXIT_ERROR) from exc
 
 
@@ -113,25 +115,6 @@ def _settings() -> Settings:
     return Settings.from_env()
 
 
-@contextmanager
-def _loader(as_of: dt.datetime | None) -> Iterator[Any]:
-    from taiex.etl import Loader, RawCache
-    from taiex.source import TwseClient
-    from taiex.store import Store
-
-    settings = _settings()
-    store = Store.from_settings(settings)
-    with TwseClient.from_settings(settings) as client:
-        yield Loader(
-            store,
-            client,
-            RawCache(settings.raw_dir),
-            today=as_of.date() if as_of else None,
-            revision_days=settings.revision_days,
-        )
-    store.dispose()
-
-
 def _month(value: str | None, option: str) -> Month | None:
     if value is None:
         return None
@@ -169,11 +152,17 @@ def backfill(
 
     Example: taiex backfill --since 2024-01
     """
-    from taiex.etl import backfill_months
+    from taiex.pipeline import backfill as run_backfill
 
-    with _loader(as_of) as loader:
-        months = backfill_months(_month(since, "--since"), _month(until, "--until"), loader.today)
-        loads = _load_with_progress(loader, months, refresh)
+    with _context() as ctx, _RichProgress() as progress:
+        loads = run_backfill(
+            ctx,
+            _month(since, "--since"),
+            _month(until, "--until"),
+            refresh=refresh,
+            as_of=_day_of(as_of),
+            progress=progress,
+        )
     _print_loads(loads)
 
 
@@ -185,37 +174,49 @@ def update(as_of: AsOf = None) -> None:
 
     Example: taiex update
     """
-    from taiex.etl import load_months, update_months
+    from taiex.pipeline import update as run_update
 
-    with _loader(as_of) as loader:
-        last = loader.store.summary()["last_date"]
-        months = update_months(loader.today, last, loader.revision_days)
-        loads = load_months(loader, months)
+    with _context() as ctx, _RichProgress() as progress:
+        loads = run_update(ctx, _day_of(as_of), progress=progress)
     _print_loads(loads)
 
 
-def _load_with_progress(loader: Any, months: list[Month], refresh: bool) -> list[Any]:
-    from taiex.etl import ETL_LOCK, load_months
+class _RichProgress:
+    """The pipeline's progress as a Rich bar of months with an ETA (shown only once loading
+    starts, so a run refused by the lock prints its one line and nothing else)."""
 
-    # The lock comes before the bar, so that a refused run prints its one line and nothing else.
-    with loader.store.lock(ETL_LOCK), _month_progress(loader, months, refresh) as advance:
-        return load_months(loader, months, refresh=refresh, on_month=advance)
+    def __init__(self) -> None:
+        self._bar: Progress | None = None
+        self._task: Any = None
+        self._eta: _EtaColumn | None = None
 
+    def __enter__(self) -> _RichProgress:
+        return self
 
-@contextmanager
-def _month_progress(loader: Any, months: list[Month], refresh: bool) -> Iterator[Any]:
-    """A progress bar of months with an ETA; yields the callback that advances it."""
-    to_fetch = sum(loader.needs_fetch(m, refresh) for m in months)
-    eta = _EtaColumn(to_fetch, len(months) - to_fetch, loader.client.limiter.interval)
-    columns = (BarColumn(), MofNCompleteColumn(), TextColumn("months"), eta)
-    with Progress(TextColumn("[bold]{task.description}"), *columns, console=stderr) as bar:
-        task = bar.add_task("loading", total=len(months))
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()
 
-        def advance(load: Any) -> None:
-            eta.done(load.source == "twse", load.seconds)
-            bar.update(task, advance=1, description=f"loaded {load.month}")
+    def loading(self, months: int, to_fetch: int, interval: float) -> None:
+        if not months:
+            return
+        self._eta = _EtaColumn(to_fetch, months - to_fetch, interval)
+        columns = (BarColumn(), MofNCompleteColumn(), TextColumn("months"), self._eta)
+        self._bar = Progress(TextColumn("[bold]{task.description}"), *columns, console=stderr)
+        self._bar.start()
+        self._task = self._bar.add_task("loading", total=months)
 
-        yield advance
+    def loaded(self, load: Any) -> None:
+        if self._bar is None or self._eta is None:
+            return
+        self._eta.done(load.source == "twse", load.seconds)
+        self._bar.update(self._task, advance=1, description=f"loaded {load.month}")
+
+    def step(self, name: str) -> None:
+        if self._bar is not None and name != "data":
+            self._bar.stop()
+            self._bar = None
+        log.info("step: %s", name)
 
 
 class _EtaColumn(ProgressColumn):
@@ -305,27 +306,29 @@ def status(as_json: JsonFlag = False) -> None:
 
     Example: taiex status --json
     """
-    from taiex.report import gather, status_rows
-    from taiex.store import Store
+    from taiex.report.facts import gather
+    from taiex.report.status import status_rows
+    from taiex.store import Store, redact_url
 
     settings = _settings()
-    store = Store.from_settings(settings)
-    facts = gather(store, settings)
-    rows = [("database", _safe_url(settings.database_url)), *status_rows(facts)]
+    facts = gather(Store.from_settings(settings), settings)
+    rows = [("database", redact_url(settings.database_url)), *status_rows(facts)]
     rows += _gap_rows(facts.data)
     if as_json:
-        _print_json({**_status_json(facts.data, settings), "summary": dict(rows)})
+        _print_json(
+            {**_status_json(facts.data, redact_url(settings.database_url)), "summary": dict(rows)}
+        )
         return
     table = Table(title="taiex (加權指數)", show_header=False)
     for key, value in rows:
-        table.add_row(key, value)
+        table.add_row(key, Text(value))
     stdout.print(table)
 
 
-def _status_json(data: Any, settings: Settings) -> dict[str, Any]:
+def _status_json(data: Any, database: str) -> dict[str, Any]:
     load = data.last_load
     return {
-        "database": _safe_url(settings.database_url),
+        "database": database,
         "rows": data.rows,
         "first_date": data.first_date,
         "last_date": data.last_date,
@@ -346,14 +349,32 @@ def _gap_rows(data: Any) -> list[tuple[str, str]]:
 
 # ---------------------------------------------------------------- models
 
-KindArg = Annotated[str, typer.Argument(help="lstm or classifier.", metavar="KIND")]
-KINDS = ("lstm", "classifier")
+
+def _kind(value: str) -> str:
+    if value not in KIND_NAMES:
+        names = " or ".join(KIND_NAMES)
+        raise typer.BadParameter(f"{value!r} is not a kind of model: use {names}")
+    return value
 
 
-def _kind(kind: str) -> str:
-    if kind not in KINDS:
-        raise typer.BadParameter(f"{kind!r} is not lstm or classifier", param_hint="KIND")
-    return kind
+KindArg = Annotated[
+    str,
+    typer.Argument(
+        help=f"The kind of model: {' or '.join(KIND_NAMES)}.", metavar="KIND", callback=_kind
+    ),
+]
+DayOption = Annotated[
+    dt.datetime | None,
+    typer.Option(
+        "--day",
+        formats=["%Y-%m-%d"],
+        help="The data day: use the stored days up to it (default: every stored day).",
+    ),
+]
+
+
+def _day_of(value: dt.datetime | None) -> dt.date | None:
+    return value.date() if value else None
 
 
 @contextmanager
@@ -385,7 +406,7 @@ def train(
     from taiex.pipeline import train as run_train
 
     with _context() as ctx:
-        result = run_train(ctx, _kind(kind), until.date() if until else None)
+        result = run_train(ctx, kind, _day_of(until))
     role = "champion" if result["promoted"] else "challenger"
     stdout.print(
         f"{result['version']} ({role}) trained on {result['train_start']} … {result['train_end']}",
@@ -394,88 +415,85 @@ def train(
 
 
 @app.command()
-def predict(as_json: JsonFlag = False) -> None:
+def predict(as_json: JsonFlag = False, day: DayOption = None) -> None:
     """Forecast the next 5 trading days' opening levels and the entry signal, from the champions.
 
-    Forecasts start from the last stored trading day. When a champion's artifact is damaged, the
-    last good former champion is used, and the output says so.
+    Forecasts start from the last stored trading day (or --day). When a champion's artifact is
+    damaged, the last good former champion is used, and the output says so.
 
     Example: taiex predict --json
     """
-    from taiex.models.registry import Registry
-    from taiex.monitor import spec_for
+    from taiex.pipeline import predict as run_predict
 
     with _context() as ctx:
-        history = ctx.history()
-        registry = Registry(ctx.store)
-        lstm = registry.load_champion("lstm", spec_for("lstm", ctx.settings).from_bytes)
-        classifier = registry.load_champion(
-            "classifier", spec_for("classifier", ctx.settings).from_bytes
-        )
-        frame = lstm.model.predict(history)
-        signal = classifier.model.signal(history)
-    for note in [*lstm.skipped, *classifier.skipped]:
-        stderr.print(f"[yellow]warning:[/] skipped {note}", highlight=False)
+        served = run_predict(ctx, _day_of(day))
+    for part in served:
+        for note in part.skipped:
+            stderr.print(Text(f"warning: skipped {note}", style="yellow"))
     if as_json:
-        _print_json(_prediction_json(frame, signal, lstm, classifier, history))
+        _print_json(
+            {
+                **{key: value for part in served for key, value in _served_json(part).items()},
+                "skipped_artifacts": [note for part in served for note in part.skipped],
+            }
+        )
         return
-    stdout.print(_forecast_table(frame, lstm.version.version, history))
-    stdout.print(_signal_line(signal, classifier.version.version), highlight=False)
+    for part in served:
+        _RENDER[part.spec.serves](part)
 
 
-def _prediction_json(
-    frame: Any, signal: dict[str, Any], lstm: Any, classifier: Any, history: Any
-) -> dict[str, Any]:
-    rows = [
-        {
-            "date": _day(r.date).isoformat(),
-            "horizon": int(r.horizon),
-            **{c: round(float(getattr(r, c)), 2) for c in _FORECAST_VALUES},
-        }
-        for r in frame.itertuples()
-    ]
-    return {
-        "origin_date": history["date"].iloc[-1].date().isoformat(),
-        "lstm_version": lstm.version.version,
-        "forecast": rows,
-        "signal": {
-            "version": classifier.version.version,
-            "date": signal["date"].isoformat(),
-            "based_on": signal["based_on"].isoformat(),
-            "probability": round(float(signal["probability"]), 4),
-            "signal": int(signal["signal"]),
-            "threshold": float(signal["threshold"]),
-            "label": _SIGNAL_LABELS[int(signal["signal"])],
-        },
-        "skipped_artifacts": [*lstm.skipped, *classifier.skipped],
-    }
-
-
-_FORECAST_VALUES = ("forecast", "lower_80", "upper_80", "lower_95", "upper_95", "naive")
 _SIGNAL_LABELS = {1: "enter (適合進場)", 0: "stay out (不適合進場)"}
 
 
-def _day(value: Any) -> dt.date:
-    import pandas as pd
+def _served_json(part: Any) -> dict[str, Any]:
+    """One champion's answer in ``taiex predict --json``."""
+    from taiex.frames import FORECAST_VALUES
 
-    return value if type(value) is dt.date else pd.Timestamp(value).date()
+    if part.spec.serves == "forecasts":
+        rows = part.rows
+        return {
+            "origin_date": rows[0]["origin_date"].isoformat(),
+            "lstm_version": part.version,
+            "forecast": [
+                {
+                    "date": row["target_date"].isoformat(),
+                    "horizon": row["horizon"],
+                    **{c: round(row[c], 2) for c in FORECAST_VALUES},
+                }
+                for row in rows
+            ],
+        }
+    row = part.rows[0]
+    return {
+        "signal": {
+            "version": part.version,
+            "date": row["target_date"].isoformat(),
+            "based_on": row["based_on"].isoformat(),
+            "probability": round(row["probability"], 4),
+            "signal": row["signal"],
+            "threshold": row["threshold"],
+            "label": _SIGNAL_LABELS[row["signal"]],
+        }
+    }
 
 
-def _forecast_table(frame: Any, version: str, history: Any) -> Table:
-    origin = history["date"].iloc[-1].date()
-    table = Table(title=f"TAIEX open (開盤) forecast from {origin} · {version}")
+def _forecast_table(part: Any) -> None:
+    rows = part.rows
+    table = Table(
+        title=f"TAIEX open (開盤) forecast from {rows[0]['origin_date']} · {part.version}"
+    )
     for column in ("date", "h", "forecast", "80% interval", "95% interval", "naive"):
         table.add_column(column, justify="right")
-    for r in frame.itertuples():
+    for r in rows:
         table.add_row(
-            _day(r.date).isoformat(),
-            str(r.horizon),
-            f"{r.forecast:,.2f}",
-            f"{r.lower_80:,.2f} … {r.upper_80:,.2f}",
-            f"{r.lower_95:,.2f} … {r.upper_95:,.2f}",
-            f"{r.naive:,.2f}",
+            r["target_date"].isoformat(),
+            str(r["horizon"]),
+            f"{r['forecast']:,.2f}",
+            f"{r['lower_80']:,.2f} … {r['upper_80']:,.2f}",
+            f"{r['lower_95']:,.2f} … {r['upper_95']:,.2f}",
+            f"{r['naive']:,.2f}",
         )
-    return table
+    stdout.print(table)
 
 
 def _signal_line(signal: dict[str, Any], version: str) -> str:
@@ -486,8 +504,15 @@ def _signal_line(signal: dict[str, Any], version: str) -> str:
     )
 
 
-backtest_app = typer.Typer(help="Walk-forward backtests of a freshly trained, unregistered model.")
-app.add_typer(backtest_app, name="backtest")
+def _print_signal(part: Any) -> None:
+    row = part.rows[0]
+    signal = {**row, "date": row["target_date"]}
+    stdout.print(_signal_line(signal, part.version), highlight=False)
+
+
+# How `taiex predict` shows what a kind serves (a store repository's name).
+_RENDER = {"forecasts": _forecast_table, "signals": _print_signal}
+
 
 TrainUntil = Annotated[
     dt.datetime, typer.Option("--train-until", formats=["%Y-%m-%d"], help="Last training day.")
@@ -502,107 +527,39 @@ ToDate = Annotated[
 OutFile = Annotated[Path, typer.Option("--out", help="CSV file to write.")]
 
 
-@backtest_app.command("lstm")
-def backtest_lstm(
-    train_until: TrainUntil, start: FromDate, out: OutFile, end: ToDate = None
+@app.command("backtest")
+def backtest(
+    kind: KindArg, train_until: TrainUntil, start: FromDate, out: OutFile, end: ToDate = None
 ) -> None:
-    """Train on days <= --train-until, forecast from every origin in [--from, --to].
+    """Walk-forward test of a freshly trained, unregistered model: train on days <=
+    --train-until, score every day in [--from, --to] beside the kind's baseline.
 
-    The model is not registered and never sees a target. Prints sMAPE per horizon beside the
-    naive forecast's, their ratio, and the intervals' coverage.
+    The LSTM: sMAPE per horizon beside the naive forecast's, their ratio, the intervals'
+    coverage. The classifier: the tournament's table, ROC AUC beside the trivial close/MA20
+    score's. Writes every scored row to --out.
 
     Example: taiex backtest lstm --train-until 2024-12-31 --from 2025-01-01 --out bt.csv
     """
-    from taiex.models.lstm import LSTMConfig, backtest
+    from taiex.pipeline import backtest as run_backtest
 
     with _context() as ctx:
-        result = _backtest(ctx, backtest, (LSTMConfig, "lstm"), train_until, start, end)
-        _write_csv(result.rows, out)
-        plot = _backtest_plot(ctx, result.rows, f"LSTM backtest from {start:%Y-%m-%d}")
-    stdout.print(_summary_table(result.summary))
-    stdout.print(f"wrote {len(result.rows)} rows to {out}; plot {plot}", highlight=False)
-
-
-def _summary_table(summary: Any) -> Table:
-    table = Table(title="sMAPE (%) on days the model never saw")
-    columns = ("horizon", "model", "naive", "ratio", "80% coverage", "95% coverage", "pairs")
-    for column in columns:
-        table.add_column(column, justify="right")
-    for r in summary.itertuples():
-        table.add_row(
-            str(r.horizon),
-            f"{r.smape_model:.4f}",
-            f"{r.smape_naive:.4f}",
-            f"{r.ratio:.3f}",
-            f"{r.coverage_80:.1%}",
-            f"{r.coverage_95:.1%}",
-            str(r.n),
-        )
-    return table
-
-
-@backtest_app.command("classifier")
-def backtest_classifier(
-    train_until: TrainUntil, start: FromDate, out: OutFile, end: ToDate = None
-) -> None:
-    """Run a fresh tournament on days <= --train-until, score every day in [--from, --to].
-
-    The model is not registered. Prints the tournament table and the ROC AUC beside the trivial
-    close/MA20 score's on the same days.
-
-    Example: taiex backtest classifier --train-until 2024-12-31 --from 2025-01-01 --out bt.csv
-    """
-    from taiex.models.classifier import ClassifierConfig, backtest, format_table
-
-    with _context() as ctx:
-        config = (ClassifierConfig, "classifier")
-        result = _backtest(ctx, backtest, config, train_until, start, end)
-        _write_csv(result.rows, out)
-    stdout.print(format_table(result.table), highlight=False)
-    auc = "undefined" if result.auc is None else f"{result.auc:.4f}"
-    trivial = "undefined" if result.trivial_auc is None else f"{result.trivial_auc:.4f}"
-    note = f" ({result.auc_note})" if result.auc_note else ""
+        result = run_backtest(ctx, kind, train_until.date(), start.date(), _day_of(end))
+    stdout.print(Text(result.text))
     stdout.print(
-        f"winner {result.model.winner_}: ROC AUC {auc}{note}; trivial close/MA20 score {trivial}; "
-        f"{len(result.rows)} days written to {out}",
+        f"wrote {len(result.rows)} rows to {write_csv(result.rows, out)}"
+        + (f"; plot {result.plot}" if result.plot else ""),
         highlight=False,
     )
 
 
-def _backtest(
-    ctx: Any,
-    backtest: Any,
-    config: tuple[Any, str],
-    train_until: dt.datetime,
-    start: dt.datetime,
-    end: dt.datetime | None,
-) -> Any:
-    """Run a model module's ``backtest`` with the config file's settings for it."""
-    from taiex.monitor import model_config
-
-    config_class, section = config
-    return backtest(
-        ctx.history(),
-        train_until=train_until.date(),
-        start=start.date(),
-        end=end.date() if end else None,
-        config=model_config(config_class, getattr(ctx.settings, section), section),
-    )
-
-
-def _write_csv(frame: Any, path: Path) -> None:
+def write_csv(frame: Any, path: Path) -> Path:
     from taiex.errors import InputError
 
     try:
         frame.to_csv(path, index=False, float_format="%.4f", date_format="%Y-%m-%d")
     except OSError as exc:
         raise InputError(f"{path}: cannot write ({exc.strerror or exc})") from exc
-
-
-def _backtest_plot(ctx: Any, rows: Any, title: str) -> Path:
-    from taiex.plots import backtest_plot
-
-    return backtest_plot(rows, ctx.settings.plots_dir / "backtest_lstm.png", title)
+    return path
 
 
 models_app = typer.Typer(help="The model registry: versions, champions, rollback.")
@@ -615,10 +572,8 @@ def models_list(as_json: JsonFlag = False) -> None:
 
     Example: taiex models list --json
     """
-    from taiex.models.registry import Registry
-
     with _context() as ctx:
-        versions = Registry(ctx.store).versions()
+        versions = ctx.registry().versions()
     if as_json:
         _print_json([v.summary() for v in versions])
         return
@@ -627,10 +582,10 @@ def models_list(as_json: JsonFlag = False) -> None:
         table.add_column(column, no_wrap=True)
     for v in versions:
         table.add_row(
-            v.version,
+            Text(v.version),
             v.status,
             str(v.train_end),
-            v.decision or "",
+            Text(v.decision or ""),
             "" if v.score is None else f"{v.score:.4f}",
             "" if v.champion_score is None else f"{v.champion_score:.4f}",
         )
@@ -643,41 +598,32 @@ def models_rollback(kind: KindArg) -> None:
 
     Example: taiex models rollback lstm
     """
-    from taiex.models.registry import Registry
+    from taiex.pipeline import rollback
 
     with _context() as ctx:
-        version = Registry(ctx.store).rollback(_kind(kind))  # type: ignore[arg-type]
-    stdout.print(f"{version.version} is the {kind} champion again", highlight=False)
+        version = rollback(ctx, kind)
+    stdout.print(f"{version.version} is the {version.kind} champion again", highlight=False)
 
 
 @models_app.command("promote")
 def models_promote(version: Annotated[str, typer.Argument(help="e.g. lstm-v3")]) -> None:
-    """Make a registered version the champion by hand (recorded as a manual decision).
+    """Make a registered version the champion by hand (recorded as a manual decision); its
+    artifact must load in full first.
 
     Example: taiex models promote lstm-v3
     """
-    from taiex.errors import StorageError
-    from taiex.models.registry import Registry
+    from taiex.pipeline import promote
 
-    kind = _kind(version.rsplit("-v", 1)[0])
     with _context() as ctx:
-        registry = Registry(ctx.store)
-        target = registry.get(kind, version)
-        registry.artifact(target)  # never crown a damaged artifact
-        current = registry.champion(kind)
-        if not registry.promote(target, "promoted by hand", expected=current):
-            raise StorageError(f"the {kind} champion changed meanwhile; try again")
-        registry.record_trial(
-            target, decision="manual", reason="promoted by hand", score=None, champion_score=None
-        )
-    stdout.print(f"{version} is the {kind} champion", highlight=False)
+        promoted = promote(ctx, version)
+    stdout.print(f"{promoted.version} is the {promoted.kind} champion", highlight=False)
 
 
 # ---------------------------------------------------------------- monitoring and the daily job
 
 
 @app.command()
-def evaluate(as_json: JsonFlag = False) -> None:
+def evaluate(as_json: JsonFlag = False, day: DayOption = None) -> None:
     """Measure the champions on the days they never trained on and store the figures.
 
     The LSTM: sMAPE over the last 120 trading days (every target from each of its 5 origins),
@@ -689,12 +635,12 @@ def evaluate(as_json: JsonFlag = False) -> None:
     from taiex.pipeline import evaluate as run_evaluate
 
     with _context() as ctx:
-        result = {kind: run_evaluate(ctx, kind) for kind in KINDS}
+        result = {kind: run_evaluate(ctx, kind, _day_of(day)) for kind in KIND_NAMES}
     _print_monitoring(result, as_json)
 
 
 @app.command()
-def monitor(as_json: JsonFlag = False) -> None:
+def monitor(as_json: JsonFlag = False, day: DayOption = None) -> None:
     """Evaluate the champions, decide, retrain what degraded and promote only what is better.
 
     Example: taiex monitor --json
@@ -702,7 +648,7 @@ def monitor(as_json: JsonFlag = False) -> None:
     from taiex.pipeline import monitor as run_monitor
 
     with _context() as ctx:
-        result = {kind: run_monitor(ctx, kind) for kind in KINDS}
+        result = {kind: run_monitor(ctx, kind, _day_of(day)) for kind in KIND_NAMES}
     _print_monitoring(result, as_json)
 
 
@@ -715,16 +661,17 @@ def _print_monitoring(result: dict[str, Any], as_json: bool) -> None:
         baseline = part["baseline"]
         shown = "undefined" if metric is None else f"{metric:.4f}"
         base = "" if baseline is None else f" (baseline {baseline:.4f})"
-        stdout.print(
-            f"[bold]{kind}[/] {part['champion'] or '-'}: {part['metric_name']} {shown}{base}; "
-            f"retrain: {'yes' if part['retrain'] else 'no'} — {part['reason']}",
-            highlight=False,
+        line = Text(kind, style="bold")
+        line.append(
+            f" {part['champion'] or '-'}: {part['metric_name']} {shown}{base}; "
+            f"retrain: {'yes' if part['retrain'] else 'no'} — {part['reason']}"
         )
+        stdout.print(line)
         challenger = part.get("challenger")
         if challenger:
             verdict = "promoted" if challenger["promoted"] else "not promoted"
             stdout.print(
-                f"  challenger {challenger['version']}: {verdict} — {challenger['reason']}"
+                Text(f"  challenger {challenger['version']}: {verdict} — {challenger['reason']}")
             )
 
 
@@ -738,17 +685,10 @@ def run(as_of: AsOf = None, as_json: JsonFlag = False) -> None:
 
     Example: taiex run
     """
-    from taiex.etl import ETL_LOCK
-    from taiex.pipeline import months_to_load, run_models, update_data
+    from taiex.pipeline import run as run_job
 
-    day = as_of.date() if as_of else None
-    # The whole job holds the load lock: a second `taiex run` stops at once (exit code 75).
-    with _context() as ctx, ctx.store.lock(ETL_LOCK):
-        loader = ctx.loader(day)
-        with _month_progress(loader, months_to_load(ctx, day), refresh=False) as advance:
-            data = update_data(ctx, day, on_month=advance)
-        loader.client.close()
-        result = run_models(ctx, data)
+    with _context() as ctx, _RichProgress() as progress:
+        result = run_job(ctx, _day_of(as_of), progress)
     if as_json:
         _print_json(result)
         return
@@ -760,7 +700,13 @@ def run(as_of: AsOf = None, as_json: JsonFlag = False) -> None:
             f"{data['inserted']} new days, {data['updated']} revised; last {data['last_date']}",
             highlight=False,
         )
-    forecast = result["forecast"]
+    for spec in KINDS:
+        _SUMMARY[spec.serves](result["served"][spec.name])
+    _print_monitoring(result["monitor"], as_json=False)
+    stdout.print(f"report: {result['outputs']['report']}", highlight=False)
+
+
+def _forecast_summary(forecast: dict[str, Any]) -> None:
     stdout.print(
         f"forecast from {forecast['origin_date']} ({forecast['version']}): "
         + ", ".join(
@@ -768,12 +714,14 @@ def run(as_of: AsOf = None, as_json: JsonFlag = False) -> None:
         ),
         highlight=False,
     )
-    signal = result["signal"]
-    stdout.print(
-        _signal_line({**signal, "date": signal["date"]}, signal["version"]), highlight=False
-    )
-    _print_monitoring(result["monitor"], as_json=False)
-    stdout.print(f"report: {result['outputs']['report']}", highlight=False)
+
+
+def _signal_summary(signal: dict[str, Any]) -> None:
+    stdout.print(_signal_line(signal, signal["version"]), highlight=False)
+
+
+# How `taiex run` sums up what a kind served (a store repository's name).
+_SUMMARY = {"forecasts": _forecast_summary, "signals": _signal_summary}
 
 
 @app.command()
@@ -787,6 +735,47 @@ def report() -> None:
     with _context() as ctx:
         path = draw_outputs(ctx)["report"]
     stdout.print(f"report: {path}", highlight=False)
+
+
+db_app = typer.Typer(help="The database schema: its migration revision, and upgrades.")
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Bring the database schema to the newest revision (on an empty database: create it).
+
+    A database made before migrations existed is checked and adopted; other commands upgrade
+    on their own when needed, this one does nothing else.
+
+    Example: taiex db upgrade
+    """
+    from taiex.store import Store
+
+    store = Store(_settings().database_url)
+    try:
+        before = store.revision()
+        after = store.upgrade()
+    finally:
+        store.dispose()
+    change = "unchanged" if before == after else f"was {before or 'none'}"
+    stdout.print(f"database schema at revision {after} ({change})", highlight=False)
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Print the database schema's revision ("none" before the first upgrade).
+
+    Example: taiex db current
+    """
+    from taiex.store import Store
+
+    store = Store(_settings().database_url)
+    try:
+        revision = store.revision()
+    finally:
+        store.dispose()
+    stdout.print(revision or "none", highlight=False)
 
 
 step_app = typer.Typer(
@@ -811,7 +800,7 @@ def step_download(as_of: AsOf = None) -> None:
     """
     from taiex.pipeline import download
 
-    _step(download, as_of.date() if as_of else None)
+    _step(download, _day_of(as_of))
 
 
 @step_app.command("save")
@@ -825,40 +814,30 @@ def step_save(
     """
     from taiex.pipeline import save_to_database
 
-    _step(save_to_database, months, as_of.date() if as_of else None)
+    _step(save_to_database, months, _day_of(as_of))
 
 
 @step_app.command("merge")
 def step_merge(load_id: Annotated[str, typer.Argument(help="The id save printed.")]) -> None:
     """Merge a staged load into weighted_index in one transaction.
 
-    Example: taiex step merge 3f2a...
+    Example: taiex step merge d20260818-2026-07-2026-08
     """
     from taiex.pipeline import merge
 
     _step(merge, load_id)
 
 
-@step_app.command("classify")
-def step_classify() -> None:
-    """Store the entry signal for the next trading day (trains the first classifier if none).
+@step_app.command("serve")
+def step_serve(kind: KindArg, day: DayOption = None) -> None:
+    """Store what a champion says for the session after the data day: the LSTM's forecast, the
+    classifier's signal (trains the first model of the kind if there is none).
 
-    Example: taiex step classify
+    Example: taiex step serve lstm --day 2026-08-18
     """
-    from taiex.pipeline import classify
+    from taiex.pipeline import serve
 
-    _step(classify)
-
-
-@step_app.command("forecast")
-def step_forecast() -> None:
-    """Store the 5-day forecast from the last stored day (trains the first LSTM if none).
-
-    Example: taiex step forecast
-    """
-    from taiex.pipeline import forecast
-
-    _step(forecast)
+    _step(serve, kind, _day_of(day))
 
 
 @step_app.command("outputs")
@@ -873,34 +852,37 @@ def step_outputs() -> None:
 
 
 @step_app.command("evaluate")
-def step_evaluate(kind: KindArg) -> None:
-    """Evaluate one champion, store the figure, say whether to retrain.
+def step_evaluate(kind: KindArg, day: DayOption = None) -> None:
+    """Evaluate one champion on the data up to the data day, store the figure, say whether to
+    retrain.
 
-    Example: taiex step evaluate lstm
+    Example: taiex step evaluate lstm --day 2026-08-18
     """
     from taiex.pipeline import evaluate as run_evaluate
 
-    _step(run_evaluate, _kind(kind))
+    _step(run_evaluate, kind, _day_of(day))
 
 
 @step_app.command("retrain")
-def step_retrain(kind: KindArg) -> None:
-    """Train a challenger and promote it only if it is better.
+def step_retrain(kind: KindArg, day: DayOption = None) -> None:
+    """Train a challenger on the data up to the data day and promote it only if it is better.
 
-    Example: taiex step retrain classifier
+    Example: taiex step retrain classifier --day 2026-08-18
     """
     from taiex.pipeline import retrain
 
-    _step(retrain, _kind(kind))
+    _step(retrain, kind, _day_of(day))
 
 
-def _safe_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
+@step_app.command("refresh")
+def step_refresh(day: DayOption = None) -> None:
+    """Store every champion's answer as it stands after monitoring, then write the report.
 
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return "<invalid URL>"
+    Example: taiex step refresh --day 2026-08-18
+    """
+    from taiex.pipeline import refresh
+
+    _step(refresh, _day_of(day))
 
 
 def main() -> None:

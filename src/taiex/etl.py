@@ -14,7 +14,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -24,7 +24,7 @@ from taiex.calendar import Month, month_range, sessions_between
 from taiex.errors import InputError, UpstreamFormatError
 from taiex.files import write_atomic
 from taiex.source import FIRST_MONTH, DailyRow, TwseClient, ohlc_problem, parse_month
-from taiex.store import PRICE_COLUMNS, LoadRecord, MergeResult, Store
+from taiex.store import PRICE_COLUMNS, LoadRecord, MergeResult, Store, load_id_for
 
 log = logging.getLogger(__name__)
 
@@ -239,6 +239,18 @@ def update_months(today: dt.date, last_stored: dt.date | None, revision_days: in
     if today.day <= revision_days:
         first = min(first, current.previous())
     return month_range(min(first, current), current)
+
+
+def stage_months(loader: Loader, months: Sequence[Month]) -> str:
+    """Stage the rows of ``months`` for a later merge (the DAG's save step); returns the load id.
+
+    The id is derived from the data day (``loader.today``) and the months, so a retried or
+    cleared save of the same run replaces its own staged rows instead of adding orphans. The
+    rows come from a cache entry fetched on or after the data day, else from TWSE.
+    """
+    rows = [row for month in months for row in loader.fresh_rows(month)]
+    load_id = load_id_for(loader.today, months)
+    return loader.store.stage_rows(rows, load_id=load_id)
 
 
 def load_months(

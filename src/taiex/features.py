@@ -1,9 +1,9 @@
 """MA20, the entry label and the classifier's features, as DESIGN.md defines them.
 
-Every function takes a daily history: a DataFrame with columns ``date`` (datetime64) and ``open``,
-``high``, ``low``, ``close`` (float), one row per trading day, sorted ascending. Outputs are indexed
-like the history. Rows are trading days, so "the next day" is the next row, not the next calendar
-day.
+Every function takes a daily history, checked by :func:`taiex.frames.check_history`: columns
+``date`` (datetime64) and ``open, high, low, close`` (float), one row per trading day, sorted
+ascending. Outputs are indexed like the history. Rows are trading days, so "the next day" is the
+next row, not the next calendar day.
 
 Label of day t: 1 when ``close[t+1] > MA20[t]``, else 0, with ``MA20[t]`` the mean close of days
 t-19..t. The last day has no label (its next close is unknown); the first 19 days have none either
@@ -19,10 +19,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from taiex.errors import DataError
+from taiex.frames import PRICE_COLUMNS, check_history
 
 MA_WINDOW = 20
-PRICE_COLUMNS = ("open", "high", "low", "close")
 # The day's range is a one-day, noisy estimate of volatility. Adding a floor of about the median
 # daily range of TAIEX (1999-2024: 1.04 %) shrinks it toward its typical level, so a quiet day
 # with a tiny range does not blow the distance up.
@@ -35,24 +34,6 @@ FEATURE_COLUMNS = (
     "day_range",
     "close_vs_ma20_in_ranges",
 )
-
-
-def check_history(history: pd.DataFrame) -> None:
-    """Raise ``DataError`` unless ``history`` has the documented columns, order and values."""
-    missing = [c for c in ("date", *PRICE_COLUMNS) if c not in history.columns]
-    if missing:
-        raise DataError(f"history lacks the columns {', '.join(missing)}")
-    if not pd.api.types.is_datetime64_any_dtype(history["date"]):
-        raise DataError(f"history 'date' must be datetime64, got {history['date'].dtype}")
-    if not history["date"].is_monotonic_increasing or history["date"].duplicated().any():
-        raise DataError("history dates must be unique and sorted ascending")
-    prices = history[list(PRICE_COLUMNS)]
-    if prices.isna().to_numpy().any():
-        raise DataError("history holds missing prices")
-    if (prices.to_numpy() <= 0).any():
-        raise DataError("history holds prices <= 0")
-    if (history["high"] < history["low"]).any():
-        raise DataError("history holds days whose high is below their low")
 
 
 def moving_average_20(close: pd.Series) -> pd.Series:

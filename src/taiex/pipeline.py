@@ -2,22 +2,26 @@
 
 Each step opens what it needs from the settings, reads and writes the database, and is idempotent
 for a given data day: rerun, it finds its work done and changes nothing. That is what lets the same
-steps run in one process (``taiex run``) or as Airflow tasks on different workers, handing each
-other dates, version names and metrics (everything large stays in the database).
+steps run in one process (:func:`run`, ``taiex run``) or as Airflow tasks on different workers,
+handing each other dates, version names and metrics (everything large stays in the database).
 
-    download → save_to_database → merge → classify → forecast → draw_outputs
-    → evaluate(lstm) → retrain(lstm)?   evaluate(classifier) → retrain(classifier)?
+    download → save_to_database → merge → serve(kind) … → draw_outputs
+    → evaluate(kind) → retrain(kind)? …   (for every kind of :data:`taiex.kinds.KINDS`)
+
+Every model step takes the data day it works for and reads the stored history up to it, never
+"whatever is latest", so rerunning last week's step computes last week's answer. Model code
+(torch, scikit-learn) is imported only by the steps that train, evaluate or serve a model.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
-
-import pandas as pd
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 from taiex.calendar import Month
 from taiex.errors import DataError, NotFittedError
@@ -28,31 +32,61 @@ from taiex.etl import (
     RawCache,
     backfill_months,
     load_months,
+    stage_months,
     taipei_today,
     update_months,
 )
-from taiex.models.registry import LoadedModel, Registry
-from taiex.monitor import (
-    KindSpec,
-    evaluate_kind,
-    first_model,
-    retrain_kind,
-    spec_for,
-    train_and_register,
-)
+from taiex.frames import to_date
+from taiex.kinds import KINDS, KindSpec
+from taiex.kinds import get as kind
+from taiex.kinds import of_version as kind_of_version
 from taiex.settings import Settings
 from taiex.source import TwseClient
-from taiex.store import Store, forecasts, insert_missing, signals, utcnow
+from taiex.store import Store
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from taiex.kinds import Evaluation
+    from taiex.models.registry import LoadedModel, ModelVersion, Registry
+    from taiex.monitor import RetrainPolicy
 
 log = logging.getLogger(__name__)
 
 
+# ---------------------------------------------------------------- context and progress
+
+
+class Progress(Protocol):
+    """What :func:`run` and the loads tell whoever shows their progress (the CLI's bar)."""
+
+    def loading(self, months: int, to_fetch: int, interval: float) -> None: ...
+
+    def loaded(self, load: MonthLoad) -> None: ...
+
+    def step(self, name: str) -> None: ...
+
+
+class Silent:
+    """Progress shown to nobody."""
+
+    def loading(self, months: int, to_fetch: int, interval: float) -> None:
+        pass
+
+    def loaded(self, load: MonthLoad) -> None:
+        pass
+
+    def step(self, name: str) -> None:
+        pass
+
+
 @dataclass
 class Context:
-    """What a step works with: the settings and an open store."""
+    """What a step works with: the settings, an open store and the retrain policy."""
 
     settings: Settings
     store: Store
+    policy: RetrainPolicy | None = field(default=None)  # None: the configured thresholds
 
     @classmethod
     def open(cls, settings: Settings | None = None) -> Context:
@@ -62,10 +96,14 @@ class Context:
     def close(self) -> None:
         self.store.dispose()
 
-    def history(self) -> pd.DataFrame:
-        history = self.store.read_history()
+    def history(self, day: dt.date | None = None) -> pd.DataFrame:
+        """The stored days up to ``day`` (every stored day when None)."""
+        history = self.store.read_history(end=day)
         if history.empty:
-            raise DataError("the database holds no trading days yet: run `taiex backfill` first")
+            where = f" up to {day}" if day else ""
+            raise DataError(
+                f"the database holds no trading days{where} yet: run `taiex backfill` first"
+            )
         return history
 
     def loader(self, as_of: dt.date | None = None) -> Loader:
@@ -76,6 +114,11 @@ class Context:
             today=as_of or taipei_today(),
             revision_days=self.settings.revision_days,
         )
+
+    def registry(self) -> Registry:
+        from taiex.models.registry import Registry
+
+        return Registry(self.store)
 
 
 # ---------------------------------------------------------------- data
@@ -104,15 +147,14 @@ def download(ctx: Context, as_of: dt.date | None = None) -> list[str]:
 def save_to_database(ctx: Context, months: list[str], as_of: dt.date | None = None) -> str:
     """Stage the downloaded months' rows in ``weighted_index_temp``; returns the load id.
 
-    The rows come from the raw cache that ``download`` filled; a worker that does not share
-    ``$TAIEX_HOME`` with the download's (or finds the cache older than the data day) asks TWSE.
+    The id comes from the data day and the months, so a retried save replaces its own staged
+    rows instead of leaving orphans. The rows come from the raw cache that ``download`` filled.
     """
     loader = ctx.loader(as_of)
-    rows = []
-    for text in months:
-        rows.extend(loader.fresh_rows(Month.parse(text)))
-    loader.client.close()
-    return ctx.store.stage_rows(rows)
+    try:
+        return stage_months(loader, [Month.parse(text) for text in months])
+    finally:
+        loader.client.close()
 
 
 def merge(ctx: Context, load_id: str) -> dict[str, Any]:
@@ -127,21 +169,63 @@ def merge(ctx: Context, load_id: str) -> dict[str, Any]:
     }
 
 
-def update_data(
+def load(
     ctx: Context,
+    months: Sequence[Month],
+    *,
+    refresh: bool = False,
     as_of: dt.date | None = None,
-    on_month: Callable[[MonthLoad], None] | None = None,
-) -> dict[str, Any]:
-    """Download, stage and merge in one process, one transaction a month (``taiex run``)."""
+    progress: Progress | None = None,
+) -> list[MonthLoad]:
+    """Load ``months`` (fetch or cache, stage, merge: one transaction a month), telling
+    ``progress`` how many must be fetched (they pay the rate limit) and each one done. The
+    caller holds the load lock."""
+    progress = progress or Silent()
     loader = ctx.loader(as_of)
+    try:
+        to_fetch = sum(loader.needs_fetch(m, refresh) for m in months)
+        progress.loading(len(months), to_fetch, loader.client.limiter.interval)
+        return load_months(loader, list(months), refresh=refresh, on_month=progress.loaded)
+    finally:
+        loader.client.close()
+
+
+def backfill(
+    ctx: Context,
+    since: Month | None = None,
+    until: Month | None = None,
+    *,
+    refresh: bool = False,
+    as_of: dt.date | None = None,
+    progress: Progress | None = None,
+) -> list[MonthLoad]:
+    """Load every month from ``since`` (default 1999-01) to ``until`` (default this month) under
+    the load lock, which comes first: a refused run says so before anything else."""
+    with ctx.store.lock(ETL_LOCK):
+        months = backfill_months(since, until, as_of or taipei_today())
+        return load(ctx, months, refresh=refresh, as_of=as_of, progress=progress)
+
+
+def update(
+    ctx: Context, as_of: dt.date | None = None, progress: Progress | None = None
+) -> list[MonthLoad]:
+    """Load the months since the last stored day (the current month, usually), under the lock."""
+    with ctx.store.lock(ETL_LOCK):
+        return load(ctx, months_to_load(ctx, as_of), as_of=as_of, progress=progress)
+
+
+def update_data(
+    ctx: Context, as_of: dt.date | None = None, progress: Progress | None = None
+) -> dict[str, Any]:
+    """Download, stage and merge what is missing (the whole history on an empty database); the
+    caller holds the load lock."""
     before = ctx.store.summary()["last_date"]
-    loads = load_months(loader, months_to_load(ctx, as_of), on_month=on_month)
-    loader.client.close()
+    loads = load(ctx, months_to_load(ctx, as_of), as_of=as_of, progress=progress)
     last = ctx.store.summary()["last_date"]
     return {
         "months": len(loads),
-        "inserted": sum(load.result.inserted for load in loads),
-        "updated": sum(load.result.updated for load in loads),
+        "inserted": sum(one.result.inserted for one in loads),
+        "updated": sum(one.result.updated for one in loads),
         "previous_last_date": before.isoformat() if before else None,
         "last_date": last.isoformat() if last else None,
     }
@@ -151,189 +235,238 @@ def update_data(
 
 
 def champion(ctx: Context, spec: KindSpec, history: pd.DataFrame) -> LoadedModel:
-    """The champion of a kind, training the first one when there is none."""
-    registry = Registry(ctx.store)
+    """The champion of a kind, training the first one (on ``history``) when there is none."""
+    from taiex.monitor import first_model
+
+    registry = ctx.registry()
     try:
-        return registry.load_champion(spec.kind, spec.from_bytes)
+        return registry.load_champion(spec.name, spec.from_bytes)
     except NotFittedError:
-        with ctx.store.lock(f"train-{spec.kind}"):
-            if registry.champion(spec.kind) is None:  # nobody trained it while we waited
-                trial = first_model(spec, registry, history)
-                log.info("trained the first %s: %s", spec.kind, trial.version)
-        return registry.load_champion(spec.kind, spec.from_bytes)
+        with ctx.store.lock(f"train-{spec.name}"):
+            if registry.champion(spec.name) is None:  # nobody trained it while we waited
+                trial = first_model(spec, ctx.settings, registry, history)
+                log.info("trained the first %s: %s", spec.name, trial.version)
+        return registry.load_champion(spec.name, spec.from_bytes)
 
 
-def train(ctx: Context, kind: str, until: dt.date | None = None) -> dict[str, Any]:
+def serve(ctx: Context, kind_name: str, day: dt.date | None = None) -> dict[str, Any]:
+    """What the champion of a kind says for the session after the data day (the forecast, the
+    signal), stored once per model version and day (``svm_classification``,
+    ``lstm_predict_task``)."""
+    spec = kind(kind_name)
+    history = ctx.history(day)
+    loaded = champion(ctx, spec, history)
+    rows = spec.served_rows(loaded.model, loaded.version.version, history)
+    getattr(ctx.store, spec.serves).save(rows)
+    return {
+        "version": loaded.version.version,
+        **spec.summarise(rows),
+        "skipped_artifacts": loaded.skipped,
+    }
+
+
+def train(ctx: Context, kind_name: str, until: dt.date | None = None) -> dict[str, Any]:
     """Train on the days up to ``until`` (default: every stored day) and register the model.
 
     The first model of a kind becomes champion; a later one stays a challenger until
     ``taiex models promote`` (it has no window that the champion did not train on to be judged).
     """
+    from taiex.monitor import train_and_register
+
+    spec = kind(kind_name)
     history = ctx.history()
-    spec = spec_for(kind, ctx.settings)
-    last = history["date"].iloc[-1].date()
+    first, last = to_date(history["date"].iloc[0]), to_date(history["date"].iloc[-1])
     until = until or last
-    if until < history["date"].iloc[0].date():
-        raise DataError(f"--until {until} is before the first stored day")
-    registry = Registry(ctx.store)
-    with ctx.store.lock(f"train-{kind}"):
-        _, version = train_and_register(spec, registry, history, min(until, last))
-        current = registry.champion(kind)
+    if until < first:
+        raise DataError(f"--until {until} is before the first stored day {first}")
+    registry = ctx.registry()
+    with ctx.store.lock(f"train-{spec.name}"):
+        _, version = train_and_register(spec, ctx.settings, registry, history, min(until, last))
+        current = registry.champion(spec.name)
         promoted = current is None and registry.promote(version, "first model", expected=None)
         if promoted:
             registry.record_trial(
                 version, decision="initial", reason="first model", score=None, champion_score=None
             )
-    version = registry.get(kind, version.version)
+    version = registry.get(spec.name, version.version)
     return {**version.summary(), "promoted": promoted}
 
 
-def classify(ctx: Context) -> dict[str, Any]:
-    """The entry signal for the next trading day, stored once per model and day."""
-    history = ctx.history()
-    loaded = champion(ctx, spec_for("classifier", ctx.settings), history)
-    signal = loaded.model.signal(history)
-    row = {
-        "model_version": loaded.version.version,
-        "based_on": signal["based_on"],
-        "target_date": signal["date"],
-        "probability": float(signal["probability"]),
-        "signal": int(signal["signal"]),
-        "threshold": float(signal["threshold"]),
-        "created_at": utcnow(),
-    }
-    with ctx.store.engine.begin() as conn:
-        insert_missing(conn, signals, [row])
-    return {
-        "version": loaded.version.version,
-        "based_on": signal["based_on"].isoformat(),
-        "date": signal["date"].isoformat(),
-        "probability": row["probability"],
-        "signal": row["signal"],
-        "threshold": row["threshold"],
-        "skipped_artifacts": loaded.skipped,
-    }
+@dataclass(frozen=True)
+class Served:
+    """What one kind's champion says for the next session, without storing it."""
+
+    spec: KindSpec
+    version: str
+    rows: list[dict[str, Any]]
+    skipped: list[str]
 
 
-def forecast(ctx: Context) -> dict[str, Any]:
-    """The next 5 sessions' opening levels from the last stored day, stored once per model/day."""
-    history = ctx.history()
-    loaded = champion(ctx, spec_for("lstm", ctx.settings), history)
-    frame = loaded.model.predict(history)
-    origin = history["date"].iloc[-1].date()
-    now = utcnow()
-    rows = [
-        {
-            "model_version": loaded.version.version,
-            "origin_date": origin,
-            "horizon": int(r.horizon),
-            "target_date": _date(r.date),
-            **{c: float(getattr(r, c)) for c in FORECAST_VALUES},
-            "created_at": now,
-        }
-        for r in frame.itertuples()
-    ]
-    with ctx.store.engine.begin() as conn:
-        insert_missing(conn, forecasts, rows)
-    return {
-        "version": loaded.version.version,
-        "origin_date": origin.isoformat(),
-        "dates": [row["target_date"].isoformat() for row in rows],
-        "forecast": [round(row["forecast"], 2) for row in rows],
-        "skipped_artifacts": loaded.skipped,
-    }
+def predict(ctx: Context, day: dt.date | None = None) -> list[Served]:
+    """Every champion's answer for the session after the data day (``taiex predict``); a
+    champion whose artifact is damaged is replaced by the last good former one, as ``skipped``
+    says."""
+    history = ctx.history(day)
+    registry = ctx.registry()
+    served = []
+    for spec in KINDS:
+        loaded = registry.load_champion(spec.name, spec.from_bytes)
+        rows = spec.served_rows(loaded.model, loaded.version.version, history)
+        served.append(Served(spec, loaded.version.version, rows, loaded.skipped))
+    return served
 
 
-FORECAST_VALUES = ("forecast", "lower_80", "upper_80", "lower_95", "upper_95", "naive")
+def promote(ctx: Context, version_name: str) -> ModelVersion:
+    """Make a registered version champion by hand, recorded as a manual decision. Its artifact
+    must load in full first: a damaged model is never crowned."""
+    spec = kind_of_version(version_name)
+    return ctx.registry().promote_by_hand(spec.name, version_name, spec.from_bytes)
 
 
-def _date(value: Any) -> dt.date:
-    return value if type(value) is dt.date else pd.Timestamp(value).date()
+def rollback(ctx: Context, kind_name: str) -> ModelVersion:
+    """Give the championship back to the version that held it before the current champion."""
+    return ctx.registry().rollback(kind(kind_name).name)
+
+
+@dataclass(frozen=True)
+class Backtest:
+    """A walk-forward test's scored rows, its summary in words, and its plot (if the kind has
+    one)."""
+
+    rows: Any  # a DataFrame: one row per scored pair or day
+    text: str
+    plot: Path | None
+
+
+def backtest(
+    ctx: Context, kind_name: str, train_until: dt.date, start: dt.date, end: dt.date | None
+) -> Backtest:
+    """A walk-forward test of a fresh, unregistered model of a kind (``taiex backtest``): trained
+    on the days up to ``train_until`` with the configured hyperparameters, scored on
+    ``[start, end]``, beside the kind's baseline."""
+    spec = kind(kind_name)
+    result = spec.resolve(spec.backtest)(
+        ctx.history(),
+        train_until=train_until,
+        start=start,
+        end=end,
+        config=spec.config(ctx.settings),
+    )
+    plot = None
+    if spec.backtest_plot:
+        path = ctx.settings.plots_dir / f"backtest_{spec.name}.png"
+        title = f"{spec.title} backtest from {start}"
+        plot = spec.resolve(spec.backtest_plot)(result.rows, path, title)
+    return Backtest(result.rows, spec.backtest_text(result), plot)
 
 
 # ---------------------------------------------------------------- monitoring
 
 
-def evaluate(ctx: Context, kind: str) -> dict[str, Any]:
-    """Measure the champion of ``kind``, store the figure and its plot; say whether to retrain."""
-    spec = spec_for(kind, ctx.settings)
-    report = evaluate_kind(spec, ctx.store, ctx.history(), ctx.settings)
+def evaluate(ctx: Context, kind_name: str, day: dt.date | None = None) -> dict[str, Any]:
+    """Measure the champion of a kind on the data up to ``day``, store the figure and its plot;
+    say whether to retrain."""
+    from taiex.monitor import CONFIGURED, evaluate_kind
+
+    spec = kind(kind_name)
+    report = evaluate_kind(
+        spec, ctx.store, ctx.history(day), ctx.settings, ctx.policy or CONFIGURED
+    )
     summary = report.summary()
-    if report.evaluation is not None and not report.evaluation.frame.empty:
-        summary["plot"] = str(draw_evaluation(ctx, report.evaluation))
+    evaluation = report.evaluation
+    if evaluation is not None and evaluation.frame is not None and not evaluation.frame.empty:
+        summary["plot"] = str(draw_evaluation(ctx, spec, evaluation))
     return summary
 
 
-def retrain(ctx: Context, kind: str) -> dict[str, Any]:
-    """Train a challenger (or the first model) and promote it only when it is better."""
-    trial = retrain_kind(spec_for(kind, ctx.settings), ctx.store, ctx.history())
+def retrain(ctx: Context, kind_name: str, day: dt.date | None = None) -> dict[str, Any]:
+    """Train a challenger (or the first model) on the data up to ``day`` and promote it only
+    when it is better."""
+    from taiex.monitor import retrain_kind
+
+    trial = retrain_kind(kind(kind_name), ctx.store, ctx.history(day), ctx.settings)
     return trial.summary()
 
 
-def monitor(ctx: Context, kind: str) -> dict[str, Any]:
+def monitor(ctx: Context, kind_name: str, day: dt.date | None = None) -> dict[str, Any]:
     """Evaluate, decide and, when the decision says so, retrain: one kind's part of the JSON."""
-    summary = evaluate(ctx, kind)
+    summary = evaluate(ctx, kind_name, day)
     if summary["retrain"]:
-        summary["challenger"] = retrain(ctx, kind)
-        summary["champion"] = Registry(ctx.store).champion(kind).version  # type: ignore[union-attr]
+        summary["challenger"] = retrain(ctx, kind_name, day)
+        current = ctx.registry().champion(kind(kind_name).name)
+        summary["champion"] = current.version if current else None
     return summary
 
 
 # ---------------------------------------------------------------- outputs
 
 
-def draw_evaluation(ctx: Context, evaluation: Any) -> Any:
-    from taiex.plots import classifier_evaluation_plot, lstm_evaluation_plot
-
+def draw_evaluation(ctx: Context, spec: KindSpec, evaluation: Evaluation) -> Path:
+    """The evaluation's plot (pairs or days scored), under ``plots/evaluate/``."""
+    plot = spec.resolve(spec.evaluation_plot)
     folder = ctx.settings.plots_dir / "evaluate"
-    name = f"{evaluation.kind}_{evaluation.model_version}_{evaluation.data_date:%Y%m%d}.png"
+    name = f"{spec.name}_{evaluation.model_version}_{evaluation.data_date:%Y%m%d}.png"
     title = f"{evaluation.model_version} on {evaluation.window_start} … {evaluation.window_end}"
-    if evaluation.kind == "lstm":
-        return lstm_evaluation_plot(evaluation.frame, folder / name, title)
-    return classifier_evaluation_plot(evaluation.frame, folder / name, title)
-
-
-def refresh(ctx: Context) -> dict[str, Any]:
-    """The champions' signal and forecast as they stand after monitoring, then the report.
-
-    When monitoring promoted nobody, both are stored already and nothing is added; after a
-    promotion, the new champion speaks for tomorrow.
-    """
-    return {"signal": classify(ctx), "forecast": forecast(ctx), **draw_outputs(ctx)}
+    path: Path = plot(evaluation.frame, folder / name, title)
+    return path
 
 
 def draw_outputs(ctx: Context) -> dict[str, Any]:
     """The forecast plot and the HTML report (``process_models_predict_outputs``)."""
-    from taiex.report import write_report
+    from taiex.report.page import write_report
 
     path = write_report(ctx.store, ctx.settings)
     return {"report": str(path)}
+
+
+def refresh(ctx: Context, day: dt.date | None = None) -> dict[str, Any]:
+    """Every champion's answer as it stands after monitoring, then the report.
+
+    When monitoring promoted nobody, the answers are stored already and nothing is added; after a
+    promotion, the new champion speaks for tomorrow.
+    """
+    served = {spec.name: serve(ctx, spec.name, day) for spec in KINDS}
+    return {"served": served, **draw_outputs(ctx)}
 
 
 # ---------------------------------------------------------------- the whole job
 
 
 def run(
-    ctx: Context,
-    as_of: dt.date | None = None,
-    on_month: Callable[[MonthLoad], None] | None = None,
+    ctx: Context, as_of: dt.date | None = None, progress: Progress | None = None
 ) -> dict[str, Any]:
-    """The daily job in one process: data, models, monitoring, outputs."""
-    return run_models(ctx, update_data(ctx, as_of, on_month))
+    """The daily job in one process: data, models, monitoring, outputs. The whole job holds the
+    load lock, so a second ``taiex run`` stops at once (exit code 75)."""
+    progress = progress or Silent()
+    with ctx.store.lock(ETL_LOCK):
+        progress.step("data")
+        data = update_data(ctx, as_of, progress)
+        return run_models(ctx, data, as_of, progress)
 
 
-def run_models(ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
-    """Everything after the data update; ``data`` is what :func:`update_data` returned."""
-    started = utcnow()
+def run_models(
+    ctx: Context,
+    data: dict[str, Any],
+    day: dt.date | None = None,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Everything after the data update, for the data up to ``day`` (all when None)."""
+    progress = progress or Silent()
+    started = time.monotonic()
     nothing_new = data["inserted"] == 0 and data["updated"] == 0
-    result: dict[str, Any] = {"data": data, "nothing_new": nothing_new}
-    result["signal"] = classify(ctx)
-    result["forecast"] = forecast(ctx)
-    result["monitor"] = {kind: monitor(ctx, kind) for kind in ("lstm", "classifier")}
-    if any((part["challenger"] or {}).get("promoted") for part in result["monitor"].values()):
-        # A new champion speaks for tomorrow: its signal and forecast replace the old one's.
-        result["signal"] = classify(ctx)
-        result["forecast"] = forecast(ctx)
+    result: dict[str, Any] = {"data": data, "nothing_new": nothing_new, "served": {}}
+    for spec in KINDS:
+        progress.step(f"serve {spec.name}")
+        result["served"][spec.name] = serve(ctx, spec.name, day)
+    result["monitor"] = {}
+    for spec in KINDS:
+        progress.step(f"monitor {spec.name}")
+        part = monitor(ctx, spec.name, day)
+        result["monitor"][spec.name] = part
+        if (part["challenger"] or {}).get("promoted"):
+            # A new champion speaks for tomorrow: its answer replaces the old one's.
+            result["served"][spec.name] = serve(ctx, spec.name, day)
+    progress.step("report")
     result["outputs"] = draw_outputs(ctx)
-    result["seconds"] = (utcnow() - started).total_seconds()
+    result["seconds"] = round(time.monotonic() - started, 3)
     return result

@@ -36,6 +36,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter
 
 from taiex.files import write_atomic
+from taiex.frames import FORECAST_VALUES
 from taiex.metrics import roc_auc, smape
 from taiex.models.registry import ModelVersion
 
@@ -64,35 +65,9 @@ SIZE = (10.0, 5.6)  # inches; 1000 x 560 px at DPI
 DPI = 100
 HISTORY_DAYS = 30
 MARK_MARGIN = pd.Timedelta(days=30)
-FORECAST_COLUMNS = (
-    "horizon",
-    "date",
-    "forecast",
-    "lower_80",
-    "upper_80",
-    "lower_95",
-    "upper_95",
-    "naive",
-)
-PAIR_COLUMNS = (
-    "origin_date",
-    "horizon",
-    "target_date",
-    "forecast",
-    "lower_80",
-    "upper_80",
-    "lower_95",
-    "upper_95",
-    "naive",
-    "actual",
-)
-
-
-class Thresholds(NamedTuple):
-    """The monitoring thresholds drawn on the metric history (TAIEX_LSTM_SMAPE_MAX, ...)."""
-
-    smape_max: float
-    auc_min: float
+# What the forecast and the scored pairs hold (frames.py names the forecast's values once).
+FORECAST_COLUMNS = ("horizon", "date", *FORECAST_VALUES)
+PAIR_COLUMNS = ("origin_date", "horizon", "target_date", *FORECAST_VALUES, "actual")
 
 
 # ---------------------------------------------------------------- files and fonts
@@ -540,44 +515,45 @@ def _trivial_line(ax: Axes, frame: pd.DataFrame) -> None:
 # ---------------------------------------------------------------- metric history
 
 
-def metric_history_plot(
-    lstm_rows: pd.DataFrame | None,
-    classifier_rows: pd.DataFrame | None,
-    versions: Sequence[ModelVersion],
-    path: Path,
-    thresholds: Thresholds,
-) -> Path:
-    """sMAPE and ROC AUC over time, each beside its baseline, with retrains and promotions.
+class MetricPanel(NamedTuple):
+    """One kind's monitored metric over time: its table's rows and how to draw them."""
 
-    ``lstm_rows``: rows of ``lstm_model_evaluate`` (``data_date, sMAPE, naive_sMAPE,
-    model_version``); ``classifier_rows``: rows of ``svm_model_evaluate`` (``data_date, ROC_AUC,
-    trivial_ROC_AUC, model_version``). Each model version is its own line; the dashed line is the
-    baseline. Dotted verticals mark a model trained (registered), solid ones a promotion.
+    rows: pd.DataFrame  # the evaluation table's rows (data_date, model_version, value, baseline)
+    value: str  # the metric's column
+    baseline: str  # the baseline's column
+    ylabel: str
+    baseline_label: str
+    kind: str  # the registry's kind (which versions to mark)
+    name: str  # for "no … evaluations yet"
+    limit: float  # the retrain threshold
+    limit_label: str  # "retrain above 100 %"
+
+
+def metric_history_plot(
+    panels: Sequence[MetricPanel], versions: Sequence[ModelVersion], path: Path
+) -> Path:
+    """Each kind's metric over time beside its baseline, with retrains and promotions.
+
+    Each model version is its own line; the dashed line is the baseline. Dotted verticals mark a
+    model trained (registered), solid ones a promotion.
     """
-    lstm = _frame(lstm_rows, ("sMAPE", "naive_sMAPE"), ("data_date",), ("model_version",))
-    auc = _frame(
-        classifier_rows, ("ROC_AUC", "trivial_ROC_AUC"), ("data_date",), ("model_version",)
-    )
-    panels = (
-        _Panel(lstm, "sMAPE", "naive_sMAPE", "LSTM sMAPE %", "naive", "lstm", "LSTM"),
-        _Panel(
-            auc,
-            "ROC_AUC",
-            "trivial_ROC_AUC",
-            "classifier ROC AUC",
-            "trivial",
-            "classifier",
-            "classifier",
-        ),
-    )
-    limits = ((thresholds.smape_max, "retrain above"), (thresholds.auc_min, "retrain below"))
+    frames = [
+        panel._replace(
+            rows=_frame(
+                panel.rows, (panel.value, panel.baseline), ("data_date",), ("model_version",)
+            )
+        )
+        for panel in panels
+    ]
     with _style():
-        figure, axes = _figure(2)
-        _titles(figure, "Model monitoring over time", _history_subtitle(lstm, auc))
-        for ax, panel, (limit, text) in zip(axes, panels, limits, strict=True):
+        figure, axes = _figure(len(frames))
+        _titles(figure, "Model monitoring over time", _history_subtitle(frames))
+        for ax, panel in zip(axes, frames, strict=True):
             if not _metric_panel(ax, panel):
                 continue
-            _limit_line(ax, limit, panel.rows[[panel.value, panel.baseline]], text)
+            _limit_line(
+                ax, panel.limit, panel.rows[[panel.value, panel.baseline]], panel.limit_label
+            )
             _version_marks(
                 ax, [v for v in versions if v.kind == panel.kind], panel.rows["data_date"]
             )
@@ -586,24 +562,15 @@ def metric_history_plot(
         return _save(figure, path)
 
 
-class _Panel(NamedTuple):
-    rows: pd.DataFrame
-    value: str
-    baseline: str
-    ylabel: str
-    baseline_label: str
-    kind: str
-    name: str
-
-
-def _history_subtitle(lstm: pd.DataFrame, auc: pd.DataFrame) -> str:
-    runs = len(lstm.dropna(subset=["data_date"])) + len(auc.dropna(subset=["data_date"]))
-    if not runs:
+def _history_subtitle(panels: Sequence[MetricPanel]) -> str:
+    counts = [len(panel.rows.dropna(subset=["data_date"])) for panel in panels]
+    if not sum(counts):
         return "no monitoring runs yet"
-    return f"{len(lstm)} LSTM and {len(auc)} classifier evaluations; dashed: the baseline"
+    runs = " and ".join(f"{n} {panel.name}" for n, panel in zip(counts, panels, strict=True))
+    return f"{runs} evaluations; dashed: the baseline"
 
 
-def _metric_panel(ax: Axes, panel: _Panel) -> bool:
+def _metric_panel(ax: Axes, panel: MetricPanel) -> bool:
     """Draw one metric over time; False (and a note) when there is nothing to draw."""
     value, base = panel.value, panel.baseline
     rows = panel.rows.dropna(subset=["data_date"]).sort_values("data_date")
@@ -635,15 +602,15 @@ def _metric_panel(ax: Axes, panel: _Panel) -> bool:
     return True
 
 
-def _limit_line(ax: Axes, limit: float, values: pd.DataFrame, text: str) -> None:
+def _limit_line(ax: Axes, limit: float, values: pd.DataFrame, label: str) -> None:
     data = values.to_numpy(float)
     data = data[~np.isnan(data)]
     # A threshold far outside the data (sMAPE 100 % against values near 1 %) would flatten the
     # lines into the axis: name it instead of drawing it.
     if data.size and (limit > 3 * data.max() or limit < data.min() / 3):
-        ax.plot([], [], color="#aa0000", lw=1, ls="-.", label=f"{text} {limit:g} (off the chart)")
+        ax.plot([], [], color="#aa0000", lw=1, ls="-.", label=f"{label} (off the chart)")
         return
-    ax.axhline(limit, color="#aa0000", lw=1, ls="-.", label=f"{text} {limit:g}")
+    ax.axhline(limit, color="#aa0000", lw=1, ls="-.", label=label)
 
 
 def _x(moment: dt.datetime) -> float:

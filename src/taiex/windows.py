@@ -1,4 +1,4 @@
-"""Scale-free LSTM windows: checked OHLC history in, normalised arrays out.
+"""Scale-free LSTM windows: a checked history (:class:`taiex.frames.Prices`) in, arrays out.
 
 A window is ``window`` consecutive trading days ending on its *origin* day t. Everything in it is a
 log-ratio of two prices, so a window of a series at 6,000 and one of the same series at 48,000 are
@@ -22,107 +22,15 @@ Targets are ``log(open[t+h] / close[t])`` for h = 1..horizons: a zero target IS 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
-import pandas as pd
-from numpy.typing import NDArray
 
-from taiex.errors import DataError
+from taiex.frames import FloatArray, IntArray, Prices
 
-PRICE_COLUMNS = ("open", "high", "low", "close")
 FEATURES = ("ret", "gap", "high", "low", "level")
 N_FEATURES = len(FEATURES)
 # Below this a window's realised volatility is treated as this (a flat synthetic series would
 # otherwise divide by zero); real TAIEX daily volatility never went under 0.2 %.
 MIN_VOLATILITY = 1e-4
-
-FloatArray = NDArray[np.float64]
-IntArray = NDArray[np.int64]
-
-
-@dataclass(frozen=True)
-class Prices:
-    """A checked history as arrays: ``dates`` (n,) datetime64[ns], ``ohlc`` (n, 4) float64 > 0."""
-
-    dates: NDArray[np.datetime64]
-    ohlc: FloatArray
-
-    def __len__(self) -> int:
-        return len(self.dates)
-
-    @property
-    def close(self) -> FloatArray:
-        return self.ohlc[:, 3]
-
-    @property
-    def open(self) -> FloatArray:
-        return self.ohlc[:, 0]
-
-
-def check_history(history: pd.DataFrame, *, min_rows: int, purpose: str) -> Prices:
-    """Validate ``history`` (columns ``date, open, high, low, close``) and return it as arrays.
-
-    Raises :class:`DataError` naming the first problem, in this order: a missing column,
-    missing, unsorted or duplicate dates, NaN / infinite / non-positive prices, fewer than
-    ``min_rows`` rows (``purpose`` says what needs them).
-    """
-    if not isinstance(history, pd.DataFrame):
-        raise DataError(f"history must be a pandas DataFrame, got {type(history).__name__}")
-    missing = [c for c in ("date", *PRICE_COLUMNS) if c not in history.columns]
-    if missing:
-        raise DataError(f"history lacks column(s) {', '.join(missing)}")
-    dates = _check_dates(history["date"])
-    ohlc = _check_prices(history, dates)
-    if len(history) < min_rows:
-        raise DataError(
-            f"history has {len(history)} rows; {purpose} needs at least {min_rows} trading days"
-        )
-    return Prices(dates=dates, ohlc=ohlc)
-
-
-def _check_dates(column: pd.Series) -> NDArray[np.datetime64]:
-    try:
-        parsed = pd.to_datetime(column)
-    except (TypeError, ValueError) as exc:
-        raise DataError(f"history column date is not made of dates: {exc}") from exc
-    if parsed.dt.tz is not None:
-        parsed = parsed.dt.tz_localize(None)
-    if parsed.isna().any():
-        raise DataError(f"history has a missing date at row {int(np.argmax(parsed.isna()))}")
-    dates = parsed.to_numpy(dtype="datetime64[ns]")
-    step = np.diff(dates)
-    if (step == np.timedelta64(0)).any():
-        row = int(np.argmax(step == np.timedelta64(0))) + 1
-        raise DataError(f"history has a duplicate date {_day(dates[row])} (row {row})")
-    if (step < np.timedelta64(0)).any():
-        row = int(np.argmax(step < np.timedelta64(0))) + 1
-        raise DataError(
-            f"history dates are not sorted ascending: {_day(dates[row])} (row {row}) "
-            f"comes after {_day(dates[row - 1])}"
-        )
-    return dates
-
-
-def _check_prices(history: pd.DataFrame, dates: NDArray[np.datetime64]) -> FloatArray:
-    try:
-        ohlc = history[list(PRICE_COLUMNS)].to_numpy(dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise DataError(f"history prices are not numbers: {exc}") from exc
-    for j, name in enumerate(PRICE_COLUMNS):
-        values = ohlc[:, j]
-        for bad, what in ((~np.isfinite(values), "NaN or infinite"), (values <= 0, "non-positive")):
-            if bad.any():
-                row = int(np.argmax(bad))
-                raise DataError(
-                    f"history column {name} has {int(bad.sum())} {what} value(s), "
-                    f"the first on {_day(dates[row])} (row {row}): {values[row]}"
-                )
-    return ohlc
-
-
-def _day(value: np.datetime64) -> str:
-    return str(value.astype("datetime64[D]"))
 
 
 def window_features(prices: Prices, origins: IntArray, window: int) -> FloatArray:

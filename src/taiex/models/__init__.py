@@ -1,1 +1,10 @@
-"""The models: the LSTM forecaster and the entry-signal classifier tournament."""
+"""The models: the LSTM forecaster and the entry-signal classifier tournament.
+
+One module per job. The LSTM: ``lstm_config`` (hyperparameters, the time-ordered cut),
+``lstm_network`` (the ``nn.Module``), ``lstm_training`` (ensemble, early stopping, re-levelling,
+conformal calibration), ``lstm`` (the user-facing ``LSTMForecaster``). The classifier:
+``candidates`` (the pipelines, their grids, the audited types), ``classifier_config``,
+``tournament`` (time-series CV), ``classifier`` (the user-facing ``EntrySignalClassifier``).
+Both: ``artifact`` (the one saved format) and ``backtest`` (the one walk-forward procedure).
+``registry`` keeps the artifacts in the database.
+"""

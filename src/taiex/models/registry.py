@@ -3,7 +3,8 @@
 Artifacts live as blobs in ``model_versions`` so that Airflow workers on other machines load models
 from the database they already reach. ``model_champions`` holds one row per kind (its primary key),
 which is what keeps "exactly one champion" true on every backend; promotions change it with a
-compare-and-swap, so two monitors at once cannot both promote.
+compare-and-swap, so two monitors at once cannot both promote. The SQL is the store's
+(:class:`taiex.store.versions.VersionRepository`); what a promotion means is here.
 """
 
 from __future__ import annotations
@@ -13,19 +14,15 @@ import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
-
-from sqlalchemy import func, insert, select, update
-from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError
+from typing import Any, TypeVar
 
 from taiex.errors import ArtifactError, DataError, NotFittedError, StorageError
-from taiex.store import Store, model_champions, model_versions, utcnow
+from taiex.store import Store
 
 log = logging.getLogger(__name__)
 
-Kind = Literal["lstm", "classifier"]
-KINDS: tuple[Kind, ...] = ("lstm", "classifier")
+# A kind is a name the kind specs define (taiex.kinds); the registry keeps any kind apart.
+Kind = str
 M = TypeVar("M")
 
 
@@ -79,9 +76,6 @@ class LoadedModel:
     skipped: list[str] = field(default_factory=list)  # "lstm-v3: checksum mismatch", ...
 
 
-_COLUMNS = [c for c in model_versions.c if c.name != "artifact"]
-
-
 class Registry:
     """Register, promote, roll back and load models of a Store."""
 
@@ -101,9 +95,7 @@ class Registry:
         metrics: dict[str, Any],
     ) -> ModelVersion:
         """Store a new challenger; its version is the next number of its kind (``lstm-v3``)."""
-        _check_kind(kind)
         row = {
-            "kind": kind,
             "status": "challenger",
             "train_start": train_start,
             "train_end": train_end,
@@ -111,40 +103,42 @@ class Registry:
             "metrics": metrics,
             "sha256": hashlib.sha256(artifact).hexdigest(),
             "artifact": artifact,
-            "created_at": utcnow(),
         }
-        for _ in range(5):  # two registrations at once may pick the same number: take the next
-            try:
-                with self.store.engine.begin() as conn:
-                    number = conn.scalar(
-                        select(func.count())
-                        .select_from(model_versions)
-                        .where(model_versions.c.kind == kind)
-                    )
-                    version = f"{kind}-v{int(number or 0) + 1}"
-                    conn.execute(insert(model_versions), [{**row, "version": version}])
-                return self.get(kind, version)
-            except IntegrityError:
-                continue
-        raise StorageError(f"could not register a new {kind} version: the numbers kept colliding")
+        return self.get(kind, self.store.versions.add(kind, row))
 
     def promote(self, version: ModelVersion, reason: str, expected: ModelVersion | None) -> bool:
         """Make ``version`` the champion if ``expected`` still is (None: no champion yet).
 
         Returns False, changing nothing, when another process changed the champion meanwhile.
         """
-        now = utcnow()
-        try:
-            with self.store.engine.begin() as conn:
-                if not _swap_champion(conn, version, expected, now):
-                    return False
-                if expected is not None:
-                    _set(conn, expected.id, status="retired")
-                _set(conn, version.id, status="champion", promoted_at=now)
-        except IntegrityError:
-            return False  # another process made the first champion of this kind meanwhile
+        now = self.store.now()
+        changes: dict[int, dict[str, Any]] = {}
+        if expected is not None:
+            changes[expected.id] = {"status": "retired"}
+        changes[version.id] = {"status": "champion", "promoted_at": now}
+        swapped = self.store.versions.swap_champion(
+            version.kind, version.id, None if expected is None else expected.id, changes
+        )
+        if not swapped:
+            return False
         log.info("%s is the %s champion: %s", version.version, version.kind, reason)
         return True
+
+    def promote_by_hand(
+        self, kind: Kind, version: str, from_bytes: Callable[[bytes], Any]
+    ) -> ModelVersion:
+        """Make ``version`` the champion at once, recorded as a manual decision.
+
+        Its artifact must load in full with ``from_bytes`` first: ArtifactError when it does not
+        (a damaged model is never crowned); StorageError when the champion changed meanwhile.
+        """
+        target = self.get(kind, version)
+        self.load(target, from_bytes)
+        if not self.promote(target, "promoted by hand", expected=self.champion(kind)):
+            raise StorageError(f"the {kind} champion changed meanwhile; try again")
+        return self.record_trial(
+            target, decision="manual", reason="promoted by hand", score=None, champion_score=None
+        )
 
     def record_trial(
         self,
@@ -156,17 +150,17 @@ class Registry:
         champion_score: float | None,
     ) -> ModelVersion:
         """Keep with the version what its trial against the champion decided, and why."""
-        with self.store.engine.begin() as conn:
-            _set(
-                conn,
-                version.id,
-                decision=decision,
-                decision_reason=reason,
-                score=score,
-                champion_score=champion_score,
-                decided_at=utcnow(),
+        self.store.versions.update(
+            version.id,
+            {
+                "decision": decision,
+                "decision_reason": reason,
+                "score": score,
+                "champion_score": champion_score,
+                "decided_at": self.store.now(),
                 **({"status": "retired"} if decision == "rejected" else {}),
-            )
+            },
+        )
         return self.get(version.kind, version.version)
 
     def rollback(self, kind: Kind) -> ModelVersion:
@@ -186,54 +180,39 @@ class Registry:
         self.artifact(target)  # never hand the title to a corrupt artifact
         if not self.promote(target, f"rollback from {current.version}", expected=current):
             raise StorageError(f"the {kind} champion changed during the rollback; try again")
-        with self.store.engine.begin() as conn:
-            _set(conn, current.id, decision="rolled back", decision_reason=f"for {target.version}")
+        self.store.versions.update(
+            current.id, {"decision": "rolled back", "decision_reason": f"for {target.version}"}
+        )
         return self.get(kind, target.version)
 
     # ------------------------------------------------------------ reading
 
     def get(self, kind: str, version: str) -> ModelVersion:
-        query = select(*_COLUMNS).where(
-            model_versions.c.kind == kind, model_versions.c.version == version
-        )
-        with self.store.engine.connect() as conn:
-            row = conn.execute(query).mappings().first()
+        row = self.store.versions.get(kind, version)
         if row is None:
             raise NotFittedError(f"no {kind} model {version!r}")
         return ModelVersion(**row)
 
     def versions(self, kind: str | None = None) -> list[ModelVersion]:
         """Every version (of ``kind``), oldest first."""
-        query = select(*_COLUMNS).order_by(model_versions.c.kind, model_versions.c.id)
-        if kind is not None:
-            query = query.where(model_versions.c.kind == kind)
-        with self.store.engine.connect() as conn:
-            return [ModelVersion(**row) for row in conn.execute(query).mappings()]
+        return [ModelVersion(**row) for row in self.store.versions.all(kind)]
 
     def champion(self, kind: str) -> ModelVersion | None:
-        query = (
-            select(*_COLUMNS)
-            .join(model_champions, model_champions.c.version_id == model_versions.c.id)
-            .where(model_champions.c.kind == kind)
-        )
-        with self.store.engine.connect() as conn:
-            row = conn.execute(query).mappings().first()
+        row = self.store.versions.champion(kind)
         return ModelVersion(**row) if row else None
 
     def artifact(self, version: ModelVersion) -> bytes:
         """The version's artifact, checked against its sha256; ArtifactError when it fails."""
-        query = select(model_versions.c.artifact).where(model_versions.c.id == version.id)
-        with self.store.engine.connect() as conn:
-            data = conn.scalar(query)
+        data = self.store.versions.artifact(version.id)
         if not data:
             raise ArtifactError(f"{version.version}: the artifact is missing")
-        digest = hashlib.sha256(bytes(data)).hexdigest()
+        digest = hashlib.sha256(data).hexdigest()
         if digest != version.sha256:
             raise ArtifactError(
                 f"{version.version}: the artifact fails its checksum "
                 f"(sha256 {digest[:12]}…, registered {version.sha256[:12]}…)"
             )
-        return bytes(data)
+        return data
 
     def load(self, version: ModelVersion, from_bytes: Callable[[bytes], M]) -> M:
         """The model of ``version``; ArtifactError when its artifact is missing or corrupt."""
@@ -266,30 +245,3 @@ class Registry:
                 log.warning("using %s, the last good %s champion", candidate.version, kind)
             return LoadedModel(model, candidate, skipped)
         raise ArtifactError(f"no usable {kind} model: {'; '.join(skipped)}")
-
-
-def _check_kind(kind: str) -> None:
-    if kind not in KINDS:
-        raise ValueError(f"unknown model kind {kind!r}; expected one of {', '.join(KINDS)}")
-
-
-def _set(conn: Connection, version_id: int, **values: Any) -> None:
-    conn.execute(update(model_versions).where(model_versions.c.id == version_id).values(**values))
-
-
-def _swap_champion(
-    conn: Connection, version: ModelVersion, expected: ModelVersion | None, now: dt.datetime
-) -> bool:
-    if expected is None:
-        conn.execute(
-            insert(model_champions),
-            [{"kind": version.kind, "version_id": version.id, "since": now}],
-        )
-        return True
-    result = conn.execute(
-        update(model_champions)
-        .where(model_champions.c.kind == version.kind)
-        .where(model_champions.c.version_id == expected.id)
-        .values(version_id=version.id, since=now)
-    )
-    return result.rowcount == 1

@@ -1,0 +1,65 @@
+"""Kinds of model: one spec per kind carries everything that differs between them.
+
+The monitor, the pipeline, the report, the CLI and the DAG loop over :data:`KINDS` and ask a
+spec; none of them tests a kind's name. A spec is data (names, units, the metric and its table,
+the direction of "better", the window, the settings it reads) plus the kind's own functions (its
+decision rule, its evaluation, what it serves for tomorrow, its plain-language reading), each in
+the kind's module (:mod:`taiex.kinds.lstm`, :mod:`taiex.kinds.classifier`).
+
+Importing this package is cheap (standard library only): the DAG file and ``taiex status`` do
+it. What a kind needs of torch, scikit-learn, pandas or matplotlib, its functions import when
+called. Adding a kind means one module that builds a :class:`KindSpec` and one line in
+:data:`KINDS`.
+"""
+
+from __future__ import annotations
+
+from taiex.errors import InputError
+from taiex.kinds.spec import (
+    MIN_DAYS_TO_JUDGE,
+    Decision,
+    Evaluation,
+    KindSpec,
+    Metric,
+    not_judged,
+    unseen_window,
+)
+
+__all__ = [
+    "KINDS",
+    "KIND_NAMES",
+    "MIN_DAYS_TO_JUDGE",
+    "Decision",
+    "Evaluation",
+    "KindSpec",
+    "Metric",
+    "get",
+    "not_judged",
+    "of_version",
+    "unseen_window",
+]
+
+
+def _registered() -> tuple[KindSpec, ...]:
+    from taiex.kinds.classifier import CLASSIFIER
+    from taiex.kinds.lstm import LSTM
+
+    return (LSTM, CLASSIFIER)
+
+
+# Every kind the loop runs, in the order it runs them. A new kind: one module, one entry here.
+KINDS: tuple[KindSpec, ...] = _registered()
+KIND_NAMES: tuple[str, ...] = tuple(spec.name for spec in KINDS)
+
+
+def get(name: str) -> KindSpec:
+    """The spec of the kind called ``name``; an InputError naming the known ones otherwise."""
+    for spec in KINDS:
+        if spec.name == name:
+            return spec
+    raise InputError(f"{name!r} is not a kind of model: use one of {', '.join(KIND_NAMES)}")
+
+
+def of_version(version: str) -> KindSpec:
+    """The spec of a version name such as ``lstm-v3``."""
+    return get(version.rsplit("-v", 1)[0])

@@ -1,0 +1,294 @@
+"""The LSTM forecaster as a kind: scored by sMAPE beside the naive forecast, serves forecasts.
+
+Monitoring (DESIGN.md): every target day among the last 120 trading days the model did not train
+on, forecast from each origin 1-5 trading days before it; sMAPE over all those pairs and per
+horizon, beside the naive forecast's (open = the last close) on the same pairs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from taiex.kinds.spec import Decision, Evaluation, KindSpec, Metric, not_judged, unseen_window
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from taiex.models.lstm import LSTMForecaster
+    from taiex.settings import Settings
+
+NAME = "lstm"
+WINDOW = 120
+HORIZONS = 5  # DESIGN.md: the next 5 trading days
+RUN = "taiex run"
+
+METRIC = Metric(
+    name="sMAPE",
+    table="lstm_model_evaluate",
+    column="sMAPE",
+    baseline_name="naive sMAPE",
+    baseline_column="naive_sMAPE",
+    count_column="n_pairs",
+    unit="pairs",
+    higher_is_better=False,
+    percent=True,
+)
+
+
+# ---------------------------------------------------------------- evaluation
+
+
+def evaluate(
+    model: LSTMForecaster,
+    version: str,
+    history: pd.DataFrame,
+    targets: Sequence[dt.date] | None = None,
+    *,
+    window: int = WINDOW,
+) -> Evaluation:
+    """sMAPE over every (origin, target) pair of the window: each target among the last
+    :data:`WINDOW` trading days the model did not train on (or ``targets``), forecast from each
+    origin 1..H days before it."""
+    from taiex.metrics import smape
+
+    dates = _dates(history)
+    chosen = (
+        list(targets) if targets is not None else unseen_window(dates, model.train_end_, window)
+    )
+    common: dict[str, Any] = {"kind": NAME, "model_version": version, "data_date": dates[-1]}
+    if not chosen:
+        reason = f"no trading day after {model.train_end_} (the model's training end) yet"
+        return Evaluation(**common, metric=None, baseline=None, n=0, reason=reason)
+    pairs = _pairs(model, history, dates, chosen)
+    if pairs.empty:
+        reason = "no target day of the window has a full input window before it"
+        return Evaluation(
+            **common, metric=None, baseline=None, n=0, days=tuple(chosen), reason=reason
+        )
+    by_horizon = {
+        str(h): (smape(part["forecast"], part["actual"]), smape(part["naive"], part["actual"]))
+        for h, part in pairs.groupby("horizon")
+    }
+    detail = {
+        "smape_by_horizon": {h: round(v[0], 6) for h, v in by_horizon.items()},
+        "naive_smape_by_horizon": {h: round(v[1], 6) for h, v in by_horizon.items()},
+    }
+    return Evaluation(
+        **common,
+        metric=smape(pairs["forecast"], pairs["actual"]),
+        baseline=smape(pairs["naive"], pairs["actual"]),
+        n=len(pairs),
+        days=tuple(chosen),
+        detail=detail,
+        frame=pairs,
+    )
+
+
+def _dates(history: pd.DataFrame) -> list[dt.date]:
+    import pandas as pd
+
+    return [ts.date() for ts in pd.to_datetime(history["date"])]
+
+
+def _pairs(
+    model: LSTMForecaster, history: pd.DataFrame, dates: list[dt.date], targets: Sequence[dt.date]
+) -> pd.DataFrame:
+    import pandas as pd
+
+    position = {d: i for i, d in enumerate(dates)}
+    first_origin = model.config.window - 1
+    horizons = range(1, model.config.horizons + 1)
+    origins = sorted(
+        {position[t] - h for t in targets for h in horizons if position[t] - h >= first_origin}
+    )
+    if not origins:
+        return pd.DataFrame()
+    forecasts = model.predict_origins(history, [dates[i] for i in origins])
+    actual = pd.Series(history["open"].to_numpy(dtype=float), index=pd.to_datetime(history["date"]))
+    forecasts["target_date"] = pd.to_datetime(forecasts["target_date"])
+    wanted = pd.to_datetime(pd.Series(list(targets)))
+    pairs = forecasts[forecasts["target_date"].isin(wanted)].copy()
+    pairs["actual"] = actual.reindex(pairs["target_date"]).to_numpy()
+    return pairs.reset_index(drop=True)
+
+
+def evaluation_row(evaluation: Evaluation) -> dict[str, Any]:
+    """The columns of ``lstm_model_evaluate`` for ``evaluation`` (besides the common ones)."""
+    return {
+        "sMAPE": evaluation.metric,
+        "naive_sMAPE": evaluation.baseline,
+        "sMAPE_by_horizon": evaluation.detail.get("smape_by_horizon"),
+        "naive_sMAPE_by_horizon": evaluation.detail.get("naive_smape_by_horizon"),
+        "n_pairs": evaluation.n,
+    }
+
+
+def from_row(row: Mapping[str, Any]) -> Evaluation:
+    """An evaluation read back from ``lstm_model_evaluate``."""
+    pairs = int(row["n_pairs"])
+    return Evaluation(
+        kind=NAME,
+        model_version=row["model_version"],
+        data_date=row["data_date"],
+        metric=_number(row["sMAPE"]),
+        baseline=_number(row["naive_sMAPE"]),
+        n=pairs,
+        reason=row["reason"],
+        window_start=row["window_start"],
+        window_end=row["window_end"],
+        # Each target is forecast from its 5 origins: the pairs give the days (the row keeps no
+        # day count; a target near the start of history may have fewer origins, so round up).
+        n_days=math.ceil(pairs / HORIZONS),
+    )
+
+
+def _number(value: Any) -> float | None:
+    if value is None:
+        return None
+    number = float(value)
+    return None if math.isnan(number) else number
+
+
+# ---------------------------------------------------------------- decision and reading
+
+
+def decide(evaluation: Evaluation | None, settings: Settings) -> Decision:
+    """Retrain when sMAPE > TAIEX_LSTM_SMAPE_MAX, or worse than naive by more than
+    TAIEX_LSTM_NAIVE_MARGIN, or when there is no model; never on an undefined figure."""
+    if evaluation is None:
+        return Decision(True, "no LSTM model yet", "none")
+    undecided = not_judged(evaluation)
+    if undecided:
+        return undecided
+    metric, naive = evaluation.metric, evaluation.baseline
+    assert metric is not None
+    smape_max, margin = settings.lstm_smape_max, settings.lstm_naive_margin
+    if metric > smape_max:
+        return Decision(
+            True, f"sMAPE {metric:.4f} > TAIEX_LSTM_SMAPE_MAX {smape_max:g}", "threshold"
+        )
+    if naive is not None and metric > naive * (1 + margin):
+        return Decision(
+            True,
+            f"sMAPE {metric:.4f} is more than {margin:.0%} worse than the naive "
+            f"forecast's {naive:.4f}",
+            "baseline",
+        )
+    naive_text = f" and within {margin:.0%} of the naive forecast's {naive:.4f}" if naive else ""
+    return Decision(False, f"sMAPE {metric:.4f} ≤ {smape_max:g}{naive_text}", "healthy")
+
+
+def reading(evaluation: Evaluation | None, decision: Decision, settings: Settings) -> str:
+    """One line that says what the latest sMAPE means for a reader of the forecast; the verdict
+    is ``decision``'s, the words say how large the difference is."""
+    if evaluation is None:
+        return f"Not monitored yet: `{RUN}` scores it on days it did not train on."
+    model, naive, n = evaluation.metric, evaluation.baseline, evaluation.n
+    if model is None:
+        return f"No score yet: {evaluation.reason or 'no day it did not train on'}."
+    if not naive:
+        return f"sMAPE {model:.2f} % over {n} pairs; no naive score to compare with."
+    gain = (naive - model) / naive * 100.0
+    if decision.code == "threshold":
+        verdict = (
+            f"sMAPE {model:.2f} % is above the retrain threshold {settings.lstm_smape_max:g} %"
+        )
+        return f"{verdict}: a retrain is due; until then, trust the naive level."
+    if decision.retrain:
+        return (
+            f"The LSTM is {-gain:.1f} % worse than the naive forecast over {n} pairs: "
+            "a retrain is due; until then the last close is the better guess."
+        )
+    if gain <= 0:
+        return (
+            f"The LSTM is {-gain:.1f} % worse than the naive forecast over {n} pairs: "
+            "no better than the last close; treat the forecast as a range, not a call."
+        )
+    if gain < settings.lstm_naive_margin * 100:
+        return (
+            f"The LSTM is {gain:.1f} % better than the naive forecast over {n} pairs: "
+            "the naive forecast is hard to beat; treat the forecast as a range, not a call."
+        )
+    return (
+        f"The LSTM is {gain:.1f} % better than the naive forecast over {n} pairs: a real edge, "
+        "but day-to-day moves are mostly noise; read the bands, not only the line."
+    )
+
+
+# ---------------------------------------------------------------- what it serves
+
+
+def serve(model: LSTMForecaster, version: str, history: pd.DataFrame) -> list[dict[str, Any]]:
+    """The next sessions' opening levels from the last day of ``history``, as forecast rows."""
+    from taiex.frames import FORECAST_VALUES, to_date
+
+    frame = model.predict(history)
+    origin = to_date(history["date"].iloc[-1])
+    return [
+        {
+            "model_version": version,
+            "origin_date": origin,
+            "horizon": int(r["horizon"]),
+            "target_date": to_date(r["date"]),
+            **{c: float(r[c]) for c in FORECAST_VALUES},
+        }
+        for r in frame.to_dict("records")
+    ]
+
+
+def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """A forecast step's JSON: its origin, the target dates and the forecast levels."""
+    return {
+        "origin_date": rows[0]["origin_date"].isoformat() if rows else None,
+        "dates": [row["target_date"].isoformat() for row in rows],
+        "forecast": [round(float(row["forecast"]), 2) for row in rows],
+    }
+
+
+def backtest_text(result: Any) -> str:
+    """A backtest's summary per horizon: sMAPE beside the naive forecast's, their ratio, and the
+    intervals' coverage, on days the model never saw."""
+    header = ("h", "model", "naive", "ratio", "80% coverage", "95% coverage", "pairs")
+    widths = (2, 8, 8, 6, 12, 12, 6)
+    lines = [
+        "sMAPE (%) on days the model never saw",
+        " ".join(f"{name:>{width}}" for name, width in zip(header, widths, strict=True)),
+    ]
+    for r in result.summary.to_dict("records"):
+        lines.append(
+            f"{r['horizon']:>2} {r['smape_model']:>8.4f} {r['smape_naive']:>8.4f} "
+            f"{r['ratio']:>6.3f} {r['coverage_80']:>11.1f}% {r['coverage_95']:>11.1f}% "
+            f"{r['n']:>6}"
+        )
+    return "\n".join(lines)
+
+
+LSTM = KindSpec(
+    name=NAME,
+    title="LSTM forecaster",
+    serves="forecasts",
+    serve_task="lstm_predict_task",
+    in_container=True,
+    metric=METRIC,
+    window=WINDOW,
+    unlabelled_tail=0,
+    config_section="lstm",
+    threshold_setting="lstm_smape_max",
+    threshold_text=lambda value: f"retrain above {value:g} %",
+    model_class="taiex.models.lstm:LSTMForecaster",
+    config_class="taiex.models.lstm:LSTMConfig",
+    evaluate="taiex.kinds.lstm:evaluate",
+    serve="taiex.kinds.lstm:serve",
+    evaluation_plot="taiex.plots:lstm_evaluation_plot",
+    backtest="taiex.models.backtest:backtest_lstm",
+    backtest_text=backtest_text,
+    backtest_plot="taiex.plots:backtest_plot",
+    decide=decide,
+    reading=reading,
+    summarise=summarise,
+    evaluation_row=evaluation_row,
+    from_row=from_row,
+)

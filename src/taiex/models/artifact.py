@@ -1,0 +1,183 @@
+"""The one artifact format of every kind of model: bytes to store, checked when read back.
+
+Layout (integers big-endian)::
+
+    offset  size  field
+    0       12    magic b"TAIEX-MODEL\\n"
+    12      2     format version (FORMAT_VERSION)
+    14      4     header length n
+    18      8     payload length m
+    26      32    sha256 of the header and the payload together
+    58      n     header: a UTF-8 JSON object {"kind", "libraries", "metadata"}
+    58 + n  m     payload: the kind's own serialisation (torch state, skops, ...)
+
+The header says what the payload is (``kind``), which library versions wrote it (``libraries``) and
+the model's own description (``metadata``: config, training range, scores). The checksum covers the
+header too, so a flipped byte anywhere after the magic is caught: in the lengths as a truncated or
+overlong artifact, in the version as an unsupported format, elsewhere as a checksum mismatch.
+
+How a payload is read safely is the kind's business (``torch.load(weights_only=True)``, skops with
+audited types); this module never deserialises code.
+
+Format 1 was two formats, one per kind (``TAIEX-LSTM\\n`` and ``TAIEXCLF``); databases still hold
+them, so :func:`unpack` reads them too (:func:`_unpack_lstm_v1`, :func:`_unpack_classifier_v1`) and
+returns them in the same shape, with ``format_version`` 1. Only this format is written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import struct
+from collections.abc import Mapping
+from typing import Any
+
+from taiex import __version__
+from taiex.errors import ArtifactError
+
+MAGIC = b"TAIEX-MODEL\n"
+FORMAT_VERSION = 2
+_PREFIX = struct.Struct(
+    f">{len(MAGIC)}sHIQ32s"
+)  # magic, version, header and payload lengths, sha256
+
+_LSTM_V1_MAGIC = b"TAIEX-LSTM\n"
+_LSTM_V1_PREFIX = struct.Struct(f">{len(_LSTM_V1_MAGIC)}sH32s")  # magic, version, sha256(payload)
+_CLASSIFIER_V1_MAGIC = b"TAIEXCLF"
+_CLASSIFIER_V1_DIGEST = 32  # then sha256(body), body = 4-byte header length, JSON header, payload
+
+
+def pack(kind: str, header: Mapping[str, Any], payload: bytes) -> bytes:
+    """The artifact of a ``kind`` model: ``header`` holds ``metadata`` (the model's description)
+    and ``libraries`` (name -> version of what the payload depends on; taiex is added)."""
+    document = {
+        "kind": kind,
+        "libraries": {"taiex": __version__, **header.get("libraries", {})},
+        "metadata": header.get("metadata", {}),
+    }
+    try:
+        text = json.dumps(document, sort_keys=True, allow_nan=False).encode("utf-8")
+    except (TypeError, ValueError) as exc:  # a programming error: the model's metadata
+        raise ArtifactError(f"{kind} artifact header is not plain JSON: {exc}") from exc
+    digest = hashlib.sha256(text + payload).digest()
+    prefix = _PREFIX.pack(MAGIC, FORMAT_VERSION, len(text), len(payload), digest)
+    return prefix + text + payload
+
+
+def unpack(data: bytes, expected_kind: str) -> tuple[dict[str, Any], bytes]:
+    """Check an artifact and return its header and payload; :class:`ArtifactError` otherwise.
+
+    The header has ``kind``, ``format_version``, ``libraries`` and ``metadata`` (``None`` for a
+    format-1 LSTM artifact, whose description is inside its payload).
+    """
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise ArtifactError(f"a model artifact is bytes, got {type(data).__name__}")
+    data = bytes(data)
+    if data.startswith(MAGIC):
+        header, payload = _unpack_v2(data)
+    elif data.startswith(_LSTM_V1_MAGIC):
+        header, payload = _unpack_lstm_v1(data)
+    elif data.startswith(_CLASSIFIER_V1_MAGIC):
+        header, payload = _unpack_classifier_v1(data)
+    else:
+        raise ArtifactError(
+            f"not a taiex model artifact: {len(data)} bytes starting {data[:16]!r}, "
+            f"expected the marker {MAGIC!r}"
+        )
+    if header["kind"] != expected_kind:
+        raise ArtifactError(
+            f"the artifact holds a {header['kind']} model, not the {expected_kind} model expected"
+        )
+    return header, payload
+
+
+def _unpack_v2(data: bytes) -> tuple[dict[str, Any], bytes]:
+    if len(data) < _PREFIX.size:
+        raise ArtifactError(
+            f"model artifact is truncated: {len(data)} bytes, shorter than its "
+            f"{_PREFIX.size}-byte prefix"
+        )
+    _, version, header_size, payload_size, digest = _PREFIX.unpack_from(data)
+    if version != FORMAT_VERSION:
+        reads = f"this taiex {__version__} reads format {FORMAT_VERSION}"
+        if version > FORMAT_VERSION:
+            raise ArtifactError(
+                f"model artifact format version {version} is newer than {reads}: upgrade taiex"
+            )
+        raise ArtifactError(f"model artifact format version {version} is unknown; {reads}")
+    expected = _PREFIX.size + header_size + payload_size
+    if len(data) != expected:
+        what = "truncated" if len(data) < expected else "longer than its prefix says"
+        raise ArtifactError(f"model artifact is {what}: {len(data)} bytes, expected {expected}")
+    text = data[_PREFIX.size : _PREFIX.size + header_size]
+    payload = data[_PREFIX.size + header_size :]
+    _check_digest(hashlib.sha256(text + payload).digest(), digest, "model artifact")
+    document = _json_object(text, "model artifact header")
+    try:
+        header = {
+            "kind": str(document["kind"]),
+            "format_version": version,
+            "libraries": dict(document["libraries"]),
+            "metadata": dict(document["metadata"]),
+        }
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ArtifactError(f"model artifact header lacks {exc} or holds a bad value") from exc
+    return header, payload
+
+
+def _unpack_lstm_v1(data: bytes) -> tuple[dict[str, Any], bytes]:
+    """``TAIEX-LSTM\\n``, version 1, sha256(payload), payload: a torch state holding its own
+    metadata as JSON under ``"meta"``."""
+    if len(data) < _LSTM_V1_PREFIX.size:
+        raise ArtifactError(f"LSTM artifact (format 1) is truncated: {len(data)} bytes")
+    _, version, digest = _LSTM_V1_PREFIX.unpack_from(data)
+    if version != 1:
+        raise ArtifactError(f"LSTM artifact of the old layout has format version {version}, not 1")
+    payload = data[_LSTM_V1_PREFIX.size :]
+    _check_digest(hashlib.sha256(payload).digest(), digest, "LSTM artifact (format 1)")
+    return {"kind": "lstm", "format_version": 1, "libraries": {}, "metadata": None}, payload
+
+
+def _unpack_classifier_v1(data: bytes) -> tuple[dict[str, Any], bytes]:
+    """``TAIEXCLF``, sha256(body), body: 4-byte length, JSON header (the metadata, with its own
+    ``format_version`` 1 and the payload's ``sha256``), skops payload."""
+    start = len(_CLASSIFIER_V1_MAGIC) + _CLASSIFIER_V1_DIGEST
+    if len(data) < start + 4:
+        raise ArtifactError(f"classifier artifact (format 1) is truncated: {len(data)} bytes")
+    digest, body = data[len(_CLASSIFIER_V1_MAGIC) : start], data[start:]
+    _check_digest(hashlib.sha256(body).digest(), digest, "classifier artifact (format 1)")
+    length = int.from_bytes(body[:4], "big")
+    metadata = _json_object(body[4 : 4 + length], "classifier artifact (format 1) header")
+    if metadata.get("format_version") != 1:
+        raise ArtifactError(
+            f"classifier artifact of the old layout has format version "
+            f"{metadata.get('format_version')!r}, not 1"
+        )
+    payload = body[4 + length :]
+    if hashlib.sha256(payload).hexdigest() != metadata.get("sha256"):
+        raise ArtifactError("classifier artifact (format 1) payload fails the sha256 in its header")
+    libraries = {
+        "taiex": metadata.get("taiex_version"),
+        "scikit-learn": metadata.get("sklearn_version"),
+        "skops": metadata.get("skops_version"),
+    }
+    header = {"kind": "classifier", "format_version": 1, "libraries": libraries}
+    return {**header, "metadata": metadata}, payload
+
+
+def _check_digest(actual: bytes, expected: bytes, what: str) -> None:
+    if actual != expected:
+        raise ArtifactError(
+            f"{what} fails its checksum (sha256 {actual.hex()[:16]}..., recorded "
+            f"{expected.hex()[:16]}...): it is corrupt"
+        )
+
+
+def _json_object(text: bytes, what: str) -> dict[str, Any]:
+    try:
+        document = json.loads(text.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ArtifactError(f"{what} is not JSON: {exc}") from exc
+    if not isinstance(document, dict):
+        raise ArtifactError(f"{what} is a JSON {type(document).__name__}, not an object")
+    return document

@@ -1,0 +1,208 @@
+"""Walk-forward backtests of a fresh, unregistered model of either kind.
+
+:func:`walk_forward` is the one procedure: check the dates and the history, pick the days of the
+test period, train a new model on the rows dated <= ``train_until`` only, then let the kind score
+every test day. The model is not retrained during the test period, and its inputs there are the
+real rows up to each day. :func:`backtest_lstm` and :func:`backtest_classifier` add what each kind
+scores and summarises.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+import numpy as np
+import pandas as pd
+
+from taiex.errors import DataError, InputError
+from taiex.features import entry_labels, trivial_score
+from taiex.frames import FORECAST_COLUMNS, FloatArray, check_history
+from taiex.metrics import roc_auc, smape
+from taiex.models.classifier import EntrySignalClassifier
+from taiex.models.classifier_config import ClassifierConfig
+from taiex.models.lstm import LSTMForecaster
+from taiex.models.lstm_config import LSTMConfig
+
+DateLike = dt.date | str | pd.Timestamp
+M = TypeVar("M")
+
+BACKTEST_COLUMNS = ["origin_date", "horizon", "target_date", *FORECAST_COLUMNS, "actual", "naive"]
+SUMMARY_COLUMNS = [
+    "horizon", "smape_model", "smape_naive", "ratio", "coverage_80", "coverage_95", "n"
+]  # fmt: skip
+CLASSIFIER_COLUMNS = ["date", "probability", "signal", "label"]
+
+
+def walk_forward(
+    history: pd.DataFrame,
+    *,
+    train_until: DateLike,
+    start: DateLike,
+    end: DateLike | None,
+    fit: Callable[[pd.DataFrame], M],
+    score: Callable[[M, pd.DatetimeIndex], pd.DataFrame],
+) -> tuple[M, pd.DataFrame]:
+    """Fit a model on the rows dated <= ``train_until`` and score the days in [start, end].
+
+    ``fit`` gets the training rows and returns a fitted model; ``score`` gets it and the test
+    days (a non-empty DatetimeIndex) and returns one frame of rows. ``start`` must follow
+    ``train_until``, so that no test day's row is a training row.
+    """
+    until, first = pd.Timestamp(train_until), pd.Timestamp(start)
+    if first <= until:
+        raise InputError(f"backtest start {first.date()} must be after train_until {until.date()}")
+    dates = pd.DatetimeIndex(check_history(history).dates)
+    last = pd.Timestamp(end) if end is not None else dates[-1]
+    days = dates[(dates >= first) & (dates <= last)]
+    if days.empty:
+        raise DataError(f"history has no day from {first.date()} to {last.date()} to backtest")
+    model = fit(history.loc[dates <= until])
+    return model, score(model, days)
+
+
+# ---------------------------------------------------------------- LSTM
+
+
+@dataclass(frozen=True)
+class LSTMBacktest:
+    """Forecasts from every origin of a test period by one model trained before it.
+
+    ``rows``: :data:`BACKTEST_COLUMNS`, ``actual`` NaN where the target is past the data.
+    ``summary``: :data:`SUMMARY_COLUMNS` per horizon, over rows with an actual; coverage in %.
+    """
+
+    rows: pd.DataFrame
+    summary: pd.DataFrame
+    model: LSTMForecaster
+
+
+def backtest_lstm(
+    history: pd.DataFrame,
+    *,
+    train_until: DateLike,
+    start: DateLike,
+    end: DateLike | None = None,
+    config: LSTMConfig = LSTMConfig(),
+) -> LSTMBacktest:
+    """Train an LSTM on rows dated <= ``train_until``, then forecast from every origin in
+    [start, end] (default end: the last day)."""
+
+    def score(model: LSTMForecaster, days: pd.DatetimeIndex) -> pd.DataFrame:
+        rows = model.predict_origins(history, [d.date() for d in days])
+        rows["actual"] = _actual_opens(history, rows["target_date"])
+        return rows[BACKTEST_COLUMNS]
+
+    model, rows = walk_forward(
+        history,
+        train_until=train_until,
+        start=start,
+        end=end,
+        fit=lambda train: LSTMForecaster(config).fit(train),
+        score=score,
+    )
+    return LSTMBacktest(rows=rows, summary=summarise(rows), model=model)
+
+
+def _actual_opens(history: pd.DataFrame, target_dates: pd.Series) -> FloatArray:
+    """The open of each target date in ``history``; NaN past its last day."""
+    prices = check_history(history)
+    index = np.searchsorted(prices.dates, target_dates.to_numpy("datetime64[ns]"))
+    in_data = index < len(prices)
+    actual: FloatArray = np.where(in_data, prices.open[np.minimum(index, len(prices) - 1)], np.nan)
+    return actual
+
+
+def summarise(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per-horizon sMAPE of model and naive, their ratio, interval coverage (%) and count,
+    over the rows of a backtest frame that have an ``actual``."""
+    scored = rows.dropna(subset=["actual"])
+    records = []
+    for horizon in sorted(int(h) for h in scored["horizon"].unique()):
+        part = scored[scored["horizon"] == horizon]
+        actual = part["actual"].to_numpy()
+        model, naive = smape(part["forecast"], actual), smape(part["naive"], actual)
+        records.append(
+            {
+                "horizon": horizon,
+                "smape_model": model,
+                "smape_naive": naive,
+                "ratio": model / naive if naive > 0 else math.nan,
+                "coverage_80": _coverage(part, actual, 80),
+                "coverage_95": _coverage(part, actual, 95),
+                "n": len(part),
+            }
+        )
+    return pd.DataFrame.from_records(records, columns=SUMMARY_COLUMNS)
+
+
+def _coverage(part: pd.DataFrame, actual: FloatArray, pct: int) -> float:
+    inside = (part[f"lower_{pct}"].to_numpy() <= actual) & (
+        actual <= part[f"upper_{pct}"].to_numpy()
+    )
+    return float(100.0 * np.mean(inside))
+
+
+# ---------------------------------------------------------------- classifier
+
+
+@dataclass(frozen=True)
+class ClassifierBacktest:
+    """A tournament trained on days <= ``train_until``, scored on later days.
+
+    ``rows`` has columns :data:`CLASSIFIER_COLUMNS` (label NaN where unknown: the last day of the
+    history). ``auc`` and ``trivial_auc`` are over the same labelled days; ``None`` with
+    ``auc_note`` saying why when undefined (one class only).
+    """
+
+    rows: pd.DataFrame
+    auc: float | None
+    trivial_auc: float | None
+    table: pd.DataFrame
+    model: EntrySignalClassifier
+    auc_note: str | None = None
+
+
+def backtest_classifier(
+    history: pd.DataFrame,
+    *,
+    train_until: DateLike,
+    start: DateLike,
+    end: DateLike | None = None,
+    config: ClassifierConfig = ClassifierConfig(),
+) -> ClassifierBacktest:
+    """Run a fresh tournament on days <= ``train_until`` and score every day in [start, end].
+
+    No training label reads data after ``train_until``: the model is fitted on the history cut
+    at ``train_until``, where day ``train_until`` is the last row and so has no label (its label
+    needs the next close). Labels of earlier days read closes up to ``train_until`` only.
+    """
+
+    def score(model: EntrySignalClassifier, days: pd.DatetimeIndex) -> pd.DataFrame:
+        # Features of day t read days <= t only, so scoring on the full history leaks nothing.
+        probability = model.predict_proba(history)
+        labels = entry_labels(history).set_axis(pd.DatetimeIndex(history["date"]))
+        days = days[days.isin(probability.index)]
+        p = probability.loc[days].to_numpy()
+        signal = (p >= model.config.threshold).astype(int)
+        label = labels.loc[days].to_numpy()
+        return pd.DataFrame({"date": days, "probability": p, "signal": signal, "label": label})
+
+    model, rows = walk_forward(
+        history,
+        train_until=train_until,
+        start=start,
+        end=end,
+        fit=lambda train: EntrySignalClassifier(config).fit(train),
+        score=score,
+    )
+    by_date = pd.DatetimeIndex(history["date"])
+    trivial = trivial_score(history).set_axis(by_date).loc[pd.DatetimeIndex(rows["date"])]
+    labelled = rows["label"].notna().to_numpy()
+    labels = rows["label"].to_numpy()[labelled]
+    auc, note = roc_auc(labels, rows["probability"].to_numpy()[labelled])
+    trivial_auc, _ = roc_auc(labels, trivial.to_numpy()[labelled])
+    return ClassifierBacktest(rows, auc, trivial_auc, model.table_, model, note)

@@ -1,0 +1,198 @@
+"""The report page: the plots and one self-contained HTML file, written to the report folder.
+
+The page answers three questions: what does tomorrow look like (the forecaster's 5-day forecast of
+the open, 開盤, with its bands beside the naive level), should I enter (the classifier's 適合進場 /
+不適合進場 with its probability), and can I trust the models (each champion's latest monitored
+metric beside its baseline, read in one honest line, and the metric history). It also says how
+fresh the data is and, on an empty database, what to run.
+
+Everything comes from the facts (:mod:`taiex.report.facts`): the report never loads a model. The
+page carries its images as base64 data URIs and no external CSS, JS or font, so it works when
+mailed or opened from anywhere. Files are written atomically.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import logging
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import pandas as pd
+from markupsafe import Markup, escape
+
+from taiex.files import write_atomic
+from taiex.frames import PRICE_COLUMNS
+from taiex.kinds import KINDS, KindSpec
+from taiex.plots import MetricPanel, forecast_plot, metric_history_plot
+from taiex.report.facts import RUN, ForecastFacts, ReportFacts, SignalFacts, gather, taipei
+from taiex.report.status import freshness_text, load_text
+from taiex.settings import Settings
+from taiex.source import DailyRow
+from taiex.store import Store
+
+log = logging.getLogger(__name__)
+
+
+# ---------------------------------------------------------------- the page
+
+
+@dataclass(frozen=True)
+class Image:
+    """A PNG for the page; ``data_uri`` inlines it so the page needs no other file."""
+
+    title: str
+    caption: str
+    path: Path
+    empty: bool = False  # drawn from no data: the page says so in words instead
+
+    @property
+    def data_uri(self) -> str:
+        return "data:image/png;base64," + base64.b64encode(self.path.read_bytes()).decode("ascii")
+
+
+def write_report(store: Store, settings: Settings, *, now: dt.datetime | None = None) -> Path:
+    """Draw the plots under ``settings.plots_dir``, write ``report_dir/index.html``; its path."""
+    facts = gather(store, settings, now=now)
+    images = draw_plots(facts, settings.plots_dir)
+    evaluations = latest_evaluation_plots(settings.plots_dir / "evaluate")
+    page = render(facts, images, evaluations)
+    path = write_atomic(settings.report_dir / "index.html", page.encode("utf-8"))
+    log.info("wrote the report to %s", path)
+    return path
+
+
+def draw_plots(facts: ReportFacts, folder: Path) -> dict[str, Image]:
+    """The forecast and the metric history plots, drawn from ``facts`` into ``folder``."""
+    forecast = forecast_plot(
+        _history_frame(facts.recent),
+        _forecast_frame(facts.forecast),
+        _signal_dict(facts.signal),
+        folder / "forecast.png",
+    )
+    history = metric_history_plot(
+        [_panel(spec, facts) for spec in KINDS],
+        list(facts.versions),
+        folder / "metric_history.png",
+    )
+    return {
+        "forecast": Image(
+            "加權指數 TAIEX: the last 30 trading days and the next 5 opens",
+            "Candles: red up, green down (Taiwan's colours). Blue: the forecast open (開盤) "
+            "with its 80 % and 95 % bands; dashed: the naive level (the last close).",
+            forecast,
+            empty=not facts.recent and facts.forecast is None,
+        ),
+        "metric_history": Image(
+            "Monitoring over time",
+            "Each champion's score on days it did not train on, beside its baseline (dashed); "
+            "dotted lines: a model trained, green lines: a promotion.",
+            history,
+            empty=not any(facts.evaluations.values()),
+        ),
+    }
+
+
+def _panel(spec: KindSpec, facts: ReportFacts) -> MetricPanel:
+    rows = pd.DataFrame(list(facts.evaluations[spec.name]))
+    return metric_panel(spec, rows, facts.thresholds[spec.name])
+
+
+def metric_panel(spec: KindSpec, rows: pd.DataFrame | None, limit: float) -> MetricPanel:
+    """One kind's metric over time (its evaluation table's ``rows``), beside its baseline and
+    its retrain threshold ``limit``."""
+    metric = spec.metric
+    return MetricPanel(
+        rows=rows if rows is not None else pd.DataFrame(),
+        value=metric.column,
+        baseline=metric.baseline_column,
+        ylabel=f"{spec.title} {metric.name}{' %' if metric.percent else ''}",
+        baseline_label=metric.baseline_name,
+        kind=spec.name,
+        name=spec.title,
+        limit=limit,
+        limit_label=spec.threshold_text(limit),
+    )
+
+
+def latest_evaluation_plots(folder: Path) -> list[Image]:
+    """The newest PNG under ``folder`` whose name starts with each model kind, if any.
+
+    The monitoring step writes one plot per evaluation (``lstm-v3_2026-08-18.png``, ...);
+    the report shows the latest of each kind.
+    """
+    if not folder.is_dir():
+        return []
+    found = []
+    for spec in KINDS:
+        candidates = [p for p in folder.rglob(f"{spec.name}*.png") if p.is_file()]
+        if candidates:
+            newest = max(candidates, key=lambda p: (p.stat().st_mtime, p.name))
+            found.append(Image(f"Latest evaluation: {spec.title}", newest.name, newest))
+    return found
+
+
+def _history_frame(rows: Sequence[DailyRow]) -> pd.DataFrame:
+    frame = pd.DataFrame(
+        [(r.date, r.open, r.high, r.low, r.close) for r in rows],
+        columns=["date", *PRICE_COLUMNS],
+    )
+    frame["date"] = pd.to_datetime(frame["date"])
+    return frame.astype({c: "float64" for c in PRICE_COLUMNS})
+
+
+def _forecast_frame(forecast: ForecastFacts | None) -> pd.DataFrame | None:
+    if forecast is None:
+        return None
+    frame = pd.DataFrame([row.__dict__ for row in forecast.rows])
+    frame["date"] = pd.to_datetime(frame["date"])
+    return frame
+
+
+def _signal_dict(signal: SignalFacts | None) -> dict[str, Any] | None:
+    if signal is None:
+        return None
+    keys = ("date", "based_on", "probability", "signal", "threshold")
+    return {key: getattr(signal, key) for key in keys}
+
+
+def _code_spans(text: str) -> Markup:
+    """Escaped ``text`` with its `backtick` spans (commands to run) set as <code>."""
+    parts = str(text).split("`")
+    return Markup("").join(
+        Markup("<code>{}</code>").format(part) if i % 2 else escape(part)
+        for i, part in enumerate(parts)
+    )
+
+
+def render(
+    facts: ReportFacts, images: Mapping[str, Image], evaluations: Sequence[Image] = ()
+) -> str:
+    """The page as HTML text (autoescaped; images inlined)."""
+    environment = jinja2.Environment(
+        loader=jinja2.PackageLoader("taiex", "templates"),
+        autoescape=True,  # the name ends in .j2, so select_autoescape would not switch it on
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    environment.filters.update(
+        code=_code_spans,
+        points=lambda v: f"{v:,.2f}",
+        signed=lambda v: "–" if math.isnan(v) else f"{v:+.2f} %",
+        utc=lambda v: f"{v:%Y-%m-%d %H:%M} UTC ({taipei(v):%H:%M} Taipei)",
+    )
+    template = environment.get_template("report.html.j2")
+    return template.render(
+        facts=facts,
+        images=images,
+        evaluations=evaluations,
+        freshness=freshness_text(facts),
+        last_load=load_text(facts.data.last_load),
+        run=RUN,
+    )

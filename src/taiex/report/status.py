@@ -1,0 +1,93 @@
+"""The report's facts as plain (label, value) text rows, for ``taiex status`` and the page."""
+
+from __future__ import annotations
+
+from taiex.kinds import KINDS
+from taiex.report.facts import (
+    RUN,
+    ChampionFacts,
+    ForecastFacts,
+    ReportFacts,
+    SignalFacts,
+    taipei,
+)
+from taiex.store import LoadRecord
+
+# ---------------------------------------------------------------- the terminal
+
+
+def status_rows(facts: ReportFacts) -> list[tuple[str, str]]:
+    """The report's facts as (label, value) rows for ``taiex status`` (plain text, no markup)."""
+    rows = [
+        ("last trading day stored", _stored_text(facts)),
+        ("last load", load_text(facts.data.last_load)),
+        ("freshness", freshness_text(facts)),
+        ("forecast 開盤 (open)", _forecast_text(facts.forecast)),
+        ("entry signal", _signal_text(facts.signal)),
+    ]
+    for spec in KINDS:
+        champion = facts.champion(spec.name)
+        name = f"{spec.title} champion"
+        rows.append((name, _champion_text(champion) if champion else f"none: run `{RUN}`"))
+        if champion:
+            rows.append(("  reading", champion.reading))
+    rows.append(("next step", " ".join(facts.todo) or "nothing to do: data and models are fresh"))
+    return rows
+
+
+def _stored_text(facts: ReportFacts) -> str:
+    data = facts.data
+    if data.last_date is None:
+        return f"none: run `{RUN}`"
+    return f"{data.last_date} ({data.rows:,} days since {data.first_date})"
+
+
+def load_text(load: LoadRecord | None) -> str:
+    if load is None:
+        return "never"
+    return (
+        f"{load.loaded_at:%Y-%m-%d %H:%M} UTC ({taipei(load.loaded_at):%H:%M} Taipei) "
+        f"from {load.source}: {load.inserted:,} new, {load.updated:,} revised"
+    )
+
+
+def freshness_text(facts: ReportFacts) -> str:
+    if facts.data.last_date is None:
+        return "no data"
+    behind = facts.sessions_behind
+    if not behind:
+        return f"up to date as of {taipei(facts.generated_at):%Y-%m-%d %H:%M} Taipei"
+    return f"{len(behind)} trading day(s) behind (missing {behind[0]} … {behind[-1]})"
+
+
+def _forecast_text(forecast: ForecastFacts | None) -> str:
+    if forecast is None or not forecast.rows:
+        return f"none yet: run `{RUN}`"
+    first, last = forecast.rows[0], forecast.rows[-1]
+    return (
+        f"{first.date} {first.forecast:,.0f} (80 %: {first.lower_80:,.0f}–{first.upper_80:,.0f})"
+        f" … {last.date} {last.forecast:,.0f}; naive {first.naive:,.0f}; "
+        f"{forecast.model_version} from {forecast.origin_date}"
+    )
+
+
+def _signal_text(signal: SignalFacts | None) -> str:
+    if signal is None:
+        return f"none yet: run `{RUN}`"
+    return (
+        f"{signal.date}: {signal.verdict} {signal.meaning}, P = {signal.probability:.2f} "
+        f"(threshold {signal.threshold:.2f}), {signal.model_version} on {signal.based_on}"
+    )
+
+
+def _champion_text(champion: ChampionFacts) -> str:
+    family = f" ({champion.family})" if champion.family else ""
+    trained = f"{champion.version}{family}, trained {champion.train_start} … {champion.train_end}"
+    evaluation = champion.evaluation
+    if evaluation is None:
+        return f"{trained}; not monitored yet"
+    return (
+        f"{trained}; {champion.metric_name} {champion.value_text(evaluation.metric)} vs "
+        f"{champion.baseline_name} {champion.value_text(evaluation.baseline)} over "
+        f"{evaluation.n} {champion.unit} (to {evaluation.data_date})"
+    )

@@ -1,0 +1,96 @@
+"""Engines, and the one place where database errors become :class:`~taiex.errors.StorageError`.
+
+SQL is traced through the ``sqlalchemy.engine`` logger, never printed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+from taiex.errors import StorageError
+
+
+def make_engine(url: str) -> Engine:
+    """An Engine for ``url``; SQLite files get their folder, WAL and a busy timeout."""
+    try:
+        parsed = make_url(url)
+    except Exception as exc:
+        raise StorageError(f"TAIEX_DB_URL {url!r} is not a database URL") from exc
+    if parsed.get_backend_name() != "sqlite":
+        try:
+            return create_engine(parsed, pool_pre_ping=True)
+        except (ArgumentError, ImportError) as exc:
+            raise StorageError(f"TAIEX_DB_URL {redact_url(url)!r}: {exc}") from exc
+    database = parsed.database
+    if database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(parsed, connect_args={"timeout": 60})
+    event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def build_url(
+    driver: str,
+    *,
+    username: str | None = None,
+    password: str | None = None,
+    host: str | None = None,
+    port: int | None = None,
+    database: str | None = None,
+) -> str:
+    """A database URL from its parts, each escaped as URLs need (e.g. an Airflow connection's)."""
+    url = URL.create(
+        driver, username=username, password=password, host=host, port=port, database=database
+    )
+    return url.render_as_string(hide_password=False)
+
+
+def url_password(url: str) -> str | None:
+    """The password in ``url`` (to mask it in logs), or None."""
+    try:
+        password = make_url(url).password
+    except Exception:
+        return None
+    return None if password is None else str(password)
+
+
+def redact_url(url: str) -> str:
+    """``url`` with its password hidden, for messages and ``taiex status``."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<invalid URL>"
+
+
+@contextlib.contextmanager
+def storage_errors(operation: str) -> Iterator[None]:
+    """Turn any database error inside into a one-line StorageError naming ``operation``.
+
+    ``operation`` completes "database error while ...", e.g. "listing model versions".
+    """
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise StorageError(f"database error while {operation}: {reason}") from exc
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    if _is_file_database(dbapi_connection):
+        # WAL lets readers (status, report) read while a load writes.
+        cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=60000")
+    cursor.close()
+
+
+def _is_file_database(dbapi_connection: Any) -> bool:
+    rows = dbapi_connection.execute("PRAGMA database_list").fetchall()
+    return any(row[1] == "main" and row[2] for row in rows)

@@ -1,0 +1,123 @@
+"""The :class:`Store`: the one way into the taiex database, with a repository per table family."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Engine
+
+from taiex.settings import Settings
+from taiex.source import DailyRow
+from taiex.store import migrate
+from taiex.store.clock import Clock, utcnow
+from taiex.store.engine import make_engine
+from taiex.store.evaluations import EvaluationRepository
+from taiex.store.forecasts import ForecastRepository
+from taiex.store.loads import LoadRecord, LoadRepository, MergeResult
+from taiex.store.locks import Locks
+from taiex.store.prices import PriceRepository
+from taiex.store.signals import SignalRepository
+from taiex.store.versions import VersionRepository
+
+
+class Store:
+    """The taiex database behind one Engine (or URL); nothing here is global.
+
+    ``clock`` gives every timestamp the store writes (naive UTC, to the second); tests inject a
+    fixed one. The repositories: ``prices`` (weighted_index and its staging), ``loads``
+    (etl_loads), ``versions`` (model versions and champions), ``forecasts``, ``signals`` and
+    ``evaluations``. Every database error comes out as a StorageError naming the operation.
+    """
+
+    def __init__(self, engine: Engine | str, *, clock: Clock = utcnow) -> None:
+        self.engine = engine if isinstance(engine, Engine) else make_engine(engine)
+        self.clock = clock
+        self.prices = PriceRepository(self.engine, clock)
+        self.loads = LoadRepository(self.engine)
+        self.versions = VersionRepository(self.engine, clock)
+        self.forecasts = ForecastRepository(self.engine, clock)
+        self.signals = SignalRepository(self.engine, clock)
+        self.evaluations = EvaluationRepository(self.engine, clock)
+        self._locks = Locks(self.engine)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, clock: Clock = utcnow) -> Store:
+        """The store of ``TAIEX_DB_URL``, its schema brought to the newest revision."""
+        store = cls(settings.database_url, clock=clock)
+        store.upgrade()
+        return store
+
+    def now(self) -> dt.datetime:
+        """Now by the store's clock."""
+        return self.clock()
+
+    # ------------------------------------------------------------ schema
+
+    def upgrade(self) -> str:
+        """Bring the schema to the newest migration (creating it on an empty database)."""
+        return migrate.upgrade(self.engine, self._locks, self.now())
+
+    def create_schema(self) -> None:
+        """Same as :meth:`upgrade` (the name from before migrations)."""
+        self.upgrade()
+
+    def revision(self) -> str | None:
+        """The schema's migration revision; None before the first upgrade."""
+        return migrate.current_revision(self.engine)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # ------------------------------------------------------------ prices (see PriceRepository)
+
+    def merge_rows(
+        self, rows: Sequence[DailyRow], *, source: str, month: str | None = None
+    ) -> MergeResult:
+        """Stage ``rows`` and merge them into ``weighted_index`` in one transaction."""
+        return self.prices.merge_rows(rows, source=source, month=month)
+
+    def stage_rows(self, rows: Sequence[DailyRow], *, load_id: str) -> str:
+        """Stage ``rows`` under ``load_id`` (see :func:`~taiex.store.load_id_for`), replacing
+        what that id staged before; returns the id, for the merge step."""
+        self.prices.stage(rows, load_id)
+        return load_id
+
+    def merge_staged(self, load_id: str, *, source: str, month: str | None = None) -> MergeResult:
+        """Merge what ``load_id`` staged in one transaction (see PriceRepository)."""
+        return self.prices.merge_staged(load_id, source=source, month=month)
+
+    def read_rows(self, start: dt.date | None = None, end: dt.date | None = None) -> list[DailyRow]:
+        return self.prices.read_rows(start, end)
+
+    def read_history(
+        self, start: dt.date | None = None, end: dt.date | None = None
+    ) -> pd.DataFrame:
+        return self.prices.read_history(start, end)
+
+    def stored_dates(self) -> list[dt.date]:
+        return self.prices.stored_dates()
+
+    def summary(self) -> dict[str, Any]:
+        return self.prices.summary()
+
+    def fingerprint(self) -> str:
+        return self.prices.fingerprint()
+
+    def last_load(self) -> LoadRecord | None:
+        return self.loads.last()
+
+    # ------------------------------------------------------------ locking
+
+    @contextlib.contextmanager
+    def lock(self, name: str, *, wait: float = 0.0) -> Iterator[None]:
+        """Hold the named lock for this database, or raise LockedError (after ``wait`` seconds).
+
+        The lock belongs to a connection (PostgreSQL, MySQL) or an open file (SQLite), so a
+        process that dies, even by SIGKILL, releases it. It is re-entrant for this Store.
+        """
+        with self._locks.hold(name, wait=wait):
+            yield

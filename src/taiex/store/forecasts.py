@@ -1,0 +1,49 @@
+"""``forecasts``: each LSTM version's 5-day forecast from each origin day, stored once."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Engine, func, select
+
+from taiex.store.clock import Clock
+from taiex.store.dialects import insert_missing
+from taiex.store.engine import storage_errors
+from taiex.store.schema import forecasts
+
+
+class ForecastRepository:
+    def __init__(self, engine: Engine, clock: Clock) -> None:
+        self._engine = engine
+        self._clock = clock
+
+    def save(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Insert the rows not stored yet, by (model_version, origin_date, horizon): a rerun adds
+        nothing. ``created_at`` is the store's clock."""
+        now = self._clock()
+        with storage_errors(f"saving {len(rows)} forecast rows"), self._engine.begin() as conn:
+            insert_missing(conn, forecasts, [{**row, "created_at": now} for row in rows])
+
+    def latest(self, model_version: str | None) -> list[dict[str, Any]]:
+        """Every horizon of ``model_version``'s latest origin (any version's when None), by
+        horizon; [] when there is none."""
+        query = select(forecasts.c.model_version, forecasts.c.origin_date)
+        if model_version is not None:
+            query = query.where(forecasts.c.model_version == model_version)
+        query = query.order_by(forecasts.c.origin_date.desc(), forecasts.c.id.desc()).limit(1)
+        with storage_errors("reading forecasts"), self._engine.connect() as conn:
+            latest = conn.execute(query).first()
+            if latest is None:
+                return []
+            rows = conn.execute(
+                select(forecasts)
+                .where(forecasts.c.model_version == latest.model_version)
+                .where(forecasts.c.origin_date == latest.origin_date)
+                .order_by(forecasts.c.horizon)
+            ).mappings()
+            return [dict(row) for row in rows]
+
+    def count(self) -> int:
+        with storage_errors("counting forecasts"), self._engine.connect() as conn:
+            return int(conn.scalar(select(func.count()).select_from(forecasts)) or 0)

@@ -1,0 +1,271 @@
+"""The one artifact format: round trips, every refusal, and the two format-1 layouts still read.
+
+The format-1 fixtures under tests/fixtures/ are bytes written by main at b8277b0 (before the one
+format), each model's ``to_bytes()``:
+
+- ``lstm-format1.bin``: ``LSTMForecaster(LSTMConfig(hidden_size=4, num_layers=1, max_epochs=2,
+  patience=1, batch_size=64, ensemble=1)).fit(synthetic_history(340, seed=5))``
+- ``classifier-format1.bin``: ``EntrySignalClassifier(ClassifierConfig(candidates=
+  ("logistic_regression",), grids={"logistic_regression": {"C": [1.0]}}, min_train_days=100))
+  .fit(synthetic_history(300, seed=5))``
+
+The expected figures below were computed by those same fitted models on main, in full precision.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import struct
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from taiex import __version__
+from taiex.errors import ArtifactError
+from taiex.frames import FORECAST_VALUES
+from taiex.models import artifact
+from taiex.models.classifier import EntrySignalClassifier
+from taiex.models.lstm import LSTMForecaster
+from tests.series import synthetic_history
+
+FIXTURES = Path(__file__).parent / "fixtures"
+HEADER = {"libraries": {"numpy": "2.0"}, "metadata": {"trained": "2025-01-02", "score": 0.5}}
+PAYLOAD = bytes(range(256)) * 3
+
+LEGACY_LSTM_PREDICT = [  # predict(synthetic_history(340, seed=5))[FORECAST_VALUES]
+    [9502.74352608021, 9458.182495163977, 9547.514500659227,
+     9432.575777073165, 9573.43324417789, 9496.95],
+    [9498.510723616619, 9373.595462943244, 9625.09064140164,
+     9229.154777595591, 9775.727912341366, 9496.95],
+    [9501.530135539479, 9310.974359749816, 9695.98577210459,
+     9120.687237926442, 9898.275487526695, 9496.95],
+    [9498.822026950114, 9221.322770253219, 9784.672128681494,
+     9127.08017113855, 9885.704760761111, 9496.95],
+    [9529.668157356455, 9180.169159274365, 9892.472961414569,
+     9051.756160953759, 10032.812812730992, 9496.95],
+]  # fmt: skip
+LEGACY_LSTM_SHA256 = "790f65177b30326d3845bf3123c6c660dc192fed62317a174fc91adc3f8f4228"
+LEGACY_CLASSIFIER_PROBABILITIES = [  # predict_proba(synthetic_history(300, seed=5)), last 5
+    0.005030840411981453,
+    0.04607870835704197,
+    0.03989514730543797,
+    0.009292114981353954,
+    0.042185893423611225,
+]
+LEGACY_CLASSIFIER_SHA256 = "6c45d8a9d97ea933d731ea4f298d33c49b8d26fa3239f0a73c515bb471e42889"
+
+
+@pytest.fixture(scope="module")
+def packed() -> bytes:
+    return artifact.pack("lstm", HEADER, PAYLOAD)
+
+
+def _fixture(name: str) -> bytes:
+    return (FIXTURES / name).read_bytes()
+
+
+def _with_prefix(data: bytes, **fields: int) -> bytes:
+    """``data`` with some fields of its prefix replaced (version, header_size, payload_size)."""
+    layout = struct.Struct(">12sHIQ32s")
+    magic, version, header_size, payload_size, digest = layout.unpack_from(data)
+    values = {"version": version, "header_size": header_size, "payload_size": payload_size}
+    values.update(fields)
+    prefix = layout.pack(
+        magic, values["version"], values["header_size"], values["payload_size"], digest
+    )
+    return prefix + data[layout.size :]
+
+
+def _rebuilt(header_text: bytes, payload: bytes) -> bytes:
+    """A format-2 artifact around any header bytes, with a correct checksum."""
+    digest = hashlib.sha256(header_text + payload).digest()
+    prefix = struct.pack(">12sHIQ32s", artifact.MAGIC, 2, len(header_text), len(payload), digest)
+    return prefix + header_text + payload
+
+
+# ---------------------------------------------------------------- round trips
+
+
+def test_unpack_returns_what_pack_was_given(packed: bytes) -> None:
+    header, payload = artifact.unpack(packed, "lstm")
+    assert payload == PAYLOAD
+    assert header == {
+        "kind": "lstm",
+        "format_version": artifact.FORMAT_VERSION,
+        "libraries": {"taiex": __version__, "numpy": "2.0"},
+        "metadata": HEADER["metadata"],
+    }
+    assert packed.startswith(artifact.MAGIC) and packed.endswith(PAYLOAD)
+
+
+def test_pack_is_deterministic(packed: bytes) -> None:
+    assert artifact.pack("lstm", dict(reversed(list(HEADER.items()))), PAYLOAD) == packed
+
+
+@pytest.mark.parametrize("name", ["lstm-format1.bin", "classifier-format1.bin"])
+def test_both_kinds_round_trip_through_the_new_format(name: str) -> None:
+    kind = LSTMForecaster if name.startswith("lstm") else EntrySignalClassifier
+    old = kind.from_bytes(_fixture(name))
+    data = old.to_bytes()
+    assert data.startswith(artifact.MAGIC)
+    header, _ = artifact.unpack(data, kind.kind)
+    assert header["kind"] == kind.kind and header["format_version"] == 2
+    new = kind.from_bytes(data)
+    assert new.to_bytes() == data
+    assert new.metadata() == old.metadata()
+    history = synthetic_history(340 if kind is LSTMForecaster else 300, seed=5)
+    if isinstance(old, LSTMForecaster):
+        assert isinstance(new, LSTMForecaster)
+        pd.testing.assert_frame_equal(new.predict(history), old.predict(history))
+    else:
+        assert isinstance(new, EntrySignalClassifier)
+        pd.testing.assert_series_equal(new.predict_proba(history), old.predict_proba(history))
+
+
+# ---------------------------------------------------------------- refusals
+
+
+def test_wrong_kind(packed: bytes) -> None:
+    with pytest.raises(ArtifactError, match="holds a lstm model, not the classifier model"):
+        artifact.unpack(packed, "classifier")
+
+
+@pytest.mark.parametrize("data", [b"", b"PK\x03\x04" + bytes(80), b"TAIEX-MODEL"])
+def test_bad_magic(data: bytes) -> None:
+    with pytest.raises(ArtifactError, match="not a taiex model artifact"):
+        artifact.unpack(data, "lstm")
+
+
+def test_not_bytes() -> None:
+    with pytest.raises(ArtifactError, match="is bytes, got str"):
+        artifact.unpack("TAIEX-MODEL", "lstm")  # type: ignore[arg-type]
+
+
+def test_newer_format(packed: bytes) -> None:
+    with pytest.raises(ArtifactError, match=r"format version 3 is newer than .* format 2: upgrade"):
+        artifact.unpack(_with_prefix(packed, version=3), "lstm")
+
+
+def test_unknown_older_format(packed: bytes) -> None:
+    with pytest.raises(ArtifactError, match="format version 1 is unknown"):
+        artifact.unpack(_with_prefix(packed, version=1), "lstm")
+
+
+@pytest.mark.parametrize(
+    "offset",
+    [26, 57, 58, 70, -1],
+    ids=["digest", "digest-end", "header", "header-later", "payload"],
+)
+def test_checksum_mismatch(packed: bytes, offset: int) -> None:
+    corrupt = bytearray(packed)
+    corrupt[offset] ^= 0x20
+    with pytest.raises(ArtifactError, match="fails its checksum"):
+        artifact.unpack(bytes(corrupt), "lstm")
+
+
+@pytest.mark.parametrize("keep", [0.99, 0.5, 30 / 1000])
+def test_truncated(packed: bytes, keep: float) -> None:
+    cut = packed[: int(len(packed) * keep)]
+    with pytest.raises(ArtifactError, match="truncated"):
+        artifact.unpack(cut, "lstm")
+
+
+def test_lengths_that_do_not_add_up(packed: bytes) -> None:
+    with pytest.raises(ArtifactError, match="longer than its prefix says"):
+        artifact.unpack(packed + b"\0", "lstm")
+    with pytest.raises(ArtifactError, match="truncated"):
+        artifact.unpack(_with_prefix(packed, payload_size=len(PAYLOAD) + 1), "lstm")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (b"\xff\xfe", "header is not JSON"),
+        (b"[1, 2]", "header is a JSON list, not an object"),
+        (json.dumps({"kind": "lstm", "libraries": {}}).encode(), "header lacks 'metadata'"),
+    ],
+)
+def test_a_bad_header_with_a_good_checksum(text: bytes, message: str) -> None:
+    with pytest.raises(ArtifactError, match=message):
+        artifact.unpack(_rebuilt(text, PAYLOAD), "lstm")
+
+
+def test_pack_refuses_a_header_that_is_not_json() -> None:
+    with pytest.raises(ArtifactError, match="not plain JSON"):
+        artifact.pack("lstm", {"metadata": {"score": float("nan")}}, PAYLOAD)
+
+
+# ---------------------------------------------------------------- format 1
+
+
+def test_a_format1_lstm_artifact_gives_the_forecasts_it_gave() -> None:
+    data = _fixture("lstm-format1.bin")
+    assert data.startswith(b"TAIEX-LSTM\n")
+    header, _ = artifact.unpack(data, "lstm")
+    assert header == {"kind": "lstm", "format_version": 1, "libraries": {}, "metadata": None}
+    model = LSTMForecaster.from_bytes(data)
+    forecast = model.predict(synthetic_history(340, seed=5))[list(FORECAST_VALUES)]
+    np.testing.assert_array_equal(forecast.to_numpy(), np.array(LEGACY_LSTM_PREDICT))
+    assert model.config.hidden_size == 4 and model.config.ensemble == 1
+    assert model.train_end_.isoformat() == "2021-04-21"  # the 340th business day from 2020-01-02
+    assert hashlib.sha256(data[45:]).hexdigest() == LEGACY_LSTM_SHA256  # the old metadata's
+
+
+def test_a_format1_classifier_artifact_gives_the_probabilities_it_gave() -> None:
+    data = _fixture("classifier-format1.bin")
+    assert data.startswith(b"TAIEXCLF")
+    header, payload = artifact.unpack(data, "classifier")
+    assert header["format_version"] == 1 and header["metadata"]["winner"] == "logistic_regression"
+    assert set(header["libraries"]) == {"taiex", "scikit-learn", "skops"}
+    model = EntrySignalClassifier.from_bytes(data)
+    probabilities = model.predict_proba(synthetic_history(300, seed=5)).iloc[-5:].tolist()
+    assert probabilities == LEGACY_CLASSIFIER_PROBABILITIES
+    assert model.metadata()["sha256"] == hashlib.sha256(payload).hexdigest()
+    assert hashlib.sha256(payload).hexdigest() == LEGACY_CLASSIFIER_SHA256
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"), [("lstm-format1.bin", "classifier"), ("classifier-format1.bin", "lstm")]
+)
+def test_format1_artifacts_of_the_other_kind_are_refused(name: str, kind: str) -> None:
+    with pytest.raises(ArtifactError, match=f"not the {kind} model expected"):
+        artifact.unpack(_fixture(name), kind)
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"), [("lstm-format1.bin", "lstm"), ("classifier-format1.bin", "classifier")]
+)
+@pytest.mark.parametrize("offset", [20, 100, -1])
+def test_format1_corruption_is_refused(name: str, kind: str, offset: int) -> None:
+    corrupt = bytearray(_fixture(name))
+    corrupt[offset] ^= 0x01
+    with pytest.raises(ArtifactError, match="fails"):
+        artifact.unpack(bytes(corrupt), kind)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"TAIEX-LSTM\n\x00\x01", "LSTM artifact .*format 1.* truncated"),
+        (b"TAIEXCLF" + bytes(10), "classifier artifact .*format 1.* truncated"),
+    ],
+)
+def test_format1_truncated(data: bytes, message: str) -> None:
+    with pytest.raises(ArtifactError, match=message):
+        artifact.unpack(data, "lstm" if b"LSTM" in data else "classifier")
+
+
+def test_format1_versions_other_than_1_are_refused() -> None:
+    lstm = bytearray(_fixture("lstm-format1.bin"))
+    lstm[12] = 2  # the old layout's version field: magic (11 bytes), then 2 bytes
+    with pytest.raises(ArtifactError, match="old layout has format version 2"):
+        artifact.unpack(bytes(lstm), "lstm")
+    # The old classifier layout kept its version in the JSON header, under its checksum.
+    header = json.dumps({"format_version": 2, "sha256": hashlib.sha256(b"p").hexdigest()})
+    body = len(header).to_bytes(4, "big") + header.encode() + b"p"
+    data = b"TAIEXCLF" + hashlib.sha256(body).digest() + body
+    with pytest.raises(ArtifactError, match="old layout has format version 2"):
+        artifact.unpack(data, "classifier")
