@@ -270,7 +270,9 @@ def test_killed_or_interrupted_it_resumes_to_the_same_tables(
 # ---------------------------------------------------------------- the command
 
 
-def test_cli_compare_prints_the_runs_side_by_side(homes: dict[str, Path], every5: RunFolder) -> None:
+def test_cli_compare_prints_the_runs_side_by_side(
+    homes: dict[str, Path], every5: RunFolder
+) -> None:
     never = homes["runs"] / "never"
     if not (never / "summary.json").exists():
         simulate(settings_for(homes["user"]), never, Request(DATES[-8], END, "never"))
@@ -285,7 +287,10 @@ def test_cli_compare_prints_the_runs_side_by_side(homes: dict[str, Path], every5
     ("args", "message"),
     [
         (["--from", "2023-01-10", "--to", "2023-01-02", "--out", "x"], "before --from"),
-        (["--from", "2023-01-02", "--to", "2023-02-01", "--out", "x", "--policy", "often"], "every-N"),
+        (
+            ["--from", "2023-01-02", "--to", "2023-02-01", "--out", "x", "--policy", "often"],
+            "every-N",
+        ),
         (["--from", "2023-01-02", "--to", "2023-02-01"], "--out"),
         (["--compare"], "--compare"),
     ],
@@ -296,7 +301,9 @@ def test_cli_usage_errors_exit_2(args: list[str], message: str) -> None:
     assert message in result.stderr
 
 
-def test_cli_refuses_a_folder_of_another_simulation(homes: dict[str, Path], every5: RunFolder) -> None:
+def test_cli_refuses_a_folder_of_another_simulation(
+    homes: dict[str, Path], every5: RunFolder
+) -> None:
     env = {"TAIEX_HOME": str(homes["user"])}
     args = ["--from", str(START), "--to", str(END), "--out", str(every5.path), "--policy", "never"]
     result = runner.invoke(app, ["simulate", *args], env=env)
@@ -305,11 +312,11 @@ def test_cli_refuses_a_folder_of_another_simulation(homes: dict[str, Path], ever
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-def test_cli_says_when_no_day_is_stored_in_the_range(homes: dict[str, Path], tmp_path: Path) -> None:
+def test_cli_says_when_no_day_is_stored_in_the_range(
+    homes: dict[str, Path], tmp_path: Path
+) -> None:
     env = {"TAIEX_HOME": str(homes["user"])}
     args = ["--from", "2030-01-01", "--to", "2030-02-01", "--out", str(tmp_path / "x")]
     result = runner.invoke(app, ["simulate", *args], env=env)
     assert result.exit_code == 1
     assert "no stored trading day between 2030-01-01 and 2030-02-01" in result.stderr
-
-

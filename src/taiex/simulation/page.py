@@ -115,7 +115,7 @@ def _strategy_line(strategy: Mapping[str, Any]) -> str:
 def _loop_lines(loop: Mapping[str, Any]) -> list[str]:
     kinds = loop.get("kinds", {})
     parts = [
-        f"the {NAMES.get(kind, kind)} was retrained {k['challengers']} time(s) and "
+        f"the {titles().get(kind, kind)} was retrained {k['challengers']} time(s) and "
         f"{k['promotions']} challenger(s) promoted"
         for kind, k in kinds.items()
     ]
@@ -125,8 +125,18 @@ def _loop_lines(loop: Mapping[str, Any]) -> list[str]:
     return [f"Over the period {'; '.join(parts)}; it took {cpu:,.0f} CPU seconds in all."]
 
 
-NAMES = {"lstm": "LSTM forecaster", "classifier": "entry-signal classifier"}
-METRIC_NAMES = {"lstm": "sMAPE %", "classifier": "ROC AUC"}
+def titles() -> dict[str, str]:
+    """Each kind's title, by name ("LSTM forecaster")."""
+    from taiex.kinds import KINDS
+
+    return {spec.name: spec.title for spec in KINDS}
+
+
+def metric_names() -> dict[str, str]:
+    """Each kind's metric as a label ("sMAPE %", "ROC AUC")."""
+    from taiex.kinds import KINDS
+
+    return {spec.name: spec.metric.name + (" %" if spec.metric.percent else "") for spec in KINDS}
 
 
 def _num(value: Any, fmt: str) -> str:
@@ -176,7 +186,7 @@ def draw(folder: RunFolder, summary: Mapping[str, Any], costs: Costs) -> list[Im
             "Monitoring, retraining, promotion",
             "The metric each evening's monitoring computed for the champion, its baseline, the "
             "threshold, the days a challenger was trained and the promotions.",
-            plots.monitoring_plot(decisions, into / "monitoring.png", thresholds, METRIC_NAMES),
+            plots.monitoring_plot(decisions, into / "monitoring.png", thresholds, metric_names()),
         ),
         Image(
             "The signal as a strategy",
@@ -205,7 +215,7 @@ def write_page(folder: RunFolder, summary: Mapping[str, Any], costs: Costs) -> P
         summary=summary,
         words=plain_words(summary),
         images=images,
-        names=NAMES,
-        metric_names=METRIC_NAMES,
+        names=titles(),
+        metric_names=metric_names(),
     )
     return write_atomic(folder.path / RunFolder.PAGE, page.encode("utf-8"))

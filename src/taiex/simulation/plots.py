@@ -128,9 +128,9 @@ def rolling_ratio_plot(forecasts: pd.DataFrame, path: Path, horizons: tuple[int,
 def monitoring_plot(
     decisions: pd.DataFrame, path: Path, thresholds: dict[str, float], names: dict[str, str]
 ) -> Path:
-    """Each kind's monitored metric and its baseline by day, with its threshold, the days a
-    challenger was trained (dotted) and the promotions (green)."""
-    kinds = [k for k in ("lstm", "classifier") if k in set(decisions["kind"])]
+    """Per kind of ``names`` (kind -> metric label), its monitored metric and baseline by day,
+    its threshold, the days a challenger was trained (dotted) and the promotions (green)."""
+    kinds = [k for k in names if k in set(decisions["kind"])]
     with _style():
         figure, axes = _figure(max(len(kinds), 1))
         _titles(

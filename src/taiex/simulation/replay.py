@@ -196,8 +196,8 @@ def _check_folder(folder: RunFolder, about: dict[str, Any]) -> None:
             different.insert(0, "the first day")
         if different:
             raise InputError(
-                f"{folder.path} holds another simulation (its {', '.join(different)} differ): "
-                "choose another --out, or remove it to start again"
+                f"{folder.path} holds another simulation ({', '.join(different)}: not the "
+                "same); choose another --out, or remove it to start again"
             )
     text = json.dumps({k: v for k, v in about.items()}, indent=2) + "\n"
     write_atomic(path, text.encode("utf-8"))
@@ -223,7 +223,7 @@ class _Replay:
         self.clock = SimulatedClock()
         scratch_settings = settings.replace(home=folder.path / "home", db_url=scratch.url)
         store = Store(scratch.url, clock=self.clock)
-        store.create_schema()
+        store.upgrade()
         policy = policies.build(request.policy, sessions)
         self.ctx = Context(scratch_settings, store, policy=policy, draw=False)
         self.scratch = scratch
@@ -246,7 +246,7 @@ class _Replay:
         day = row.date
         self.clock.set(day)
         cpu, wall = time.process_time(), time.perf_counter()
-        steps = _StepTimer(self.ctx, self.observer)
+        steps = _StepTimer(self.ctx, self.observer, day)
         merged = self.ctx.store.merge_rows([row], source="simulation")
         data = {"inserted": merged.inserted, "updated": merged.updated, "last_date": str(day)}
         result = run_models(self.ctx, data, day, steps)
@@ -288,9 +288,10 @@ class SimulatedClock:
 class _StepTimer:
     """Times the job's steps and tells which versions each one registered (its training)."""
 
-    def __init__(self, ctx: Any, observer: Observer) -> None:
+    def __init__(self, ctx: Any, observer: Observer, day: dt.date) -> None:
         self.ctx = ctx
         self.observer = observer
+        self.day = day
         self.known = {v.version for v in ctx.registry().versions()}
         self.current: tuple[str, float] | None = None
         self.trained: dict[str, float] = {}  # version -> seconds of the step that trained it
@@ -305,7 +306,7 @@ class _StepTimer:
     def step(self, name: str) -> None:
         self._end_step()
         self.current = (name, time.perf_counter())
-        self.observer.step(name)
+        self.observer.step(f"{self.day} {name}")
 
     def close(self) -> None:
         self._end_step()
@@ -426,7 +427,7 @@ def _decision_row(
 
 def _user_rows(settings: Settings, request: Request) -> list[DailyRow]:
     """The user's stored days up to the last simulated one (only read)."""
-    store = Store.from_settings(settings)
+    store = Store.existing(settings)
     try:
         return store.read_rows(end=request.end)
     finally:
