@@ -160,3 +160,16 @@ def test_the_clock_is_now(store: Store) -> None:
     assert now.tzinfo is None and now.microsecond == 0
     utc = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     assert abs((utc - now).total_seconds()) < 60
+
+
+def test_real_numbers_come_back_as_written(store: Store) -> None:
+    """Double precision everywhere (MySQL's FLOAT kept about 7 digits: 23,456.8 for 23,456.78)."""
+    level = 23456.789012345678
+    rows_in = forecast_rows("lstm-v1", ORIGIN, level)
+    store.forecasts.save(rows_in)
+    back = store.forecasts.served("lstm-v1", ORIGIN)
+    assert [r["forecast"] for r in back] == [level + h for h in range(1, 6)]
+    assert [r["naive"] for r in back] == [level] * 5
+    store.signals.save([signal_row("classifier-v1", ORIGIN, 0.123456789012345)])
+    assert store.signals.served("classifier-v1", ORIGIN)[0]["probability"] == 0.123456789012345
+    assert store.signals.served("classifier-v1", ORIGIN + dt.timedelta(days=1)) == []
