@@ -56,6 +56,17 @@ class ForecastRepository:
         with storage_errors("reading forecasts"), self._engine.connect() as conn:
             return [dict(row) for row in conn.execute(query).mappings()]
 
+    def between(self, model_version: str, first: dt.date, last: dt.date) -> list[dict[str, Any]]:
+        """What ``model_version`` stored from the days ``first`` … ``last``, in order."""
+        query = (
+            select(forecasts)
+            .where(forecasts.c.model_version == model_version)
+            .where(forecasts.c.origin_date >= first, forecasts.c.origin_date <= last)
+            .order_by(forecasts.c.origin_date, forecasts.c.horizon)
+        )
+        with storage_errors("reading forecasts"), self._engine.connect() as conn:
+            return [dict(row) for row in conn.execute(query).mappings()]
+
     def count(self) -> int:
         with storage_errors("counting forecasts"), self._engine.connect() as conn:
             return int(conn.scalar(select(func.count()).select_from(forecasts)) or 0)

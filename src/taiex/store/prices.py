@@ -152,6 +152,18 @@ class PriceRepository:
             self._history, self._stamp = cached, stamp
         return cached
 
+    def revisions(self, until: dt.date) -> list[tuple[dt.date, dt.datetime]]:
+        """The stored days up to ``until`` revised since they were first stored, with the time
+        of their last revision, by date (rare: TWSE corrects a day now and then)."""
+        wi = weighted_index
+        query = (
+            select(wi.c.date, wi.c.updated_at)
+            .where(wi.c.updated_at > wi.c.created_at, wi.c.date <= until)
+            .order_by(wi.c.date)
+        )
+        with storage_errors("reading weighted_index"), self._engine.connect() as conn:
+            return [(day, moment) for day, moment in conn.execute(query)]
+
     def stored_dates(self) -> list[dt.date]:
         with storage_errors("reading dates"), self._engine.connect() as conn:
             return list(conn.scalars(select(weighted_index.c.date).order_by(weighted_index.c.date)))

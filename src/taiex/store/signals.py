@@ -48,6 +48,17 @@ class SignalRepository:
         with storage_errors("reading signals"), self._engine.connect() as conn:
             return [dict(row) for row in conn.execute(query).mappings()]
 
+    def between(self, model_version: str, first: dt.date, last: dt.date) -> list[dict[str, Any]]:
+        """What ``model_version`` stored from the days ``first`` … ``last``, in order."""
+        query = (
+            select(signals)
+            .where(signals.c.model_version == model_version)
+            .where(signals.c.based_on >= first, signals.c.based_on <= last)
+            .order_by(signals.c.based_on)
+        )
+        with storage_errors("reading signals"), self._engine.connect() as conn:
+            return [dict(row) for row in conn.execute(query).mappings()]
+
     def count(self) -> int:
         with storage_errors("counting signals"), self._engine.connect() as conn:
             return int(conn.scalar(select(func.count()).select_from(signals)) or 0)
