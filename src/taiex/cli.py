@@ -887,8 +887,6 @@ def step_refresh(day: DayOption = None) -> None:
 
 # ---------------------------------------------------------------- simulate
 
-Day = Annotated[dt.datetime | None, typer.Option(formats=["%Y-%m-%d"], show_default=False)]
-
 
 @app.command()
 def simulate(
