@@ -320,3 +320,18 @@ def test_cli_says_when_no_day_is_stored_in_the_range(
     result = runner.invoke(app, ["simulate", *args], env=env)
     assert result.exit_code == 1
     assert "no stored trading day between 2030-01-01 and 2030-02-01" in result.stderr
+
+
+def test_a_finished_simulation_is_extended_not_shortened(
+    homes: dict[str, Path], tmp_path: Path
+) -> None:
+    from taiex.errors import InputError
+
+    out = tmp_path / "extended"
+    settings = settings_for(homes["user"])
+    simulate(settings, out, Request(DATES[-4], DATES[-3], "never"))
+    extended = simulate(settings, out, Request(DATES[-4], END, "never"))
+    assert extended.days_run == 2 and extended.summary["days"] == 4
+    assert RunFolder(out).read(DAYS)["date"].dt.date.tolist() == DATES[-4:]
+    with pytest.raises(InputError, match="holds sessions up to"):
+        simulate(settings, out, Request(DATES[-4], DATES[-2], "never"))

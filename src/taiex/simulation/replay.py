@@ -124,6 +124,10 @@ def simulate(
     _check_folder(folder, about)
     scratch = ScratchDatabase(out)
     done = scratch.last_day()
+    if done is not None and done > sessions[-1]:
+        raise InputError(
+            f"{out} holds sessions up to {done}, after --to {request.end}: choose another --out"
+        )
     scratch.restore()
     folder.truncate_after(done)
     todo = [day for day in sessions if done is None or day > done]
