@@ -507,3 +507,54 @@ def test_when_no_version_loads_a_new_model_replaces_the_champion(sqlite_store: S
     trial = retrain_kind(spec, sqlite_store, HISTORY, SETTINGS)
     assert trial.promoted and "a new model replaces classifier-v2" in trial.reason
     assert Registry(sqlite_store).champion("classifier").version == "classifier-v3"  # type: ignore[union-attr]
+
+
+def test_the_lstm_evaluation_reuses_what_it_stored_and_gives_the_same_figures(
+    tmp_path: Any,
+) -> None:
+    """Each evening computes only the origins no earlier evening stored, and its figures are
+    exactly those of a whole recomputation; a revised price makes the rows made before it stale."""
+    from decimal import Decimal
+
+    from taiex.monitor import evaluate_champion
+    from taiex.source import DailyRow
+    from tests.clock import StepClock
+
+    clock = StepClock()
+    store = Store(f"sqlite:///{tmp_path / 'reuse.db'}", clock=clock)
+    store.upgrade()
+    full = synthetic_history(n=480, start="2023-01-02", seed=5)
+    store.merge_rows([_row(r) for r in full.itertuples()], source="test")
+    retrain_kind(LSTM, store, full.iloc[:-4], TINY)
+    registry = Registry(store)
+
+    def evening(history: pd.DataFrame) -> int:
+        clock.advance(hours=1)
+        loaded, evaluation = evaluate_champion(LSTM, registry, history)
+        assert loaded is not None and evaluation is not None
+        fresh = LSTM.run_evaluation(loaded.model, loaded.version.version, history, None)
+        assert (evaluation.metric, evaluation.baseline) == (fresh.metric, fresh.baseline)
+        assert evaluation.detail == fresh.detail
+        pd.testing.assert_frame_equal(evaluation.frame, fresh.frame, check_exact=True)
+        return len(evaluation.outputs)
+
+    computed = [evening(full.iloc[: len(full) - left]) for left in (3, 2, 1, 0)]
+    assert computed == [5 * 124, 5, 5, 5]  # then only the newest origin
+    assert evening(full) == 0  # the same evening again: everything is stored
+    # TWSE revises a close inside the window: every origin from that day on is made again.
+    day = full.iloc[-10]
+    clock.advance(hours=1)
+    revised = DailyRow(
+        day["date"].date(), *(Decimal(f"{day[c]:.2f}") for c in ("open", "high", "low")),
+        Decimal(f"{day['close'] + 1:.2f}"),
+    )  # fmt: skip
+    store.merge_rows([revised], source="test")
+    assert evening(store.read_history()) == 5 * 9  # its origin and the 8 after it, to D-1
+
+
+def _row(r: Any) -> Any:
+    from decimal import Decimal
+
+    from taiex.source import DailyRow
+
+    return DailyRow(r.date.date(), *(Decimal(f"{v:.2f}") for v in (r.open, r.high, r.low, r.close)))

@@ -201,3 +201,16 @@ def test_a_figure_is_stored_once_and_the_latest_of_a_kind_is_found(store: Store)
     assert (latest.name, latest.png) == ("lstm_v1_20241106.png", png)  # a rerun added nothing
     assert store.figures.count() == 2
     assert store.figures.latest("evaluation-classifier") is None
+
+
+def test_real_numbers_come_back_as_written(store: Store) -> None:
+    """Double precision everywhere (MySQL's FLOAT kept about 7 digits: 23,456.8 for 23,456.78)."""
+    level = 23456.789012345678
+    rows_in = forecast_rows("lstm-v1", ORIGIN, level)
+    store.forecasts.save(rows_in)
+    back = store.forecasts.served("lstm-v1", ORIGIN)
+    assert [r["forecast"] for r in back] == [level + h for h in range(1, 6)]
+    assert [r["naive"] for r in back] == [level] * 5
+    store.signals.save([signal_row("classifier-v1", ORIGIN, 0.123456789012345)])
+    assert store.signals.served("classifier-v1", ORIGIN)[0]["probability"] == 0.123456789012345
+    assert store.signals.served("classifier-v1", ORIGIN + dt.timedelta(days=1)) == []

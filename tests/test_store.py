@@ -334,3 +334,31 @@ def test_a_job_error_after_the_lock_connection_died_is_the_one_reported(store: S
         end_lock_holder(store, "etl")
     with store.lock("etl"):  # and the lock is free again
         pass
+    assert redact_url("not a url") == "<invalid URL>"
+
+
+def test_the_history_follows_every_change_another_writer_makes(
+    store: Store, database_url: str
+) -> None:
+    """The reader keeps the history it read; a second store adds, revises (within the same
+    second) and inserts days before the last one, and every read sees the table as it is."""
+    moment = dt.datetime(2024, 12, 31, 10, 0, 0)
+    writer = Store(database_url, clock=lambda: moment)
+    try:
+        writer.merge_rows(ROWS[:2], source="test")
+        assert store.read_history()["close"].tolist() == [22736.93, 22850.00]
+        writer.merge_rows(ROWS[2:], source="test")  # after the last day read
+        assert store.read_history()["close"].tolist() == [22736.93, 22850.00, 12345678.91]
+        writer.merge_rows([REVISED], source="test")  # same count, same last day, same second
+        assert store.read_history()["close"].tolist()[1] == 22850.01
+        early = day("2024-11-29", "22000.00", "22100.00", "21900.00", "22050.00")
+        writer.merge_rows([early], source="test")  # before the last day read
+        history = store.read_history()
+        assert [d.date() for d in history["date"]] == [early.date, *(r.date for r in ROWS)]
+        assert history.equals(Store(database_url).read_history())  # as a fresh read gives
+        part = store.read_history(start=ROWS[0].date, end=ROWS[1].date)
+        assert part["close"].tolist() == [22736.93, 22850.01]
+        part.loc[0, "close"] = -1.0  # the caller's own frame
+        assert store.read_history(end=ROWS[0].date)["close"].iloc[-1] == 22736.93
+    finally:
+        writer.dispose()

@@ -928,6 +928,190 @@ def step_retrain(kind: KindArg, day: DayOption = None) -> None:
     _step(retrain, kind, _day_of(day))
 
 
+# ---------------------------------------------------------------- simulate
+
+
+@app.command()
+def simulate(
+    start: Annotated[
+        dt.datetime | None,
+        typer.Option(
+            "--from", formats=["%Y-%m-%d"], help="First session replayed.", show_default=False
+        ),
+    ] = None,
+    end: Annotated[
+        dt.datetime | None,
+        typer.Option(
+            "--to", formats=["%Y-%m-%d"], help="Last session replayed.", show_default=False
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Folder for the tables, summary.json and index.html; a folder holding the same "
+            "simulation is resumed where it stopped.",
+            show_default=False,
+        ),
+    ] = None,
+    policy: Annotated[
+        str,
+        typer.Option(
+            "--policy",
+            help="When to retrain: configured (the thresholds of the settings), never (the first "
+            "models serve throughout) or every-N (every N sessions; promoted by the usual rule).",
+        ),
+    ] = "configured",
+    fee: Annotated[
+        float, typer.Option("--fee", help="The strategy's broker fee on each side, in percent.")
+    ] = 0.1425,
+    exit_tax: Annotated[
+        float, typer.Option("--exit-tax", help="The strategy's tax on each exit, in percent.")
+    ] = 0.1,
+    compare: Annotated[
+        bool,
+        typer.Option("--compare", help="Print the summaries of the folders given side by side."),
+    ] = False,
+    folders: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Simulation folders (with --compare).", show_default=False),
+    ] = None,
+) -> None:
+    """Replay the daily loop over past sessions and measure what it would have served.
+
+    Every session from --from to --to is run as the daily job would have run that evening, with
+    only the data stored up to that day, on a scratch database in --out (your database, models
+    and report are not touched). Interrupted (Ctrl-C, or killed), the same command resumes.
+
+    Example: taiex simulate --from 2020-01-01 --to 2021-12-31 --out sim-2020 --policy never
+    Example: taiex simulate --compare sim-2020 sim-2020-never
+    """
+    if compare:
+        _compare_simulations(folders or [])
+        return
+    if folders:
+        raise typer.BadParameter("folders are given only with --compare", param_hint="FOLDERS")
+    request = _simulation_request(start, end, out, policy, fee, exit_tax)
+    assert out is not None
+    _run_simulation(request, out)
+
+
+def _simulation_request(
+    start: dt.datetime | None,
+    end: dt.datetime | None,
+    out: Path | None,
+    policy: str,
+    fee: float,
+    exit_tax: float,
+) -> Any:
+    from taiex.errors import InputError
+    from taiex.simulation.replay import Request
+    from taiex.simulation.summary import Costs
+
+    for value, option in ((start, "--from"), (end, "--to"), (out, "--out")):
+        if value is None:
+            raise typer.BadParameter(f"{option} is required (or --compare)", param_hint=option)
+    assert start is not None and end is not None
+    if fee < 0 or exit_tax < 0:
+        raise typer.BadParameter("costs are percentages >= 0", param_hint="--fee/--exit-tax")
+    try:
+        return Request(start.date(), end.date(), policy, Costs(fee, exit_tax))
+    except InputError as exc:
+        hint = "--policy" if "--policy" in str(exc) else "--to"
+        raise typer.BadParameter(str(exc), param_hint=hint) from exc
+
+
+def _run_simulation(request: Any, out: Path) -> None:
+    from taiex.simulation.page import plain_words
+    from taiex.simulation.replay import simulate as replay
+
+    progress = _SimulationProgress()
+    try:
+        with progress:
+            outcome = replay(_settings(), out, request, progress)
+    except KeyboardInterrupt:
+        stderr.print(
+            f"interrupted after {progress.days_run} session(s) of this run; every finished one "
+            f"is kept in {out}: run the same command again to resume",
+            highlight=False,
+        )
+        raise typer.Exit(130) from None
+    total = outcome.summary["days"]
+    for line in plain_words(outcome.summary):
+        stdout.print(line, highlight=False)
+    stdout.print(
+        f"{outcome.days_run} session(s) simulated now, {total - outcome.days_run} already done; "
+        f"the tables, summary.json and index.html are in {out}",
+        highlight=False,
+    )
+
+
+class _SimulationProgress:
+    """The replay's progress: a bar of sessions with the day and step at work, and an ETA. It
+    appears once the replay starts, so a refused run prints its one error line and nothing
+    else."""
+
+    def __init__(self) -> None:
+        from rich.progress import TimeElapsedColumn, TimeRemainingColumn
+
+        self.bar = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("sessions"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=stderr,
+        )
+        self.task: Any = None
+        self.days_run = 0
+
+    def __enter__(self) -> _SimulationProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.task is not None:
+            self.bar.stop()
+
+    def started(self, total: int, done: int) -> None:
+        self.bar.start()
+        self.task = self.bar.add_task("simulating", total=total, completed=done)
+
+    def step(self, name: str) -> None:
+        self.bar.update(self.task, description=name)
+
+    def day_done(self, day: Any) -> None:
+        self.days_run += 1
+        self.bar.update(self.task, completed=day.done, description=f"{day.day} done")
+
+
+def _compare_simulations(folders: list[Path]) -> None:
+    from taiex.errors import InputError
+    from taiex.simulation.summary import comparison
+
+    if not folders:
+        raise typer.BadParameter(
+            "--compare needs one or more simulation folders", param_hint="--compare"
+        )
+    summaries = {}
+    for folder in folders:
+        path = folder / "summary.json"
+        try:
+            summaries[str(folder)] = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise InputError(f"{path}: no summary (is {folder} a finished simulation?)") from exc
+        except (OSError, ValueError) as exc:
+            raise InputError(f"{path}: cannot be read ({exc})") from exc
+    table = Table(title="simulations side by side")
+    table.add_column("")
+    for name in summaries:
+        table.add_column(name, justify="right")
+    for label, values in comparison(summaries):
+        table.add_row(label, *values)
+    stdout.print(table)
+
+
 def main() -> None:
     """The console entry point."""
     app()

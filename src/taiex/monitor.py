@@ -29,7 +29,7 @@ import dataclasses
 import datetime as dt
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -90,7 +90,12 @@ def evaluate_champion(
     spec: KindSpec, registry: Registry, history: pd.DataFrame
 ) -> tuple[LoadedModel | None, Evaluation | None]:
     """The champion as loaded (None when there is no model, or none that loads) and its
-    evaluation. The model loaded may be a former champion: see :func:`unloadable_champion`."""
+    evaluation. The model loaded may be a former champion: see :func:`unloadable_champion`.
+
+    What the champion stored for the latest days (its served forecasts) is reused rather than
+    recomputed, and what the evaluation had to compute is stored for tomorrow's: a day's
+    evaluation costs the same however long the history and whatever the window.
+    """
     if registry.champion(spec.name) is None:
         return None, None
     try:
@@ -98,7 +103,39 @@ def evaluate_champion(
     except ArtifactError as exc:
         log.warning("no %s model loads: %s", spec.name, exc)
         return None, None
-    return loaded, spec.run_evaluation(loaded.model, loaded.version.version, history, None)
+    version = loaded.version.version
+    known = _stored_rows(spec, registry.store, version, history)
+    if known is None:
+        evaluation = spec.run_evaluation(loaded.model, version, history, None)
+    else:
+        evaluation = spec.run_evaluation(loaded.model, version, history, None, known)
+    if evaluation.outputs:
+        getattr(registry.store, spec.serves).save(list(evaluation.outputs))
+    return loaded, evaluation
+
+
+def _stored_rows(
+    spec: KindSpec, store: Store, version: str, history: pd.DataFrame
+) -> list[dict[str, Any]] | None:
+    """The rows ``version`` stored for the last ``spec.reuse_days`` days of ``history`` (None
+    when the kind reuses nothing), except those made before a revision of a day up to theirs:
+    they were computed from prices that have changed since."""
+    if not spec.reuse_days or history.empty:
+        return None
+    dates = history["date"]
+    first, last = to_date(dates.iloc[max(0, len(dates) - spec.reuse_days)]), to_date(dates.iloc[-1])
+    rows: list[dict[str, Any]] = getattr(store, spec.serves).between(version, first, last)
+    revisions = store.prices.revisions(last)
+    if not revisions:
+        return rows
+    return [row for row in rows if not _made_before_a_revision(row, spec.served_day, revisions)]
+
+
+def _made_before_a_revision(
+    row: Mapping[str, Any], day_column: str, revisions: Sequence[tuple[dt.date, dt.datetime]]
+) -> bool:
+    day = to_date(row[day_column])
+    return any(revised <= day and row["created_at"] <= moment for revised, moment in revisions)
 
 
 def unloadable_champion(

@@ -82,11 +82,16 @@ class Silent:
 
 @dataclass
 class Context:
-    """What a step works with: the settings, an open store and the retrain policy."""
+    """What a step works with: the settings, an open store and the retrain policy.
+
+    ``draw`` False leaves out the plots and the report (the faces, not the decisions): a
+    simulation replaying many days needs only what was served and decided.
+    """
 
     settings: Settings
     store: Store
     policy: RetrainPolicy | None = field(default=None)  # None: the configured thresholds
+    draw: bool = True
 
     @classmethod
     def open(cls, settings: Settings | None = None) -> Context:
@@ -377,9 +382,13 @@ def evaluate(ctx: Context, kind_name: str, day: dt.date | None = None) -> dict[s
     )
     summary = report.summary()
     evaluation = report.evaluation
-    if evaluation is not None and evaluation.frame is not None and not evaluation.frame.empty:
+    if ctx.draw and evaluation is not None and _has_rows(evaluation.frame):
         summary["figure"] = draw_evaluation(ctx, spec, evaluation)
     return summary
+
+
+def _has_rows(frame: Any) -> bool:
+    return frame is not None and not frame.empty
 
 
 def retrain(ctx: Context, kind_name: str, day: dt.date | None = None) -> dict[str, Any]:
@@ -471,7 +480,8 @@ def run_models(
         if (part["challenger"] or {}).get("promoted"):
             # A new champion speaks for tomorrow: the answer it stored replaces the old one's.
             result["served"][spec.name] = part["challenger"]["output"]
-    progress.step("report")
-    result["outputs"] = draw_outputs(ctx)
+    if ctx.draw:
+        progress.step("report")
+    result["outputs"] = draw_outputs(ctx) if ctx.draw else {}
     result["seconds"] = round(time.monotonic() - started, 3)
     return result

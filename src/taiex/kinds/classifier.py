@@ -259,4 +259,5 @@ CLASSIFIER = KindSpec(
     summarise=summarise,
     evaluation_row=evaluation_row,
     from_row=from_row,
+    served_day="based_on",
 )

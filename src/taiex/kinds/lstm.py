@@ -49,10 +49,18 @@ def evaluate(
     targets: Sequence[dt.date] | None = None,
     *,
     window: int = WINDOW,
+    known: Sequence[Mapping[str, Any]] | None = None,
 ) -> Evaluation:
     """sMAPE over every (origin, target) pair of the window: each target among the last
     :data:`WINDOW` trading days the model did not train on (or ``targets``), forecast from each
-    origin 1..H days before it."""
+    origin 1..H days before it.
+
+    ``known`` (None: compute every origin and keep nothing): the forecast rows this version
+    stored before. An origin whose horizons are all there, made from the close the history
+    still holds, is not forecast again: a forecast depends only on the rows up to its origin,
+    and the model computes an origin alike whichever others it is given, so the figures are
+    those of a recomputation. The origins computed anew are in ``outputs``, for the monitor to
+    store."""
     from taiex.metrics import smape
 
     dates = _dates(history)
@@ -63,7 +71,7 @@ def evaluate(
     if not chosen:
         reason = f"no trading day after {model.train_end_} (the model's training end) yet"
         return Evaluation(**common, metric=None, baseline=None, n=0, reason=reason)
-    pairs = _pairs(model, history, dates, chosen)
+    pairs, outputs = _pairs(model, version, history, dates, chosen, known)
     if pairs.empty:
         reason = "no target day of the window has a full input window before it"
         return Evaluation(
@@ -86,6 +94,7 @@ def evaluate(
         days=tuple(chosen),
         detail=detail,
         frame=pairs,
+        outputs=tuple(outputs),
     )
 
 
@@ -120,9 +129,17 @@ def _dates(history: pd.DataFrame) -> list[dt.date]:
 
 
 def _pairs(
-    model: LSTMForecaster, history: pd.DataFrame, dates: list[dt.date], targets: Sequence[dt.date]
-) -> pd.DataFrame:
+    model: LSTMForecaster,
+    version: str,
+    history: pd.DataFrame,
+    dates: list[dt.date],
+    targets: Sequence[dt.date],
+    known: Sequence[Mapping[str, Any]] | None,
+) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+    """The (origin, target) pairs with their actual open, and the forecast rows computed anew."""
     import pandas as pd
+
+    from taiex.frames import FORECAST_VALUES
 
     position = {d: i for i, d in enumerate(dates)}
     first_origin = model.config.window - 1
@@ -131,14 +148,82 @@ def _pairs(
         {position[t] - h for t in targets for h in horizons if position[t] - h >= first_origin}
     )
     if not origins:
-        return pd.DataFrame()
-    forecasts = model.predict_origins(history, [dates[i] for i in origins])
+        return pd.DataFrame(), []
+    close = history["close"].to_numpy(dtype=float)
+    stored = _reusable(known or (), position, close, len(horizons))
+    missing = [dates[i] for i in origins if i not in stored]
+    parts, outputs = [], []
+    if missing:
+        computed = model.predict_origins(history, missing)
+        parts.append(computed)
+        outputs = _forecast_rows(version, computed) if known is not None else []
+    reused = [
+        {**row, "target_date": _target(dates, position, row)}
+        for i in origins
+        if i in stored
+        for row in stored[i]
+    ]
+    if reused:  # in the columns and order of predict_origins
+        columns = ["origin_date", "horizon", "target_date", *FORECAST_VALUES]
+        parts.append(pd.DataFrame(reused, columns=columns))
+    forecasts = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    for column in ("origin_date", "target_date"):
+        forecasts[column] = pd.to_datetime(forecasts[column]).astype("datetime64[ns]")
+    # In the order a recomputation gives: a mean over the pairs adds them in this order.
+    forecasts = forecasts.sort_values(["origin_date", "horizon"], kind="stable")
     actual = pd.Series(history["open"].to_numpy(dtype=float), index=pd.to_datetime(history["date"]))
-    forecasts["target_date"] = pd.to_datetime(forecasts["target_date"])
     wanted = pd.to_datetime(pd.Series(list(targets)))
     pairs = forecasts[forecasts["target_date"].isin(wanted)].copy()
     pairs["actual"] = actual.reindex(pairs["target_date"]).to_numpy()
-    return pairs.reset_index(drop=True)
+    return pairs.reset_index(drop=True), outputs
+
+
+def _reusable(
+    known: Sequence[Mapping[str, Any]], position: Mapping[dt.date, int], close: Any, horizons: int
+) -> dict[int, list[dict[str, Any]]]:
+    """The known rows by origin (its position in the history), for the origins whose every
+    horizon is there and whose naive level is still the origin's close (a revised close makes
+    the stored forecast stale)."""
+    from taiex.frames import FORECAST_VALUES, to_date
+
+    by_origin: dict[int, list[dict[str, Any]]] = {}
+    for row in known:
+        i = position.get(to_date(row["origin_date"]))
+        if i is not None:
+            values = {c: float(row[c]) for c in FORECAST_VALUES}
+            by_origin.setdefault(i, []).append(
+                {"origin_date": row["origin_date"], "horizon": int(row["horizon"]), **values}
+            )
+    return {
+        i: sorted(rows, key=lambda r: r["horizon"])
+        for i, rows in by_origin.items()
+        if sorted(r["horizon"] for r in rows) == list(range(1, horizons + 1))
+        and all(r["naive"] == close[i] for r in rows)
+    }
+
+
+def _target(dates: list[dt.date], position: Mapping[dt.date, int], row: Mapping[str, Any]) -> Any:
+    """The history's day ``horizon`` sessions after the row's origin (None past the data)."""
+    from taiex.frames import to_date
+
+    i = position[to_date(row["origin_date"])] + int(row["horizon"])
+    return dates[i] if i < len(dates) else None
+
+
+def _forecast_rows(version: str, frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """A frame of ``predict_origins`` as rows of the forecasts table."""
+    from taiex.frames import FORECAST_VALUES, to_date
+
+    return [
+        {
+            "model_version": version,
+            "origin_date": to_date(r["origin_date"]),
+            "horizon": int(r["horizon"]),
+            "target_date": to_date(r["target_date"]),
+            **{c: float(r[c]) for c in FORECAST_VALUES},
+        }
+        for r in frame.to_dict("records")
+    ]
 
 
 def evaluation_row(evaluation: Evaluation) -> dict[str, Any]:
@@ -341,4 +426,7 @@ LSTM = KindSpec(
     summarise=summarise,
     evaluation_row=evaluation_row,
     from_row=from_row,
+    served_day="origin_date",
+    # The origins of the window's pairs: the window and the horizons before it.
+    reuse_days=WINDOW + HORIZONS,
 )

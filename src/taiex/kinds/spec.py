@@ -63,6 +63,9 @@ class Evaluation:
     window_start: dt.date | None = None  # default: the first of ``days``
     window_end: dt.date | None = None
     n_days: int = -1  # default: len(days)
+    # Rows the evaluation computed that the kind's repository lacks (forecasts from origins it
+    # had not stored): kept, so that tomorrow's evaluation reuses them (see KindSpec.reuse_days).
+    outputs: tuple[Mapping[str, Any], ...] = field(default=(), repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # Frozen: derived fields are set once, here.
@@ -148,6 +151,12 @@ class KindSpec:
     summarise: Callable[[list[dict[str, Any]]], dict[str, Any]]  # served rows, for a step's JSON
     evaluation_row: Callable[[Evaluation], dict[str, Any]]  # the table's columns
     from_row: Callable[[Mapping[str, Any]], Evaluation]  # and back
+    served_day: str  # the column of the served rows that holds their data day ("origin_date")
+    # How many of the latest days' rows stored by ``serves`` the champion's evaluation reuses
+    # instead of recomputing them (0: none). Its evaluate function then takes them as
+    # ``known=`` and returns what it computed anew as ``Evaluation.outputs``, which the monitor
+    # stores: each day's evaluation computes only what yesterday's did not.
+    reuse_days: int = 0
 
     @property
     def evaluation_figure(self) -> str:
@@ -192,10 +201,20 @@ class KindSpec:
         return self.resolve(self.model_class).from_bytes(data)
 
     def run_evaluation(
-        self, model: Any, version: str, history: Any, days: Sequence[dt.date] | None
+        self,
+        model: Any,
+        version: str,
+        history: Any,
+        days: Sequence[dt.date] | None,
+        known: Sequence[Mapping[str, Any]] | None = None,
     ) -> Evaluation:
-        """``model`` scored on ``days`` (default: its window of unseen days in ``history``)."""
-        evaluation: Evaluation = self.resolve(self.evaluate)(model, version, history, days)
+        """``model`` scored on ``days`` (default: its window of unseen days in ``history``),
+        reusing the ``known`` rows it stored before (when the kind reuses any)."""
+        evaluate = self.resolve(self.evaluate)
+        if known is None:
+            evaluation: Evaluation = evaluate(model, version, history, days)
+        else:
+            evaluation = evaluate(model, version, history, days, known=known)
         return evaluation
 
     def served_rows(self, model: Any, version: str, history: Any) -> list[dict[str, Any]]:

@@ -12,9 +12,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from taiex.errors import ArtifactError, DataError, NotFittedError, StorageError
 from taiex.store import Store
@@ -225,12 +226,25 @@ class Registry:
         return data
 
     def load(self, version: ModelVersion, from_bytes: Callable[[bytes], M]) -> M:
-        """The model of ``version``; ArtifactError when its artifact is missing or corrupt."""
+        """The model of ``version``; ArtifactError when its artifact is missing or corrupt.
+
+        The artifact is read and checked every time; the model built from it is kept for the
+        process (:data:`_LOADED`), since the daily job's steps load each champion several times
+        and a simulation every evening. Treat a loaded model as read-only.
+        """
         data = self.artifact(version)
+        key = (version.kind, version.sha256)
+        if key in _LOADED:
+            _LOADED.move_to_end(key)
+            return cast(M, _LOADED[key])
         try:
-            return from_bytes(data)
+            model = from_bytes(data)
         except ArtifactError as exc:
             raise ArtifactError(f"{version.version}: {exc}") from exc
+        _LOADED[key] = model
+        while len(_LOADED) > _LOADED_MAX:
+            _LOADED.popitem(last=False)
+        return model
 
     def load_champion(self, kind: Kind, from_bytes: Callable[[bytes], Any]) -> LoadedModel:
         """The champion, or, when its artifact is bad, the last good version that was champion.
@@ -255,3 +269,8 @@ class Registry:
                 log.warning("using %s, the last good %s champion", candidate.version, kind)
             return LoadedModel(model, candidate, skipped)
         raise ArtifactError(f"no usable {kind} model: {'; '.join(skipped)}")
+
+
+# Models built from checked artifacts, by (kind, sha256), the most recently used last.
+_LOADED: OrderedDict[tuple[str, str], Any] = OrderedDict()
+_LOADED_MAX = 8

@@ -57,6 +57,20 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL (None for another backend or an in-memory database)."""
+    try:
+        parsed = make_url(url)
+    except Exception as exc:
+        raise StorageError(f"TAIEX_DB_URL {url!r} is not a database URL") from exc
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return None
+    if database.startswith("file:"):
+        return None
+    return Path(database).expanduser()
+
+
 def build_url(
     driver: str,
     *,

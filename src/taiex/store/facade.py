@@ -10,11 +10,12 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Engine
 
+from taiex.errors import DataError
 from taiex.settings import Settings
 from taiex.source import DailyRow
 from taiex.store import migrate
 from taiex.store.clock import Clock, utcnow
-from taiex.store.engine import check_connection, make_engine
+from taiex.store.engine import check_connection, make_engine, sqlite_file
 from taiex.store.evaluations import EvaluationRepository
 from taiex.store.figures import FigureRepository
 from taiex.store.forecasts import ForecastRepository
@@ -55,6 +56,18 @@ class Store:
         store = cls(settings.database_url, clock=clock)
         store.upgrade()
         return store
+
+    @classmethod
+    def existing(cls, settings: Settings) -> Store:
+        """The store of ``TAIEX_DB_URL`` to read, as it is: no schema upgrade, and a SQLite
+        file that does not exist is not created (a DataError says so)."""
+        path = sqlite_file(settings.database_url)
+        if path is not None and not path.is_file():
+            raise DataError(
+                f"no database at {path}: load the history first "
+                "(`taiex backfill` or `taiex import-csv`)"
+            )
+        return cls(settings.database_url)
 
     def now(self) -> dt.datetime:
         """Now by the store's clock."""

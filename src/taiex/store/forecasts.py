@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -43,6 +44,28 @@ class ForecastRepository:
                 .order_by(forecasts.c.horizon)
             ).mappings()
             return [dict(row) for row in rows]
+
+    def served(self, model_version: str, day: dt.date) -> list[dict[str, Any]]:
+        """Every horizon ``model_version`` forecast from the origin ``day``, by horizon."""
+        query = (
+            select(forecasts)
+            .where(forecasts.c.model_version == model_version)
+            .where(forecasts.c.origin_date == day)
+            .order_by(forecasts.c.horizon)
+        )
+        with storage_errors("reading forecasts"), self._engine.connect() as conn:
+            return [dict(row) for row in conn.execute(query).mappings()]
+
+    def between(self, model_version: str, first: dt.date, last: dt.date) -> list[dict[str, Any]]:
+        """What ``model_version`` stored from the days ``first`` … ``last``, in order."""
+        query = (
+            select(forecasts)
+            .where(forecasts.c.model_version == model_version)
+            .where(forecasts.c.origin_date >= first, forecasts.c.origin_date <= last)
+            .order_by(forecasts.c.origin_date, forecasts.c.horizon)
+        )
+        with storage_errors("reading forecasts"), self._engine.connect() as conn:
+            return [dict(row) for row in conn.execute(query).mappings()]
 
     def count(self) -> int:
         with storage_errors("counting forecasts"), self._engine.connect() as conn:

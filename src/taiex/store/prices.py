@@ -19,6 +19,7 @@ import pandas as pd
 from sqlalchemy import (
     DateTime,
     Engine,
+    Float,
     and_,
     bindparam,
     delete,
@@ -28,6 +29,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    type_coerce,
     update,
 )
 from sqlalchemy.engine import Connection
@@ -49,11 +51,19 @@ ORPHAN_AGE = dt.timedelta(days=1)
 
 
 class PriceRepository:
-    """The daily prices behind one Engine."""
+    """The daily prices behind one Engine.
+
+    :meth:`read_history` keeps the frame it last read: a process that reads the history many
+    times (the daily job's steps, a simulation's evenings) reads each stored day once. A cheap
+    aggregate says whether the table changed since (row count, last date, last update and the sum
+    of every price); when days were only added after the frame's last one, only those are read.
+    """
 
     def __init__(self, engine: Engine, clock: Clock) -> None:
         self._engine = engine
         self._clock = clock
+        self._history: pd.DataFrame | None = None  # every stored day, as last read
+        self._stamp: tuple[Any, ...] | None = None  # the table's stamp when it was read
 
     # ------------------------------------------------------------ writes
 
@@ -160,14 +170,40 @@ class PriceRepository:
     def read_history(
         self, start: dt.date | None = None, end: dt.date | None = None
     ) -> pd.DataFrame:
-        """Stored days as a frame: ``date`` (datetime64), ``open, high, low, close`` (float64)."""
-        rows = self.read_rows(start, end)
-        frame = pd.DataFrame(
-            [(r.date, r.open, r.high, r.low, r.close) for r in rows],
-            columns=["date", *PRICE_COLUMNS],
+        """Stored days in ``[start, end]`` as a frame of its own: ``date`` (datetime64),
+        ``open, high, low, close`` (float64)."""
+        with storage_errors("reading weighted_index"), self._engine.connect() as conn:
+            frame = self._current_history(conn)
+        keep = pd.Series(True, index=frame.index)
+        if start is not None:
+            keep &= frame["date"] >= pd.Timestamp(start)
+        if end is not None:
+            keep &= frame["date"] <= pd.Timestamp(end)
+        return frame.loc[keep].reset_index(drop=True)
+
+    def _current_history(self, conn: Connection) -> pd.DataFrame:
+        stamp = _stamp(conn)
+        cached, before = self._history, self._stamp
+        if cached is None or before is None or stamp != before:
+            last = before[1] if before is not None else None
+            if cached is not None and last is not None and _stamp(conn, last) == before:
+                cached = pd.concat([cached, _history_frame(conn, after=last)], ignore_index=True)
+            else:  # a first read, a revised day, or days inserted before the last: read all
+                cached = _history_frame(conn)
+            self._history, self._stamp = cached, stamp
+        return cached
+
+    def revisions(self, until: dt.date) -> list[tuple[dt.date, dt.datetime]]:
+        """The stored days up to ``until`` revised since they were first stored, with the time
+        of their last revision, by date (rare: TWSE corrects a day now and then)."""
+        wi = weighted_index
+        query = (
+            select(wi.c.date, wi.c.updated_at)
+            .where(wi.c.updated_at > wi.c.created_at, wi.c.date <= until)
+            .order_by(wi.c.date)
         )
-        frame["date"] = pd.to_datetime(frame["date"]).astype("datetime64[ns]")
-        return frame.astype({c: "float64" for c in PRICE_COLUMNS})
+        with storage_errors("reading weighted_index"), self._engine.connect() as conn:
+            return [(day, moment) for day, moment in conn.execute(query)]
 
     def stored_dates(self) -> list[dt.date]:
         with storage_errors("reading dates"), self._engine.connect() as conn:
@@ -299,6 +335,34 @@ def _insert_new(conn: Connection, load_id: str, now: dt.datetime) -> int:
         columns = ["date", *PRICE_COLUMNS, "created_at", "updated_at"]
         conn.execute(insert(wi).from_select(columns, new_rows))
     return new_count
+
+
+def _stamp(conn: Connection, until: dt.date | None = None) -> tuple[Any, ...]:
+    """What changes when ``weighted_index`` (up to ``until``) changes: the row count, the last
+    date, the last update and the sum of every price (a revision within the same second)."""
+    wi = weighted_index
+    # In cents, each rounded: a sum of whole numbers is exact in any order the database adds.
+    prices = sum((func.round(wi.c[c] * 100) for c in PRICE_COLUMNS), literal(0))
+    query = select(func.count(), func.max(wi.c.date), func.max(wi.c.updated_at), func.sum(prices))
+    if until is not None:
+        query = query.where(wi.c.date <= until)
+    count, last, updated, total = conn.execute(query).one()
+    return (int(count), last, updated, None if total is None else int(total))
+
+
+def _history_frame(conn: Connection, after: dt.date | None = None) -> pd.DataFrame:
+    """The stored days (after ``after``) as a history frame, prices read as floats."""
+    wi = weighted_index
+    query = select(wi.c.date, *(type_coerce(wi.c[c], Float).label(c) for c in PRICE_COLUMNS))
+    if after is not None:
+        query = query.where(wi.c.date > after)
+    rows = conn.execute(query.order_by(wi.c.date)).all()
+    columns: list[Sequence[Any]] = list(zip(*rows, strict=True)) if rows else [()] * 5
+    frame = pd.DataFrame({"date": pd.to_datetime(pd.Series(columns[0], dtype=object))})
+    frame["date"] = frame["date"].astype("datetime64[ns]")
+    for name, values in zip(PRICE_COLUMNS, columns[1:], strict=True):
+        frame[name] = pd.Series(values, dtype="float64")
+    return frame
 
 
 def _date_range(query: Any, start: dt.date | None, end: dt.date | None) -> Any:

@@ -10,7 +10,7 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
-    Float,
+    Double,
     ForeignKey,
     Integer,
     LargeBinary,
@@ -97,8 +97,8 @@ model_versions = Table(
     # The challenger's trial: what was decided, why, and both scores on the same days.
     Column("decision", String(20)),
     Column("decision_reason", Text),
-    Column("score", Float),
-    Column("champion_score", Float),
+    Column("score", Double),
+    Column("champion_score", Double),
     Column("decided_at", DateTime),
     UniqueConstraint("kind", "version", name="uq_model_versions_kind_version"),
 )
@@ -117,8 +117,8 @@ lstm_model_evaluate = Table(
     metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("date", DateTime, nullable=False),
-    Column("sMAPE", Float),  # NULL when the window holds no day the model did not train on
-    Column("naive_sMAPE", Float),
+    Column("sMAPE", Double),  # NULL when the window holds no day the model did not train on
+    Column("naive_sMAPE", Double),
     Column("sMAPE_by_horizon", JSON),
     Column("naive_sMAPE_by_horizon", JSON),
     Column("model_version", VERSION, nullable=False),
@@ -127,9 +127,9 @@ lstm_model_evaluate = Table(
     Column("window_end", Date),
     Column("n_pairs", Integer, nullable=False),
     Column("reason", Text),
-    # Diebold-Mariano t of the model against naive over the window (revision 0003); NULL when
+    # Diebold-Mariano t of the model against naive over the window (revision 0004); NULL when
     # undefined or measured before it.
-    Column("dm_t", Float),
+    Column("dm_t", Double),
     UniqueConstraint("model_version", "data_date", name="uq_lstm_model_evaluate_run"),
 )
 
@@ -138,8 +138,8 @@ svm_model_evaluate = Table(
     metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("date", DateTime, nullable=False),
-    Column("ROC_AUC", Float),  # NULL when undefined (one class in the window)
-    Column("trivial_ROC_AUC", Float),
+    Column("ROC_AUC", Double),  # NULL when undefined (one class in the window)
+    Column("trivial_ROC_AUC", Double),
     Column("model_version", VERSION, nullable=False),
     Column("model_family", String(60)),
     Column("data_date", Date, nullable=False),
@@ -160,12 +160,12 @@ forecasts = Table(
     Column("origin_date", Date, nullable=False),
     Column("horizon", Integer, nullable=False),
     Column("target_date", Date, nullable=False),
-    Column("forecast", Float, nullable=False),
-    Column("lower_80", Float, nullable=False),
-    Column("upper_80", Float, nullable=False),
-    Column("lower_95", Float, nullable=False),
-    Column("upper_95", Float, nullable=False),
-    Column("naive", Float, nullable=False),
+    Column("forecast", Double, nullable=False),
+    Column("lower_80", Double, nullable=False),
+    Column("upper_80", Double, nullable=False),
+    Column("lower_95", Double, nullable=False),
+    Column("upper_95", Double, nullable=False),
+    Column("naive", Double, nullable=False),
     Column("created_at", DateTime, nullable=False),
     UniqueConstraint("model_version", "origin_date", "horizon", name="uq_forecasts_run"),
 )
@@ -177,9 +177,9 @@ signals = Table(
     Column("model_version", VERSION, nullable=False),
     Column("based_on", Date, nullable=False),
     Column("target_date", Date, nullable=False),
-    Column("probability", Float, nullable=False),
+    Column("probability", Double, nullable=False),
     Column("signal", Integer, nullable=False),
-    Column("threshold", Float, nullable=False),
+    Column("threshold", Double, nullable=False),
     Column("created_at", DateTime, nullable=False),
     UniqueConstraint("model_version", "based_on", name="uq_signals_run"),
 )

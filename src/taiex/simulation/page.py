@@ -1,0 +1,221 @@
+"""A simulation told plainly: the sentences, the tables and the page (``index.html``).
+
+The page is one self-contained file like the daily report (its style, images inlined as data
+URIs, no script, nothing fetched), written into the simulation's folder.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from taiex.files import write_atomic
+from taiex.simulation.records import DECISIONS, FORECASTS, SIGNALS, RunFolder
+from taiex.simulation.summary import Costs, strategy_returns
+
+# The 5 % two-sided critical value of a t statistic on many pairs.
+SIGNIFICANT_T = 1.96
+PLOTS = "plots"
+
+
+def plain_words(summary: Mapping[str, Any]) -> list[str]:
+    """What the loop would have served, in a few sentences a user can act on."""
+    lines = [_period_line(summary)]
+    horizons = summary.get("forecast", {}).get("horizons", [])
+    if horizons:
+        lines.append(_forecast_line(horizons[0], horizons[-1]))
+        lines.append(_band_line(horizons[0]))
+    signal = summary.get("signal", {})
+    if signal.get("n"):
+        lines.append(_signal_line(signal))
+    strategy = summary.get("strategy", {})
+    if "signal" in strategy:
+        lines.append(_strategy_line(strategy))
+    lines.extend(_loop_lines(summary.get("loop", {})))
+    return lines
+
+
+def _period_line(summary: Mapping[str, Any]) -> str:
+    period = summary.get("period") or {}
+    return (
+        f"Every evening from {period.get('first', '?')} to {period.get('last', '?')} "
+        f"({summary.get('days', 0):,} sessions) the loop forecast the next 5 opens and gave an "
+        f"entry signal, retraining by the policy '{summary.get('policy', '?')}'."
+    )
+
+
+def _forecast_line(first: Mapping[str, Any], last: Mapping[str, Any]) -> str:
+    text = (
+        f"Its next-day forecast missed the actual open by {first['smape']:.2f} % on average "
+        f"(sMAPE), the last close by {first['naive_smape']:.2f} %: "
+        f"{_better(first['ratio_naive'])} {_significance(first['dm_t_naive'])}."
+    )
+    if last is not first:
+        text += (
+            f" {last['horizon']} days ahead: {last['smape']:.2f} % against "
+            f"{last['naive_smape']:.2f} % ({_better(last['ratio_naive'])}, "
+            f"{_significance(last['dm_t_naive'])}); the drift random walk: "
+            f"{last['drift_smape']:.2f} %."
+        )
+    return text
+
+
+def _better(ratio: float | None) -> str:
+    if ratio is None:
+        return "no comparison"
+    if ratio < 1:
+        return f"{1 - ratio:.1%} better"
+    return f"{ratio - 1:.1%} worse"
+
+
+def _significance(t: float | None) -> str:
+    if t is None:
+        return "(Diebold–Mariano t undefined)"
+    verdict = "significant at 5 %" if abs(t) > SIGNIFICANT_T else "not a significant difference"
+    return f"(Diebold–Mariano t {t:+.2f}: {verdict})"
+
+
+def _band_line(first: Mapping[str, Any]) -> str:
+    return (
+        f"The 80 % band held {first['coverage_80']:.0%} of the next-day opens and the 95 % band "
+        f"{first['coverage_95']:.0%}."
+    )
+
+
+def _signal_line(signal: Mapping[str, Any]) -> str:
+    auc = _num(signal.get("roc_auc"), ".3f")
+    return (
+        f"The entry signal ranked the {signal['n']:,} days with ROC AUC {auc} against "
+        f"{_num(signal.get('trivial_roc_auc'), '.3f')} for the trivial close/MA20 score; its "
+        f"Brier score was {signal['brier']:.3f} (the trivial rule's "
+        f"{signal['trivial_rule_brier']:.3f}, the base rate's {signal['base_rate_brier']:.3f}) "
+        f"and it was right on {signal['accuracy']:.0%} of the days."
+    )
+
+
+def _strategy_line(strategy: Mapping[str, Any]) -> str:
+    costs = strategy.get("costs", {})
+    mine, hold = strategy["signal"], strategy["buy_and_hold"]
+    return (
+        f"Following it (in when it said 1, out when 0, paying {costs.get('fee_pct', 0):g} % a "
+        f"side and {costs.get('exit_tax_pct', 0):g} % tax on exits) turned 1 into "
+        f"{1 + mine['total_return']:.3f} with {mine['switches']} switches, a maximum drawdown of "
+        f"{mine['max_drawdown']:.1%} and a Sharpe ratio of {_num(mine['sharpe'], '.2f')}; "
+        f"buy-and-hold turned it into {1 + hold['total_return']:.3f} (drawdown "
+        f"{hold['max_drawdown']:.1%}, Sharpe {_num(hold['sharpe'], '.2f')})."
+    )
+
+
+def _loop_lines(loop: Mapping[str, Any]) -> list[str]:
+    kinds = loop.get("kinds", {})
+    parts = [
+        f"the {titles().get(kind, kind)} was retrained {k['challengers']} time(s) and "
+        f"{k['promotions']} challenger(s) promoted"
+        for kind, k in kinds.items()
+    ]
+    if not parts:
+        return []
+    cpu = loop.get("cpu_seconds", 0.0)
+    return [f"Over the period {'; '.join(parts)}; it took {cpu:,.0f} CPU seconds in all."]
+
+
+def titles() -> dict[str, str]:
+    """Each kind's title, by name ("LSTM forecaster")."""
+    from taiex.kinds import KINDS
+
+    return {spec.name: spec.title for spec in KINDS}
+
+
+def metric_names() -> dict[str, str]:
+    """Each kind's metric as a label ("sMAPE %", "ROC AUC")."""
+    from taiex.kinds import KINDS
+
+    return {spec.name: spec.metric.name + (" %" if spec.metric.percent else "") for spec in KINDS}
+
+
+def _num(value: Any, fmt: str) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return format(value, fmt)
+
+
+# ---------------------------------------------------------------- the page
+
+
+@dataclass(frozen=True)
+class Image:
+    title: str
+    caption: str
+    path: Path
+
+    @property
+    def data_uri(self) -> str:
+        return "data:image/png;base64," + base64.b64encode(self.path.read_bytes()).decode("ascii")
+
+
+def draw(folder: RunFolder, summary: Mapping[str, Any], costs: Costs) -> list[Image]:
+    """The page's plots, drawn from the folder's tables into ``folder/plots``."""
+    from taiex.simulation import plots
+
+    forecasts = folder.read(FORECASTS)
+    decisions = folder.read(DECISIONS)
+    horizons = tuple(sorted({int(h) for h in forecasts["horizon"]})) or (1,)
+    shown = (horizons[0], horizons[-1]) if len(horizons) > 1 else horizons
+    into = folder.path / PLOTS
+    thresholds = summary.get("thresholds") or {}
+    return [
+        Image(
+            "What was served",
+            "The forecast made each evening for the next open (top) and for the open "
+            f"{shown[-1]} sessions ahead, with its 80 % and 95 % bands, against the actual.",
+            plots.served_forecast_plot(forecasts, into / "served.png", shown),
+        ),
+        Image(
+            "Better than the baselines?",
+            f"sMAPE of the served forecast over the last {plots.ROLLING_TARGETS} target days, "
+            "divided by the naive forecast's (solid) and the drift random walk's (dotted).",
+            plots.rolling_ratio_plot(forecasts, into / "ratio.png", shown),
+        ),
+        Image(
+            "Monitoring, retraining, promotion",
+            "The metric each evening's monitoring computed for the champion, its baseline, the "
+            "threshold, the days a challenger was trained and the promotions.",
+            plots.monitoring_plot(decisions, into / "monitoring.png", thresholds, metric_names()),
+        ),
+        Image(
+            "The signal as a strategy",
+            "Growth of 1 after costs, and the drawdown from the last peak.",
+            plots.equity_plot(strategy_returns(folder.read(SIGNALS), costs), into / "equity.png"),
+        ),
+    ]
+
+
+def write_page(folder: RunFolder, summary: Mapping[str, Any], costs: Costs) -> Path:
+    """Draw the plots and write ``index.html`` into the folder; returns its path."""
+    images = draw(folder, summary, costs)
+    environment = jinja2.Environment(
+        loader=jinja2.PackageLoader("taiex", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    environment.filters.update(
+        num=_num,
+        pct=lambda v, digits=1: _num(None if v is None else 100 * v, f".{digits}f") + " %",
+        signed_pct=lambda v: _num(None if v is None else 100 * v, "+.1f") + " %",
+    )
+    page = environment.get_template("simulation.html.j2").render(
+        summary=summary,
+        words=plain_words(summary),
+        images=images,
+        names=titles(),
+        metric_names=metric_names(),
+    )
+    return write_atomic(folder.path / RunFolder.PAGE, page.encode("utf-8"))

@@ -1,0 +1,337 @@
+"""The figures of a simulation, computed from its CSV files alone (so anyone can recompute them).
+
+- **Forecasts**, per horizon, over the served rows whose actual open is known: sMAPE of the served
+  forecast beside the naive one (last close) and the drift random walk's, the ratios, the
+  Diebold–Mariano t of the per-pair sMAPE terms against each baseline (Newey–West lag h), and the
+  80 % / 95 % intervals' coverage and interval score.
+- **Signal**, over the days whose label is known: ROC AUC of the probability and the trivial
+  close/MA20 - 1 score; Brier score of the probability, of the trivial rule (close above MA20 as a
+  0/1 forecast) and of the base rate (the share of 1 labels known before the day); accuracy.
+- **Strategy**: hold the index from close t to close t+1 when day t's signal is 1, flat otherwise;
+  beside buy-and-hold from the first close and the trivial rule followed the same way. Each entry
+  pays the fee, each exit the fee and the tax (:class:`Costs`). Total and annualised return,
+  annualised volatility, Sharpe ratio (no risk-free rate), maximum drawdown, switches, share of
+  days in the market. The equity is marked at the last close: no final exit is charged.
+- **The loop**: per kind, the days judged, the retrains decided, the challengers tried, the
+  promotions, the models trained and their seconds; the CPU and wall seconds of the whole run.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from taiex.metrics import coverage, diebold_mariano, interval_score, roc_auc, smape_terms
+from taiex.simulation.records import DAYS, DECISIONS, FORECASTS, SIGNALS, VERSIONS, RunFolder
+
+# Trading sessions a year on the TWSE (about 245-250); used to annualise daily figures.
+SESSIONS_PER_YEAR = 245
+INTERVAL_LEVELS = (80, 95)
+
+
+@dataclass(frozen=True)
+class Costs:
+    """Trading costs in percent of the value traded: the broker's fee on each side (0.1425 % in
+    Taiwan) and the tax on each sale (0.1 %, the rate of ETFs; 0.3 % for single stocks)."""
+
+    fee_pct: float = 0.1425
+    exit_tax_pct: float = 0.1
+
+    @property
+    def entry(self) -> float:
+        return self.fee_pct / 100.0
+
+    @property
+    def exit(self) -> float:
+        return (self.fee_pct + self.exit_tax_pct) / 100.0
+
+
+def summarise(
+    folder: RunFolder, costs: Costs, about: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Every figure of the simulation in ``folder``, from its CSV files; ``about`` (the period,
+    the policy, the settings) is copied in front."""
+    forecasts = folder.read(FORECASTS)
+    signals = folder.read(SIGNALS)
+    return {
+        **dict(about or {}),
+        "days": len(folder.read(DAYS)),
+        "forecast": forecast_figures(forecasts),
+        "signal": signal_figures(signals),
+        "strategy": strategy_figures(signals, costs),
+        "loop": loop_figures(folder.read(DECISIONS), folder.read(VERSIONS), folder.read(DAYS)),
+    }
+
+
+# ---------------------------------------------------------------- forecasts
+
+
+def drift_forecast(closes: Sequence[float] | np.ndarray[Any, Any], horizons: int) -> list[float]:
+    """The drift random walk's forecasts for horizons 1..``horizons`` from a series of closes
+    (oldest first): the last close plus h times the average change over the series (Hyndman &
+    Athanasopoulos, *Forecasting: Principles and Practice*, 5.2)."""
+    series = np.asarray(closes, dtype=float)
+    last = float(series[-1])
+    slope = (last - float(series[0])) / (len(series) - 1) if len(series) > 1 else 0.0
+    return [last + h * slope for h in range(1, horizons + 1)]
+
+
+def forecast_figures(forecasts: pd.DataFrame) -> dict[str, Any]:
+    """Per-horizon figures over the served rows with a known actual (see the module's text)."""
+    scored = forecasts.dropna(subset=["actual"]).sort_values(["horizon", "origin_date"])
+    horizons = []
+    for horizon in sorted(scored["horizon"].unique()):
+        horizons.append(_horizon_figures(int(horizon), scored[scored["horizon"] == horizon]))
+    return {"pairs": len(scored), "horizons": horizons}
+
+
+def _horizon_figures(horizon: int, part: pd.DataFrame) -> dict[str, Any]:
+    actual = part["actual"].to_numpy(float)
+    loss = smape_terms(part["forecast"], actual)
+    naive = smape_terms(part["naive"], actual)
+    drift = smape_terms(part["drift"], actual)
+    figures: dict[str, Any] = {
+        "horizon": horizon,
+        "n": len(part),
+        "first_origin": part["origin_date"].iloc[0].date().isoformat(),
+        "last_origin": part["origin_date"].iloc[-1].date().isoformat(),
+        "smape": float(loss.mean()),
+        "naive_smape": float(naive.mean()),
+        "drift_smape": float(drift.mean()),
+        "ratio_naive": _ratio(loss.mean(), naive.mean()),
+        "ratio_drift": _ratio(loss.mean(), drift.mean()),
+        "dm_t_naive": diebold_mariano(loss, naive, horizon),
+        "dm_t_drift": diebold_mariano(loss, drift, horizon),
+    }
+    for level in INTERVAL_LEVELS:
+        lower, upper = part[f"lower_{level}"], part[f"upper_{level}"]
+        figures[f"coverage_{level}"] = coverage(lower, upper, actual)
+        figures[f"interval_score_{level}"] = interval_score(lower, upper, actual, level / 100)
+    return figures
+
+
+def _ratio(value: float, baseline: float) -> float | None:
+    return float(value / baseline) if baseline > 0 else None
+
+
+# ---------------------------------------------------------------- the signal
+
+
+def signal_figures(signals: pd.DataFrame) -> dict[str, Any]:
+    """ROC AUC, Brier score and accuracy of the served signal beside the trivial ones."""
+    ordered = signals.sort_values("date").reset_index(drop=True)
+    known = ordered["label"].notna()
+    labelled = ordered[known]
+    label = labelled["label"].to_numpy(float)
+    if labelled.empty:
+        return {"n": 0, "positives": 0}
+    auc, auc_reason = roc_auc(label, labelled["probability"])
+    trivial_auc, _ = roc_auc(label, labelled["trivial"])
+    rule = (labelled["trivial"].to_numpy(float) > 0).astype(float)
+    return {
+        "n": len(labelled),
+        "positives": int(label.sum()),
+        "roc_auc": auc,
+        "roc_auc_undefined": auc_reason,
+        "trivial_roc_auc": trivial_auc,
+        "brier": _brier(labelled["probability"], label),
+        "trivial_rule_brier": _brier(rule, label),
+        "base_rate_brier": _brier(_base_rate(ordered["label"])[known.to_numpy()], label),
+        "accuracy": float(np.mean(labelled["signal"].to_numpy(float) == label)),
+        "trivial_rule_accuracy": float(np.mean(rule == label)),
+    }
+
+
+def _brier(probability: Any, label: np.ndarray[Any, Any]) -> float:
+    return float(np.mean((np.asarray(probability, dtype=float) - label) ** 2))
+
+
+def _base_rate(labels: pd.Series) -> np.ndarray[Any, Any]:
+    """Each day's share of 1 among the labels known by its evening (those of the days before
+    it: day s's label needs the close of day s + 1); 0.5 before any is known."""
+    known = labels.astype(float)
+    seen = known.notna().astype(float).cumsum().shift(1, fill_value=0.0)
+    ones = known.fillna(0.0).cumsum().shift(1, fill_value=0.0)
+    rate = np.divide(ones, seen, out=np.full(len(known), 0.5), where=seen.to_numpy() > 0)
+    return np.asarray(rate, dtype=float)
+
+
+# ---------------------------------------------------------------- the strategy
+
+
+STRATEGIES = ("signal", "trivial_rule", "buy_and_hold")
+
+
+def strategy_returns(signals: pd.DataFrame, costs: Costs) -> pd.DataFrame:
+    """Each day's net return, close to close, of the signal, the trivial rule and buy-and-hold.
+
+    Row t + 1 holds the return from close t to close t + 1 of the position taken at close t
+    (from day t's signal), net of the cost of changing the position at close t. Columns:
+    ``date``, then for each of :data:`STRATEGIES` its return and ``<name>_position`` (1 held).
+    """
+    ordered = signals.sort_values("date").reset_index(drop=True)
+    close = ordered["close"].to_numpy(float)
+    frame = pd.DataFrame({"date": ordered["date"].iloc[1:].to_numpy()})
+    if len(close) < 2:
+        return frame
+    change = close[1:] / close[:-1] - 1.0
+    positions = {
+        "signal": ordered["signal"].to_numpy(float)[:-1],
+        "trivial_rule": (ordered["trivial"].to_numpy(float)[:-1] > 0).astype(float),
+        "buy_and_hold": np.ones(len(change)),
+    }
+    for name, held in positions.items():
+        frame[name] = _net_returns(held, change, costs)
+        frame[f"{name}_position"] = held
+    return frame
+
+
+def _net_returns(
+    held: np.ndarray[Any, Any], change: np.ndarray[Any, Any], costs: Costs
+) -> np.ndarray[Any, Any]:
+    before = np.concatenate([[0.0], held[:-1]])  # flat before the first day
+    cost = np.where(held > before, costs.entry, 0.0) + np.where(held < before, costs.exit, 0.0)
+    return np.asarray((1.0 - cost) * (1.0 + held * change) - 1.0, dtype=float)
+
+
+def strategy_figures(signals: pd.DataFrame, costs: Costs) -> dict[str, Any]:
+    returns = strategy_returns(signals, costs)
+    figures: dict[str, Any] = {"costs": asdict(costs), "days": len(returns)}
+    if returns.empty:
+        return figures
+    for name in STRATEGIES:
+        figures[name] = _performance(
+            returns[name].to_numpy(float), returns[f"{name}_position"].to_numpy(float)
+        )
+    return figures
+
+
+def _performance(net: np.ndarray[Any, Any], held: np.ndarray[Any, Any]) -> dict[str, Any]:
+    equity = np.cumprod(1.0 + net)
+    peak = np.maximum.accumulate(np.concatenate([[1.0], equity]))[1:]
+    total = float(equity[-1] - 1.0)
+    std = float(np.std(net, ddof=1)) if len(net) > 1 else math.nan
+    figures: dict[str, Any] = {
+        "total_return": total,
+        "annual_return": float((1.0 + total) ** (SESSIONS_PER_YEAR / len(net)) - 1.0),
+        "annual_volatility": _finite(std * math.sqrt(SESSIONS_PER_YEAR)),
+        "sharpe": _finite(float(np.mean(net)) / std * math.sqrt(SESSIONS_PER_YEAR))
+        if std > 0
+        else None,
+        "max_drawdown": float(np.min(equity / peak - 1.0)),
+        "switches": int(np.sum(held != np.concatenate([[0.0], held[:-1]]))),
+        "days_in_market": float(np.mean(held)),
+    }
+    return figures
+
+
+def _finite(value: float) -> float | None:
+    return None if math.isnan(value) else value
+
+
+# ---------------------------------------------------------------- the loop
+
+
+def loop_figures(
+    decisions: pd.DataFrame, versions: pd.DataFrame, days: pd.DataFrame
+) -> dict[str, Any]:
+    kinds: dict[str, Any] = {}
+    for kind in sorted(set(decisions["kind"]) | set(versions["kind"])):
+        mine = decisions[decisions["kind"] == kind]
+        trained = versions[versions["kind"] == kind]
+        kinds[kind] = {
+            "days_judged": int(mine["metric"].notna().sum()),
+            "mean_metric": _mean(mine["metric"]),
+            "mean_baseline": _mean(mine["baseline"]),
+            "retrain_decisions": int(mine["retrain"].sum()),
+            "challengers": int((mine["challenger"] != "").sum()),
+            "promotions": int(mine["promoted"].sum()),
+            "models_trained": len(trained),
+            "training_seconds": float(trained["seconds"].sum()),
+            "versions_served": sorted(set(mine["served_by"]) - {""}),
+        }
+    return {
+        "kinds": kinds,
+        "cpu_seconds": float(days["cpu_seconds"].sum()),
+        "wall_seconds": float(days["seconds"].sum()),
+    }
+
+
+def _mean(values: pd.Series) -> float | None:
+    known = values.dropna()
+    return float(known.mean()) if len(known) else None
+
+
+# ---------------------------------------------------------------- side by side
+
+
+def comparison(summaries: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, list[str]]]:
+    """The figures a user compares runs by: one (label, one text per run) row each."""
+    runs = list(summaries.values())
+    rows: list[tuple[str, list[str]]] = []
+
+    def add(label: str, get: Any, fmt: str = "{:.4f}") -> None:
+        rows.append((label, [_text(_dig(s, get), fmt) for s in runs]))
+
+    add("policy", ("policy",), "{}")
+    add("period", ("period",), "{}")
+    add("days", ("days",), "{}")
+    horizons = max((len(_dig(s, ("forecast", "horizons")) or []) for s in runs), default=0)
+    for i in range(horizons):
+        h = f"h{i + 1}"
+        add(f"sMAPE {h} (%)", ("forecast", "horizons", i, "smape"))
+        add(f"  ratio to naive {h}", ("forecast", "horizons", i, "ratio_naive"))
+        add(f"  DM t vs naive {h}", ("forecast", "horizons", i, "dm_t_naive"), "{:+.2f}")
+        add(f"  ratio to drift {h}", ("forecast", "horizons", i, "ratio_drift"))
+        add(f"  80 % / 95 % coverage {h}", ("forecast", "horizons", i), "coverage")
+    add("signal ROC AUC", ("signal", "roc_auc"))
+    add("  trivial score's", ("signal", "trivial_roc_auc"))
+    add("signal Brier", ("signal", "brier"))
+    add("  trivial rule's", ("signal", "trivial_rule_brier"))
+    for name, label in (
+        ("signal", "strategy"),
+        ("trivial_rule", "trivial rule"),
+        ("buy_and_hold", "buy-and-hold"),
+    ):
+        add(f"{label}: total return", ("strategy", name, "total_return"), "{:+.1%}")
+        add("  annual volatility", ("strategy", name, "annual_volatility"), "{:.1%}")
+        add("  Sharpe", ("strategy", name, "sharpe"), "{:.2f}")
+        add("  max drawdown", ("strategy", name, "max_drawdown"), "{:.1%}")
+        if name != "buy_and_hold":
+            add("  switches", ("strategy", name, "switches"), "{}")
+    kinds = sorted({k for s in runs for k in (_dig(s, ("loop", "kinds")) or {})})
+    for kind in kinds:
+        add(f"{kind}: retrains decided", ("loop", "kinds", kind, "retrain_decisions"), "{}")
+        add("  challengers / promotions", ("loop", "kinds", kind), "trials")
+        add("  mean metric", ("loop", "kinds", kind, "mean_metric"))
+    add("CPU seconds", ("loop", "cpu_seconds"), "{:,.0f}")
+    return rows
+
+
+def _dig(data: Any, path: Sequence[Any]) -> Any:
+    for key in path:
+        try:
+            data = data[key]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
+
+
+def _text(value: Any, fmt: str) -> str:
+    if value is None:
+        return "–"
+    if fmt == "coverage":
+        return (
+            f"{value.get('coverage_80', math.nan):.1%} / {value.get('coverage_95', math.nan):.1%}"
+        )
+    if fmt == "trials":
+        return f"{value.get('challengers', 0)} / {value.get('promotions', 0)}"
+    try:
+        return fmt.format(value)
+    except (TypeError, ValueError):
+        return str(value)

@@ -1,0 +1,379 @@
+"""The simulation's tables, figures, comparison and page, on generated tables (no model runs)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from taiex.simulation.page import plain_words, write_page
+from taiex.simulation.records import (
+    DAYS,
+    DECISIONS,
+    FORECASTS,
+    SIGNALS,
+    TABLES,
+    VERSIONS,
+    RunFolder,
+)
+from taiex.simulation.summary import (
+    Costs,
+    comparison,
+    drift_forecast,
+    strategy_returns,
+    summarise,
+)
+from tests.series import synthetic_history
+
+
+def fake_run(path: Path, days: int = 90, seed: int = 3) -> tuple[RunFolder, pd.DataFrame]:
+    """A folder holding the tables a simulation of ``days`` sessions would write: forecasts with
+    noise around the truth, probabilities loosely tied to the labels, decisions and versions."""
+    rng = np.random.default_rng(seed)
+    history = synthetic_history(n=days + 80, seed=seed)
+    dates = [d.date() for d in history["date"]]
+    closes = history["close"].to_numpy(float)
+    start = 60
+    folder = RunFolder(path)
+    folder.create()
+    for i in range(start, start + days):
+        day = dates[i]
+        targets = dates[i + 1 : i + 6]
+        drift = drift_forecast(closes[: i + 1], 5)
+        forecasts = []
+        for h, target in enumerate(targets, start=1):
+            level = closes[i] * (1 + rng.normal(0, 0.004 * h))
+            forecasts.append(
+                {
+                    "origin_date": day,
+                    "horizon": h,
+                    "target_date": target,
+                    "forecast": level,
+                    "lower_80": level * (1 - 0.01 * h),
+                    "upper_80": level * (1 + 0.01 * h),
+                    "lower_95": level * (1 - 0.015 * h),
+                    "upper_95": level * (1 + 0.015 * h),
+                    "actual": None,
+                    "naive": closes[i],
+                    "drift": drift[h - 1],
+                    "model_version": "lstm-v1" if i < start + 40 else "lstm-v2",
+                }
+            )
+        folder.append(FORECASTS, forecasts)
+        ma20 = closes[i - 19 : i + 1].mean()
+        trivial = closes[i] / ma20 - 1
+        probability = float(np.clip(0.5 + 8 * trivial + rng.normal(0, 0.15), 0, 1))
+        folder.append(
+            SIGNALS,
+            [
+                {
+                    "date": day,
+                    "probability": probability,
+                    "signal": int(probability >= 0.5),
+                    "label": None,
+                    "model_version": "classifier-v1",
+                    "trivial": trivial,
+                    "close": closes[i],
+                }
+            ],
+        )
+        retrain = i % 17 == 0
+        folder.append(
+            DECISIONS,
+            [
+                {
+                    "date": day,
+                    "kind": kind,
+                    "champion": f"{kind}-v1",
+                    "metric": rng.uniform(0.5, 1.5) if kind == "lstm" else rng.uniform(0.7, 1),
+                    "baseline": rng.uniform(0.5, 1.5) if kind == "lstm" else rng.uniform(0.7, 1),
+                    "threshold": 100.0 if kind == "lstm" else 0.8,
+                    "retrain": retrain,
+                    "reason": "a reason, with a comma",
+                    "challenger": f"{kind}-v{i}" if retrain else None,
+                    "challenger_score": 0.9 if retrain else None,
+                    "champion_score": 0.95 if retrain else None,
+                    "promoted": retrain and kind == "lstm",
+                    "served_by": f"{kind}-v1",
+                }
+                for kind in ("lstm", "classifier")
+            ],
+        )
+        if retrain or i == start:
+            folder.append(
+                VERSIONS,
+                [
+                    {
+                        "kind": kind,
+                        "version": f"{kind}-v{i}",
+                        "train_start": dates[0],
+                        "train_end": dates[i - 1],
+                        "trained_on_day": day,
+                        "seconds": 1.5,
+                    }
+                    for kind in ("lstm", "classifier")
+                ],
+            )
+        folder.append(DAYS, [{"date": day, "cpu_seconds": 0.25, "seconds": 0.5}])
+    folder.fill_outcomes(history[history["date"] <= pd.Timestamp(dates[start + days - 1])])
+    return folder, history
+
+
+# ---------------------------------------------------------------- the tables
+
+
+def test_tables_round_trip_and_outcomes_stop_at_the_last_day(tmp_path: Path) -> None:
+    folder, history = fake_run(tmp_path / "run", days=30)
+    forecasts = folder.read(FORECASTS)
+    assert list(forecasts.columns) == FORECASTS.names
+    assert len(forecasts) == 150
+    last = folder.read(DAYS)["date"].max()
+    # Targets after the last simulated day have no actual yet; the others have the true open.
+    after = forecasts["target_date"] > last
+    assert forecasts.loc[after, "actual"].isna().all() and after.sum() == 15
+    opens = history.set_index("date")["open"]
+    known = forecasts[~after]
+    assert np.allclose(known["actual"], opens.reindex(known["target_date"]).to_numpy(), atol=5e-5)
+    signals = folder.read(SIGNALS)
+    assert signals["label"].isna().sum() == 1  # the last day's label needs tomorrow's close
+    decisions = folder.read(DECISIONS)
+    assert set(decisions["reason"]) == {"a reason, with a comma"}
+    assert decisions["challenger"].tolist().count("") == (decisions["retrain"] == 0).sum()
+
+
+def test_values_have_one_fixed_format(tmp_path: Path) -> None:
+    folder = RunFolder(tmp_path)
+    row = {
+        "date": dt.date(2020, 1, 2),
+        "probability": 1 / 3,
+        "signal": 1,
+        "label": float("nan"),
+        "model_version": "classifier-v1",
+        "trivial": np.float64(-0.0123456789),
+        "close": 12345.678901,
+    }
+    folder.append(SIGNALS, [row])
+    folder.append(SIGNALS, [{**row, "date": pd.Timestamp("2020-01-03")}])
+    assert folder.file(SIGNALS).read_text() == (
+        "date,probability,signal,label,model_version,trivial,close\n"
+        "2020-01-02,0.333333,1,,classifier-v1,-0.012346,12345.6789\n"
+        "2020-01-03,0.333333,1,,classifier-v1,-0.012346,12345.6789\n"
+    )
+
+
+def test_truncate_keeps_whole_rows_of_done_days_only(tmp_path: Path) -> None:
+    folder, _ = fake_run(tmp_path / "run", days=12)
+    days = folder.read(DAYS)["date"].dt.date.tolist()
+    done = days[7]
+    before = {t.file: folder.file(t).read_text() for t in TABLES}
+    # A kill in the middle of the next day's rows: a line cut in half at the end of a file.
+    with folder.file(FORECASTS).open("a") as handle:
+        handle.write(f"{days[-1] + dt.timedelta(days=3)},1,2020-")
+    dropped = folder.truncate_after(done)
+    assert dropped["forecasts.csv"] == 5 * 4 + 1
+    for table in TABLES:
+        frame = folder.read(table)
+        assert (frame[table.key].dt.date <= done).all()
+        text = folder.file(table).read_text()
+        assert before[table.file].startswith(text)  # the kept rows are the same bytes
+    assert len(folder.read(DAYS)) == 8
+    folder.truncate_after(None)
+    assert all(folder.read(t).empty for t in TABLES)
+
+
+def test_a_file_with_other_columns_is_an_input_error(tmp_path: Path) -> None:
+    from taiex.errors import InputError
+
+    folder = RunFolder(tmp_path)
+    folder.file(SIGNALS).write_text("date,p\n2020-01-02,0.5\n")
+    with pytest.raises(InputError, match=r"signals\.csv"):
+        folder.read(SIGNALS)
+
+
+# ---------------------------------------------------------------- the figures
+
+
+def test_summary_equals_a_recomputation_from_the_csv_files(tmp_path: Path) -> None:
+    folder, _ = fake_run(tmp_path / "run")
+    costs = Costs(fee_pct=0.2, exit_tax_pct=0.3)
+    summary = json.loads(json.dumps(summarise(folder, costs, {"policy": "configured"})))
+    check_summary(folder, summary, costs)
+    loop = summary["loop"]
+    assert loop["kinds"]["classifier"]["promotions"] == 0
+    assert summary["days"] == 90 and summary["policy"] == "configured"
+
+
+def check_summary(folder: RunFolder, summary: dict, costs: Costs) -> None:
+    """Every figure of ``summary`` recomputed from the folder's CSV files by plain code."""
+    forecasts = pd.read_csv(folder.file(FORECASTS), parse_dates=["origin_date"])
+    for figures in summary["forecast"]["horizons"]:
+        rows = forecasts[(forecasts["horizon"] == figures["horizon"]) & forecasts["actual"].notna()]
+        rows = rows.sort_values("origin_date")
+        a = rows["actual"].tolist()
+        assert figures["n"] == len(a)
+        for column, key in (
+            ("forecast", "smape"),
+            ("naive", "naive_smape"),
+            ("drift", "drift_smape"),
+        ):
+            expected = sum(
+                200 * abs(f - y) / (abs(f) + abs(y)) for f, y in zip(rows[column], a, strict=True)
+            ) / len(a)
+            assert figures[key] == pytest.approx(expected, rel=1e-12)
+        assert figures["ratio_naive"] == pytest.approx(figures["smape"] / figures["naive_smape"])
+        assert figures["dm_t_naive"] == pytest.approx(
+            _dm(rows["forecast"], rows["naive"], a, figures["horizon"]), rel=1e-9
+        )
+        assert figures["dm_t_drift"] == pytest.approx(
+            _dm(rows["forecast"], rows["drift"], a, figures["horizon"]), rel=1e-9
+        )
+        inside = [
+            lo <= y <= hi for lo, hi, y in zip(rows["lower_80"], rows["upper_80"], a, strict=True)
+        ]
+        assert figures["coverage_80"] == pytest.approx(sum(inside) / len(a))
+
+    signals = pd.read_csv(folder.file(SIGNALS))
+    known = signals.dropna(subset=["label"])
+    figures = summary["signal"]
+    assert figures["n"] == len(known)
+    assert figures["roc_auc"] == pytest.approx(roc_auc_score(known["label"], known["probability"]))
+    assert figures["trivial_roc_auc"] == pytest.approx(
+        roc_auc_score(known["label"], known["trivial"])
+    )
+    assert figures["brier"] == pytest.approx(((known["probability"] - known["label"]) ** 2).mean())
+    rule = (known["trivial"] > 0).astype(float)
+    assert figures["trivial_rule_brier"] == pytest.approx(((rule - known["label"]) ** 2).mean())
+    rates, ones, seen = [], 0.0, 0
+    for label in signals["label"]:
+        rates.append(ones / seen if seen else 0.5)
+        if not math.isnan(label):
+            ones, seen = ones + label, seen + 1
+    base = [r for r, lab in zip(rates, signals["label"], strict=True) if not math.isnan(lab)]
+    assert figures["base_rate_brier"] == pytest.approx(
+        np.mean((np.array(base) - known["label"]) ** 2)
+    )
+
+    _check_strategy(summary["strategy"], signals, costs)
+
+    loop = summary["loop"]
+    decisions = pd.read_csv(folder.file(DECISIONS), keep_default_na=False)
+    versions = pd.read_csv(folder.file(VERSIONS))
+    assert set(loop["kinds"]) == set(decisions["kind"])
+    for kind, figures in loop["kinds"].items():
+        mine = decisions[decisions["kind"] == kind]
+        assert figures["retrain_decisions"] == (mine["retrain"] == 1).sum()
+        assert figures["promotions"] == (mine["promoted"] == 1).sum()
+        assert figures["challengers"] == (mine["challenger"] != "").sum()
+        assert figures["models_trained"] == (versions["kind"] == kind).sum()
+        assert figures["days_judged"] == (mine["metric"] != "").sum()
+    assert loop["cpu_seconds"] == pytest.approx(pd.read_csv(folder.file(DAYS))["cpu_seconds"].sum())
+    assert summary["days"] == len(pd.read_csv(folder.file(DAYS)))
+
+
+def _dm(forecast: pd.Series, baseline: pd.Series, actual: list[float], lag: int) -> float:
+    def terms(values: pd.Series) -> np.ndarray:
+        f, y = np.asarray(values, float), np.asarray(actual, float)
+        return 200 * np.abs(f - y) / (np.abs(f) + np.abs(y))
+
+    d = terms(forecast) - terms(baseline)
+    n, mean = len(d), d.mean()
+    gamma = [((d[k:] - mean) * (d[: n - k] - mean)).sum() / n for k in range(lag + 1)]
+    variance = gamma[0] + 2 * sum((1 - k / (lag + 1)) * gamma[k] for k in range(1, lag + 1))
+    return mean / math.sqrt(variance / n)
+
+
+def _check_strategy(figures: dict, signals: pd.DataFrame, costs: Costs) -> None:
+    """The strategy's figures replayed day by day, as a person would with a spreadsheet."""
+    closes, held = signals["close"].tolist(), signals["signal"].tolist()
+    equity, position, returns, switches = 1.0, 0, [], 0
+    for t in range(len(closes) - 1):
+        cost = 0.0
+        if held[t] != position:
+            switches += 1
+            cost = costs.fee_pct / 100 + (costs.exit_tax_pct / 100 if position else 0.0)
+            position = held[t]
+        day = (1 - cost) * (1 + position * (closes[t + 1] / closes[t] - 1)) - 1
+        returns.append(day)
+        equity *= 1 + day
+    mine = figures["signal"]
+    assert mine["total_return"] == pytest.approx(equity - 1, rel=1e-10)
+    assert mine["switches"] == switches
+    assert mine["annual_volatility"] == pytest.approx(np.std(returns, ddof=1) * math.sqrt(245))
+    assert mine["sharpe"] == pytest.approx(
+        np.mean(returns) / np.std(returns, ddof=1) * math.sqrt(245)
+    )
+    curve = np.cumprod(1 + np.array(returns))
+    peaks = np.maximum.accumulate(np.concatenate([[1.0], curve]))[1:]
+    assert mine["max_drawdown"] == pytest.approx((curve / peaks - 1).min())
+    hold = figures["buy_and_hold"]
+    expected = (1 - costs.fee_pct / 100) * closes[-1] / closes[0] - 1
+    assert hold["total_return"] == pytest.approx(expected, rel=1e-10)
+    assert hold["switches"] == 1
+
+
+def test_strategy_on_numbers_worked_by_hand() -> None:
+    signals = pd.DataFrame(
+        {
+            "date": pd.to_datetime(["2020-01-02", "2020-01-03", "2020-01-06", "2020-01-07"]),
+            "signal": [1, 0, 1, 0],
+            "trivial": [0.1, 0.1, -0.1, 0.1],
+            "close": [100.0, 110.0, 99.0, 99.0],
+        }
+    )
+    returns = strategy_returns(signals, Costs())
+    buy, sell = 0.001425, 0.002425
+    assert returns["signal"].tolist() == pytest.approx([(1 - buy) * 1.1 - 1, -sell, -buy])
+    assert returns["buy_and_hold"].tolist() == pytest.approx([(1 - buy) * 1.1 - 1, -0.1, 0.0])
+    # The trivial rule is in on the first two days and out on the third.
+    assert returns["trivial_rule"].tolist() == pytest.approx([(1 - buy) * 1.1 - 1, -0.1, -sell])
+
+
+def test_drift_forecast_extends_the_average_change() -> None:
+    assert drift_forecast([100.0, 104.0, 108.0], 3) == [112.0, 116.0, 120.0]
+    assert drift_forecast([50.0], 2) == [50.0, 50.0]
+
+
+# ---------------------------------------------------------------- the faces
+
+
+def test_comparison_and_plain_words(tmp_path: Path) -> None:
+    first, _ = fake_run(tmp_path / "a", days=40, seed=1)
+    second, _ = fake_run(tmp_path / "b", days=60, seed=2)
+    summaries = {
+        "a": summarise(first, Costs(), {"policy": "never", "period": {"first": "x", "last": "y"}}),
+        "b": summarise(second, Costs(), {"policy": "every-20"}),
+    }
+    rows = dict(comparison(summaries))
+    assert rows["policy"] == ["never", "every-20"]
+    assert rows["days"] == ["40", "60"]
+    h1 = summaries["b"]["forecast"]["horizons"][0]
+    assert rows["sMAPE h1 (%)"][1] == f"{h1['smape']:.4f}"
+    assert rows["period"][1] == "–"
+    words = " ".join(plain_words(summaries["a"]))
+    assert "from x to y (40 sessions)" in words
+    assert f"{summaries['a']['forecast']['horizons'][0]['smape']:.2f} %" in words
+
+
+def test_the_page_is_self_contained(tmp_path: Path) -> None:
+    folder, _ = fake_run(tmp_path / "run", days=70)
+    about = {
+        "policy": "configured",
+        "period": {"first": "2020-03-26", "last": "2020-07-01"},
+        "thresholds": {"lstm": 100.0, "classifier": 0.8},
+    }
+    summary = summarise(folder, Costs(), about)
+    path = write_page(folder, summary, Costs())
+    html = path.read_text()
+    assert path == folder.path / "index.html"
+    assert len(re.findall(r'<img src="data:image/png;base64,', html)) == 4
+    assert not re.search(r'(src|href)="(https?:)?//', html)  # nothing fetched
+    assert "<script" not in html
+    assert f"{summary['forecast']['horizons'][0]['smape']:.4f}" in html
+    assert 'data-strategy="buy_and_hold"' in html
