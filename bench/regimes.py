@@ -31,8 +31,11 @@ Crash windows (origins inside them, scored from their period's run): 2011-08-01 
 (tuning), 2015-08-01 ... 2015-09-30 (held out), 2020-02-20 ... 2020-04-30 (tuning).
 
     nice -n 10 python bench/regimes.py [--quick] [--periods 2010-11,2020-21] [--out-csv PATH]
+        [--pairs-dir DIR] [--fit-time]
 
-Each period is one fit (20-40 s); periods run in sequence.
+Each period is one fit (5-70 s of CPU here, more wall time on a loaded machine); periods run in
+sequence. Needs the ``bench`` extra (``arch``) and the real history (skipped with the reason when
+it is absent).
 """
 
 from __future__ import annotations
@@ -191,9 +194,6 @@ def _conformal(residuals: np.ndarray, level: float) -> np.ndarray:
     n = len(residuals)
     rank = min(math.ceil((n + 1) * level), n)
     return np.sort(residuals, axis=0)[rank - 1]
-
-
-PeerBuilder = Callable[[pd.DataFrame, int, np.ndarray], dict[str, np.ndarray]]
 
 
 def run_period(history: pd.DataFrame, period: Period) -> Run:
