@@ -113,9 +113,9 @@ def main() -> None:
         folder.name: json.loads((folder / "summary.json").read_text()) for folder in folders
     }
     print()
-    table = pd.DataFrame(
-        {name: values for name, values in comparison(summaries)}, index=list(summaries)
-    ).T
+    rows = comparison(summaries)
+    table = pd.DataFrame([values for _, values in rows], index=[label for label, _ in rows])
+    table.columns = list(summaries)
     print(table.to_string())
 
 

@@ -377,3 +377,9 @@ def test_the_page_is_self_contained(tmp_path: Path) -> None:
     assert "<script" not in html
     assert f"{summary['forecast']['horizons'][0]['smape']:.4f}" in html
     assert 'data-strategy="buy_and_hold"' in html
+
+
+def test_comparison_labels_are_each_used_once(tmp_path: Path) -> None:
+    folder, _ = fake_run(tmp_path / "a", days=30)
+    labels = [label for label, _ in comparison({"a": summarise(folder, Costs())})]
+    assert len(labels) == len(set(labels))

@@ -271,7 +271,8 @@ def _mean(values: pd.Series) -> float | None:
 
 
 def comparison(summaries: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, list[str]]]:
-    """The figures a user compares runs by: one (label, one text per run) row each."""
+    """The figures a user compares runs by: one (label, one text per run) row each, every
+    label once."""
     runs = list(summaries.values())
     rows: list[tuple[str, list[str]]] = []
 
@@ -285,30 +286,30 @@ def comparison(summaries: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, li
     for i in range(horizons):
         h = f"h{i + 1}"
         add(f"sMAPE {h} (%)", ("forecast", "horizons", i, "smape"))
-        add(f"  ratio to naive {h}", ("forecast", "horizons", i, "ratio_naive"))
-        add(f"  DM t vs naive {h}", ("forecast", "horizons", i, "dm_t_naive"), "{:+.2f}")
-        add(f"  ratio to drift {h}", ("forecast", "horizons", i, "ratio_drift"))
-        add(f"  80 % / 95 % coverage {h}", ("forecast", "horizons", i), "coverage")
+        add(f"{h}: ratio to naive", ("forecast", "horizons", i, "ratio_naive"))
+        add(f"{h}: DM t vs naive", ("forecast", "horizons", i, "dm_t_naive"), "{:+.2f}")
+        add(f"{h}: ratio to drift", ("forecast", "horizons", i, "ratio_drift"))
+        add(f"{h}: 80 % / 95 % coverage", ("forecast", "horizons", i), "coverage")
     add("signal ROC AUC", ("signal", "roc_auc"))
-    add("  trivial score's", ("signal", "trivial_roc_auc"))
+    add("trivial score's ROC AUC", ("signal", "trivial_roc_auc"))
     add("signal Brier", ("signal", "brier"))
-    add("  trivial rule's", ("signal", "trivial_rule_brier"))
+    add("trivial rule's Brier", ("signal", "trivial_rule_brier"))
     for name, label in (
         ("signal", "strategy"),
         ("trivial_rule", "trivial rule"),
         ("buy_and_hold", "buy-and-hold"),
     ):
         add(f"{label}: total return", ("strategy", name, "total_return"), "{:+.1%}")
-        add("  annual volatility", ("strategy", name, "annual_volatility"), "{:.1%}")
-        add("  Sharpe", ("strategy", name, "sharpe"), "{:.2f}")
-        add("  max drawdown", ("strategy", name, "max_drawdown"), "{:.1%}")
+        add(f"{label}: annual volatility", ("strategy", name, "annual_volatility"), "{:.1%}")
+        add(f"{label}: Sharpe", ("strategy", name, "sharpe"), "{:.2f}")
+        add(f"{label}: max drawdown", ("strategy", name, "max_drawdown"), "{:.1%}")
         if name != "buy_and_hold":
-            add("  switches", ("strategy", name, "switches"), "{}")
+            add(f"{label}: switches", ("strategy", name, "switches"), "{}")
     kinds = sorted({k for s in runs for k in (_dig(s, ("loop", "kinds")) or {})})
     for kind in kinds:
         add(f"{kind}: retrains decided", ("loop", "kinds", kind, "retrain_decisions"), "{}")
-        add("  challengers / promotions", ("loop", "kinds", kind), "trials")
-        add("  mean metric", ("loop", "kinds", kind, "mean_metric"))
+        add(f"{kind}: challengers / promotions", ("loop", "kinds", kind), "trials")
+        add(f"{kind}: mean metric", ("loop", "kinds", kind, "mean_metric"))
     add("CPU seconds", ("loop", "cpu_seconds"), "{:,.0f}")
     return rows
 
