@@ -32,6 +32,7 @@ from taiex.etl import (
     RawCache,
     backfill_months,
     load_months,
+    stage_months,
     taipei_today,
     update_months,
 )
@@ -41,7 +42,7 @@ from taiex.kinds import get as kind
 from taiex.kinds import of_version as kind_of_version
 from taiex.settings import Settings
 from taiex.source import TwseClient
-from taiex.store import Store, load_id_for
+from taiex.store import Store
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -153,11 +154,10 @@ def save_to_database(ctx: Context, months: list[str], as_of: dt.date | None = No
     the database, on whichever worker it ran.
     """
     loader = ctx.loader(as_of)
-    rows = []
-    for text in months:
-        rows.extend(loader.fresh_rows(Month.parse(text)))
-    loader.client.close()
-    return ctx.store.stage_rows(rows, load_id=load_id_for(loader.today, months))
+    try:
+        return stage_months(loader, [Month.parse(text) for text in months])
+    finally:
+        loader.client.close()
 
 
 def merge(ctx: Context, load_id: str) -> dict[str, Any]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import uuid
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -86,14 +85,9 @@ class Store:
         """Stage ``rows`` and merge them into ``weighted_index`` in one transaction."""
         return self.prices.merge_rows(rows, source=source, month=month)
 
-    def stage_rows(self, rows: Sequence[DailyRow], *, load_id: str | None = None) -> str:
+    def stage_rows(self, rows: Sequence[DailyRow], *, load_id: str) -> str:
         """Stage ``rows`` under ``load_id`` (see :func:`~taiex.store.load_id_for`), replacing
-        what that id staged before; returns the id, for the merge step.
-
-        Without ``load_id`` (deprecated) the id is random, so a retried save cannot replace
-        its own rows (they are removed a day later).
-        """
-        load_id = load_id or uuid.uuid4().hex
+        what that id staged before; returns the id, for the merge step."""
         self.prices.stage(rows, load_id)
         return load_id
 
