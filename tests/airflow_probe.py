@@ -231,6 +231,7 @@ def skops_warnings() -> dict[str, Any]:
     return {
         "warnings": [f"{w.category.__name__}: {w.message}" for w in caught],
         "loaded": type(loaded).__name__,
+        "torch": "torch" in sys.modules,
     }
 
 

@@ -318,6 +318,7 @@ def test_a_classifier_saves_and_loads_without_a_flood_of_warnings(airflow_home: 
     assert found["loaded"] == "EntrySignalClassifier"
     assert len(found["warnings"]) <= 3, found["warnings"][:10]
     assert not any("DeprecatedImportWarning" in w for w in found["warnings"])
+    assert found["torch"] is False  # skops' estimator listing no longer brings torch along
 
 
 @pytest.mark.parametrize(

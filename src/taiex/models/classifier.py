@@ -25,6 +25,7 @@ import datetime as dt
 import hashlib
 import logging
 import math
+import sys
 import time
 import warnings
 from collections.abc import Iterator
@@ -259,15 +260,33 @@ def _warn_on_version_change(saved: str | None) -> None:
         )
 
 
+# A package of scikit-learn that imports torch when imported (the array API's torch adapter).
+TORCH_ADAPTER = "sklearn.externals.array_api_compat.torch"
+
+
 @contextlib.contextmanager
 def quiet_skops() -> Iterator[None]:
-    """Silence what skops' module walk sets off: to find the module of an object without one
-    (numpy's ufuncs), skops.io calls getattr on every loaded module, on importing and on saving
-    or loading. Under Airflow that wakes each of its deprecation shims: about 1,160 warnings a
-    task. Only warnings raised from that walk are ignored; skops' own errors still raise."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", module=r"skops\.io\._utils")
-        yield
+    """skops.io without its side effects on a task:
+
+    - importing it lists scikit-learn's estimators by importing every sklearn package, the
+      torch adapter among them (which the listing then ignores): torch comes along, about 7 s
+      and 250 MB in a task that needs scikit-learn only. The adapter is made unimportable for
+      that while (the listing skips what fails to import), then importable again;
+    - to find the module of an object without one (numpy's ufuncs) it calls getattr on every
+      loaded module, on importing and on saving or loading. Under Airflow that wakes each of its
+      deprecation shims: about 1,160 warnings a task. Warnings raised from that walk are ignored;
+      skops' own errors still raise.
+    """
+    block = TORCH_ADAPTER not in sys.modules
+    if block:
+        sys.modules[TORCH_ADAPTER] = None  # type: ignore[assignment]
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", module=r"skops\.io\._utils")
+            yield
+    finally:
+        if block and sys.modules.get(TORCH_ADAPTER, "") is None:
+            del sys.modules[TORCH_ADAPTER]
 
 
 def _load_model(payload: bytes) -> Any:
