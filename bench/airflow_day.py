@@ -155,6 +155,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--tree", type=Path, default=ROOT, help="the checkout to measure")
+    parser.add_argument(
+        "--tiny", action="store_true", help="tiny models (tests/series.py): a quick setup"
+    )
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     import pandas as pd
@@ -181,6 +184,10 @@ def main() -> None:
         tmp = Path(folder)
         home = tmp / "home"
         home.mkdir()
+        if args.tiny:
+            from tests.series import TINY_CONFIG
+
+            (home / "config.toml").write_text(TINY_CONFIG, encoding="utf-8")
         env = {k: v for k, v in os.environ.items() if not k.startswith(("TAIEX_", "AIRFLOW"))}
         env |= {
             "PYTHONPATH": f"{tree / 'src'}{os.pathsep}{ROOT}",
@@ -209,7 +216,9 @@ def main() -> None:
         print(f"setup: taiex run on an empty database: {time.perf_counter() - started:.0f} s")
         steps = tasks(env, day, by_kind, refresh)
         airflow = day_under_airflow(tree, tmp, metadata_url, env, day)
-    print(f"tree: {tree}; history: {len(history):,} days up to {day}; 2 cores")
+    models = "tiny models" if args.tiny else "default models"
+    print(f"tree: {tree}; history: {len(history):,} days up to {day}; {models}; 2 cores")
+    print(f"load average at the end: {os.getloadavg()[0]:.1f}")
     print(f"{'task':<34} {'proc s':>7} {'import s':>9} {'peak MB':>8}  {'airflow s':>9}  imports")
     for name, facts in steps.items():
         heavy = ", ".join(m for m in facts["heavy"] if m in ("torch", "sklearn")) or "-"
