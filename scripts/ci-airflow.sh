@@ -16,7 +16,8 @@ ci_airflow_stop() {
 }
 
 ${SUDO:-} apt-get install -y -qq --no-install-recommends docker.io debootstrap >/dev/null
-eval "$(scripts/dockerd.sh start)"
+dockerd_env=$(scripts/dockerd.sh start)
+eval "$dockerd_env"
 scripts/docker-image.sh taiex:latest
 export TAIEX_TEST_IMAGE=taiex:latest
 export TAIEX_REQUIRE_DOCKER=1
