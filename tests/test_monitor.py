@@ -453,3 +453,34 @@ def _row(r: Any) -> Any:
     from taiex.source import DailyRow
 
     return DailyRow(r.date.date(), *(Decimal(f"{v:.2f}") for v in (r.open, r.high, r.low, r.close)))
+
+
+def test_the_classifier_is_scored_on_a_tail_as_on_the_whole_history() -> None:
+    """Its evaluation and its signal read only the last days, bit for bit as the whole history
+    would give them."""
+    from taiex.features import entry_labels, trivial_score
+    from taiex.kinds.classifier import serve
+    from taiex.metrics import roc_auc
+    from taiex.models.classifier import ClassifierConfig, EntrySignalClassifier
+
+    history = synthetic_history(n=480, start="2023-01-02", seed=5)
+    model = EntrySignalClassifier(ClassifierConfig.from_dict(TINY_MODELS["classifier"]))
+    model.fit(history.iloc[:300])
+    whole = pd.DataFrame(
+        {
+            "label": entry_labels(history).to_numpy(),
+            "trivial": trivial_score(history).to_numpy(),
+            "probability": model.predict_proba(history).reindex(history["date"]).to_numpy(),
+        },
+        index=history["date"].dt.date,
+    )
+    for days in (None, list(history["date"].dt.date.iloc[350:380])):
+        evaluation = evaluate_classifier(model, "classifier-v1", history, days)
+        chosen = list(evaluation.days)
+        assert chosen == (days or list(whole.index[-41:-1]))
+        expected = whole.loc[chosen]
+        assert evaluation.frame["probability"].tolist() == expected["probability"].tolist()
+        assert evaluation.frame["trivial"].tolist() == expected["trivial"].tolist()
+        assert evaluation.metric == roc_auc(expected["label"], expected["probability"])[0]
+    served = serve(model, "classifier-v1", history)[0]
+    assert served["probability"] == whole["probability"].iloc[-1]
