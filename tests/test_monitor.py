@@ -404,11 +404,11 @@ def test_bad_model_settings_are_named() -> None:
         CLASSIFIER.config(Settings(classifier={"candidates": ["nope"]}))
 
 
-def test_the_lstm_evaluation_reuses_what_it_stored_and_gives_the_same_figures(
+def test_the_lstm_evaluation_reuses_what_was_served_and_gives_the_same_figures(
     tmp_path: Any,
 ) -> None:
-    """Each evening computes only the origins no earlier evening stored, and its figures are
-    exactly those of a whole recomputation; a revised price makes the rows made before it stale."""
+    """Each evening forecasts only the origins its champion did not serve, and its figures are
+    exactly those of a whole recomputation; a revised price makes what was served before stale."""
     from decimal import Decimal
 
     from taiex.monitor import evaluate_champion
@@ -420,31 +420,33 @@ def test_the_lstm_evaluation_reuses_what_it_stored_and_gives_the_same_figures(
     store.upgrade()
     full = synthetic_history(n=480, start="2023-01-02", seed=5)
     store.merge_rows([_row(r) for r in full.itertuples()], source="test")
-    retrain_kind(LSTM, store, full.iloc[:-4], TINY)
+    retrain_kind(LSTM, store, full.iloc[:-6], TINY)
     registry = Registry(store)
 
-    def evening(history: pd.DataFrame) -> int:
+    def evening(history: pd.DataFrame) -> tuple[int, int]:
+        """Serve, then evaluate: (origins reused, origins computed)."""
         clock.advance(hours=1)
         loaded, evaluation = evaluate_champion(LSTM, registry, history)
         assert loaded is not None and evaluation is not None
         fresh = LSTM.run_evaluation(loaded.model, loaded.version.version, history, None)
         assert (evaluation.metric, evaluation.baseline) == (fresh.metric, fresh.baseline)
-        assert evaluation.detail == fresh.detail
+        assert evaluation.detail["smape_by_horizon"] == fresh.detail["smape_by_horizon"]
         pd.testing.assert_frame_equal(evaluation.frame, fresh.frame, check_exact=True)
-        return len(evaluation.outputs)
+        store.forecasts.save(LSTM.served_rows(loaded.model, loaded.version.version, history))
+        return evaluation.detail["origins_reused"], evaluation.detail["origins_computed"]
 
-    computed = [evening(full.iloc[: len(full) - left]) for left in (3, 2, 1, 0)]
-    assert computed == [5 * 124, 5, 5, 5]  # then only the newest origin
-    assert evening(full) == 0  # the same evening again: everything is stored
-    # TWSE revises a close inside the window: every origin from that day on is made again.
-    day = full.iloc[-10]
+    counts = [evening(full.iloc[: len(full) - left]) for left in (5, 4, 3, 2, 1, 0)]
+    # Each evening reuses what the evenings before it served.
+    assert counts == [(0, 124), (1, 123), (2, 122), (3, 121), (4, 120), (5, 119)]
+    # TWSE revises a close two days back: what was served before it is made again.
+    day = full.iloc[-3]
     clock.advance(hours=1)
     revised = DailyRow(
         day["date"].date(), *(Decimal(f"{day[c]:.2f}") for c in ("open", "high", "low")),
         Decimal(f"{day['close'] + 1:.2f}"),
     )  # fmt: skip
     store.merge_rows([revised], source="test")
-    assert evening(store.read_history()) == 5 * 9  # its origin and the 8 after it, to D-1
+    assert evening(store.read_history()) == (3, 121)
 
 
 def _row(r: Any) -> Any:
