@@ -115,8 +115,9 @@ def _strategy_line(strategy: Mapping[str, Any]) -> str:
 def _loop_lines(loop: Mapping[str, Any]) -> list[str]:
     kinds = loop.get("kinds", {})
     parts = [
-        f"the {titles().get(kind, kind)} was retrained {k['challengers']} time(s) and "
-        f"{k['promotions']} challenger(s) promoted"
+        f"the {titles().get(kind, kind)} was judged due for a retrain on "
+        f"{k['retrain_decisions']} evening(s), trained {k['challengers']} challenger(s) and "
+        f"promoted {k['promotions']}"
         for kind, k in kinds.items()
     ]
     if not parts:
