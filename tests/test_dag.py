@@ -452,9 +452,7 @@ def test_two_days_of_the_dag(
     origins = {row["origin_date"] for row in rows(store, "forecasts")}
     store.dispose()
     assert len(stored) == len(history)
-    # Both days' forecasts are served; the evaluations keep the champion's forecasts of the
-    # window's earlier origins too (tomorrow's evaluation reuses them), none after the data.
-    assert {day1, day2} <= origins and max(origins) == day2
+    assert origins == {day1, day2}  # the forecasts table holds what was served, nothing else
     for kind in ("lstm", "classifier"):
         mine = [v for v in versions if v["kind"] == kind]
         assert mine[0]["decision"] == "initial"
@@ -555,9 +553,7 @@ def test_the_docker_mode_on_a_real_engine(
         params = [row["params"] for row in rows(store, "model_versions", kind="lstm")]
         origins = {row["origin_date"] for row in rows(store, "forecasts")}
         store.dispose()
-        # The served forecast, and the champion's forecasts of the evaluation window's earlier
-        # origins (kept for tomorrow's evaluation); none after the data day.
-        assert day in origins and max(origins) == day
+        assert origins == {day}  # the forecasts table holds what was served, nothing else
         decision = "promoted" if trained["promoted"] else "rejected"
         assert [v["decision"] for v in lstm] == ["initial", decision]
         # The containers trained with the worker's tiny settings, not the image's defaults.

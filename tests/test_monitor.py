@@ -509,11 +509,11 @@ def test_when_no_version_loads_a_new_model_replaces_the_champion(sqlite_store: S
     assert Registry(sqlite_store).champion("classifier").version == "classifier-v3"  # type: ignore[union-attr]
 
 
-def test_the_lstm_evaluation_reuses_what_it_stored_and_gives_the_same_figures(
+def test_the_lstm_evaluation_reuses_what_was_served_and_gives_the_same_figures(
     tmp_path: Any,
 ) -> None:
-    """Each evening computes only the origins no earlier evening stored, and its figures are
-    exactly those of a whole recomputation; a revised price makes the rows made before it stale."""
+    """Each evening forecasts only the origins its champion did not serve, and its figures are
+    exactly those of a whole recomputation; a revised price makes what was served before stale."""
     from decimal import Decimal
 
     from taiex.monitor import evaluate_champion
@@ -525,31 +525,33 @@ def test_the_lstm_evaluation_reuses_what_it_stored_and_gives_the_same_figures(
     store.upgrade()
     full = synthetic_history(n=480, start="2023-01-02", seed=5)
     store.merge_rows([_row(r) for r in full.itertuples()], source="test")
-    retrain_kind(LSTM, store, full.iloc[:-4], TINY)
+    retrain_kind(LSTM, store, full.iloc[:-6], TINY)
     registry = Registry(store)
 
-    def evening(history: pd.DataFrame) -> int:
+    def evening(history: pd.DataFrame) -> tuple[int, int]:
+        """Serve, then evaluate: (origins reused, origins computed)."""
         clock.advance(hours=1)
         loaded, evaluation = evaluate_champion(LSTM, registry, history)
         assert loaded is not None and evaluation is not None
         fresh = LSTM.run_evaluation(loaded.model, loaded.version.version, history, None)
         assert (evaluation.metric, evaluation.baseline) == (fresh.metric, fresh.baseline)
-        assert evaluation.detail == fresh.detail
+        assert evaluation.detail["smape_by_horizon"] == fresh.detail["smape_by_horizon"]
         pd.testing.assert_frame_equal(evaluation.frame, fresh.frame, check_exact=True)
-        return len(evaluation.outputs)
+        store.forecasts.save(LSTM.served_rows(loaded.model, loaded.version.version, history))
+        return evaluation.detail["origins_reused"], evaluation.detail["origins_computed"]
 
-    computed = [evening(full.iloc[: len(full) - left]) for left in (3, 2, 1, 0)]
-    assert computed == [5 * 124, 5, 5, 5]  # then only the newest origin
-    assert evening(full) == 0  # the same evening again: everything is stored
-    # TWSE revises a close inside the window: every origin from that day on is made again.
-    day = full.iloc[-10]
+    counts = [evening(full.iloc[: len(full) - left]) for left in (5, 4, 3, 2, 1, 0)]
+    # Each evening reuses what the evenings before it served.
+    assert counts == [(0, 124), (1, 123), (2, 122), (3, 121), (4, 120), (5, 119)]
+    # TWSE revises a close two days back: what was served before it is made again.
+    day = full.iloc[-3]
     clock.advance(hours=1)
     revised = DailyRow(
         day["date"].date(), *(Decimal(f"{day[c]:.2f}") for c in ("open", "high", "low")),
         Decimal(f"{day['close'] + 1:.2f}"),
     )  # fmt: skip
     store.merge_rows([revised], source="test")
-    assert evening(store.read_history()) == 5 * 9  # its origin and the 8 after it, to D-1
+    assert evening(store.read_history()) == (3, 121)
 
 
 def _row(r: Any) -> Any:
@@ -558,3 +560,34 @@ def _row(r: Any) -> Any:
     from taiex.source import DailyRow
 
     return DailyRow(r.date.date(), *(Decimal(f"{v:.2f}") for v in (r.open, r.high, r.low, r.close)))
+
+
+def test_the_classifier_is_scored_on_a_tail_as_on_the_whole_history() -> None:
+    """Its evaluation and its signal read only the last days, bit for bit as the whole history
+    would give them."""
+    from taiex.features import entry_labels, trivial_score
+    from taiex.kinds.classifier import serve
+    from taiex.metrics import roc_auc
+    from taiex.models.classifier import ClassifierConfig, EntrySignalClassifier
+
+    history = synthetic_history(n=480, start="2023-01-02", seed=5)
+    model = EntrySignalClassifier(ClassifierConfig.from_dict(TINY_MODELS["classifier"]))
+    model.fit(history.iloc[:300])
+    whole = pd.DataFrame(
+        {
+            "label": entry_labels(history).to_numpy(),
+            "trivial": trivial_score(history).to_numpy(),
+            "probability": model.predict_proba(history).reindex(history["date"]).to_numpy(),
+        },
+        index=history["date"].dt.date,
+    )
+    for days in (None, list(history["date"].dt.date.iloc[350:380])):
+        evaluation = evaluate_classifier(model, "classifier-v1", history, days)
+        chosen = list(evaluation.days)
+        assert chosen == (days or list(whole.index[-41:-1]))
+        expected = whole.loc[chosen]
+        assert evaluation.frame["probability"].tolist() == expected["probability"].tolist()
+        assert evaluation.frame["trivial"].tolist() == expected["trivial"].tolist()
+        assert evaluation.metric == roc_auc(expected["label"], expected["probability"])[0]
+    served = serve(model, "classifier-v1", history)[0]
+    assert served["probability"] == whole["probability"].iloc[-1]

@@ -335,3 +335,12 @@ def test_a_finished_simulation_is_extended_not_shortened(
     assert RunFolder(out).read(DAYS)["date"].dt.date.tolist() == DATES[-4:]
     with pytest.raises(InputError, match="holds sessions up to"):
         simulate(settings, out, Request(DATES[-4], DATES[-2], "never"))
+
+
+def test_cli_with_no_database_says_so_and_creates_nothing(tmp_path: Path) -> None:
+    home = tmp_path / "empty-home"
+    args = ["--from", "2023-01-02", "--to", "2023-02-01", "--out", str(tmp_path / "x")]
+    result = runner.invoke(app, ["simulate", *args], env={"TAIEX_HOME": str(home)})
+    assert result.exit_code == 1
+    assert f"no database at {home / 'taiex.db'}" in result.stderr
+    assert not home.exists()

@@ -270,7 +270,9 @@ def check_summary(folder: RunFolder, summary: dict, costs: Costs) -> None:
         mine = decisions[decisions["kind"] == kind]
         assert figures["retrain_decisions"] == (mine["retrain"] == 1).sum()
         assert figures["promotions"] == (mine["promoted"] == 1).sum()
-        assert figures["challengers"] == (mine["challenger"] != "").sum()
+        tried = set(mine["challenger"]) - {""}
+        trained = versions[versions["kind"] == kind]["version"]
+        assert figures["challengers"] == sum(v in tried for v in trained)
         assert figures["models_trained"] == (versions["kind"] == kind).sum()
         assert figures["days_judged"] == (mine["metric"] != "").sum()
     assert loop["cpu_seconds"] == pytest.approx(pd.read_csv(folder.file(DAYS))["cpu_seconds"].sum())

@@ -37,8 +37,19 @@ FEATURE_COLUMNS = (
 
 
 def moving_average_20(close: pd.Series) -> pd.Series:
-    """Mean close of days t-19..t; NaN for the first 19 days."""
-    return close.astype(float).rolling(MA_WINDOW, min_periods=MA_WINDOW).mean()
+    """Mean close of days t-19..t; NaN for the first 19 days.
+
+    Each day's mean is computed from its own 20 closes (not by a running sum, as pandas'
+    rolling mean does), so it is the same to the last bit whichever day the series starts on:
+    a classifier scores the last days of a history alike on the whole history or on its tail.
+    """
+    values = close.to_numpy(dtype=float)
+    means = np.full(len(values), np.nan)
+    if len(values) >= MA_WINDOW:
+        means[MA_WINDOW - 1 :] = np.lib.stride_tricks.sliding_window_view(values, MA_WINDOW).mean(
+            axis=1
+        )
+    return pd.Series(means, index=close.index)
 
 
 def entry_labels(history: pd.DataFrame) -> pd.Series:

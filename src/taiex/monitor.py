@@ -92,9 +92,9 @@ def evaluate_champion(
     """The champion as loaded (None when there is no model, or none that loads) and its
     evaluation. The model loaded may be a former champion: see :func:`unloadable_champion`.
 
-    What the champion stored for the latest days (its served forecasts) is reused rather than
-    recomputed, and what the evaluation had to compute is stored for tomorrow's: a day's
-    evaluation costs the same however long the history and whatever the window.
+    What the champion served on the latest days (its forecasts) is reused rather than computed
+    again: once it has served its whole window, an evening's evaluation runs no model, however
+    long the history.
     """
     if registry.champion(spec.name) is None:
         return None, None
@@ -106,18 +106,14 @@ def evaluate_champion(
     version = loaded.version.version
     known = _stored_rows(spec, registry.store, version, history)
     if known is None:
-        evaluation = spec.run_evaluation(loaded.model, version, history, None)
-    else:
-        evaluation = spec.run_evaluation(loaded.model, version, history, None, known)
-    if evaluation.outputs:
-        getattr(registry.store, spec.serves).save(list(evaluation.outputs))
-    return loaded, evaluation
+        return loaded, spec.run_evaluation(loaded.model, version, history, None)
+    return loaded, spec.run_evaluation(loaded.model, version, history, None, known)
 
 
 def _stored_rows(
     spec: KindSpec, store: Store, version: str, history: pd.DataFrame
 ) -> list[dict[str, Any]] | None:
-    """The rows ``version`` stored for the last ``spec.reuse_days`` days of ``history`` (None
+    """The rows ``version`` served on the last ``spec.reuse_days`` days of ``history`` (None
     when the kind reuses nothing), except those made before a revision of a day up to theirs:
     they were computed from prices that have changed since."""
     if not spec.reuse_days or history.empty:

@@ -52,13 +52,18 @@ def evaluate(
     window: int = WINDOW,
 ) -> Evaluation:
     """ROC AUC of the probabilities over the last :data:`WINDOW` labelled days the model did
-    not train on (or ``days``); NULL with the reason when those days hold one class."""
+    not train on (or ``days``); NULL with the reason when those days hold one class.
+
+    Scored on the tail of ``history`` those days need (their features look back 19 days, their
+    labels one day ahead): the same figures as on the whole history, at a cost that does not
+    grow with it."""
     import pandas as pd
 
     from taiex.features import entry_labels, trivial_score
     from taiex.metrics import roc_auc
 
-    dates = [ts.date() for ts in pd.to_datetime(history["date"])]
+    history = _tail(history, days, window)
+    dates = list(pd.DatetimeIndex(history["date"]).date)
     frame = pd.DataFrame(
         {
             "date": dates,
@@ -101,6 +106,23 @@ def evaluate(
         reason=reason,
         frame=scored,
     )
+
+
+def _tail(history: pd.DataFrame, days: Sequence[dt.date] | None, window: int) -> pd.DataFrame:
+    """The rows from 19 days before the first day that can be scored to the last day."""
+    import pandas as pd
+
+    from taiex.features import MA_WINDOW
+
+    if days is None:
+        # The last ``window`` labelled days end the day before the last (which has no label).
+        rows = window + MA_WINDOW
+    elif not days:
+        return history
+    else:
+        first = pd.Timestamp(min(days))
+        rows = int((pd.to_datetime(history["date"]) >= first).sum()) + MA_WINDOW - 1
+    return history.tail(rows).reset_index(drop=True)
 
 
 def evaluation_row(evaluation: Evaluation) -> dict[str, Any]:
@@ -193,10 +215,13 @@ def reading(evaluation: Evaluation | None, decision: Decision, settings: Setting
 def serve(
     model: EntrySignalClassifier, version: str, history: pd.DataFrame
 ) -> list[dict[str, Any]]:
-    """The entry signal for the session after the last day of ``history``, as one signal row."""
+    """The entry signal for the session after the last day of ``history``, as one signal row.
+
+    Day t's features need days t-19..t only: the signal is read from that tail."""
+    from taiex.features import MA_WINDOW
     from taiex.frames import to_date
 
-    signal = model.signal(history)
+    signal = model.signal(history.tail(MA_WINDOW).reset_index(drop=True))
     return [
         {
             "model_version": version,

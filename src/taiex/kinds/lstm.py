@@ -55,12 +55,11 @@ def evaluate(
     :data:`WINDOW` trading days the model did not train on (or ``targets``), forecast from each
     origin 1..H days before it.
 
-    ``known`` (None: compute every origin and keep nothing): the forecast rows this version
-    stored before. An origin whose horizons are all there, made from the close the history
-    still holds, is not forecast again: a forecast depends only on the rows up to its origin,
-    and the model computes an origin alike whichever others it is given, so the figures are
-    those of a recomputation. The origins computed anew are in ``outputs``, for the monitor to
-    store."""
+    ``known``: the forecast rows this version served before. An origin whose horizons are all
+    there, made from the close the history still holds, is not forecast again: a forecast
+    depends only on the rows up to its origin, and the model computes an origin alike whichever
+    others it is given, so the figures are those of a recomputation. ``detail`` says how many
+    origins were reused and computed."""
     from taiex.metrics import smape
 
     dates = _dates(history)
@@ -71,7 +70,7 @@ def evaluate(
     if not chosen:
         reason = f"no trading day after {model.train_end_} (the model's training end) yet"
         return Evaluation(**common, metric=None, baseline=None, n=0, reason=reason)
-    pairs, outputs = _pairs(model, version, history, dates, chosen, known)
+    pairs, reused, computed = _pairs(model, history, dates, chosen, known)
     if pairs.empty:
         reason = "no target day of the window has a full input window before it"
         return Evaluation(
@@ -85,6 +84,8 @@ def evaluate(
         "smape_by_horizon": {h: round(v[0], 6) for h, v in by_horizon.items()},
         "naive_smape_by_horizon": {h: round(v[1], 6) for h, v in by_horizon.items()},
         "dm_t": pooled_dm_t(pairs),
+        "origins_reused": reused,
+        "origins_computed": computed,
     }
     return Evaluation(
         **common,
@@ -94,7 +95,6 @@ def evaluate(
         days=tuple(chosen),
         detail=detail,
         frame=pairs,
-        outputs=tuple(outputs),
     )
 
 
@@ -130,13 +130,13 @@ def _dates(history: pd.DataFrame) -> list[dt.date]:
 
 def _pairs(
     model: LSTMForecaster,
-    version: str,
     history: pd.DataFrame,
     dates: list[dt.date],
     targets: Sequence[dt.date],
     known: Sequence[Mapping[str, Any]] | None,
-) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
-    """The (origin, target) pairs with their actual open, and the forecast rows computed anew."""
+) -> tuple[pd.DataFrame, int, int]:
+    """The (origin, target) pairs with their actual open; how many origins were reused and how
+    many computed."""
     import pandas as pd
 
     from taiex.frames import FORECAST_VALUES
@@ -148,15 +148,13 @@ def _pairs(
         {position[t] - h for t in targets for h in horizons if position[t] - h >= first_origin}
     )
     if not origins:
-        return pd.DataFrame(), []
+        return pd.DataFrame(), 0, 0
     close = history["close"].to_numpy(dtype=float)
     stored = _reusable(known or (), position, close, len(horizons))
     missing = [dates[i] for i in origins if i not in stored]
-    parts, outputs = [], []
+    parts = []
     if missing:
-        computed = model.predict_origins(history, missing)
-        parts.append(computed)
-        outputs = _forecast_rows(version, computed) if known is not None else []
+        parts.append(model.predict_origins(history, missing))
     reused = [
         {**row, "target_date": _target(dates, position, row)}
         for i in origins
@@ -175,7 +173,7 @@ def _pairs(
     wanted = pd.to_datetime(pd.Series(list(targets)))
     pairs = forecasts[forecasts["target_date"].isin(wanted)].copy()
     pairs["actual"] = actual.reindex(pairs["target_date"]).to_numpy()
-    return pairs.reset_index(drop=True), outputs
+    return pairs.reset_index(drop=True), len(origins) - len(missing), len(missing)
 
 
 def _reusable(
@@ -208,22 +206,6 @@ def _target(dates: list[dt.date], position: Mapping[dt.date, int], row: Mapping[
 
     i = position[to_date(row["origin_date"])] + int(row["horizon"])
     return dates[i] if i < len(dates) else None
-
-
-def _forecast_rows(version: str, frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """A frame of ``predict_origins`` as rows of the forecasts table."""
-    from taiex.frames import FORECAST_VALUES, to_date
-
-    return [
-        {
-            "model_version": version,
-            "origin_date": to_date(r["origin_date"]),
-            "horizon": int(r["horizon"]),
-            "target_date": to_date(r["target_date"]),
-            **{c: float(r[c]) for c in FORECAST_VALUES},
-        }
-        for r in frame.to_dict("records")
-    ]
 
 
 def evaluation_row(evaluation: Evaluation) -> dict[str, Any]:

@@ -63,9 +63,6 @@ class Evaluation:
     window_start: dt.date | None = None  # default: the first of ``days``
     window_end: dt.date | None = None
     n_days: int = -1  # default: len(days)
-    # Rows the evaluation computed that the kind's repository lacks (forecasts from origins it
-    # had not stored): kept, so that tomorrow's evaluation reuses them (see KindSpec.reuse_days).
-    outputs: tuple[Mapping[str, Any], ...] = field(default=(), repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # Frozen: derived fields are set once, here.
@@ -152,10 +149,9 @@ class KindSpec:
     evaluation_row: Callable[[Evaluation], dict[str, Any]]  # the table's columns
     from_row: Callable[[Mapping[str, Any]], Evaluation]  # and back
     served_day: str  # the column of the served rows that holds their data day ("origin_date")
-    # How many of the latest days' rows stored by ``serves`` the champion's evaluation reuses
-    # instead of recomputing them (0: none). Its evaluate function then takes them as
-    # ``known=`` and returns what it computed anew as ``Evaluation.outputs``, which the monitor
-    # stores: each day's evaluation computes only what yesterday's did not.
+    # How many of the latest days' served rows (stored by ``serves``) the champion's evaluation
+    # reuses instead of computing them again (0: none); its evaluate function then takes them
+    # as ``known=``. A champion that has served its whole window is evaluated without running.
     reuse_days: int = 0
 
     @property

@@ -54,12 +54,12 @@ def _forecast_line(first: Mapping[str, Any], last: Mapping[str, Any]) -> str:
     text = (
         f"Its next-day forecast missed the actual open by {first['smape']:.2f} % on average "
         f"(sMAPE), the last close by {first['naive_smape']:.2f} %: "
-        f"{_better(first['ratio_naive'])} {_significance(first['dm_t_naive'])}."
+        f"{_better(first['ratio_naive'])} ({_significance(first['dm_t_naive'])})."
     )
     if last is not first:
         text += (
             f" {last['horizon']} days ahead: {last['smape']:.2f} % against "
-            f"{last['naive_smape']:.2f} % ({_better(last['ratio_naive'])}, "
+            f"{last['naive_smape']:.2f} % ({_better(last['ratio_naive'])}; "
             f"{_significance(last['dm_t_naive'])}); the drift random walk: "
             f"{last['drift_smape']:.2f} %."
         )
@@ -76,9 +76,9 @@ def _better(ratio: float | None) -> str:
 
 def _significance(t: float | None) -> str:
     if t is None:
-        return "(Diebold–Mariano t undefined)"
+        return "Diebold–Mariano t undefined"
     verdict = "significant at 5 %" if abs(t) > SIGNIFICANT_T else "not a significant difference"
-    return f"(Diebold–Mariano t {t:+.2f}: {verdict})"
+    return f"Diebold–Mariano t {t:+.2f}: {verdict}"
 
 
 def _band_line(first: Mapping[str, Any]) -> str:
@@ -115,8 +115,9 @@ def _strategy_line(strategy: Mapping[str, Any]) -> str:
 def _loop_lines(loop: Mapping[str, Any]) -> list[str]:
     kinds = loop.get("kinds", {})
     parts = [
-        f"the {titles().get(kind, kind)} was retrained {k['challengers']} time(s) and "
-        f"{k['promotions']} challenger(s) promoted"
+        f"the {titles().get(kind, kind)} was judged due for a retrain on "
+        f"{k['retrain_decisions']} evening(s), trained {k['challengers']} challenger(s) and "
+        f"promoted {k['promotions']}"
         for kind, k in kinds.items()
     ]
     if not parts:

@@ -249,7 +249,8 @@ def loop_figures(
             "mean_metric": _mean(mine["metric"]),
             "mean_baseline": _mean(mine["baseline"]),
             "retrain_decisions": int(mine["retrain"].sum()),
-            "challengers": int((mine["challenger"] != "").sum()),
+            # Challengers trained (a day that found its challenger tried already trained none).
+            "challengers": int(trained["version"].isin(set(mine["challenger"])).sum()),
             "promotions": int(mine["promoted"].sum()),
             "models_trained": len(trained),
             "training_seconds": float(trained["seconds"].sum()),
