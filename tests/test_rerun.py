@@ -95,7 +95,8 @@ def test_a_rerun_answers_from_the_database_until_a_price_is_revised(home: Path) 
     revised = HISTORY.tail(3).copy()
     revised.loc[revised.index[[0, 2]], ["open", "high", "low", "close"]] *= 1.04
     store.merge_rows(rows_of(revised), source="test")
-    assert [day for day, _ in store.prices.revisions(DAY)] == list(revised["date"].dt.date.iloc[[0, 2]])
+    days = list(revised["date"].dt.date.iloc[[0, 2]])
+    assert [day for day, _ in store.prices.revisions(DAY)] == days
     store.dispose()
     again = phase(home)
     assert {"torch", "sklearn"} <= set(again["heavy"])
