@@ -301,14 +301,20 @@ def test_cli_usage_errors_exit_2(args: list[str], message: str) -> None:
     assert message in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("policy", "setting", "named"),
+    [("never", {}, "policy"), ("every-5", {"TAIEX_LSTM_DM_T_MAX": "1.5"}, "settings")],
+)
 def test_cli_refuses_a_folder_of_another_simulation(
-    homes: dict[str, Path], every5: RunFolder
+    homes: dict[str, Path], every5: RunFolder, policy: str, setting: dict[str, str], named: str
 ) -> None:
-    env = {"TAIEX_HOME": str(homes["user"])}
-    args = ["--from", str(START), "--to", str(END), "--out", str(every5.path), "--policy", "never"]
+    """Another policy, or another retrain rule (here the LSTM's Diebold-Mariano bound), is
+    another simulation: resuming the folder with it would mix two."""
+    env = {"TAIEX_HOME": str(homes["user"]), **setting}
+    args = ["--from", str(START), "--to", str(END), "--out", str(every5.path), "--policy", policy]
     result = runner.invoke(app, ["simulate", *args], env=env)
     assert result.exit_code == 1
-    assert result.stderr.startswith("error: ") and "policy" in result.stderr
+    assert result.stderr.startswith("error: ") and named in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
 
 

@@ -177,6 +177,7 @@ def _about(settings: Settings, request: Request, sessions: Sequence[dt.date]) ->
         "thresholds": {spec.name: spec.threshold(settings) for spec in KINDS},
         "settings": {
             "lstm_naive_margin": settings.lstm_naive_margin,
+            "lstm_dm_t_max": settings.lstm_dm_t_max,
             **{spec.name: spec.params(settings) for spec in KINDS},
         },
         "taiex_version": __version__,
