@@ -39,7 +39,12 @@ HEALTHY = {
     "TAIEX_LSTM_NAIVE_MARGIN": "10",
     "TAIEX_CLASSIFIER_AUC_MIN": "0",
 }
-UNREACHABLE = {"TAIEX_LSTM_SMAPE_MAX": "0", "TAIEX_CLASSIFIER_AUC_MIN": "1"}
+# Thresholds that every champion breaks (the trivial-score guard off): each day retrains.
+UNREACHABLE = {
+    "TAIEX_LSTM_SMAPE_MAX": "0",
+    "TAIEX_CLASSIFIER_AUC_MIN": "1",
+    "TAIEX_CLASSIFIER_TRIVIAL_MARGIN": "-1",
+}
 
 MAIN_LINE = [
     "download_weighted_stock_price",

@@ -235,6 +235,30 @@ def test_classifier_decisions() -> None:
     assert not decide_classifier(ev(None), limits()).retrain
 
 
+@pytest.mark.parametrize(
+    ("auc", "trivial", "margin", "retrain"),
+    [
+        (0.70, 0.90, 0.02, True),  # the trivial score does far better: the edge is lost
+        (0.70, 0.72, 0.02, False),  # within the margin: hard days for any rule
+        (0.70, 0.60, 0.02, False),  # better than the trivial score: retraining cannot help
+        (0.70, 0.60, -1.0, True),  # the guard off: below the floor is enough
+        (0.70, None, 0.02, True),  # no trivial score to compare with: the floor alone
+        (0.85, 0.99, 0.02, False),  # above the floor: healthy, whatever the trivial score
+    ],
+)
+def test_a_low_auc_that_the_trivial_score_shares_is_not_a_stale_model(
+    auc: float, trivial: float | None, margin: float, retrain: bool
+) -> None:
+    evaluation = Evaluation("classifier", "c-v1", DAYS[-1], auc, trivial, 20, tuple(DAYS))
+    settings = Settings(classifier_auc_min=0.8, classifier_trivial_margin=margin)
+    decision = decide_classifier(evaluation, settings)
+    assert decision.retrain is retrain
+    if not retrain and auc < 0.8:
+        assert decision.code == "hard-days" and "TAIEX_CLASSIFIER_TRIVIAL_MARGIN" in decision.reason
+        reading = CLASSIFIER.reading(evaluation, decision, settings)
+        assert "hard days for any rule" in reading and "retrain is due" not in reading
+
+
 def test_every_kind_reads_back_what_it_stored() -> None:
     """A kind's evaluation row and its reading back agree (what the report relies on)."""
     for spec in KINDS:
@@ -426,7 +450,9 @@ def test_real_models_end_to_end(sqlite_store: Store) -> None:
         report = evaluate_kind(spec, sqlite_store, history, TINY)
         assert report.evaluation is not None and len(report.evaluation.days) == spec.window
         assert report.evaluation.metric is not None and report.evaluation.baseline is not None
-        forced = replace(TINY, lstm_smape_max=0.0, classifier_auc_min=1.0)
+        forced = replace(
+            TINY, lstm_smape_max=0.0, classifier_auc_min=1.0, classifier_trivial_margin=-1.0
+        )
         assert evaluate_kind(spec, sqlite_store, history, forced).decision.retrain
     lstm_rows = sqlite_store.evaluations.rows(LSTM.metric.table)
     assert len(lstm_rows) == 1  # evaluated twice on the same day: one row

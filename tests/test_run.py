@@ -158,6 +158,7 @@ def test_monitor_json_with_thresholds_no_model_meets(
     run("--as-of", str(DAY1))
     monkeypatch.setenv("TAIEX_LSTM_SMAPE_MAX", "0")
     monkeypatch.setenv("TAIEX_CLASSIFIER_AUC_MIN", "1")
+    monkeypatch.setenv("TAIEX_CLASSIFIER_TRIVIAL_MARGIN", "-1")
     result = runner.invoke(app, ["monitor", "--json"])
     assert result.exit_code == 0, result.stderr
     report = json.loads(result.stdout)

@@ -189,7 +189,9 @@ def test_policies_never_and_configured(homes: dict[str, Path]) -> None:
     assert decisions["retrain"].sum() == 0
     assert set(never.read(FORECASTS)["model_version"]) == {"lstm-v1"}
     # Configured thresholds that every champion breaks: each evening asks for a retrain.
-    settings = settings_for(homes["user"]).replace(lstm_smape_max=0.0, classifier_auc_min=1.0)
+    settings = settings_for(homes["user"]).replace(
+        lstm_smape_max=0.0, classifier_auc_min=1.0, classifier_trivial_margin=-1.0
+    )
     strict = RunFolder(homes["runs"] / "strict")
     simulate(settings, strict.path, Request(DATES[-6], END, "configured"))
     judged = strict.read(DECISIONS).dropna(subset=["metric"])

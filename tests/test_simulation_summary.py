@@ -357,7 +357,7 @@ def test_comparison_and_plain_words(tmp_path: Path) -> None:
     assert rows["days"] == ["40", "60"]
     h1 = summaries["b"]["forecast"]["horizons"][0]
     assert rows["sMAPE h1 (%)"][1] == f"{h1['smape']:.4f}"
-    assert rows["period"][1] == "–"
+    assert rows["period"] == ["x … y", "–"]
     words = " ".join(plain_words(summaries["a"]))
     assert "from x to y (40 sessions)" in words
     assert f"{summaries['a']['forecast']['horizons'][0]['smape']:.2f} %" in words

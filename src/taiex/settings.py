@@ -56,6 +56,11 @@ class Settings:
     # Diebold-Mariano t of the per-pair sMAPE differences above this (issue 10).
     lstm_dm_t_max: float = 2.0
     classifier_auc_min: float = 0.8
+    # ... unless the trivial close/MA20 score does no better than the classifier's AUC plus this
+    # on the same days: then the days are hard for any rule, and a retrain cannot help (the
+    # replay of 2016-2021 in BENCHMARKS.md). Negative: the guard is off (-1: always retrain
+    # below the floor).
+    classifier_trivial_margin: float = 0.02
     # Hyperparameters from the config file's [lstm] and [classifier] tables (LSTMConfig and
     # ClassifierConfig field names); empty means the models' defaults.
     lstm: Mapping[str, Any] = field(default_factory=dict)
@@ -160,6 +165,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "lstm_naive_margin": (0, 100),
     "lstm_dm_t_max": (0, 100),
     "classifier_auc_min": (0, 1),
+    "classifier_trivial_margin": (-1, 1),
 }
 
 _TABLES = ("lstm", "classifier")  # tables: in the config file, or JSON in the environment

@@ -171,8 +171,14 @@ def _number(value: Any) -> float | None:
 
 
 def decide(evaluation: Evaluation | None, settings: Settings) -> Decision:
-    """Retrain when ROC AUC < TAIEX_CLASSIFIER_AUC_MIN, or when there is no model; never on an
-    undefined AUC."""
+    """Retrain when ROC AUC < TAIEX_CLASSIFIER_AUC_MIN and the classifier has lost its edge: the
+    trivial close/MA20 score's AUC on the same days is above it by more than
+    TAIEX_CLASSIFIER_TRIVIAL_MARGIN. Retrain too when there is no model; never on an undefined
+    AUC.
+
+    A low AUC that the trivial score shares means days hard for any rule, not a stale model:
+    in the replay of 2016-2021 every challenger such days trained lost or tied (BENCHMARKS.md,
+    "The daily loop replayed")."""
     if evaluation is None:
         return Decision(True, "no classifier yet", "none")
     undecided = not_judged(evaluation)
@@ -180,11 +186,20 @@ def decide(evaluation: Evaluation | None, settings: Settings) -> Decision:
         return undecided
     metric, auc_min = evaluation.metric, settings.classifier_auc_min
     assert metric is not None
-    if metric < auc_min:
+    if metric >= auc_min:
+        return Decision(False, f"ROC AUC {metric:.4f} ≥ {auc_min:g}", "healthy")
+    trivial, margin = evaluation.baseline, settings.classifier_trivial_margin
+    below = f"ROC AUC {metric:.4f} < TAIEX_CLASSIFIER_AUC_MIN {auc_min:g}"
+    if margin >= 0 and trivial is not None and trivial <= metric + margin:
         return Decision(
-            True, f"ROC AUC {metric:.4f} < TAIEX_CLASSIFIER_AUC_MIN {auc_min:g}", "threshold"
+            False,
+            f"{below}, but the trivial close/MA20 score does no better ({trivial:.4f}, within "
+            f"TAIEX_CLASSIFIER_TRIVIAL_MARGIN {margin:g}): hard days for any rule, not a stale "
+            "model",
+            "hard-days",
         )
-    return Decision(False, f"ROC AUC {metric:.4f} ≥ {auc_min:g}", "healthy")
+    versus = f" and below the trivial close/MA20 score's {trivial:.4f}" if trivial else ""
+    return Decision(True, f"{below}{versus}", "threshold")
 
 
 def reading(evaluation: Evaluation | None, decision: Decision, settings: Settings) -> str:
@@ -201,6 +216,12 @@ def reading(evaluation: Evaluation | None, decision: Decision, settings: Setting
         return (
             f"ROC AUC {auc:.3f} over {n} days is below the retrain threshold "
             f"{settings.classifier_auc_min:g}: a retrain is due; take the signal lightly."
+        )
+    if decision.code == "hard-days":
+        return (
+            f"ROC AUC {auc:.3f} vs {trivial:.3f} for the trivial close/MA20 score over {n} days: "
+            "hard days for any rule (no retrain: a new model would not do better); take the "
+            f"signal lightly{small}."
         )
     if trivial is not None and auc < trivial:
         return (

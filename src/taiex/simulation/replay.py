@@ -178,6 +178,7 @@ def _about(settings: Settings, request: Request, sessions: Sequence[dt.date]) ->
         "settings": {
             "lstm_naive_margin": settings.lstm_naive_margin,
             "lstm_dm_t_max": settings.lstm_dm_t_max,
+            "classifier_trivial_margin": settings.classifier_trivial_margin,
             **{spec.name: spec.params(settings) for spec in KINDS},
         },
         "taiex_version": __version__,

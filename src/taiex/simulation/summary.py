@@ -281,7 +281,7 @@ def comparison(summaries: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, li
         rows.append((label, [_text(_dig(s, get), fmt) for s in runs]))
 
     add("policy", ("policy",), "{}")
-    add("period", ("period",), "{}")
+    add("period", ("period",), "period")
     add("days", ("days",), "{}")
     horizons = max((len(_dig(s, ("forecast", "horizons")) or []) for s in runs), default=0)
     for i in range(horizons):
@@ -331,6 +331,8 @@ def _text(value: Any, fmt: str) -> str:
         return (
             f"{value.get('coverage_80', math.nan):.1%} / {value.get('coverage_95', math.nan):.1%}"
         )
+    if fmt == "period":
+        return f"{value.get('first', '?')} … {value.get('last', '?')}"
     if fmt == "trials":
         return f"{value.get('challengers', 0)} / {value.get('promotions', 0)}"
     try:
