@@ -96,6 +96,7 @@ class AirflowCluster:
     env: dict[str, str]
     port: int
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    bearer: str = ""  # the REST API's token, once asked for (:meth:`token`)
 
     @property
     def api(self) -> str:
@@ -157,13 +158,27 @@ class AirflowCluster:
                 tail = (self.home / f"{name}.log").read_text(errors="replace")[-3000:]
                 raise RuntimeError(f"airflow {name} exited with {process.returncode}:\n{tail}")
 
+    def token(self) -> str:
+        """A bearer token for the REST API. Every user is an admin here and ``/auth/token``
+        gives one without credentials; Airflow 3.1.8 refuses a request without one (3.1.0 and
+        3.3 let it through as an admin)."""
+        if not self.bearer:
+            url = f"http://127.0.0.1:{self.port}/auth/token"
+            with urllib.request.urlopen(url, timeout=60) as response:
+                self.bearer = json.loads(response.read())["access_token"]
+        return self.bearer
+
     def request(self, method: str, path: str, body: Any = None) -> Any:
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(
             f"{self.api}{path}",
             data=data,
             method=method,
-            headers={"Content-Type": "application/json", "Accept": "application/json"},
+            headers={
+                "Content-Type": "application/json",
+                "Accept": "application/json",
+                "Authorization": f"Bearer {self.token()}",
+            },
         )
         try:
             with urllib.request.urlopen(request, timeout=60) as response:

@@ -175,7 +175,10 @@ def dag_module() -> Any:
 
 def db_url() -> dict[str, Any]:
     """The URL, and the URL as Airflow's secrets masker would log it."""
-    from airflow.sdk.log import _secrets_masker
+    try:
+        from airflow.sdk.log import _secrets_masker
+    except ImportError:  # Airflow 3.1: the Task SDK keeps it in its shared package
+        from airflow.sdk._shared.secrets_masker import _secrets_masker
 
     taiex_daily = dag_module()
     try:

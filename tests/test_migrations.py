@@ -131,7 +131,9 @@ def test_a_database_from_before_migrations_is_adopted_with_its_rows(database_url
         {**row, "staged_at": clock.now} for row in before.pop("weighted_index_temp")
     ]
     # An evaluation measured before the Diebold-Mariano t was kept has none (revision 0004).
-    before["lstm_model_evaluate"] = [{**row, "dm_t": None} for row in before["lstm_model_evaluate"]]
+    # Nor its day and origin counts (revision 0006).
+    counts = {"dm_t": None, "n_days": None, "origins_reused": None, "origins_computed": None}
+    before["lstm_model_evaluate"] = [{**row, **counts} for row in before["lstm_model_evaluate"]]
     # MySQL's old FLOAT columns held single precision and were read back to 6 digits: as DOUBLE
     # they show the whole value kept (0.800000011920929 for 0.8), the same to those 6 digits.
     assert _digits(after) == _digits(before)

@@ -29,7 +29,7 @@ import dataclasses
 import datetime as dt
 import logging
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -40,6 +40,8 @@ from taiex.errors import ArtifactError, DataError
 from taiex.frames import to_date
 from taiex.kinds import MIN_DAYS_TO_JUDGE, Decision, Evaluation, KindSpec
 from taiex.models.registry import LoadedModel, ModelVersion, Registry
+from taiex.reuse import evaluation as stored_evaluation
+from taiex.reuse import made_before_a_revision, sound_champion
 from taiex.settings import Settings
 from taiex.store import Store
 
@@ -124,14 +126,11 @@ def _stored_rows(
     revisions = store.prices.revisions(last)
     if not revisions:
         return rows
-    return [row for row in rows if not _made_before_a_revision(row, spec.served_day, revisions)]
-
-
-def _made_before_a_revision(
-    row: Mapping[str, Any], day_column: str, revisions: Sequence[tuple[dt.date, dt.datetime]]
-) -> bool:
-    day = to_date(row[day_column])
-    return any(revised <= day and row["created_at"] <= moment for revised, moment in revisions)
+    return [
+        row
+        for row in rows
+        if not made_before_a_revision(row[spec.served_day], row["created_at"], revisions)
+    ]
 
 
 def unloadable_champion(
@@ -415,6 +414,38 @@ def evaluate_kind(
         decision,
         skipped=loaded.skipped if loaded else [broken[1]] if broken else [],
     )
+
+
+def stored_report(
+    spec: KindSpec,
+    store: Store,
+    history: pd.DataFrame,
+    settings: Settings,
+    policy: RetrainPolicy = CONFIGURED,
+) -> KindReport | None:
+    """What :func:`evaluate_kind` would report for ``history``'s last day, from the champion's
+    evaluation stored for that day (:func:`taiex.reuse.evaluation`), decided by the same rule;
+    None unless that is provably the same answer:
+
+    - the configured policy (another, a simulation's, may decide on more than the stored row);
+    - a champion whose artifact passes its checksum (else the unloadable rule applies, and the
+      evaluation is another version's);
+    - a row that gives back the whole evaluation, measured after every revision of a price up
+      to that day.
+    """
+    if not isinstance(policy, ConfiguredPolicy):
+        return None
+    registry = Registry(store)
+    champion = sound_champion(registry, spec.name)
+    if champion is None:
+        return None
+    day = to_date(history["date"].iloc[-1])
+    row = stored_evaluation(spec, store, champion.version, day)
+    if row is None:
+        return None
+    evaluation = spec.from_row(row)
+    decision = policy.decide(spec, evaluation, settings, day)
+    return KindReport(spec, champion.version, evaluation, spec.threshold(settings), decision)
 
 
 def retrain_kind(spec: KindSpec, store: Store, history: pd.DataFrame, settings: Settings) -> Trial:

@@ -263,6 +263,9 @@ def serve(ctx: Context, kind_name: str, day: dt.date | None = None) -> dict[str,
     ``lstm_predict_task``)."""
     spec = kind(kind_name)
     history = ctx.history(day)
+    stored = _stored_serve(ctx, spec, to_date(history["date"].iloc[-1]))
+    if stored is not None:
+        return stored
     loaded = champion(ctx, spec, history)
     rows = spec.served_rows(loaded.model, loaded.version.version, history)
     getattr(ctx.store, spec.serves).save(rows)
@@ -271,6 +274,19 @@ def serve(ctx: Context, kind_name: str, day: dt.date | None = None) -> dict[str,
         **spec.summarise(rows),
         "skipped_artifacts": loaded.skipped,
     }
+
+
+def _stored_serve(ctx: Context, spec: KindSpec, day: dt.date) -> dict[str, Any] | None:
+    """A rerun's answer: what the champion served from ``day`` already, while it still holds
+    (:mod:`taiex.reuse`), as the same JSON; None when the model must run. Its artifact passes
+    its checksum, so nothing was skipped to load it."""
+    from taiex.reuse import served, sound_champion
+
+    current = sound_champion(ctx.registry(), spec.name)
+    rows = served(spec, ctx.store, current.version, day) if current else []
+    if current is None or not rows:
+        return None
+    return {"version": current.version, **spec.summarise(rows), "skipped_artifacts": []}
 
 
 def train(ctx: Context, kind_name: str, until: dt.date | None = None) -> dict[str, Any]:
@@ -373,18 +389,35 @@ def backtest(
 
 def evaluate(ctx: Context, kind_name: str, day: dt.date | None = None) -> dict[str, Any]:
     """Measure the champion of a kind on the data up to ``day``, store the figure and its plot;
-    say whether to retrain."""
-    from taiex.monitor import CONFIGURED, evaluate_kind
+    say whether to retrain. A rerun for the same day answers from what it stored, while that
+    still holds (:func:`taiex.monitor.stored_report`), without loading the model."""
+    from taiex.monitor import CONFIGURED, evaluate_kind, stored_report
 
     spec = kind(kind_name)
-    report = evaluate_kind(
-        spec, ctx.store, ctx.history(day), ctx.settings, ctx.policy or CONFIGURED
-    )
+    history = ctx.history(day)
+    policy = ctx.policy or CONFIGURED
+    report = stored_report(spec, ctx.store, history, ctx.settings, policy)
+    figure = None
+    if ctx.draw and report is not None and report.evaluation and report.evaluation.n:
+        # An evaluation that scored anything has its figure drawn; never drawn (the first run
+        # did not draw), the evaluation runs again to draw it.
+        figure = _stored_figure(ctx, spec, report.evaluation)
+        report = report if figure else None
+    if report is None:
+        report = evaluate_kind(spec, ctx.store, history, ctx.settings, policy)
+        evaluation = report.evaluation
+        if ctx.draw and evaluation is not None and _has_rows(evaluation.frame):
+            figure = draw_evaluation(ctx, spec, evaluation)
     summary = report.summary()
-    evaluation = report.evaluation
-    if ctx.draw and evaluation is not None and _has_rows(evaluation.frame):
-        summary["figure"] = draw_evaluation(ctx, spec, evaluation)
+    if ctx.draw and figure is not None:
+        summary["figure"] = figure
     return summary
+
+
+def _stored_figure(ctx: Context, spec: KindSpec, evaluation: Evaluation) -> str | None:
+    """The name of the evaluation's figure when it is stored."""
+    name = _figure_name(spec, evaluation)
+    return name if ctx.store.figures.has(name) else None
 
 
 def _has_rows(frame: Any) -> bool:
@@ -422,7 +455,7 @@ def draw_evaluation(ctx: Context, spec: KindSpec, evaluation: Evaluation) -> str
     """The evaluation's plot (pairs or days scored), stored in the database for the report on
     whichever worker writes it; the figure's name."""
     plot = spec.resolve(spec.evaluation_plot)
-    name = f"{spec.name}_{evaluation.model_version}_{evaluation.data_date:%Y%m%d}.png"
+    name = _figure_name(spec, evaluation)
     title = f"{evaluation.model_version} on {evaluation.window_start} … {evaluation.window_end}"
     path: Path = plot(evaluation.frame, ctx.settings.plots_dir / "evaluate" / name, title)
     ctx.store.figures.save(
@@ -433,6 +466,10 @@ def draw_evaluation(ctx: Context, spec: KindSpec, evaluation: Evaluation) -> str
         png=path.read_bytes(),
     )
     return name
+
+
+def _figure_name(spec: KindSpec, evaluation: Evaluation) -> str:
+    return f"{spec.name}_{evaluation.model_version}_{evaluation.data_date:%Y%m%d}.png"
 
 
 def draw_outputs(ctx: Context) -> dict[str, Any]:

@@ -148,7 +148,12 @@ def from_row(row: Mapping[str, Any]) -> Evaluation:
         baseline=_number(row["trivial_ROC_AUC"]),
         n=int(row["n_days"]),
         reason=row["reason"],
-        detail={"model_family": row["model_family"]},
+        # In the order :func:`evaluate` gives them.
+        detail={
+            "n_positive": int(row["n_positive"]),
+            "n_negative": int(row["n_negative"]),
+            "model_family": row["model_family"],
+        },
         window_start=row["window_start"],
         window_end=row["window_end"],
         n_days=int(row["n_days"]),

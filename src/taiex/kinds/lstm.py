@@ -217,12 +217,26 @@ def evaluation_row(evaluation: Evaluation) -> dict[str, Any]:
         "naive_sMAPE_by_horizon": evaluation.detail.get("naive_smape_by_horizon"),
         "n_pairs": evaluation.n,
         "dm_t": evaluation.detail.get("dm_t"),
+        "n_days": evaluation.n_days,
+        "origins_reused": evaluation.detail.get("origins_reused"),
+        "origins_computed": evaluation.detail.get("origins_computed"),
     }
 
 
 def from_row(row: Mapping[str, Any]) -> Evaluation:
-    """An evaluation read back from ``lstm_model_evaluate``."""
+    """An evaluation read back from ``lstm_model_evaluate``: exactly the one computed when the
+    row holds its day count (revision 0006), else without what older rows do not keep."""
     pairs = int(row["n_pairs"])
+    days = row.get("n_days")
+    detail: dict[str, Any] = {}
+    if pairs:  # in the order :func:`evaluate` gives them
+        detail = {
+            "smape_by_horizon": row.get("sMAPE_by_horizon"),
+            "naive_smape_by_horizon": row.get("naive_sMAPE_by_horizon"),
+            "dm_t": _number(row.get("dm_t")),
+        }
+        counts = {k: row.get(k) for k in ("origins_reused", "origins_computed")}
+        detail |= {k: int(v) for k, v in counts.items() if v is not None}
     return Evaluation(
         kind=NAME,
         model_version=row["model_version"],
@@ -233,10 +247,11 @@ def from_row(row: Mapping[str, Any]) -> Evaluation:
         reason=row["reason"],
         window_start=row["window_start"],
         window_end=row["window_end"],
-        # Each target is forecast from its 5 origins: the pairs give the days (the row keeps no
-        # day count; a target near the start of history may have fewer origins, so round up).
-        n_days=math.ceil(pairs / HORIZONS),
-        detail={"dm_t": _number(row.get("dm_t"))},
+        # Rows from before revision 0006 keep no day count: each target is forecast from its 5
+        # origins, so the pairs give the days (a target near the start of history may have
+        # fewer origins: round up).
+        n_days=int(days) if days is not None else math.ceil(pairs / HORIZONS),
+        detail=detail,
     )
 
 
@@ -409,6 +424,7 @@ LSTM = KindSpec(
     evaluation_row=evaluation_row,
     from_row=from_row,
     served_day="origin_date",
+    exact_row_columns=("n_days",),
     # The origins of the window's pairs: the window and the horizons before it.
     reuse_days=WINDOW + HORIZONS,
 )

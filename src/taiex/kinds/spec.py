@@ -153,6 +153,9 @@ class KindSpec:
     # reuses instead of computing them again (0: none); its evaluate function then takes them
     # as ``known=``. A champion that has served its whole window is evaluated without running.
     reuse_days: int = 0
+    # Columns an evaluation row must hold (not NULL) for ``from_row`` to give back exactly what
+    # was computed: older rows without them are never taken for a recomputation.
+    exact_row_columns: tuple[str, ...] = ()
 
     @property
     def evaluation_figure(self) -> str:

@@ -3,6 +3,7 @@ original system's), one row per model version and data day."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
@@ -29,6 +30,18 @@ class EvaluationRepository:
         values = {**row, "date": self._clock()}
         with storage_errors(f"recording an evaluation in {table}"), self._engine.begin() as conn:
             insert_missing(conn, _table(table), [values])
+
+    def get(self, table: str, model_version: str, data_date: dt.date) -> dict[str, Any] | None:
+        """The row of ``model_version`` for ``data_date`` in ``table``, if it was measured."""
+        found = _table(table)
+        query = (
+            select(found)
+            .where(found.c.model_version == model_version)
+            .where(found.c.data_date == data_date)
+        )
+        with storage_errors(f"reading {table}"), self._engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+        return dict(row) if row else None
 
     def rows(self, table: str) -> list[dict[str, Any]]:
         """Every row of ``table``, by data day (then by insertion)."""

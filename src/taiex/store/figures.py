@@ -46,6 +46,12 @@ class FigureRepository:
         with storage_errors(f"storing the figure {name}"), self._engine.begin() as conn:
             insert_missing(conn, figures, [row])
 
+    def has(self, name: str) -> bool:
+        """Whether a figure of that name is stored."""
+        query = select(figures.c.id).where(figures.c.name == name)
+        with storage_errors(f"reading the figure {name}"), self._engine.connect() as conn:
+            return conn.execute(query).first() is not None
+
     def latest(self, kind: str) -> Figure | None:
         """The newest figure of ``kind``: of the latest data day, then the latest stored."""
         query = (

@@ -130,6 +130,11 @@ lstm_model_evaluate = Table(
     # Diebold-Mariano t of the model against naive over the window (revision 0004); NULL when
     # undefined or measured before it.
     Column("dm_t", Double),
+    # The target days scored, and the origins taken from the served forecasts or computed
+    # (revision 0006; NULL when measured before it, and the row then cannot stand for a rerun).
+    Column("n_days", Integer),
+    Column("origins_reused", Integer),
+    Column("origins_computed", Integer),
     UniqueConstraint("model_version", "data_date", name="uq_lstm_model_evaluate_run"),
 )
 
