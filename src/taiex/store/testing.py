@@ -27,6 +27,7 @@ from sqlalchemy import update as sql_update
 from sqlalchemy.engine import Connection, make_url
 
 from taiex.store.facade import Store
+from taiex.store.locks import _lock_params
 from taiex.store.schema import metadata
 
 
@@ -184,11 +185,18 @@ def end_lock_holder(store: Store, name: str) -> None:
     MySQL/MariaDB)."""
     with store.engine.connect() as conn:
         if store.engine.dialect.name == "postgresql":
+            # Only the holder of this lock in this database: a server shared by parallel tests
+            # holds other sessions' locks too. A bigint key shows as (classid, objid) halves.
+            key = int(str(_lock_params(conn, name)["k"])) & 0xFFFF_FFFF_FFFF_FFFF
             conn.execute(
                 text(
                     "SELECT pg_terminate_backend(pid) FROM pg_locks "
-                    "WHERE locktype = 'advisory' AND pid <> pg_backend_pid()"
-                )
+                    "WHERE locktype = 'advisory' AND pid <> pg_backend_pid() "
+                    "AND database = (SELECT oid FROM pg_database "
+                    "WHERE datname = current_database()) "
+                    "AND classid::bigint = :high AND objid::bigint = :low"
+                ),
+                {"high": key >> 32, "low": key & 0xFFFF_FFFF},
             )
         else:
             holder = conn.scalar(text("SELECT IS_USED_LOCK(:k)"), {"k": f"taiex:{name}"})
