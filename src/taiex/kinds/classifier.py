@@ -177,8 +177,8 @@ def decide(evaluation: Evaluation | None, settings: Settings) -> Decision:
     AUC.
 
     A low AUC that the trivial score shares means days hard for any rule, not a stale model:
-    in the replay of 2016-2021 every challenger such days trained lost or tied (BENCHMARKS.md,
-    "The daily loop replayed")."""
+    in the replay of 2016-2021, 11 of the 12 challengers such days trained lost or tied, and the
+    twelfth served the same signal (BENCHMARKS.md, "The daily loop replayed")."""
     if evaluation is None:
         return Decision(True, "no classifier yet", "none")
     undecided = not_judged(evaluation)
