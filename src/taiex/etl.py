@@ -22,7 +22,7 @@ import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import TextIO
 
@@ -39,13 +39,13 @@ from taiex.calendar import (
 from taiex.errors import InputError, UpstreamFormatError
 from taiex.files import write_atomic
 from taiex.source import (
-    CENT,
     FIRST_MONTH,
+    PRICE_TEXT,
     DailyRow,
     TwseClient,
     ohlc_problem,
     parse_month,
-    price_problem,
+    price_value,
 )
 from taiex.store import PRICE_COLUMNS, LoadRecord, MergeResult, Store, load_id_for
 
@@ -293,7 +293,6 @@ CSV_MAX_CELL = 40
 # of a billion commas would otherwise become a list of a billion strings).
 CSV_MAX_LINE = 1_000
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
-_PLAIN_NUMBER = re.compile(r"\d{1,3}(,\d{3})*(\.\d+)?|\d+(\.\d+)?", re.ASCII)
 
 
 def read_csv_rows(path: Path, today: dt.date | None = None) -> list[DailyRow]:
@@ -433,16 +432,12 @@ def _csv_date(cell: str, where: str, today: dt.date) -> dt.date:
 
 def _csv_price(name: str, cell: str, where: str) -> Decimal:
     text = cell.strip()
-    if not _PLAIN_NUMBER.fullmatch(text):
+    if not PRICE_TEXT.fullmatch(text):
         raise InputError(f"{where}: {name} {cell!r} is not a number")
     try:
-        value = Decimal(text.replace(",", ""))
-    except InvalidOperation as exc:  # pragma: no cover - the pattern admits only numbers
-        raise InputError(f"{where}: {name} {cell!r} is not a number") from exc
-    problem = price_problem(value)
-    if problem:
-        raise InputError(f"{where}: {name} {cell!r} is not a price: it {problem}")
-    return value.quantize(CENT)
+        return price_value(text)
+    except ValueError as exc:
+        raise InputError(f"{where}: {name} {cell!r} is not a price: it {exc}") from exc
 
 
 def _batches(rows: Iterable[DailyRow], size: int) -> Iterator[list[DailyRow]]:

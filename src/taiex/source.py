@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -46,7 +46,8 @@ PRICE_LIMIT = Decimal(1_000_000)
 CENT = Decimal("0.01")
 
 _ROC_DATE = re.compile(r"^(\d{2,3})/(\d{2})/(\d{2})$", re.ASCII)
-_NUMBER = re.compile(r"^\d{1,3}(,\d{3})*(\.\d+)?$|^\d+(\.\d+)?$", re.ASCII)
+# A price as TWSE and the CSV files write it (thousands commas optional), matched in full.
+PRICE_TEXT = re.compile(r"\d{1,3}(,\d{3})*(\.\d+)?|\d+(\.\d+)?", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,16 @@ def price_problem(value: Decimal) -> str | None:
     if value != value.quantize(CENT):
         return "has more than 2 decimals"
     return None
+
+
+def price_value(text: str) -> Decimal:
+    """A text that :data:`PRICE_TEXT` matches, to the cent; ValueError saying why it cannot be an
+    index level (:func:`price_problem`)."""
+    value = Decimal(text.replace(",", ""))  # the pattern admits only numbers
+    problem = price_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value.quantize(CENT)
 
 
 def ohlc_problem(row: DailyRow) -> str | None:
@@ -102,16 +113,12 @@ def parse_price(text: str) -> Decimal:
     cleaned = text.strip() if isinstance(text, str) else None
     if not cleaned or cleaned.strip("-") == "":
         raise ValueError(f"empty cell {text!r}")
-    if len(cleaned) > 40 or not _NUMBER.match(cleaned):
+    if len(cleaned) > 40 or not PRICE_TEXT.fullmatch(cleaned):
         raise ValueError(f"{text[:40]!r} is not a number")
     try:
-        value = Decimal(cleaned.replace(",", ""))
-    except InvalidOperation as exc:  # pragma: no cover - the pattern admits only numbers
-        raise ValueError(f"{text!r} is not a number") from exc
-    problem = price_problem(value)
-    if problem:
-        raise ValueError(f"{text!r} {problem}")
-    return value.quantize(CENT)
+        return price_value(cleaned)
+    except ValueError as exc:
+        raise ValueError(f"{text!r} {exc}") from exc
 
 
 def parse_row(cells: Sequence[Any], where: str) -> DailyRow:
