@@ -208,9 +208,11 @@ def test_real_numbers_come_back_as_written(store: Store) -> None:
     level = 23456.789012345678
     rows_in = forecast_rows("lstm-v1", ORIGIN, level)
     store.forecasts.save(rows_in)
-    back = store.forecasts.served("lstm-v1", ORIGIN)
+    back = store.forecasts.between("lstm-v1", ORIGIN, ORIGIN)
     assert [r["forecast"] for r in back] == [level + h for h in range(1, 6)]
     assert [r["naive"] for r in back] == [level] * 5
     store.signals.save([signal_row("classifier-v1", ORIGIN, 0.123456789012345)])
-    assert store.signals.served("classifier-v1", ORIGIN)[0]["probability"] == 0.123456789012345
-    assert store.signals.served("classifier-v1", ORIGIN + dt.timedelta(days=1)) == []
+    (signal,) = store.signals.between("classifier-v1", ORIGIN, ORIGIN)
+    assert signal["probability"] == 0.123456789012345
+    next_day = ORIGIN + dt.timedelta(days=1)
+    assert store.signals.between("classifier-v1", next_day, next_day) == []

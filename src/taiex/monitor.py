@@ -41,7 +41,7 @@ from taiex.frames import to_date
 from taiex.kinds import MIN_DAYS_TO_JUDGE, Decision, Evaluation, KindSpec
 from taiex.models.registry import LoadedModel, ModelVersion, Registry
 from taiex.reuse import evaluation as stored_evaluation
-from taiex.reuse import made_before_a_revision, sound_champion
+from taiex.reuse import fresh_rows, sound_champion
 from taiex.settings import Settings
 from taiex.store import Store
 
@@ -122,15 +122,7 @@ def _stored_rows(
         return None
     dates = history["date"]
     first, last = to_date(dates.iloc[max(0, len(dates) - spec.reuse_days)]), to_date(dates.iloc[-1])
-    rows: list[dict[str, Any]] = getattr(store, spec.serves).between(version, first, last)
-    revisions = store.prices.revisions(last)
-    if not revisions:
-        return rows
-    return [
-        row
-        for row in rows
-        if not made_before_a_revision(row[spec.served_day], row["created_at"], revisions)
-    ]
+    return fresh_rows(spec, store, version, first, last)
 
 
 def unloadable_champion(

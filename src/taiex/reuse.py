@@ -48,15 +48,26 @@ def sound_champion(registry: Registry, kind: str) -> ModelVersion | None:
     return champion
 
 
+def fresh_rows(
+    spec: KindSpec, store: Store, version: str, first: dt.date, last: dt.date
+) -> list[dict[str, Any]]:
+    """What ``version`` served from the days ``first`` … ``last`` (stored by ``spec.serves``),
+    except the rows made before a revision of a price up to their day: they were computed from
+    prices that have changed since."""
+    rows: list[dict[str, Any]] = getattr(store, spec.serves).between(version, first, last)
+    revisions = store.prices.revisions(last)
+    return [
+        row
+        for row in rows
+        if not made_before_a_revision(row[spec.served_day], row["created_at"], revisions)
+    ]
+
+
 def served(spec: KindSpec, store: Store, version: str, day: dt.date) -> list[dict[str, Any]]:
-    """What ``version`` served from ``day`` (stored by ``spec.serves``), or [] when it served
-    nothing from it or served it before a revision of a price up to it. The rows of one day are
-    stored together (one transaction), so they are all there or none is."""
-    rows: list[dict[str, Any]] = getattr(store, spec.serves).served(version, day)
-    revisions = store.prices.revisions(day)
-    if any(made_before_a_revision(day, row["created_at"], revisions) for row in rows):
-        return []
-    return rows
+    """What ``version`` served from ``day``, or [] when it served nothing from it or served it
+    before a revision of a price up to it. The rows of one day are stored together (one
+    transaction), so they are all there or none is."""
+    return fresh_rows(spec, store, version, day, day)
 
 
 def evaluation(

@@ -381,7 +381,7 @@ class _DayRecord:
 def _served_rows(ctx: Any, spec: Any, version: str, day: dt.date) -> list[dict[str, Any]]:
     """The rows the champion stored for the day (what the report would have shown)."""
     repository = getattr(ctx.store, spec.serves)
-    rows: list[dict[str, Any]] = repository.served(version, day)
+    rows: list[dict[str, Any]] = repository.between(version, day, day)
     return rows
 
 

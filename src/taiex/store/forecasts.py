@@ -45,17 +45,6 @@ class ForecastRepository:
             ).mappings()
             return [dict(row) for row in rows]
 
-    def served(self, model_version: str, day: dt.date) -> list[dict[str, Any]]:
-        """Every horizon ``model_version`` forecast from the origin ``day``, by horizon."""
-        query = (
-            select(forecasts)
-            .where(forecasts.c.model_version == model_version)
-            .where(forecasts.c.origin_date == day)
-            .order_by(forecasts.c.horizon)
-        )
-        with storage_errors("reading forecasts"), self._engine.connect() as conn:
-            return [dict(row) for row in conn.execute(query).mappings()]
-
     def between(self, model_version: str, first: dt.date, last: dt.date) -> list[dict[str, Any]]:
         """What ``model_version`` stored from the days ``first`` … ``last``, in order."""
         query = (

@@ -37,17 +37,6 @@ class SignalRepository:
             row = conn.execute(query).mappings().first()
         return dict(row) if row else None
 
-    def served(self, model_version: str, day: dt.date) -> list[dict[str, Any]]:
-        """``model_version``'s signal based on ``day`` (none or one row, as a list like
-        :meth:`ForecastRepository.served`)."""
-        query = (
-            select(signals)
-            .where(signals.c.model_version == model_version)
-            .where(signals.c.based_on == day)
-        )
-        with storage_errors("reading signals"), self._engine.connect() as conn:
-            return [dict(row) for row in conn.execute(query).mappings()]
-
     def between(self, model_version: str, first: dt.date, last: dt.date) -> list[dict[str, Any]]:
         """What ``model_version`` stored from the days ``first`` … ``last``, in order."""
         query = (
