@@ -14,6 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 
 from taiex.kinds import KINDS, KindSpec, get
@@ -112,15 +113,21 @@ def test_a_rerun_answers_from_the_database_until_a_price_is_revised(home: Path) 
 SETTINGS = Settings(**TINY_MODELS)
 
 
-def test_the_stored_evaluation_stands_only_where_the_answer_is_the_same(tmp_path: Path) -> None:
-    """Not under another policy, not for a champion whose artifact is damaged (the unloadable
-    rule applies), not from a row measured before revision 0006 kept its day count."""
+def first_model_stored(tmp_path: Path, kind: str) -> tuple[Store, pd.DataFrame, KindSpec]:
+    """A SQLite store holding the history and the first model of ``kind``."""
     store = Store(f"sqlite:///{tmp_path / 'm.db'}")
     store.upgrade()
     store.merge_rows(rows_of(HISTORY), source="test")
     history = store.read_history()
-    spec = get("classifier")
+    spec = get(kind)
     first_model(spec, SETTINGS, Registry(store), history)
+    return store, history, spec
+
+
+def test_the_stored_evaluation_stands_only_where_the_answer_is_the_same(tmp_path: Path) -> None:
+    """Not under another policy, not for a champion whose artifact is damaged (the unloadable
+    rule applies), not from a row measured before revision 0006 kept its day count."""
+    store, history, spec = first_model_stored(tmp_path, "classifier")
     fresh = evaluate_kind(spec, store, history, SETTINGS)
     stored = stored_report(spec, store, history, SETTINGS)
     assert stored is not None and stored.summary() == fresh.summary()
@@ -136,12 +143,7 @@ def test_the_stored_evaluation_stands_only_where_the_answer_is_the_same(tmp_path
 
 
 def test_an_lstm_row_without_its_day_count_is_computed_again(tmp_path: Path) -> None:
-    store = Store(f"sqlite:///{tmp_path / 'm.db'}")
-    store.upgrade()
-    store.merge_rows(rows_of(HISTORY), source="test")
-    history = store.read_history()
-    spec = get("lstm")
-    first_model(spec, SETTINGS, Registry(store), history)
+    store, history, spec = first_model_stored(tmp_path, "lstm")
     fresh = evaluate_kind(spec, store, history, SETTINGS).summary()
     stored = stored_report(spec, store, history, SETTINGS)
     assert stored is not None and stored.summary() == fresh
