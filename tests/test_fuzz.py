@@ -188,6 +188,7 @@ def settings_are_sound(s: Settings) -> None:
         )
         assert isinstance(value, expected), (name, value)
     assert s.twse_timeout > 0 and 0 <= s.classifier_auc_min <= 1
+    assert -1 <= s.classifier_trivial_margin <= 1
     assert min(s.twse_min_interval, s.twse_retries, s.twse_backoff, s.revision_days) >= 0
     if is_twse_host(s.twse_url):
         assert s.twse_min_interval >= TWSE_POLITE_INTERVAL
