@@ -282,6 +282,22 @@ def table(figures: dict[str, dict[str, float]], *, smape_cells: bool = True) -> 
     return "\n".join(lines)
 
 
+def weekly_coverage(part: pd.DataFrame, names: Sequence[str] = ("lstm", "GARCH band")) -> str:
+    """80 % coverage per week of origins (pooled over the horizons): where in a crash window the
+    misses fall."""
+    week = pd.to_datetime(part["origin_date"]).dt.to_period("W-SUN").dt.start_time.dt.date
+    head = ["week from", "origins"] + [f"{name} cover 80" for name in names]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for start, rows in part.groupby(week):
+        actual = rows["actual"].to_numpy()
+        cells = [str(start), str(rows["origin_date"].nunique())]
+        for name in names:
+            lo, hi = rows[f"{name}:lower_80"].to_numpy(), rows[f"{name}:upper_80"].to_numpy()
+            cells.append(f"{100.0 * coverage(lo, hi, actual):.1f}")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def averages(scored: Scored, periods: Sequence[Period]) -> str:
     """Per contender and role: mean ratio per horizon, worst DM t, worst coverage miss, mean
     interval scores."""
@@ -446,6 +462,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"history {first} .. {last} ({len(history)} days)")
     scored: Scored = {}
     crash_scored: Scored = {}
+    crash_weeks: dict[str, str] = {}
     records: list[dict[str, object]] = []
     for period in periods:
         run = run_period(history, period)
@@ -469,11 +486,14 @@ def main(argv: list[str] | None = None) -> int:
             origin = pd.to_datetime(run.pairs["origin_date"])
             part = run.pairs[(origin >= pd.Timestamp(first)) & (origin <= pd.Timestamp(last))]
             crash_scored[crash] = {name: score(part, name) for name in run.contenders}
+            crash_weeks[crash] = weekly_coverage(part)
             records += long_rows("crash", crash, period.role, crash_scored[crash])
     if crash_scored:
         for crash, figures in crash_scored.items():
             print(f"\n### {crash} (origins in the window, from the run of its period)")
             print(table(figures, smape_cells=False))
+            print(f"\n{crash}, 80 % coverage by week of origin:")
+            print(crash_weeks[crash])
     print("\n### averages over periods (design period excluded)")
     print(averages(scored, periods))
     print()

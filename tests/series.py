@@ -58,11 +58,17 @@ def synthetic_history(
 
 
 def regime_history(
-    n: int, *, jump_at: int | None = None, factor: float = 3.0, gap_mean: float = 0.0, seed: int = 0
+    n: int,
+    *,
+    jump_at: int | None = None,
+    factor: float = 3.0,
+    gap_mean: float | np.ndarray = 0.0,
+    seed: int = 0,
 ) -> pd.DataFrame:
     """A driftless OHLC random walk on business days: daily volatility 1 % (times ``factor``
-    from row ``jump_at``), overnight gaps of a third of it around ``gap_mean`` (the close-to-close
-    return stays driftless), highs and lows a little beyond the open and the close."""
+    from row ``jump_at``), overnight gaps of a third of it around ``gap_mean`` (one number, or
+    one per row; the close-to-close return stays driftless), highs and lows a little beyond the
+    open and the close."""
     rng = np.random.default_rng(seed)
     sigma = np.full(n, 0.01)
     if jump_at is not None:

@@ -10,10 +10,16 @@ format), each model's ``to_bytes()``:
   .fit(synthetic_history(300, seed=5))``
 
 The expected figures below were computed by those same fitted models on main, in full precision.
+
+``lstm-format2-gap500.bin`` is a model of the level of the last 500 overnight gaps (main at
+6010683, before the span became 1,000): ``LSTMForecaster(LSTMConfig(hidden_size=4, num_layers=1,
+max_epochs=2, patience=1, batch_size=64, ensemble=1)).fit(synthetic_history(700, seed=5))``; its
+expected forecasts were computed by that code on a history whose last 80 gaps turned negative.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import struct
@@ -29,7 +35,8 @@ from taiex.frames import FORECAST_VALUES
 from taiex.models import artifact
 from taiex.models.classifier import EntrySignalClassifier
 from taiex.models.lstm import LSTMForecaster
-from tests.series import synthetic_history
+from taiex.models.lstm_config import LSTMConfig
+from tests.series import regime_history, synthetic_history
 
 FIXTURES = Path(__file__).parent / "fixtures"
 HEADER = {"libraries": {"numpy": "2.0"}, "metadata": {"trained": "2025-01-02", "score": 0.5}}
@@ -46,6 +53,18 @@ LEGACY_LSTM_PREDICT = [  # predict(synthetic_history(340, seed=5))[FORECAST_VALU
      9127.08017113855, 9885.704760761111, 9496.95],
     [9529.668157356455, 9180.169159274365, 9892.472961414569,
      9051.756160953759, 10032.812812730992, 9496.95],
+]  # fmt: skip
+GAP500_LSTM_PREDICT = [  # predict(_turned_gaps())[FORECAST_VALUES] at 6010683
+    [14548.66359718982, 14474.556449973032, 14621.746465464921,
+     14425.548205875917, 14658.134993914546, 14530.182195176883],
+    [14548.66359718982, 14346.104350662556, 14773.793791939803,
+     14231.616744234578, 14902.047972078039, 14530.182195176883],
+    [14548.66359718982, 14277.552686904804, 14868.070344379894,
+     14055.053564662636, 15054.874512626158, 14530.182195176883],
+    [14548.66359718982, 14202.054957151711, 14948.532440238232,
+     13924.20939999879, 15161.973637422174, 14530.182195176883],
+    [14548.66359718982, 14143.162779908014, 15003.770879408643,
+     13896.935870327523, 15231.797219369639, 14530.182195176883],
 ]  # fmt: skip
 LEGACY_LSTM_SHA256 = "790f65177b30326d3845bf3123c6c660dc192fed62317a174fc91adc3f8f4228"
 # predict_proba(synthetic_history(300, seed=5)), last 5. Since MA20 is each window's own mean
@@ -198,6 +217,23 @@ def test_a_bad_header_with_a_good_checksum(text: bytes, message: str) -> None:
 def test_pack_refuses_a_header_that_is_not_json() -> None:
     with pytest.raises(ArtifactError, match="not plain JSON"):
         artifact.pack("lstm", {"metadata": {"score": float("nan")}}, PAYLOAD)
+
+
+def _turned_gaps() -> pd.DataFrame:
+    """700 days whose overnight gaps are +0.2 % but -0.2 % over the last 80."""
+    return regime_history(700, gap_mean=np.where(np.arange(700) < 620, 0.002, -0.002), seed=5)
+
+
+def test_a_model_of_500_gaps_forecasts_as_it_did() -> None:
+    """The span is part of the artifact: a model fitted with 500 gaps keeps them, where today's
+    default of 1,000 would move its level."""
+    model = LSTMForecaster.from_bytes(_fixture("lstm-format2-gap500.bin"))
+    assert model.config.gap_span == 500
+    forecast = model.predict(_turned_gaps())[list(FORECAST_VALUES)]
+    np.testing.assert_array_equal(forecast.to_numpy(), np.array(GAP500_LSTM_PREDICT))
+    today = LSTMForecaster.from_bytes(model.to_bytes())
+    today.config = dataclasses.replace(model.config, gap_span=LSTMConfig().gap_span)
+    assert not np.allclose(today.predict(_turned_gaps())["forecast"], forecast["forecast"])
 
 
 # ---------------------------------------------------------------- format 1

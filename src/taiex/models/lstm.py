@@ -8,7 +8,7 @@ Design, and why:
   so errors do not compound over the horizons as in the original recursive system.
 - **The overnight-gap level, and a correction that must be earned**: the forecast is
   ``open[t+h] = close[t] * exp(level[t] + lambda[h] * z[h] * vol[t])``. ``level[t]`` is the
-  typical overnight gap of the last two years (:mod:`taiex.models.gap_level`; zero where there is
+  typical overnight gap of the last four years (:mod:`taiex.models.gap_level`; zero where there is
   none, so the forecast falls back to naive, never to a learned drift); ``z[h]`` is the network's
   output, ``vol[t]`` the window's realised daily volatility. The output layer starts at zero and
   early stopping also scores epoch 0, and ``lambda[h]`` (0 to 1) keeps only as much of the

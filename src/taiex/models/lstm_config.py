@@ -29,7 +29,10 @@ class LSTMConfig:
     history, serve early stopping and the choice of how much of the network's correction to keep.
     ``ensemble`` networks, trained from different seeds on the same windows, are averaged:
     one network's forecast carries seed noise that is as large as the signal at horizon 1.
-    ``gap_span`` and ``gap_shrink``: the overnight-gap level (:mod:`taiex.models.gap_level`).
+    ``gap_span`` and ``gap_shrink``: the overnight-gap level (:mod:`taiex.models.gap_level`; an
+    artifact keeps the span it was fitted with, so one of 500 gaps forecasts as it did).
+    ``max_epochs`` bounds the fit: 3 networks of at most 12 epochs on the whole history are about
+    50 s of CPU here at most (``bench/regimes.py --fit-time``; issue 10 asks for 60).
     ``band_reaction``, ``band_persistence`` and ``band_pool``: the adaptive intervals
     (:mod:`taiex.models.intervals`).
     ``threads`` is fixed because CPU results can change in the last bits with it.
@@ -45,14 +48,14 @@ class LSTMConfig:
     learning_rate: float = 1e-3
     weight_decay: float = 1e-4
     batch_size: int = 128
-    max_epochs: int = 40
+    max_epochs: int = 12
     patience: int = 6
     seed: int = 0
     ensemble: int = 3
     validation_fraction: float = 0.30
     validation_blocks: int = 5
     volatility_span: int = 20
-    gap_span: int = 500
+    gap_span: int = 1000
     gap_shrink: float = 1.0
     band_reaction: float = 0.15
     band_persistence: float = 0.995

@@ -1,0 +1,147 @@
+"""Which level should the forecast stand on? The level rules of issue 10, compared in a minute.
+
+The forecaster's centre is ``close[t] * exp(level[t])`` plus the kept share of the network's
+correction, and in most period fits of ``bench/regimes.py`` the kept share is 0 at every horizon:
+there the forecast is the level alone. So a level rule can be judged without training a network:
+this script scores ``close[t] * exp(level[t])`` on the same periods and pairs as ``regimes.py``
+(every origin of the period, targets inside it) against naive and the drift random walk, for:
+
+- ``gap 500``: the median of the last 500 overnight gaps, soft-thresholded (the model of 6010683);
+- ``gap 1000``: the same over 1,000 gaps (the model now);
+- ``gap 1000, check N``: and zero while the median of the last N gaps has the other sign. Tried
+  for 2022-23, the one period whose gaps turned negative, and not kept: its Diebold-Mariano t
+  there swings with N, from below 1 to above 2, and it costs on the tuning periods;
+- ``gap 1000 + drift``: the gap level plus (h - 1) times a soft-thresholded 1,000-day median
+  close-to-close return, itself zero while the last 60 returns' mean has the other sign: an
+  earned drift, the one way found to reach the drift random walk's average (not built: it bets on
+  the market's direction, which the issue asks the forecast not to do without evidence, and on a
+  driftless random walk it moves the forecast off naive; see BENCHMARKS.md).
+
+Per rule: the mean ratio to naive per horizon over the tuning periods and over all 12 (the design
+period in neither), and the three largest Diebold-Mariano t (positive = worse than naive).
+
+    python bench/gap_levels.py        # about a minute
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from regimes import DEFAULT_CSV, HORIZONS, PERIODS, Period, drift_forecast, score
+from taiex.frames import Prices, check_history
+from taiex.models.gap_level import gap_level, overnight_gaps
+
+Level = Callable[[Prices], np.ndarray]  # (n,) or (n, horizons) log offsets from the close
+
+
+def _checked(check_span: int) -> Level:
+    """The 1,000-gap level, zero while the median of the last ``check_span`` gaps disagrees."""
+
+    def level(prices: Prices) -> np.ndarray:
+        slow = gap_level(prices, 1000)
+        gaps = pd.Series(np.r_[np.nan, overnight_gaps(prices)])
+        recent = gaps.rolling(check_span, min_periods=1).median().to_numpy()
+        checked: np.ndarray = np.where(np.sign(recent) == np.sign(slow), slow, 0.0)
+        return checked
+
+    return level
+
+
+def _earned_drift(prices: Prices) -> np.ndarray:
+    returns = pd.Series(np.r_[np.nan, np.diff(np.log(prices.close))])
+    rolling = returns.rolling(1000, min_periods=250)
+    median = rolling.median().to_numpy()
+    spread = (rolling.quantile(0.75) - rolling.quantile(0.25)).to_numpy() / 1.349
+    se = math.sqrt(math.pi / 2) * spread / np.sqrt(rolling.count().to_numpy())
+    drift = np.nan_to_num(np.sign(median) * np.maximum(np.abs(median) - se, 0.0))
+    recent = returns.rolling(60, min_periods=1).mean().to_numpy()
+    drift = np.where(np.sign(recent) == np.sign(drift), drift, 0.0)
+    steps = np.arange(HORIZONS)[None, :]
+    with_drift: np.ndarray = gap_level(prices, 1000)[:, None] + steps * drift[:, None]
+    return with_drift
+
+
+RULES: dict[str, Level] = {
+    "gap 500": lambda p: gap_level(p, 500),
+    "gap 1000": lambda p: gap_level(p, 1000),
+    **{f"gap 1000, check {n}": _checked(n) for n in (30, 40, 50, 60, 70, 80, 90, 100, 120)},
+    "gap 1000 + drift": _earned_drift,
+}
+
+
+def period_pairs(history: pd.DataFrame, period: Period, level: Level) -> pd.DataFrame:
+    """The rule's and the drift RW's forecasts on the period's pairs, as ``regimes.score`` reads
+    them."""
+    part = history[history["date"] <= pd.Timestamp(period.end)].reset_index(drop=True)
+    prices = check_history(part)
+    n_train = int((part["date"] < pd.Timestamp(period.start)).sum())
+    origins = np.arange(n_train, len(part))
+    offsets = level(prices)
+    offsets = offsets if offsets.ndim == 2 else np.repeat(offsets[:, None], HORIZONS, axis=1)
+    drift = drift_forecast(part, n_train, origins)
+    close, opens = prices.close, prices.open
+    frames = []
+    for h in range(1, HORIZONS + 1):
+        keep = origins + h < len(part)
+        o = origins[keep]
+        frames.append(
+            pd.DataFrame(
+                {
+                    "origin_date": part["date"].to_numpy()[o],
+                    "horizon": h,
+                    "naive": close[o],
+                    "actual": opens[o + h],
+                    "rule:forecast": close[o] * np.exp(offsets[o, h - 1]),
+                    "drift RW:forecast": drift[keep, h - 1],
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+def main() -> int:
+    if not DEFAULT_CSV.exists():
+        print(f"skipped: the real history is not at {DEFAULT_CSV}")
+        return 0
+    history = pd.read_csv(DEFAULT_CSV, parse_dates=["date"])
+    periods = [p for p in PERIODS if p.role != "design"]
+    tuning = [p.name for p in periods if p.role == "tuning"]
+    header = " | ".join(f"h{h}" for h in range(1, HORIZONS + 1))
+    print(f"| level | periods | mean ratio {header} | largest DM t |")
+    print("|---|---|" + "---|" * (HORIZONS + 1))
+    drift_rows: dict[str, list[float]] = {}
+    for name, level in RULES.items():
+        figures = {p.name: score(period_pairs(history, p, level), "rule") for p in periods}
+        if not drift_rows:
+            drift_figures = {
+                p.name: score(period_pairs(history, p, level), "drift RW") for p in periods
+            }
+            for label, names in (("tuning", tuning), ("all 12", list(drift_figures))):
+                drift_rows[label] = [
+                    float(np.mean([drift_figures[k][f"ratio_h{h}"] for k in names]))
+                    for h in range(1, HORIZONS + 1)
+                ]
+        worst = sorted(
+            ((f[f"dm_h{h}"], k, h) for k, f in figures.items() for h in range(1, HORIZONS + 1)),
+            reverse=True,
+        )[:3]
+        worst_text = ", ".join(f"{t:+.2f} ({k} h{h})" for t, k, h in worst)
+        for label, names in (("tuning", tuning), ("all 12", list(figures))):
+            means = [np.mean([figures[k][f"ratio_h{h}"] for k in names]) for h in range(1, 6)]
+            cells = " | ".join(f"{m:.4f}" for m in means)
+            print(f"| {name} | {label} | {cells} | {worst_text if label == 'all 12' else ''} |")
+    for label, means in drift_rows.items():
+        cells = " | ".join(f"{m:.4f}" for m in means)
+        print(f"| drift RW | {label} | {cells} | |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
