@@ -54,7 +54,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from taiex.metrics import coverage, diebold_mariano, interval_score, smape_terms
+from taiex.metrics import coverage, diebold_mariano, interval_score, interval_scores, smape_terms
 
 SHARED_DATA = (
     os.environ.get("TAIEX_SHARED_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -98,6 +98,7 @@ CRASHES = [
     ("crash 2020-02..04", dt.date(2020, 2, 20), dt.date(2020, 4, 30), "2020-21"),
 ]
 BAND_COLUMNS = [f"{side}_{pct}" for pct in LEVELS for side in ("lower", "upper")]
+GARCH = "GARCH band"
 
 
 # ------------------------------------------------------------------------ contenders
@@ -251,7 +252,26 @@ def score(pairs: pd.DataFrame, name: str) -> dict[str, float]:
             hi = pairs[f"{name}:upper_{pct}"].to_numpy() * scale
             out[f"cover_{pct}"] = 100.0 * coverage(lo, hi, actual)
             out[f"score_{pct}"] = interval_score(lo, hi, actual, pct / 100)
+            if name != GARCH and f"{GARCH}:lower_{pct}" in pairs:
+                out[f"score_dm_{pct}"] = score_dm(pairs, name, pct)
     return out
+
+
+def score_dm(pairs: pd.DataFrame, name: str, pct: int) -> float:
+    """The Diebold-Mariano t of the interval score against the GARCH band's (positive: GARCH's
+    is lower): per origin, the difference of the scores averaged over its horizons, in origin
+    order, Newey-West variance at lag ``HORIZONS`` (an origin's targets overlap the next four's)."""
+    scale = 100.0 / pairs["naive"].to_numpy()
+    actual = pairs["actual"].to_numpy() * scale
+
+    def per_origin(band: str) -> np.ndarray:
+        lo = pairs[f"{band}:lower_{pct}"].to_numpy() * scale
+        hi = pairs[f"{band}:upper_{pct}"].to_numpy() * scale
+        scores = pd.Series(interval_scores(lo, hi, actual, pct / 100))
+        return scores.groupby(pairs["origin_date"].to_numpy()).mean().sort_index().to_numpy()
+
+    t = diebold_mariano(per_origin(name), per_origin(GARCH), lag=HORIZONS)
+    return math.nan if t is None else t
 
 
 def _f(value: float | None, fmt: str) -> str:
@@ -379,9 +399,10 @@ def goals(scored: Scored, crashes: Scored, periods: Sequence[Period]) -> list[st
         ]
         bad_sharp = [
             f"{p} {pct}: {f[f'score_{pct}']:.3f} vs {peer} {scored[p][peer][f'score_{pct}']:.3f}"
+            + (f" (DM t {f[f'score_dm_{pct}']:+.2f})" if peer == GARCH else "")
             for p, f in model.items()
             for pct in LEVELS
-            for peer in ("GARCH band", "static band")
+            for peer in (GARCH, "static band")
             if f[f"score_{pct}"] >= scored[p][peer][f"score_{pct}"]
         ]
         lines += [

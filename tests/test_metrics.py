@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
-from taiex.metrics import coverage, diebold_mariano, interval_score, smape, smape_terms
+from taiex.metrics import (
+    coverage,
+    diebold_mariano,
+    interval_score,
+    interval_scores,
+    smape,
+    smape_terms,
+)
 
 
 def test_smape_terms_are_each_pairs_share_and_average_to_smape() -> None:
@@ -38,6 +46,7 @@ def test_interval_score_and_coverage_by_hand() -> None:
     assert interval_score(lower, upper, actual, level=0.8) == pytest.approx(31 / 3)
     # 95 %: a miss costs 40 per point: (2 + 42 + 62) / 3
     assert interval_score(lower, upper, actual, level=0.95) == pytest.approx(106 / 3)
+    np.testing.assert_allclose(interval_scores(lower, upper, actual, level=0.8), [2.0, 12.0, 17.0])
     assert coverage(lower, upper, actual) == pytest.approx(1 / 3)
     assert coverage([1.0], [1.0], [1.0]) == 1.0  # the bounds belong to the interval
 

@@ -1,7 +1,7 @@
 """Forecast and signal metrics: the two monitored ones as DESIGN.md defines them, and the
 evidence beside them (per-pair sMAPE, the Diebold–Mariano statistic, interval coverage and the
-interval (Winkler) score), so the monitor, the backtests, the simulation and the benchmarks all
-compute a figure the same way."""
+interval (Winkler) score, per interval and on average), so the monitor, the backtests, the
+simulation and the benchmarks all compute a figure the same way."""
 
 from __future__ import annotations
 
@@ -76,12 +76,22 @@ def interval_score(lower: ArrayLike, upper: ArrayLike, actual: ArrayLike, level:
     level): lower is better, and neither a narrow band that misses nor a wide one that always
     covers can score well. Gneiting & Raftery (2007), eq. 43.
     """
+    return float(interval_scores(lower, upper, actual, level).mean())
+
+
+def interval_scores(
+    lower: ArrayLike, upper: ArrayLike, actual: ArrayLike, level: float
+) -> FloatArray:
+    """Each interval's score (:func:`interval_score` is their mean); their differences between
+    two bands feed :func:`diebold_mariano`."""
     if not 0.0 < level < 1.0:
         raise ValueError(f"an interval's level must lie strictly between 0 and 1, not {level}")
     lo, hi, y = _interval_arrays(lower, upper, actual)
     penalty = 2.0 / (1.0 - level)
-    scores = (hi - lo) + penalty * np.clip(lo - y, 0.0, None) + penalty * np.clip(y - hi, 0.0, None)
-    return float(scores.mean())
+    scores: FloatArray = (
+        (hi - lo) + penalty * np.clip(lo - y, 0.0, None) + penalty * np.clip(y - hi, 0.0, None)
+    )
+    return scores
 
 
 def _interval_arrays(
