@@ -95,6 +95,19 @@ def airflow_env(airflow_home: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+def migrate_airflow(airflow_home: Path) -> None:
+    """``airflow db migrate`` for this home's metadata database; the test fails on its output."""
+    migrate = subprocess.run(
+        [sys.executable, "-m", "airflow", "db", "migrate"],
+        env=airflow_env(airflow_home),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert migrate.returncode == 0, migrate.stdout + migrate.stderr
+
+
 def probe(env: dict[str, str], *args: str, timeout: float = 120) -> dict[str, Any]:
     """Run tests/airflow_probe.py; its last line of output is JSON."""
     done = subprocess.run(
@@ -387,15 +400,7 @@ def test_two_days_of_the_dag(
     base = {**FAST, "TAIEX_HOME": str(taiex_home), "TAIEX_TWSE_URL": twse.url}
 
     started = time.perf_counter()
-    migrate = subprocess.run(
-        [sys.executable, "-m", "airflow", "db", "migrate"],
-        env=airflow_env(airflow_home),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert migrate.returncode == 0, migrate.stdout + migrate.stderr
+    migrate_airflow(airflow_home)
     print(f"airflow db migrate: {time.perf_counter() - started:.1f} s")
 
     # Day 1, on an empty database named by TAIEX_DB_URL: the whole history is loaded, the first
@@ -514,15 +519,7 @@ def test_the_docker_mode_on_a_real_engine(
     taiex_home = tmp_path / "taiex"
     taiex_home.mkdir()
     (taiex_home / "config.toml").write_text(TINY_CONFIG, encoding="utf-8")
-    migrate = subprocess.run(
-        [sys.executable, "-m", "airflow", "db", "migrate"],
-        env=airflow_env(airflow_home),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert migrate.returncode == 0, migrate.stdout + migrate.stderr
+    migrate_airflow(airflow_home)
     with postgres_database(SERVER_URLS["postgres"], "taiex_docker") as url:
         env = airflow_env(
             airflow_home,
