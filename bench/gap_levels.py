@@ -106,6 +106,19 @@ def period_pairs(history: pd.DataFrame, period: Period, level: Level) -> pd.Data
     return pd.concat(frames, ignore_index=True)
 
 
+def _print_rows(
+    name: str, figures: dict[str, dict[str, float]], tuning: list[str], *, worst: bool
+) -> None:
+    """Two table rows for one contender: its mean ratios over the tuning periods and over all,
+    and (``worst``) its three largest Diebold-Mariano t."""
+    hs = range(1, HORIZONS + 1)
+    largest = sorted(((f[f"dm_h{h}"], k, h) for k, f in figures.items() for h in hs), reverse=True)
+    worst_text = ", ".join(f"{t:+.2f} ({k} h{h})" for t, k, h in largest[:3]) if worst else ""
+    for label, names in (("tuning", tuning), ("all 12", list(figures))):
+        cells = " | ".join(f"{np.mean([figures[k][f'ratio_h{h}'] for k in names]):.4f}" for h in hs)
+        print(f"| {name} | {label} | {cells} | {worst_text if label == 'all 12' else ''} |")
+
+
 def main() -> int:
     if not DEFAULT_CSV.exists():
         print(f"skipped: the real history is not at {DEFAULT_CSV}")
@@ -116,30 +129,13 @@ def main() -> int:
     header = " | ".join(f"h{h}" for h in range(1, HORIZONS + 1))
     print(f"| level | periods | mean ratio {header} | largest DM t |")
     print("|---|---|" + "---|" * (HORIZONS + 1))
-    drift_rows: dict[str, list[float]] = {}
+    drift: dict[str, dict[str, float]] = {}
     for name, level in RULES.items():
-        figures = {p.name: score(period_pairs(history, p, level), "rule") for p in periods}
-        if not drift_rows:
-            drift_figures = {
-                p.name: score(period_pairs(history, p, level), "drift RW") for p in periods
-            }
-            for label, names in (("tuning", tuning), ("all 12", list(drift_figures))):
-                drift_rows[label] = [
-                    float(np.mean([drift_figures[k][f"ratio_h{h}"] for k in names]))
-                    for h in range(1, HORIZONS + 1)
-                ]
-        worst = sorted(
-            ((f[f"dm_h{h}"], k, h) for k, f in figures.items() for h in range(1, HORIZONS + 1)),
-            reverse=True,
-        )[:3]
-        worst_text = ", ".join(f"{t:+.2f} ({k} h{h})" for t, k, h in worst)
-        for label, names in (("tuning", tuning), ("all 12", list(figures))):
-            means = [np.mean([figures[k][f"ratio_h{h}"] for k in names]) for h in range(1, 6)]
-            cells = " | ".join(f"{m:.4f}" for m in means)
-            print(f"| {name} | {label} | {cells} | {worst_text if label == 'all 12' else ''} |")
-    for label, means in drift_rows.items():
-        cells = " | ".join(f"{m:.4f}" for m in means)
-        print(f"| drift RW | {label} | {cells} | |")
+        pairs = {p.name: period_pairs(history, p, level) for p in periods}
+        _print_rows(name, {k: score(v, "rule") for k, v in pairs.items()}, tuning, worst=True)
+        # The drift RW does not depend on the rule: scored once, on the first rule's pairs.
+        drift = drift or {k: score(v, "drift RW") for k, v in pairs.items()}
+    _print_rows("drift RW", drift, tuning, worst=False)
     return 0
 
 
