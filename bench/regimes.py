@@ -54,7 +54,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from taiex.metrics import coverage, diebold_mariano, interval_score, interval_scores, smape_terms
+from taiex.metrics import coverage, diebold_mariano, interval_scores, smape_terms
 
 SHARED_DATA = (
     os.environ.get("TAIEX_SHARED_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -247,30 +247,32 @@ def score(pairs: pd.DataFrame, name: str) -> dict[str, float]:
     if f"{name}:lower_80" in pairs and pairs[f"{name}:lower_80"].notna().all():
         scale = 100.0 / pairs["naive"].to_numpy()
         actual = pairs["actual"].to_numpy() * scale
+
+        def bounds(band: str, pct: int) -> tuple[np.ndarray, np.ndarray]:
+            lower = pairs[f"{band}:lower_{pct}"].to_numpy() * scale
+            return lower, pairs[f"{band}:upper_{pct}"].to_numpy() * scale
+
         for pct in LEVELS:
-            lo = pairs[f"{name}:lower_{pct}"].to_numpy() * scale
-            hi = pairs[f"{name}:upper_{pct}"].to_numpy() * scale
+            lo, hi = bounds(name, pct)
             out[f"cover_{pct}"] = 100.0 * coverage(lo, hi, actual)
-            out[f"score_{pct}"] = interval_score(lo, hi, actual, pct / 100)
+            scores = interval_scores(lo, hi, actual, pct / 100)
+            out[f"score_{pct}"] = float(scores.mean())
             if name != GARCH and f"{GARCH}:lower_{pct}" in pairs:
-                out[f"score_dm_{pct}"] = score_dm(pairs, name, pct)
+                garch = interval_scores(*bounds(GARCH, pct), actual, pct / 100)
+                origins = pairs["origin_date"].to_numpy()
+                out[f"score_dm_{pct}"] = score_dm(origins, scores, garch)
     return out
 
 
-def score_dm(pairs: pd.DataFrame, name: str, pct: int) -> float:
-    """The Diebold-Mariano t of the interval score against the GARCH band's (positive: GARCH's
-    is lower): per origin, the difference of the scores averaged over its horizons, in origin
+def score_dm(origins: np.ndarray, scores: np.ndarray, garch_scores: np.ndarray) -> float:
+    """The Diebold-Mariano t of the interval scores against the GARCH band's on the same pairs
+    (positive: GARCH's are lower): per origin, the scores averaged over its horizons, in origin
     order, Newey-West variance at lag ``HORIZONS`` (an origin's targets overlap the next four's)."""
-    scale = 100.0 / pairs["naive"].to_numpy()
-    actual = pairs["actual"].to_numpy() * scale
 
-    def per_origin(band: str) -> np.ndarray:
-        lo = pairs[f"{band}:lower_{pct}"].to_numpy() * scale
-        hi = pairs[f"{band}:upper_{pct}"].to_numpy() * scale
-        scores = pd.Series(interval_scores(lo, hi, actual, pct / 100))
-        return scores.groupby(pairs["origin_date"].to_numpy()).mean().sort_index().to_numpy()
+    def per_origin(values: np.ndarray) -> np.ndarray:
+        return pd.Series(values).groupby(origins).mean().sort_index().to_numpy()
 
-    t = diebold_mariano(per_origin(name), per_origin(GARCH), lag=HORIZONS)
+    t = diebold_mariano(per_origin(scores), per_origin(garch_scores), lag=HORIZONS)
     return math.nan if t is None else t
 
 
