@@ -25,7 +25,6 @@ period in neither), and the three largest Diebold-Mariano t (positive = worse th
 
 from __future__ import annotations
 
-import math
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -36,7 +35,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from regimes import DEFAULT_CSV, HORIZONS, PERIODS, Period, drift_forecast, score
 from taiex.frames import Prices, check_history
-from taiex.models.gap_level import gap_level, overnight_gaps
+from taiex.models.gap_level import gap_level, overnight_gaps, thresholded_median
 
 Level = Callable[[Prices], np.ndarray]  # (n,) or (n, horizons) log offsets from the close
 
@@ -56,11 +55,7 @@ def _checked(check_span: int) -> Level:
 
 def _earned_drift(prices: Prices) -> np.ndarray:
     returns = pd.Series(np.r_[np.nan, np.diff(np.log(prices.close))])
-    rolling = returns.rolling(1000, min_periods=250)
-    median = rolling.median().to_numpy()
-    spread = (rolling.quantile(0.75) - rolling.quantile(0.25)).to_numpy() / 1.349
-    se = math.sqrt(math.pi / 2) * spread / np.sqrt(rolling.count().to_numpy())
-    drift = np.nan_to_num(np.sign(median) * np.maximum(np.abs(median) - se, 0.0))
+    drift = thresholded_median(returns, 1000, 1.0)  # the gap level's estimator, on returns
     recent = returns.rolling(60, min_periods=1).mean().to_numpy()
     drift = np.where(np.sign(recent) == np.sign(drift), drift, 0.0)
     steps = np.arange(HORIZONS)[None, :]

@@ -47,7 +47,13 @@ def gap_level(prices: Prices, span: int = GAP_SPAN, shrink: float = GAP_SHRINK) 
     """Per row t, the soft-thresholded median of the last ``span`` overnight gaps up to t (0 with
     fewer than :data:`MIN_GAPS`); shape ``(n,)``."""
     gaps = pd.Series(np.concatenate([[np.nan], overnight_gaps(prices)]))
-    rolling = gaps.rolling(span, min_periods=MIN_GAPS)
+    return thresholded_median(gaps, span, shrink)
+
+
+def thresholded_median(values: pd.Series, span: int, shrink: float) -> FloatArray:
+    """The rolling median of the last ``span`` ``values``, moved ``shrink`` standard errors of it
+    towards zero and no further; 0 where the window holds fewer than :data:`MIN_GAPS` values."""
+    rolling = values.rolling(span, min_periods=MIN_GAPS)
     median = rolling.median().to_numpy()
     spread = (rolling.quantile(0.75) - rolling.quantile(0.25)).to_numpy() / _IQR_TO_SIGMA
     count = rolling.count().to_numpy()
