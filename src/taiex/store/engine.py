@@ -6,6 +6,8 @@ SQL is traced through the ``sqlalchemy.engine`` logger, never printed.
 from __future__ import annotations
 
 import contextlib
+import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,9 @@ from taiex.settings import redact_url, url_password
 
 __all__ = ["build_url", "check_connection", "make_engine", "redact_url", "storage_errors"]
 __all__ += ["url_password"]  # both from taiex.settings: they must work on malformed URLs too
+
+# How long a SQLite connection waits for another's lock before "database is locked".
+SQLITE_BUSY_SECONDS = 60
 
 # What a driver raises on connect for a bad URL option (``?charset=evil``, an unknown key),
 # besides SQLAlchemy's own errors: they all mean "this URL cannot open a database".
@@ -52,7 +57,7 @@ def make_engine(url: str) -> Engine:
             raise StorageError(
                 f"cannot create the folder {folder} of the database: {exc.strerror or exc}"
             ) from exc
-    engine = create_engine(parsed, connect_args={"timeout": 60})
+    engine = create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_SECONDS})
     event.listen(engine, "connect", _sqlite_pragmas)
     return engine
 
@@ -117,11 +122,29 @@ def storage_errors(operation: str) -> Iterator[None]:
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_SECONDS * 1000}")
     if _is_file_database(dbapi_connection):
         # WAL lets readers (status, report) read while a load writes.
-        cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=60000")
+        _use_wal(cursor)
     cursor.close()
+
+
+def _use_wal(cursor: Any) -> None:
+    """Switch the file to WAL (stored in the file: on later opens this changes nothing).
+
+    The switch needs the file to itself, and SQLite answers "database is locked" at once, without
+    its busy handler, when another connection opens the new file at the same moment (three
+    processes starting on an empty database): so the switch is retried until the busy timeout.
+    """
+    deadline = time.monotonic() + SQLITE_BUSY_SECONDS
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def _is_file_database(dbapi_connection: Any) -> bool:
