@@ -8,7 +8,7 @@ Why this shape (chosen on the tuning periods of ``bench/regimes.py``; see BENCHM
       x[t]   = Garman-Klass variance of day t + (overnight gap of day t)^2
       v[t+1] = (1 - p) * v_long + a * x[t] + (p - a) * v[t]
 
-  ``a`` (reaction, 0.2) makes a rough day widen the next band at once, where a 20-day standard
+  ``a`` (reaction, 0.15) makes a rough day widen the next band at once, where a 20-day standard
   deviation needs a week; ``p`` (persistence, 0.995) pulls the forecast back to the long-run
   variance ``v_long`` of the training years, as GARCH does, so a calm spell does not shrink the
   band to nothing. The h-step variance is the sum of the 1..h-step forecasts of the filter.
@@ -42,7 +42,7 @@ class BandConfig:
     """The interval method's settings: filter ``reaction`` (a) and ``persistence`` (p), and the
     number of most recent known scores (``pool``) the quantiles are read from."""
 
-    reaction: float = 0.2
+    reaction: float = 0.15
     persistence: float = 0.995
     pool: int = 900
 
