@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from regimes import CRASHES, DEFAULT_CSV, GARCH, HORIZONS, LEVELS, PERIODS, garch_band, score
+from regimes import AVERAGED, CRASHES, GARCH, HORIZONS, LEVELS, garch_band, real_history, score
 from taiex.frames import INTERVAL_LEVELS, Prices, check_history
 from taiex.models.gap_level import gap_level
 from taiex.models.intervals import (
@@ -160,11 +160,10 @@ def summary(name: str, scored: dict[str, dict[str, float]], roles: dict[str, str
 
 
 def main() -> int:
-    if not DEFAULT_CSV.exists():
-        print(f"skipped: the real history is not at {DEFAULT_CSV}")
+    history = real_history()
+    if history is None:
         return 0
-    history = pd.read_csv(DEFAULT_CSV, parse_dates=["date"])
-    periods = [p for p in PERIODS if p.role != "design"]
+    periods = AVERAGED
     roles = {p.name: p.role for p in periods}
     built = {
         p.name: period_pairs(history, pd.Timestamp(p.start), pd.Timestamp(p.end)) for p in periods

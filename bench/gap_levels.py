@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from regimes import DEFAULT_CSV, HORIZONS, PERIODS, Period, drift_forecast, score
+from regimes import AVERAGED, HORIZONS, Period, drift_forecast, real_history, score
 from taiex.frames import Prices, check_history
 from taiex.models.gap_level import gap_level, overnight_gaps, thresholded_median
 
@@ -115,11 +115,10 @@ def _print_rows(
 
 
 def main() -> int:
-    if not DEFAULT_CSV.exists():
-        print(f"skipped: the real history is not at {DEFAULT_CSV}")
+    history = real_history()
+    if history is None:
         return 0
-    history = pd.read_csv(DEFAULT_CSV, parse_dates=["date"])
-    periods = [p for p in PERIODS if p.role != "design"]
+    periods = AVERAGED
     tuning = [p.name for p in periods if p.role == "tuning"]
     header = " | ".join(f"h{h}" for h in range(1, HORIZONS + 1))
     print(f"| level | periods | mean ratio {header} | largest DM t |")

@@ -91,6 +91,7 @@ PERIODS = [
     Period("2024-26", dt.date(2024, 1, 1), dt.date(2026, 8, 31), "held-out"),
     Period("2025-26", dt.date(2025, 1, 1), dt.date(2026, 8, 31), "design"),
 ]
+AVERAGED = [p for p in PERIODS if p.role != "design"]  # the design period is in no average
 QUICK = ("2010-11", "2020-21")
 CRASHES = [
     ("crash 2011-08..10", dt.date(2011, 8, 1), dt.date(2011, 10, 31), "2010-11"),
@@ -452,6 +453,14 @@ def fit_time(history: pd.DataFrame) -> str:
     )
 
 
+def real_history(csv: Path = DEFAULT_CSV) -> pd.DataFrame | None:
+    """The real daily history; None, said on stdout, where it is not (a clone without data)."""
+    if not csv.exists():
+        print(f"skipped: the real history is not at {csv}")
+        return None
+    return pd.read_csv(csv, parse_dates=["date"])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--csv", type=Path, default=DEFAULT_CSV, help="the real daily history")
@@ -463,8 +472,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--pairs-dir", type=Path, help="also keep each period's pairs as CSV here")
     args = parser.parse_args(argv)
-    if not args.csv.exists():
-        print(f"skipped: the real history is not at {args.csv}")
+    history = real_history(args.csv)
+    if history is None:
         return 0
     names = {p.name for p in PERIODS}
     wanted = (
@@ -479,7 +488,6 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    history = pd.read_csv(args.csv, parse_dates=["date"])
     periods = [p for p in PERIODS if p.name in wanted]
     first, last = history["date"].iloc[0].date(), history["date"].iloc[-1].date()
     print(f"history {first} .. {last} ({len(history)} days)")
