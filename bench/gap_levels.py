@@ -18,7 +18,9 @@ this script scores ``close[t] * exp(level[t])`` on the same periods and pairs as
   driftless random walk it moves the forecast off naive; see BENCHMARKS.md).
 
 Per rule: the mean ratio to naive per horizon over the tuning periods and over all 12 (the design
-period in neither), and the three largest Diebold-Mariano t (positive = worse than naive).
+period in neither), and the three largest Diebold-Mariano t (positive = worse than naive). Then,
+per period, the mean daily close-to-close return of its training years and its t: what the drift
+random walk adds at h2-h5 beyond the gap, and whether the data earned it.
 
     python bench/gap_levels.py        # about a minute
 """
@@ -33,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from regimes import AVERAGED, HORIZONS, Period, drift_forecast, real_history, score
+from regimes import AVERAGED, HORIZONS, PERIODS, Period, drift_forecast, real_history, score
 from taiex.frames import Prices, check_history
 from taiex.models.gap_level import gap_level, overnight_gaps, thresholded_median
 
@@ -130,7 +132,28 @@ def main() -> int:
         # The drift RW does not depend on the rule: scored once, on the first rule's pairs.
         drift = drift or {k: score(v, "drift RW") for k, v in pairs.items()}
     _print_rows("drift RW", drift, tuning, worst=False)
+    print()
+    print(training_drifts(history, list(PERIODS)))
     return 0
+
+
+def training_drifts(history: pd.DataFrame, periods: list[Period]) -> str:
+    """Per period, what the drift RW adds to the gap at h5: the training years' mean daily
+    close-to-close log return, and its t statistic (is it a drift the data earned?)."""
+    lines = [
+        "| period | training days | mean daily close-to-close | annualised | t |",
+        "|---|---|---|---|---|",
+    ]
+    log_close = np.log(history["close"].to_numpy())
+    for period in periods:
+        n_train = int((history["date"] < pd.Timestamp(period.start)).sum())
+        returns = np.diff(log_close[:n_train])
+        t = returns.mean() / (returns.std(ddof=1) / np.sqrt(len(returns)))
+        lines.append(
+            f"| {period.name} | {n_train} | {100 * returns.mean():+.4f} % "
+            f"| {250 * 100 * returns.mean():+.1f} % | {t:+.2f} |"
+        )
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
