@@ -324,7 +324,7 @@ def test_a_database_in_a_file_is_a_storage_error(tmp_path: Path) -> None:
         Store(f"sqlite:///{tmp_path / 'file' / 'taiex.db'}")
 
 
-def test_processes_opening_a_new_sqlite_file_at_once_all_open_it(tmp_path: Path) -> None:
+def test_connections_opening_a_new_sqlite_file_at_once_all_open_it(tmp_path: Path) -> None:
     # Switching a new file to WAL needs it alone, and SQLite refuses at once (no busy wait)
     # when another connection opens it in that instant: before the retry, about 3 % of these
     # rounds of six failed with "database is locked" (CI saw it as a failed upgrade).
