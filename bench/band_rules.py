@@ -30,8 +30,21 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from regimes import AVERAGED, CRASHES, GARCH, HORIZONS, LEVELS, garch_band, real_history, score
-from taiex.frames import INTERVAL_LEVELS, Prices, check_history
+from regimes import (
+    AVERAGED,
+    CRASHES,
+    GARCH,
+    HORIZONS,
+    LEVELS,
+    Period,
+    garch_band,
+    long_values,
+    pairs_frame,
+    period_rows,
+    real_history,
+    score,
+)
+from taiex.frames import INTERVAL_LEVELS, Prices
 from taiex.models.gap_level import gap_level
 from taiex.models.intervals import (
     BandConfig,
@@ -87,26 +100,14 @@ RULES = {
 Built = tuple[Prices, int, np.ndarray, pd.DataFrame]
 
 
-def period_pairs(history: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> Built:
+def period_pairs(history: pd.DataFrame, period: Period) -> Built:
     """The period's prices, first origin row, origins, and its pairs with the GARCH band."""
-    part = history[history["date"] <= end].reset_index(drop=True)
-    prices = check_history(part)
-    n_train = int((part["date"] < start).sum())
-    origins = np.arange(n_train, len(part))
-    garch = garch_band(part, n_train, origins)
-    frames = []
-    for h in range(1, HORIZONS + 1):
-        keep = origins + h < len(part)
-        o = origins[keep]
-        columns = {"origin_date": part["date"].to_numpy()[o], "horizon": h}
-        columns |= {"naive": prices.close[o], "actual": prices.open[o + h]}
-        # score() reads a point forecast per contender; the bands are what is compared here.
-        columns |= {"rule:forecast": prices.close[o], f"{GARCH}:forecast": prices.close[o]}
-        for pct in LEVELS:
-            for side in ("lower", "upper"):
-                columns[f"{GARCH}:{side}_{pct}"] = garch[f"{side}_{pct}"][keep, h - 1]
-        frames.append(pd.DataFrame(columns))
-    return prices, n_train, origins, pd.concat(frames, ignore_index=True)
+    part, prices, n_train, origins = period_rows(history, period)
+    # score() reads a point forecast per contender; the bands are what is compared here.
+    naive = np.repeat(prices.close[origins, None], HORIZONS, axis=1)
+    columns = {"rule:forecast": naive, f"{GARCH}:forecast": naive}
+    columns |= {f"{GARCH}:{c}": v for c, v in garch_band(part, n_train, origins).items()}
+    return prices, n_train, origins, pairs_frame(part, origins, columns)
 
 
 def with_band(prices: Prices, n_train: int, origins: np.ndarray, pairs: pd.DataFrame,
@@ -122,9 +123,7 @@ def with_band(prices: Prices, n_train: int, origins: np.ndarray, pairs: pd.DataF
         pct = round(100 * level_)
         for j, side in enumerate(("lower", "upper")):
             band = np.exp(base[:, None] + bounds[k, j] * scale[origins])  # (m, H)
-            out[f"rule:{side}_{pct}"] = np.concatenate(
-                [band[origins + h < len(prices), h - 1] for h in range(1, HORIZONS + 1)]
-            )
+            out[f"rule:{side}_{pct}"] = long_values(band, origins, len(prices))
     return out
 
 
@@ -165,9 +164,7 @@ def main() -> int:
         return 0
     periods = AVERAGED
     roles = {p.name: p.role for p in periods}
-    built = {
-        p.name: period_pairs(history, pd.Timestamp(p.start), pd.Timestamp(p.end)) for p in periods
-    }
+    built = {p.name: period_pairs(history, p) for p in periods}
     check_now_is_served(*built["2020-21"][:2])
     print("| rule | crash 2011 / 2015 / 2020 at 80 % | coverage range 80 / 95 % "
           "| mean score 80 / 95, tuning | held-out | GARCH's score lower in (DM t) |")  # fmt: skip

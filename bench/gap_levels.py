@@ -35,8 +35,18 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from regimes import AVERAGED, HORIZONS, PERIODS, Period, drift_forecast, real_history, score
-from taiex.frames import Prices, check_history
+from regimes import (
+    AVERAGED,
+    HORIZONS,
+    PERIODS,
+    Period,
+    drift_forecast,
+    pairs_frame,
+    period_rows,
+    real_history,
+    score,
+)
+from taiex.frames import Prices
 from taiex.models.gap_level import gap_level, overnight_gaps, thresholded_median
 
 Level = Callable[[Prices], np.ndarray]  # (n,) or (n, horizons) log offsets from the close
@@ -76,31 +86,14 @@ RULES: dict[str, Level] = {
 def period_pairs(history: pd.DataFrame, period: Period, level: Level) -> pd.DataFrame:
     """The rule's and the drift RW's forecasts on the period's pairs, as ``regimes.score`` reads
     them."""
-    part = history[history["date"] <= pd.Timestamp(period.end)].reset_index(drop=True)
-    prices = check_history(part)
-    n_train = int((part["date"] < pd.Timestamp(period.start)).sum())
-    origins = np.arange(n_train, len(part))
+    part, prices, n_train, origins = period_rows(history, period)
     offsets = level(prices)
     offsets = offsets if offsets.ndim == 2 else np.repeat(offsets[:, None], HORIZONS, axis=1)
-    drift = drift_forecast(part, n_train, origins)
-    close, opens = prices.close, prices.open
-    frames = []
-    for h in range(1, HORIZONS + 1):
-        keep = origins + h < len(part)
-        o = origins[keep]
-        frames.append(
-            pd.DataFrame(
-                {
-                    "origin_date": part["date"].to_numpy()[o],
-                    "horizon": h,
-                    "naive": close[o],
-                    "actual": opens[o + h],
-                    "rule:forecast": close[o] * np.exp(offsets[o, h - 1]),
-                    "drift RW:forecast": drift[keep, h - 1],
-                }
-            )
-        )
-    return pd.concat(frames, ignore_index=True)
+    columns = {
+        "rule:forecast": prices.close[origins, None] * np.exp(offsets[origins]),
+        "drift RW:forecast": drift_forecast(part, n_train, origins),
+    }
+    return pairs_frame(part, origins, columns)
 
 
 def _print_rows(

@@ -54,6 +54,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from taiex.frames import Prices, check_history
 from taiex.metrics import coverage, diebold_mariano, interval_scores, smape_terms
 
 SHARED_DATA = (
@@ -214,12 +215,50 @@ def run_period(history: pd.DataFrame, period: Period) -> Run:
     locate = _locator(origin_dates, rows)
     pairs["naive:forecast"] = rows["naive"]
     pairs["drift RW:forecast"] = locate(drift_forecast(history, n_train, origin_index))
-    for name, build in (("GARCH band", garch_band), ("static band", static_band)):
+    for name, build in ((GARCH, garch_band), ("static band", static_band)):
         pairs[f"{name}:forecast"] = rows["naive"]
         for column, values in build(history, n_train, origin_index).items():
             pairs[f"{name}:{column}"] = locate(values)
-    contenders = ["lstm", "naive", "drift RW", "GARCH band", "static band"]
+    contenders = ["lstm", "naive", "drift RW", GARCH, "static band"]
     return Run(period, pairs, contenders, fit_s, cpu_s, note)
+
+
+def period_rows(
+    history: pd.DataFrame, period: Period
+) -> tuple[pd.DataFrame, Prices, int, np.ndarray]:
+    """The history up to the period's end, checked as prices, the number of rows before the
+    period (its training rows) and the period's origin rows: what a contender without a fit
+    needs."""
+    part = history[history["date"] <= pd.Timestamp(period.end)].reset_index(drop=True)
+    n_train = int((part["date"] < pd.Timestamp(period.start)).sum())
+    return part, check_history(part), n_train, np.arange(n_train, len(part))
+
+
+def long_values(values: np.ndarray, origins: np.ndarray, n_rows: int) -> np.ndarray:
+    """``(len(origins), HORIZONS)`` values in the order of :func:`pairs_frame`'s rows: horizon by
+    horizon, the origins whose target lies within the ``n_rows`` rows."""
+    return np.concatenate([values[origins + h < n_rows, h - 1] for h in range(1, HORIZONS + 1)])
+
+
+def pairs_frame(
+    part: pd.DataFrame, origins: np.ndarray, columns: dict[str, np.ndarray]
+) -> pd.DataFrame:
+    """Pairs as :func:`score` reads them: origin_date, horizon, naive and actual, and each
+    ``(len(origins), HORIZONS)`` array of ``columns``, for the origins whose target is in
+    ``part``."""
+    n = len(part)
+    per_horizon = [origins[origins + h < n] for h in range(1, HORIZONS + 1)]  # with a target
+    rows = np.concatenate(per_horizon)
+    frame = {
+        "origin_date": part["date"].to_numpy()[rows],
+        "horizon": np.concatenate([np.full(len(o), h) for h, o in enumerate(per_horizon, 1)]),
+        "naive": part["close"].to_numpy()[rows],
+        "actual": np.concatenate(
+            [part["open"].to_numpy()[o + h] for h, o in enumerate(per_horizon, 1)]
+        ),
+    }
+    frame |= {name: long_values(values, origins, n) for name, values in columns.items()}
+    return pd.DataFrame(frame)
 
 
 def _locator(origin_dates: np.ndarray, rows: pd.DataFrame) -> Callable[[np.ndarray], np.ndarray]:
@@ -305,7 +344,7 @@ def table(figures: dict[str, dict[str, float]], *, smape_cells: bool = True) -> 
     return "\n".join(lines)
 
 
-def weekly_coverage(part: pd.DataFrame, names: Sequence[str] = ("lstm", "GARCH band")) -> str:
+def weekly_coverage(part: pd.DataFrame, names: Sequence[str] = ("lstm", GARCH)) -> str:
     """80 % coverage per week of origins (pooled over the horizons): where in a crash window the
     misses fall."""
     week = pd.to_datetime(part["origin_date"]).dt.to_period("W-SUN").dt.start_time.dt.date
