@@ -57,6 +57,7 @@ def make_engine(url: str) -> Engine:
             raise StorageError(
                 f"cannot create the folder {folder} of the database: {exc.strerror or exc}"
             ) from exc
+    # The driver's timeout is SQLite's busy timeout, set on every connection it opens.
     engine = create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_SECONDS})
     event.listen(engine, "connect", _sqlite_pragmas)
     return engine
@@ -122,7 +123,6 @@ def storage_errors(operation: str) -> Iterator[None]:
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
-    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_SECONDS * 1000}")
     if _is_file_database(dbapi_connection):
         # WAL lets readers (status, report) read while a load writes.
         _use_wal(cursor)
