@@ -259,6 +259,11 @@ def stage_months(loader: Loader, months: Sequence[Month]) -> str:
     cleared save of the same run replaces its own staged rows instead of adding orphans. The
     rows come from a cache entry fetched on or after the data day, else from TWSE.
     """
+    for month in months:  # before any request: TWSE has nothing to say about these
+        if month < FIRST_MONTH:
+            raise InputError(f"month {month} is before {FIRST_MONTH}, the first month TWSE serves")
+        if month > Month.of(loader.today):
+            raise InputError(f"month {month} is after the data day {loader.today}")
     rows = [row for month in months for row in loader.fresh_rows(month)]
     load_id = load_id_for(loader.today, months)
     return loader.store.stage_rows(rows, load_id=load_id)
