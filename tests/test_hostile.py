@@ -290,7 +290,7 @@ CASES = [
         "config table is markup",
         ("status",),
         1,
-        "[lstm] in the config file=3",
+        "[lstm] in the config file {dir}/config.toml=3",
         {"TAIEX_CONFIG": "{dir}/config.toml"},
         {"config.toml": b"lstm = 3\n"},
     ),
