@@ -378,8 +378,10 @@ def csv_rows(lines: NumberedLines, path: Path, today: dt.date) -> Iterator[Daily
     """
     reader = csv.reader(lines)
     header = _next_record(reader, lines)
-    if header is None or [h.strip().lower() for h in header] != CSV_HEADER:
-        shown = None if header is None else [h[:CSV_MAX_CELL] for h in header[:10]]
+    if header is None:
+        raise InputError(f"{path}: the file is empty; expected the header {','.join(CSV_HEADER)}")
+    if [h.strip().lower() for h in header] != CSV_HEADER:
+        shown = [h[:CSV_MAX_CELL] for h in header[:10]]
         raise InputError(
             f"{path}: line {max(lines.number, 1)} must be the header {','.join(CSV_HEADER)}, "
             f"got {shown}"
