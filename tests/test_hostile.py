@@ -279,6 +279,14 @@ CASES = [
         {"TAIEX_DB_URL": "mysql+pymysql://me:p@ss:word@db:notaport/x"},
     ),
     Case(
+        "in-memory database",  # the import would report its rows and lose them at exit
+        ("import-csv", "{dir}/in.csv"),
+        1,
+        "TAIEX_DB_URL 'sqlite://' is an in-memory database",
+        {"TAIEX_DB_URL": "sqlite://"},
+        {"in.csv": HEADER + GOOD},
+    ),
+    Case(
         "home is a file",
         ("status",),
         1,

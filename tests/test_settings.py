@@ -256,3 +256,19 @@ def test_a_model_table_value_of_the_wrong_type_is_named(
     env = {"TAIEX_HOME": str(tmp_path), f"TAIEX_{kind.upper()}": json.dumps(table)}
     with pytest.raises(SettingsError, match=f"^TAIEX_{kind.upper()}: {re.escape(message)}"):
         spec.config(Settings.from_env(env))
+
+
+@pytest.mark.parametrize(
+    "url", ["sqlite://", "sqlite:///:memory:", "sqlite+pysqlite://", "sqlite:///file:x?mode=memory"]
+)
+def test_an_in_memory_database_is_refused(tmp_path: Path, url: str) -> None:
+    with pytest.raises(SettingsError, match="is an in-memory database"):
+        Settings.from_env({"TAIEX_HOME": str(tmp_path), "TAIEX_DB_URL": url})
+    (tmp_path / "config.toml").write_text(f"db_url = '{url}'\n")
+    with pytest.raises(SettingsError, match=r"^db_url in .*config.toml 'sqlite"):
+        Settings.from_env({"TAIEX_HOME": str(tmp_path)})
+
+
+def test_a_database_file_named_memory_is_a_file(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'memory.db'}"
+    assert Settings.from_env({"TAIEX_HOME": str(tmp_path), "TAIEX_DB_URL": url}).db_url == url

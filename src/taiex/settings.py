@@ -148,6 +148,12 @@ class Settings:
             raise SettingsError(f"TAIEX_HOME {self.home} is not a folder")
         for table in _TABLES:
             _check_finite(getattr(self, table), self.origin(table))
+        if is_memory_sqlite(self.db_url):
+            # Each command is its own process: what one stored would be gone when it ends.
+            raise SettingsError(
+                f"{self.origin('db_url')} {self.db_url!r} is an in-memory database: whatever "
+                "a command stores there is lost when it ends; name a file (sqlite:///path.db)"
+            )
         self._check_twse_url()
 
     def _check_twse_url(self) -> None:
@@ -199,6 +205,17 @@ def _json_table(name: str, raw: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise SettingsError(f"TAIEX_{name.upper()}={raw!r} is not a JSON object")
     return value
+
+
+def is_memory_sqlite(url: str) -> bool:
+    """Whether ``url`` names an in-memory SQLite database (``sqlite://``, ``sqlite:///:memory:``,
+    a ``mode=memory`` URI), read as SQLAlchemy reads it."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.split("+")[0].strip().lower() != "sqlite":
+        return False
+    path, _, query = rest.partition("?")
+    database = path.removeprefix("/")
+    return database in ("", ":memory:") or "mode=memory" in query
 
 
 def url_host(url: str) -> str:
