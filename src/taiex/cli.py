@@ -39,8 +39,10 @@ EXIT_USAGE = 2
 # A lock held by another run is temporary: EX_TEMPFAIL tells schedulers to try again later.
 EXIT_LOCKED = 75
 
-stdout = Console()
-stderr = Console(stderr=True)
+# Nothing taiex prints is Rich markup: paths, cells and TWSE's words are shown as they are ("[/b]"
+# in a folder's name made `export-csv` end in a MarkupError after writing its file).
+stdout = Console(markup=False)
+stderr = Console(stderr=True, markup=False)
 
 
 class _TaiexGroup(typer.core.TyperGroup):
