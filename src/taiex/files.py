@@ -83,6 +83,8 @@ def publish(location: str, name: str, data: bytes) -> str:
             handle.write(data)
     except ImportError as exc:  # fsspec knows the scheme, its package is missing
         raise SettingsError(f"TAIEX_REPORT_URL={location}: {exc}") from exc
-    except (OSError, ValueError) as exc:
+    except Exception as exc:
+        # Each filesystem has its own errors besides OSError: botocore's NoCredentialsError for
+        # s3:// without credentials was a traceback.
         raise StorageError(f"cannot write {url}: {exc}") from exc
     return url
