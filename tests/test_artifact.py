@@ -226,14 +226,18 @@ def _turned_gaps() -> pd.DataFrame:
 
 def test_a_model_of_500_gaps_forecasts_as_it_did() -> None:
     """The span is part of the artifact: a model fitted with 500 gaps keeps them, where today's
-    default of 1,000 would move its level."""
+    default of 1,000 would move its level. Its bands, fitted before the falling-trend term, have
+    none (weight 0, where today's default of 0.75 would widen them)."""
     model = LSTMForecaster.from_bytes(_fixture("lstm-format2-gap500.bin"))
-    assert model.config.gap_span == 500
+    assert model.config.gap_span == 500 and model.config.band_fall_weight == 0.0
     forecast = model.predict(_turned_gaps())[list(FORECAST_VALUES)]
     np.testing.assert_array_equal(forecast.to_numpy(), np.array(GAP500_LSTM_PREDICT))
     today = LSTMForecaster.from_bytes(model.to_bytes())
+    assert today.config == model.config  # saved again, it keeps both
     today.config = dataclasses.replace(model.config, gap_span=LSTMConfig().gap_span)
     assert not np.allclose(today.predict(_turned_gaps())["forecast"], forecast["forecast"])
+    today.config = dataclasses.replace(model.config, band_fall_weight=0.75)
+    assert not np.allclose(today.predict(_turned_gaps())["lower_80"], forecast["lower_80"])
 
 
 # ---------------------------------------------------------------- format 1

@@ -272,6 +272,14 @@ CASES = [
         needs="mysql",
     ),
     Case(
+        # SQLAlchemy only warns about an option pysqlite does not take, and ignores it.
+        "sqlite option typo",
+        ("status",),
+        1,
+        "bad URL option: 'timeuot'",
+        {"TAIEX_DB_URL": "sqlite:///{dir}/other.db?timeuot=5"},
+    ),
+    Case(
         "malformed URL with a password",
         ("status",),
         1,

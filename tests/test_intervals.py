@@ -15,6 +15,9 @@ from taiex.models.intervals import (
     BandConfig,
     adaptive_bounds,
     conformal_scores,
+    daily_variance,
+    falling_trend_variance,
+    filter_input,
     horizon_scale,
     long_run_variance,
     pool_quantiles,
@@ -122,6 +125,66 @@ def test_band_config_rejects_nonsense() -> None:
                                         (0.1, 0.9, MIN_POOL - 1)):  # fmt: skip
         with pytest.raises(ValueError, match="BandConfig"):
             BandConfig(reaction, persistence, pool)
+    for days, weight in ((0, 0.75), (5, -0.1), (5, float("nan")), (5, float("inf"))):
+        with pytest.raises(ValueError, match="BandConfig"):
+            BandConfig(fall_days=days, fall_weight=weight)
+
+
+# ------------------------------------------------------------------ the falling-trend term
+
+
+def test_falling_trend_variance_by_hand() -> None:
+    closes = [100.0, 110.0, 99.0, 121.0, 90.0]
+    frame = pd.DataFrame(
+        {"date": pd.bdate_range("2020-01-01", periods=5), "open": closes, "high": closes,
+         "low": closes, "close": closes}
+    )  # fmt: skip
+    # Over 2 sessions: rows 0-1 have no close 2 back; row 2: 99 / 100 fell, row 3: 121 / 110
+    # rose (0), row 4: 90 / 99 fell. Each squared log fall spread over 2 days.
+    expected = [0.0, 0.0, np.log(0.99) ** 2 / 2, 0.0, np.log(90 / 99) ** 2 / 2]
+    prices = _prices(frame)
+    np.testing.assert_allclose(falling_trend_variance(prices, 2), expected, rtol=1e-12)
+    config = BandConfig(fall_days=2, fall_weight=0.5)
+    np.testing.assert_allclose(
+        filter_input(prices, config), daily_variance(prices) + 0.5 * np.array(expected)
+    )
+    # The long-run variance is the mean of what the filter is fed (no price moves by less than
+    # the volatility floor here: the closes move by 9-20 % a day).
+    assert long_run_variance(prices, config) == pytest.approx(filter_input(prices, config).mean())
+    assert long_run_variance(prices, config) > long_run_variance(prices, BandConfig(fall_weight=0))
+
+
+def _slide(frame: pd.DataFrame, start: int, days: int, step: float) -> pd.DataFrame:
+    """``frame`` with ``days`` sessions from ``start`` moving the close by ``step`` (log) each,
+    every session opening at the previous close with a range of 1 % around its open and close:
+    the same daily variance whether ``step`` is up or down."""
+    out = frame.copy()
+    close = float(frame.loc[start - 1, "close"])
+    for day in range(start, start + days):
+        new = close * np.exp(step)
+        out.loc[day, ["open", "close"]] = [close, new]
+        out.loc[day, ["high", "low"]] = [max(close, new) * 1.005, min(close, new) / 1.005]
+        close = new
+    return out.iloc[: start + days].reset_index(drop=True)
+
+
+def test_a_slide_widens_the_next_bands_and_a_rally_of_the_same_size_does_not() -> None:
+    frame = regime_history(400, seed=2)
+    slide, rally = _slide(frame, 300, 5, -0.02), _slide(frame, 300, 5, 0.02)
+    day = len(slide) - 1
+    np.testing.assert_allclose(daily_variance(_prices(slide)), daily_variance(_prices(rally)))
+    plain = BandConfig(fall_weight=0.0)
+    scale = {
+        (name, config): horizon_scale(_prices(version), HORIZONS, 1e-4, config)[day]
+        for name, version in (("slide", slide), ("rally", rally))
+        for config in (plain, BandConfig())
+    }
+    np.testing.assert_allclose(scale["slide", plain], scale["rally", plain], rtol=1e-12)
+    # The last day closes 10 % below (above) its close 5 sessions before: 0.1^2 / 5 for the
+    # slide, nothing for the rally.
+    assert falling_trend_variance(_prices(slide), 5)[day] == pytest.approx(0.1**2 / 5)
+    assert falling_trend_variance(_prices(rally), 5)[day] == 0.0
+    assert (scale["slide", BandConfig()] > 1.3 * scale["rally", BandConfig()]).all()
 
 
 # ------------------------------------------------------------------ the overnight-gap level

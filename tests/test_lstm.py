@@ -325,6 +325,8 @@ def test_config_rejects_nonsense() -> None:
         LSTMConfig(validation_fraction=0.8)
     with pytest.raises(ValueError, match="band_reaction"):
         LSTMConfig(band_reaction=0.5, band_persistence=0.4)
+    with pytest.raises(ValueError, match=r"band_fall_weight.*fall_weight >= 0"):
+        LSTMConfig(band_fall_weight=-0.5)
     with pytest.raises(ValueError, match="gap_shrink"):
         LSTMConfig(gap_shrink=-1.0)
     with pytest.raises(ValueError, match="validation_blocks"):

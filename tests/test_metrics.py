@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from taiex.metrics import (
+    MIN_DM_PAIRS,
     coverage,
     diebold_mariano,
     interval_score,
@@ -23,20 +24,23 @@ def test_smape_terms_are_each_pairs_share_and_average_to_smape() -> None:
 
 
 def test_diebold_mariano_by_hand() -> None:
-    # d = [-1, 0, 1, 2], mean 0.5, centred [-1.5, -0.5, 0.5, 1.5]
-    # gamma0 = 5 / 4 = 1.25; gamma1 = (0.75 - 0.25 + 0.75) / 4 = 0.3125
-    # lag 1: variance = 1.25 + 2 * (1 - 1/2) * 0.3125 = 1.5625; t = 0.5 / sqrt(1.5625 / 4) = 0.8
-    model, naive = [1.0, 2.0, 3.0, 4.0], [2.0, 2.0, 2.0, 2.0]
-    assert diebold_mariano(model, naive, lag=1) == pytest.approx(0.8)
-    # lag 0: variance 1.25; t = 0.5 / sqrt(1.25 / 4)
-    assert diebold_mariano(model, naive, lag=0) == pytest.approx(0.5 / (1.25 / 4) ** 0.5)
+    # d = [2, 0, 2, 0, ...] (10 pairs), mean 1, centred [1, -1, 1, -1, ...]
+    # gamma0 = 10 / 10 = 1; gamma1 = 9 * (-1) / 10 = -0.9
+    # lag 1: variance = 1 + 2 * (1 - 1/2) * (-0.9) = 0.1; t = 1 / sqrt(0.1 / 10) = 10
+    model, naive = [3.0, 1.0] * 5, [1.0] * 10
+    assert diebold_mariano(model, naive, lag=1) == pytest.approx(10.0)
+    # lag 0: variance 1; t = 1 / sqrt(1 / 10)
+    assert diebold_mariano(model, naive, lag=0) == pytest.approx(10**0.5)
     # a model better than its baseline has a negative statistic
-    assert diebold_mariano(naive, model, lag=1) == pytest.approx(-0.8)
+    assert diebold_mariano(naive, model, lag=1) == pytest.approx(-10.0)
 
 
-def test_diebold_mariano_is_undefined_without_pairs_or_variance() -> None:
-    assert diebold_mariano([1.0], [2.0], lag=1) is None
-    assert diebold_mariano([1.0, 1.0, 1.0], [2.0, 2.0, 2.0], lag=1) is None
+def test_diebold_mariano_is_undefined_without_enough_pairs_or_variance() -> None:
+    # Nine nearly equal differences would give a huge t from a variance of nothing much.
+    nearly_equal = [2.0 + 1e-9 * k for k in range(MIN_DM_PAIRS)]
+    assert diebold_mariano(nearly_equal[:-1], [1.0] * (MIN_DM_PAIRS - 1), lag=5) is None
+    assert diebold_mariano([3.0, 1.0] * 5, [1.0] * MIN_DM_PAIRS, lag=5) is not None
+    assert diebold_mariano([1.0] * 12, [2.0] * 12, lag=1) is None
 
 
 def test_interval_score_and_coverage_by_hand() -> None:

@@ -17,9 +17,10 @@ from taiex.kinds import KINDS, MIN_DAYS_TO_JUDGE, Evaluation, KindSpec
 from taiex.kinds.classifier import CLASSIFIER
 from taiex.kinds.classifier import decide as decide_classifier
 from taiex.kinds.classifier import evaluate as evaluate_classifier
-from taiex.kinds.lstm import LSTM
+from taiex.kinds.lstm import LSTM, pooled_dm_t
 from taiex.kinds.lstm import decide as decide_lstm
 from taiex.kinds.lstm import evaluate as evaluate_lstm
+from taiex.metrics import diebold_mariano
 from taiex.models.registry import Registry
 from taiex.monitor import (
     comparison_days,
@@ -100,19 +101,28 @@ def test_lstm_smape_by_hand() -> None:
     assert ev.baseline == pytest.approx(100 / 4 * sum(smape_pair(f, a) for f, a in naive))
     h1 = 100 / 2 * (smape_pair(101, 104) + smape_pair(101, 105))
     assert ev.detail["smape_by_horizon"]["1"] == pytest.approx(h1, abs=1e-6)
-    # The pooled Diebold-Mariano t: per target day the mean of model-minus-naive terms, then the
-    # t of those 2 daily means with Newey-West weights at lag 5 (only lag 1 exists, weight 5/6).
-    d = [
-        100 * (smape_pair(*pairs[0]) - smape_pair(*naive[0]) + smape_pair(*pairs[1])
-               - smape_pair(*naive[1])) / 2,
-        100 * (smape_pair(*pairs[2]) - smape_pair(*naive[2]) + smape_pair(*pairs[3])
-               - smape_pair(*naive[3])) / 2,
-    ]  # fmt: skip
-    mean = (d[0] + d[1]) / 2
-    gamma0 = ((d[0] - mean) ** 2 + (d[1] - mean) ** 2) / 2
-    gamma1 = (d[1] - mean) * (d[0] - mean) / 2
-    variance = gamma0 + 2 * (5 / 6) * gamma1
-    assert ev.detail["dm_t"] == pytest.approx(mean / (variance / 2) ** 0.5, abs=1e-5)
+    # Two days are too few for a Diebold-Mariano t (metrics.MIN_DM_PAIRS).
+    assert ev.detail["dm_t"] is None
+
+
+def test_pooled_dm_t_is_the_t_of_the_daily_mean_differences() -> None:
+    # 12 target days, each with an h1 and an h2 pair, rows shuffled: per day the mean of
+    # model-minus-naive sMAPE terms, then their t in date order at lag 5.
+    rows, daily = [], []
+    for day in range(12):
+        target = dt.date(2024, 1, 1) + dt.timedelta(days=day)
+        terms = []
+        for h, forecast in ((1, 101.0 + 2 * (day % 2)), (2, 99.0 - day % 3)):
+            rows.append(
+                {"target_date": target, "horizon": h, "forecast": forecast, "naive": 100.5,
+                 "actual": 100.0}
+            )  # fmt: skip
+            terms.append(100 * (smape_pair(forecast, 100.0) - smape_pair(100.5, 100.0)))
+        daily.append(sum(terms) / 2)
+    pairs = pd.DataFrame(rows).sample(frac=1.0, random_state=0)
+    expected = diebold_mariano(daily, [0.0] * len(daily), lag=5)
+    assert expected is not None
+    assert pooled_dm_t(pairs) == pytest.approx(expected, abs=1e-6)
 
 
 def test_lstm_window_is_the_last_days_after_training() -> None:

@@ -12,6 +12,11 @@ from numpy.typing import ArrayLike, NDArray
 
 FloatArray = NDArray[np.float64]
 
+# Fewer pairs than this give no Diebold–Mariano t: its Newey–West variance is then estimated from
+# about as many pairs as it has lags (a week's replay printed t = +43,233 at h5). The monitor never
+# judges on fewer days either.
+MIN_DM_PAIRS = 10
+
 
 def smape(forecast: ArrayLike, actual: ArrayLike) -> float:
     """sMAPE in percent, 0-200: 100/n * sum(2 |F - A| / (|A| + |F|)).
@@ -47,11 +52,11 @@ def diebold_mariano(loss: ArrayLike, baseline_loss: ArrayLike, lag: int) -> floa
     The losses are per forecast, in time order, for one horizon. The variance of their mean
     difference is Newey–West's, Bartlett weights over ``lag`` autocovariances: forecasts h days
     ahead overlap, so their errors are correlated up to lag h - 1 and the band must allow for it.
-    None when it is undefined (fewer than two pairs, or no variance at all).
+    None when it is undefined: fewer than :data:`MIN_DM_PAIRS` pairs, or no variance at all.
     """
     d = np.asarray(loss, dtype=float) - np.asarray(baseline_loss, dtype=float)
     n = d.size
-    if n < 2:
+    if n < MIN_DM_PAIRS:
         return None
     centred = d - d.mean()
     variance = float(centred @ centred) / n

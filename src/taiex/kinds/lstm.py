@@ -105,8 +105,8 @@ def pooled_dm_t(pairs: pd.DataFrame) -> float | None:
     model minus naive; then the t of those daily means in date order, with Newey-West variance
     at lag :data:`HORIZONS` (a day's forecasts share origins with the next four days'). Pooling
     the horizons uses the whole window (120 days), where horizon 1 alone would judge on a fifth
-    of the pairs. Positive: worse than naive. None when undefined (fewer than two days, or no
-    variance).
+    of the pairs. Positive: worse than naive. None when undefined (fewer than
+    :data:`taiex.metrics.MIN_DM_PAIRS` days, or no variance).
     """
     import numpy as np
 

@@ -131,7 +131,7 @@ class LSTMForecaster:
         shares = choose_shares(self._log_forecast, blocks)
         self.lambdas_, self.validation_scores_ = shares.lambdas, shares.validation
         self.interval_halfwidths_: FloatArray | None = None
-        self.v_long_ = long_run_variance(prices)
+        self.v_long_ = long_run_variance(prices, cfg.band)
         self.fallback_bounds_ = self._last_pool_bounds(prices, level)
         self._remember_range(prices, split)
         self.fit_seconds_ = time.perf_counter() - started
@@ -346,7 +346,8 @@ class LSTMForecaster:
             if "interval_halfwidths" in state:  # the previous method: drop its retired settings
                 known = {f.name for f in dataclasses.fields(LSTMConfig)}
                 record = {k: v for k, v in record.items() if k in known}
-            config = LSTMConfig(**record)
+            # Bands had no falling-trend term before band_fall_weight: such an artifact keeps none.
+            config = LSTMConfig(**{"band_fall_weight": 0.0, **record})
             model = cls(config)
             network = LSTMEnsemble.of_shape(
                 config.ensemble,

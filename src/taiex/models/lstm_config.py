@@ -33,8 +33,9 @@ class LSTMConfig:
     artifact keeps the span it was fitted with, so one of 500 gaps forecasts as it did).
     ``max_epochs`` bounds the fit: 3 networks of at most 12 epochs on the whole history are about
     50 s of CPU here at most (``bench/regimes.py --fit-time``; issue 10 asks for 60).
-    ``band_reaction``, ``band_persistence`` and ``band_pool``: the adaptive intervals
-    (:mod:`taiex.models.intervals`).
+    ``band_reaction``, ``band_persistence``, ``band_pool``, ``band_fall_days`` and
+    ``band_fall_weight``: the adaptive intervals (:mod:`taiex.models.intervals`; an artifact from
+    before the falling-trend term keeps a weight of 0, so its bands are as they were).
     ``threads`` is fixed because CPU results can change in the last bits with it.
     ``device`` is ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``; bit-for-bit
     reproducibility is promised on CPU only.
@@ -60,6 +61,8 @@ class LSTMConfig:
     band_reaction: float = 0.15
     band_persistence: float = 0.995
     band_pool: int = 900
+    band_fall_days: int = 5
+    band_fall_weight: float = 0.75
     threads: int = 1
     device: str = "auto"
 
@@ -89,14 +92,21 @@ class LSTMConfig:
         try:
             self.band  # noqa: B018 (BandConfig checks its own settings)
         except ValueError as exc:
-            raise ValueError(f"LSTMConfig band_reaction/band_persistence/band_pool: {exc}") from exc
+            names = "band_reaction/band_persistence/band_pool/band_fall_days/band_fall_weight"
+            raise ValueError(f"LSTMConfig {names}: {exc}") from exc
         if self.device not in ("auto", "cpu", "cuda"):
             raise ValueError(f"LSTMConfig.device must be auto, cpu or cuda, got {self.device!r}")
 
     @property
     def band(self) -> BandConfig:
         """The interval settings as :class:`~taiex.models.intervals.BandConfig`."""
-        return BandConfig(self.band_reaction, self.band_persistence, self.band_pool)
+        return BandConfig(
+            self.band_reaction,
+            self.band_persistence,
+            self.band_pool,
+            self.band_fall_days,
+            self.band_fall_weight,
+        )
 
     def min_fit_rows(self) -> int:
         """The fewest history rows :meth:`LSTMForecaster.fit` accepts with this config."""

@@ -16,6 +16,7 @@ from typing import Any
 import jinja2
 
 from taiex.files import write_atomic
+from taiex.metrics import MIN_DM_PAIRS
 from taiex.simulation.records import DECISIONS, FORECASTS, SIGNALS, RunFolder
 from taiex.simulation.summary import Costs, strategy_returns
 
@@ -76,7 +77,7 @@ def _better(ratio: float | None) -> str:
 
 def _significance(t: float | None) -> str:
     if t is None:
-        return "Diebold–Mariano t undefined"
+        return f"no Diebold–Mariano t: fewer than {MIN_DM_PAIRS} pairs, or no difference"
     verdict = "significant at 5 %" if abs(t) > SIGNIFICANT_T else "not a significant difference"
     return f"Diebold–Mariano t {t:+.2f}: {verdict}"
 

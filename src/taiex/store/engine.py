@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.util import asbool
 
 from taiex.errors import StorageError
 from taiex.settings import redact_url, url_password
@@ -24,6 +25,12 @@ __all__ += ["url_password"]  # both from taiex.settings: they must work on malfo
 
 # How long a SQLite connection waits for another's lock before "database is locked".
 SQLITE_BUSY_SECONDS = 60
+
+# The URL options SQLAlchemy's pysqlite dialect hands to the driver; without uri=true it drops any
+# other (SQLAlchemy 2.1 with a warning, 2.0 silently), so a typo would pass unnoticed.
+SQLITE_OPTIONS = frozenset(
+    {"timeout", "isolation_level", "detect_types", "check_same_thread", "cached_statements", "uri"}
+)
 
 # What a driver raises on connect for a bad URL option (``?charset=evil``, an unknown key),
 # besides SQLAlchemy's own errors: they all mean "this URL cannot open a database".
@@ -48,6 +55,12 @@ def make_engine(url: str) -> Engine:
             raise StorageError(
                 f"TAIEX_DB_URL {shown!r}: no such database dialect or driver installed ({exc})"
             ) from exc
+    unknown = sorted(set(parsed.query) - SQLITE_OPTIONS)
+    if unknown and not asbool(parsed.query.get("uri", False)):
+        raise StorageError(
+            f"TAIEX_DB_URL {shown!r}: bad URL option: {', '.join(map(repr, unknown))} (SQLite "
+            f"takes {', '.join(sorted(SQLITE_OPTIONS))})"
+        )
     database = parsed.database
     if database and database != ":memory:" and not database.startswith("file:"):
         folder = Path(database).expanduser().parent
