@@ -384,6 +384,28 @@ def test_bad_input_is_one_error_and_changes_nothing(
     assert Snapshot.of(loaded) == before
 
 
+@pytest.mark.parametrize("name", ["taiex.db", "taiex.db-wal", "taiex.db.etl.lock"])
+@pytest.mark.parametrize("command", ["export-csv", "backtest"])
+def test_an_output_over_the_database_is_refused(
+    loaded: Settings, name: str, command: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`taiex export-csv ~/.taiex/taiex.db` replaced the whole database with a CSV file."""
+    database = loaded.home / "taiex.db"
+    before, content = Snapshot.of(loaded), database.read_bytes()
+    monkeypatch.chdir(loaded.home)  # a relative path names the database too
+    target = name if name != "taiex.db-wal" else str(loaded.home / ".." / loaded.home.name / name)
+    args = {
+        "export-csv": ("export-csv", target),
+        "backtest": (
+            *words("backtest classifier --train-until 2024-11-29 --from 2024-12-02 --out"),
+            target,
+        ),
+    }[command]
+    assert_one_clean_error(invoke(*args), 1, f"{target}: is a file of the database")
+    assert database.read_bytes() == content
+    assert Snapshot.of(loaded) == before
+
+
 # ---------------------------------------------------------------- a full disk
 
 

@@ -28,7 +28,7 @@ from typer._click.exceptions import NoArgsIsHelpError, UsageError
 
 from taiex import __version__
 from taiex.calendar import Month, taipei_today
-from taiex.errors import LockedError, TaiexError
+from taiex.errors import LockedError, OutputError, TaiexError
 from taiex.kinds import KIND_NAMES, KINDS
 from taiex.settings import Settings
 
@@ -635,6 +635,8 @@ def backtest(
 
     check_target(out, make_parents=False)  # before the training, not after it
     with _context() as ctx:
+        if ctx.store.holds_file(out):
+            raise OutputError(f"{out}: is a file of the database; write the backtest elsewhere")
         result = run_backtest(ctx, kind, train_until.date(), start.date(), _day_of(end))
     stdout.print(Text(result.text))
     stdout.print(

@@ -36,7 +36,7 @@ from taiex.calendar import (
     taipei_today,
     unlisted_days,
 )
-from taiex.errors import InputError, UpstreamFormatError
+from taiex.errors import InputError, OutputError, UpstreamFormatError
 from taiex.files import write_atomic
 from taiex.source import (
     FIRST_MONTH,
@@ -484,6 +484,8 @@ def export_csv(store: Store, path: Path) -> int:
 
     Only a regular file or a new path in an existing folder is written (OutputError otherwise).
     """
+    if store.holds_file(path):
+        raise OutputError(f"{path}: is a file of the database; export elsewhere")
     rows = store.read_rows()
     lines = [",".join(CSV_HEADER)]
     lines += [
