@@ -309,3 +309,10 @@ def test_every_candidate_needs_only_audited_types(name: str, history: pd.DataFra
     assert set(sio.get_untrusted_types(data=payload)) <= set(TRUSTED_TYPES)
     loaded = sio.loads(payload, trusted=list(TRUSTED_TYPES))
     assert np.array_equal(loaded.predict_proba(features), model.predict_proba(features))
+
+
+def test_a_grid_parameter_the_candidate_lacks_is_one_input_error() -> None:
+    # It was scikit-learn's ValueError from set_params, a traceback in `taiex train`.
+    with pytest.raises(InputError, match=r"^grids.svm: nope is not a parameter of the svm"):
+        candidate_pipeline("svm", {"nope": 1})
+    assert candidate_pipeline("svm", {"C": 0.5}).get_params()["model__estimator__C"] == 0.5

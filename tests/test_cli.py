@@ -104,6 +104,24 @@ def test_import_and_export(env: Settings, tmp_path: Path) -> None:
     assert code == 0 and target.read_text() == source.read_text()
 
 
+@pytest.mark.parametrize("folders", [("a[", "b]"), ("[red]",), ("[bold]x[",)])
+def test_paths_with_brackets_are_printed_as_they_are(
+    env: Settings, tmp_path: Path, folders: tuple[str, ...]
+) -> None:
+    """A path like a[/b]/c.csv was read as Rich markup: the closing tag [/b] made export-csv end
+    in a MarkupError traceback after writing its file, and [red] vanished from the output."""
+    source = tmp_path.joinpath(*folders, "[i]in.csv")
+    source.parent.mkdir(parents=True)
+    source.write_text("date,open,high,low,close\n2024-01-02,100.00,110.00,90.00,95.50\n")
+    assert run("import-csv", str(source))[0] == 0
+    target = source.with_name("[i]out.csv")
+    code, out, err = run("export-csv", str(target))
+    assert (code, err) == (0, "")
+    assert out.replace("\n", "") == f"wrote 1 rows to {target}"  # (wrapped at 80 columns)
+    code, out, _ = run("status")
+    assert code == 0 and "csv:[i]in.csv" in out
+
+
 def test_bad_setting_is_one_line(env: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TAIEX_TWSE_RETRIES", "many")
     code, _, err = run("status")

@@ -132,3 +132,19 @@ def test_merging_an_unknown_load_id_is_one_line_and_records_nothing(home: Path) 
     store = Store(Settings.from_env().database_url)
     assert store.loads.count() == 0 and store.last_load() is None
     store.dispose()
+
+
+@pytest.mark.parametrize("args", [("status",), ("db", "upgrade"), ("db", "current"), ("report",)])
+def test_a_damaged_database_file_is_one_line_and_left_as_it_is(
+    home: Path, args: tuple[str, ...]
+) -> None:
+    home.mkdir()
+    damaged = bytes(range(256)) * 64  # not SQLite's header: "file is not a database"
+    (home / "taiex.db").write_bytes(damaged)
+    code, _, err = run(*args)
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert code == 1 and len(errors) == 1, err
+    assert "file is not a database" in errors[0]
+    # The hint about a folder SQLite cannot write in is for "unable to open", not for this.
+    assert "writable" not in errors[0]
+    assert (home / "taiex.db").read_bytes() == damaged

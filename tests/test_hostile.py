@@ -131,6 +131,11 @@ HEADER = b"date,open,high,low,close\n"
 GOOD = b"2024-12-02,100.00,110.00,90.00,95.00\n"
 
 
+def words(*texts: str) -> tuple[str, ...]:
+    """The arguments of a command line (no argument holds a space)."""
+    return tuple(word for text in texts for word in text.split())
+
+
 def csv_case(name: str, line: bytes, expected: str) -> Case:
     return Case(
         name,
@@ -166,6 +171,14 @@ CASES = [
         "big5.csv: not UTF-8 text",
         files={"big5.csv": HEADER + "2024-12-03,一,2,1,2\n".encode("big5")},
     ),
+    Case(
+        "empty CSV",
+        ("import-csv", "{dir}/empty.csv"),
+        1,
+        "empty.csv: the file is empty; expected the header date,open,high,low,close",
+        files={"empty.csv": b""},
+    ),
+    Case("blank CSV", ("import-csv", "{dir}/b.csv"), 1, "file is empty", files={"b.csv": b"\n \n"}),
     Case("no such CSV", ("import-csv", "{dir}/missing.csv"), 1, "missing.csv: cannot read"),
     Case("export to a folder", ("export-csv", "{dir}"), 1, "not a regular file"),
     Case("export, no parent", ("export-csv", "{dir}/nope/out.csv"), 1, "does not exist"),
@@ -183,6 +196,59 @@ CASES = [
         "no staged rows for load id 'nosuchload'",
     ),
     Case("delete backwards", ("delete", "--from", "2024-12-31", "--to", "2024-12-01"), 1, "--to"),
+    # Days that have not happened, ranges the wrong way round, outputs that cannot be written:
+    # refused before any work (the audit of the command line).
+    Case("predict, future day", ("predict", "--day", "2025-01-02"), 2, "'--day': 2025-01-02 is"),
+    Case("serve, future day", ("step", "serve", "lstm", "--day", "2025-01-02"), 2, "is after"),
+    Case("train until 2030", ("train", "lstm", "--until", "2030-01-02"), 2, "after today in"),
+    Case(
+        "backtest from the future",
+        ("backtest", "lstm", "--train-until", "2024-11-29", "--from", "2025-01-02", "--out", "x"),
+        2,
+        "'--from': 2025-01-02 is after today in Taipei (2024-12-31)",
+    ),
+    Case(
+        "backtest backwards",
+        words(
+            "backtest lstm --train-until 2024-11-29", "--from 2024-12-20 --to 2024-12-02 --out x"
+        ),
+        1,
+        "--to 2024-12-02 is before --from 2024-12-20",
+    ),
+    Case(
+        "backtest from before its training end",
+        words("backtest lstm --train-until 2024-11-29 --from 2024-11-05 --out {dir}/bt.csv"),
+        1,
+        "--from 2024-11-05 must be after --train-until 2024-11-29",
+    ),
+    Case(
+        "backtest out, no parent",  # said at once, not after the training (here: too short)
+        words("backtest lstm --train-until 2024-11-29 --from 2024-12-02 --out {dir}/nope/bt.csv"),
+        1,
+        "the folder {dir}/nope does not exist",
+    ),
+    Case(
+        "backtest out is a folder",
+        words("backtest classifier --train-until 2024-11-29 --from 2024-12-02 --out {dir}"),
+        1,
+        "{dir}: not a regular file",
+    ),
+    Case("import an empty path", ("import-csv", ""), 2, "'path': the path is empty"),
+    Case("export to an empty path", ("export-csv", " "), 2, "'path': the path is empty"),
+    Case(
+        "simulate at a NaN fee",
+        words("simulate --from 2024-12-02 --to 2024-12-03 --out {dir}/sim --fee nan"),
+        2,
+        "--fee nan is not a percentage within [0, 100)",
+    ),
+    Case(
+        "simulate at a 100 % tax",
+        words("simulate --from 2024-12-02 --to 2024-12-03 --out {dir}/sim --exit-tax 100"),
+        2,
+        "--exit-tax 100.0 is not a percentage",
+    ),
+    Case("step save, future month", ("step", "save", "2025-01"), 1, "month 2025-01 is after"),
+    Case("step save 1998-12", ("step", "save", "1998-12"), 1, "month 1998-12 is before 1999-01"),
     Case(
         "dialect typo",
         ("status",),
@@ -221,6 +287,14 @@ CASES = [
         {"TAIEX_DB_URL": "mysql+pymysql://me:p@ss:word@db:notaport/x"},
     ),
     Case(
+        "in-memory database",  # the import would report its rows and lose them at exit
+        ("import-csv", "{dir}/in.csv"),
+        1,
+        "TAIEX_DB_URL 'sqlite://' is an in-memory database",
+        {"TAIEX_DB_URL": "sqlite://"},
+        {"in.csv": HEADER + GOOD},
+    ),
+    Case(
         "home is a file",
         ("status",),
         1,
@@ -240,7 +314,7 @@ CASES = [
         "config table is markup",
         ("status",),
         1,
-        "[lstm] in the config file=3",
+        "[lstm] in the config file {dir}/config.toml=3",
         {"TAIEX_CONFIG": "{dir}/config.toml"},
         {"config.toml": b"lstm = 3\n"},
     ),
@@ -304,8 +378,31 @@ def test_bad_input_is_one_error_and_changes_nothing(
 ) -> None:
     before = Snapshot.of(loaded)
     args = _prepare(case, case_dir, monkeypatch)
-    line = assert_one_clean_error(invoke(*args), case.code, case.expected)
+    expected = case.expected.replace("{dir}", str(case_dir))
+    line = assert_one_clean_error(invoke(*args), case.code, expected)
     assert "p@ss:word" not in line and ":b@" not in line  # never a password
+    assert Snapshot.of(loaded) == before
+
+
+@pytest.mark.parametrize("name", ["taiex.db", "taiex.db-wal", "taiex.db.etl.lock"])
+@pytest.mark.parametrize("command", ["export-csv", "backtest"])
+def test_an_output_over_the_database_is_refused(
+    loaded: Settings, name: str, command: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`taiex export-csv ~/.taiex/taiex.db` replaced the whole database with a CSV file."""
+    database = loaded.home / "taiex.db"
+    before, content = Snapshot.of(loaded), database.read_bytes()
+    monkeypatch.chdir(loaded.home)  # a relative path names the database too
+    target = name if name != "taiex.db-wal" else str(loaded.home / ".." / loaded.home.name / name)
+    args = {
+        "export-csv": ("export-csv", target),
+        "backtest": (
+            *words("backtest classifier --train-until 2024-11-29 --from 2024-12-02 --out"),
+            target,
+        ),
+    }[command]
+    assert_one_clean_error(invoke(*args), 1, f"{target}: is a file of the database")
+    assert database.read_bytes() == content
     assert Snapshot.of(loaded) == before
 
 

@@ -84,6 +84,21 @@ def test_a_missing_bucket_is_a_storage_error(s3: str) -> None:
         publish("s3://no-such-bucket/x", "index.html", b"x")
 
 
+def test_missing_credentials_are_a_storage_error(
+    s3: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """botocore's NoCredentialsError is no OSError: it was a traceback."""
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # no instance metadata to ask
+    with pytest.raises(
+        StorageError, match=r"cannot write s3://taiex-reports/x/index\.html: .*cred"
+    ):
+        publish(f"s3://{BUCKET}/x", "index.html", b"x")
+
+
 def test_a_scheme_without_its_package_names_the_setting() -> None:
     pytest.importorskip("fsspec")
     with pytest.raises(SettingsError, match=r"TAIEX_REPORT_URL=gcs://bucket/x: .*gcsfs"):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import pytest
@@ -47,7 +49,7 @@ def test_explicit_config_path(tmp_path: Path) -> None:
     [
         ("nonsense = 1\n", "unknown keys nonsense"),
         ("twse_retries = [\n", "cannot be read"),
-        ("lstm = 3\n", r"\[lstm\] in the config file=3 is not a valid value"),
+        ("lstm = 3\n", r"\[lstm\] in the config file .*config.toml=3 is not a valid value"),
     ],
 )
 def test_bad_config_files(tmp_path: Path, content: str, message: str) -> None:
@@ -127,7 +129,7 @@ def test_non_finite_and_loose_numbers_are_refused(
         ("twse_timeout = inf\n", "not a finite number"),
         ("lstm_smape_max = -inf\n", "not a finite number"),
         ("twse_url = 5\n", "twse_url in .*=5 is not a valid value"),
-        ("[lstm]\nlearning_rate = nan\n", r"\[lstm\] in the config file: learning_rate"),
+        ("[lstm]\nlearning_rate = nan\n", r"\[lstm\] in the config file .*: learning_rate"),
         ("[classifier]\ngrids = { svm = { C = [1.0, inf] } }\n", "not a finite number"),
     ],
 )
@@ -197,3 +199,76 @@ def test_to_environ_gives_back_the_same_settings_without_home_and_database(
     elsewhere = tmp_path / "elsewhere"
     again = Settings.from_env({"TAIEX_HOME": str(elsewhere), **environ})
     assert again == s.replace(home=elsewhere, db_url="")
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        # A value from the file is named by its key and file: no such variable is set.
+        ("revision_days = 99\n", r"^revision_days in .*config.toml must be within \[0, 31\]"),
+        ("twse_timeout = 0\n", r"^twse_timeout in .*config.toml must be > 0"),
+        ("twse_url = 'ftp://x'\n", r"^twse_url in .*config.toml 'ftp://x' is not an http"),
+        ("twse_min_interval = 0.5\n", r"^twse_min_interval in .*config.toml=0.5 is below 2.0"),
+    ],
+)
+def test_a_bad_value_from_the_config_file_names_its_key_and_file(
+    tmp_path: Path, content: str, message: str
+) -> None:
+    (tmp_path / "config.toml").write_text(content)
+    with pytest.raises(SettingsError, match=message):
+        Settings.from_env({"TAIEX_HOME": str(tmp_path)})
+
+
+def test_a_bad_model_table_from_the_environment_names_the_variable(tmp_path: Path) -> None:
+    from taiex.kinds.lstm import LSTM
+
+    settings = Settings.from_env({"TAIEX_HOME": str(tmp_path), "TAIEX_LSTM": '{"nope": 1}'})
+    with pytest.raises(SettingsError, match=r"^TAIEX_LSTM: unknown keys nope$"):
+        LSTM.config(settings)
+    with pytest.raises(SettingsError, match=r"^TAIEX_LSTM: max_epochs: inf is not a finite"):
+        Settings.from_env({"TAIEX_HOME": str(tmp_path), "TAIEX_LSTM": '{"max_epochs": 1e999}'})
+
+
+@pytest.mark.parametrize(
+    ("kind", "table", "message"),
+    [
+        # These reached torch or scikit-learn and ended in a traceback.
+        ("lstm", {"max_epochs": 2.0}, "max_epochs must be a whole number, got 2.0"),
+        ("lstm", {"hidden_size": 4.5}, "hidden_size must be a whole number, got 4.5"),
+        ("lstm", {"max_epochs": "x"}, "max_epochs must be a whole number, got 'x'"),
+        ("lstm", {"dropout": True}, "dropout must be a number, got True"),
+        ("lstm", {"device": 5}, "device must be a string, got 5"),
+        ("classifier", {"n_splits": 2.5}, "n_splits must be a whole number, got 2.5"),
+        ("classifier", {"candidates": "svm"}, "candidates must be a list of strings, got 'svm'"),
+        ("classifier", {"threshold": "0.5"}, "threshold must be a number, got '0.5'"),
+        ("lstm", {"seed": -1}, "LSTMConfig.seed must be >= 0, got -1"),
+        ("classifier", {"grids": {"svm": 5}}, "grids.svm must be a table of parameter lists"),
+        ("classifier", {"grids": {"svm": {"C": "x"}}}, "grids.svm.C must be a non-empty list"),
+        ("classifier", {"grids": {"svm": {"C": []}}}, "grids.svm.C must be a non-empty list"),
+    ],
+)
+def test_a_model_table_value_of_the_wrong_type_is_named(
+    tmp_path: Path, kind: str, table: dict[str, object], message: str
+) -> None:
+    from taiex.kinds import get
+
+    spec = get(kind)
+    env = {"TAIEX_HOME": str(tmp_path), f"TAIEX_{kind.upper()}": json.dumps(table)}
+    with pytest.raises(SettingsError, match=f"^TAIEX_{kind.upper()}: {re.escape(message)}"):
+        spec.config(Settings.from_env(env))
+
+
+@pytest.mark.parametrize(
+    "url", ["sqlite://", "sqlite:///:memory:", "sqlite+pysqlite://", "sqlite:///file:x?mode=memory"]
+)
+def test_an_in_memory_database_is_refused(tmp_path: Path, url: str) -> None:
+    with pytest.raises(SettingsError, match="is an in-memory database"):
+        Settings.from_env({"TAIEX_HOME": str(tmp_path), "TAIEX_DB_URL": url})
+    (tmp_path / "config.toml").write_text(f"db_url = '{url}'\n")
+    with pytest.raises(SettingsError, match=r"^db_url in .*config.toml 'sqlite"):
+        Settings.from_env({"TAIEX_HOME": str(tmp_path)})
+
+
+def test_a_database_file_named_memory_is_a_file(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'memory.db'}"
+    assert Settings.from_env({"TAIEX_HOME": str(tmp_path), "TAIEX_DB_URL": url}).db_url == url

@@ -27,8 +27,8 @@ from rich.text import Text
 from typer._click.exceptions import NoArgsIsHelpError, UsageError
 
 from taiex import __version__
-from taiex.calendar import Month
-from taiex.errors import LockedError, TaiexError
+from taiex.calendar import Month, taipei_today
+from taiex.errors import LockedError, OutputError, TaiexError
 from taiex.kinds import KIND_NAMES, KINDS
 from taiex.settings import Settings
 
@@ -39,8 +39,10 @@ EXIT_USAGE = 2
 # A lock held by another run is temporary: EX_TEMPFAIL tells schedulers to try again later.
 EXIT_LOCKED = 75
 
-stdout = Console()
-stderr = Console(stderr=True)
+# Nothing taiex prints is Rich markup: paths, cells and TWSE's words are shown as they are ("[/b]"
+# in a folder's name made `export-csv` end in a MarkupError after writing its file).
+stdout = Console(markup=False)
+stderr = Console(stderr=True, markup=False)
 
 
 class _TaiexGroup(typer.core.TyperGroup):
@@ -138,6 +140,22 @@ def _month(value: str | None, option: str) -> Month | None:
         return Month.parse(value)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint=option) from exc
+
+
+def _not_future(value: dt.datetime | None) -> dt.datetime | None:
+    """A data day must have happened: a day after today in Taipei is refused (a typo of the
+    year), not read as "every stored day"."""
+    today = taipei_today()
+    if value is not None and value.date() > today:
+        raise typer.BadParameter(f"{value.date()} is after today in Taipei ({today})")
+    return value
+
+
+def _path(text: str) -> Path:
+    """A path argument; an empty one is refused (Path("") would be the current folder)."""
+    if not text.strip():
+        raise typer.BadParameter("the path is empty")
+    return Path(text)
 
 
 def _print_json(data: Any) -> None:
@@ -281,7 +299,10 @@ def _print_loads(loads: list[Any]) -> None:
 
 @app.command("import-csv")
 def import_csv(
-    path: Annotated[Path, typer.Argument(help="CSV with the header date,open,high,low,close.")],
+    path: Annotated[
+        Path,
+        typer.Argument(help="CSV with the header date,open,high,low,close.", parser=_path),
+    ],
 ) -> None:
     """Merge a CSV of daily rows, validated like TWSE rows (all of it or nothing).
 
@@ -301,7 +322,9 @@ def import_csv(
 
 @app.command("export-csv")
 def export_csv(
-    path: Annotated[Path, typer.Argument(help="Where to write date,open,high,low,close.")],
+    path: Annotated[
+        Path, typer.Argument(help="Where to write date,open,high,low,close.", parser=_path)
+    ],
 ) -> None:
     """Write every stored day to a CSV file.
 
@@ -422,6 +445,7 @@ DayOption = Annotated[
         "--day",
         formats=["%Y-%m-%d"],
         help="The data day: use the stored days up to it (default: every stored day).",
+        callback=_not_future,
     ),
 ]
 
@@ -446,7 +470,11 @@ def train(
     kind: KindArg,
     until: Annotated[
         dt.datetime | None,
-        typer.Option(formats=["%Y-%m-%d"], help="Last day to train on (default: the last stored)."),
+        typer.Option(
+            formats=["%Y-%m-%d"],
+            help="Last day to train on (default: the last stored).",
+            callback=_not_future,
+        ),
     ] = None,
 ) -> None:
     """Train a model on the stored days up to --until and register it.
@@ -568,16 +596,25 @@ _RENDER = {"forecasts": _forecast_table, "signals": _print_signal}
 
 
 TrainUntil = Annotated[
-    dt.datetime, typer.Option("--train-until", formats=["%Y-%m-%d"], help="Last training day.")
+    dt.datetime,
+    typer.Option(
+        "--train-until", formats=["%Y-%m-%d"], help="Last training day.", callback=_not_future
+    ),
 ]
 FromDate = Annotated[
-    dt.datetime, typer.Option("--from", formats=["%Y-%m-%d"], help="First day scored.")
+    dt.datetime,
+    typer.Option("--from", formats=["%Y-%m-%d"], help="First day scored.", callback=_not_future),
 ]
 ToDate = Annotated[
     dt.datetime | None,
-    typer.Option("--to", formats=["%Y-%m-%d"], help="Last day scored (default: the last)."),
+    typer.Option(
+        "--to",
+        formats=["%Y-%m-%d"],
+        help="Last day scored (default: the last).",
+        callback=_not_future,
+    ),
 ]
-OutFile = Annotated[Path, typer.Option("--out", help="CSV file to write.")]
+OutFile = Annotated[Path, typer.Option("--out", help="CSV file to write.", parser=_path)]
 
 
 @app.command("backtest")
@@ -593,9 +630,13 @@ def backtest(
 
     Example: taiex backtest lstm --train-until 2024-12-31 --from 2025-01-01 --out bt.csv
     """
+    from taiex.files import check_target
     from taiex.pipeline import backtest as run_backtest
 
+    check_target(out, make_parents=False)  # before the training, not after it
     with _context() as ctx:
+        if ctx.store.holds_file(out):
+            raise OutputError(f"{out}: is a file of the database; write the backtest elsewhere")
         result = run_backtest(ctx, kind, train_until.date(), start.date(), _day_of(end))
     stdout.print(Text(result.text))
     stdout.print(
@@ -606,13 +647,11 @@ def backtest(
 
 
 def write_csv(frame: Any, path: Path) -> Path:
-    from taiex.errors import InputError
+    """``frame`` as CSV at ``path``, whole or not at all (never through a link or a device)."""
+    from taiex.files import write_atomic
 
-    try:
-        frame.to_csv(path, index=False, float_format="%.4f", date_format="%Y-%m-%d")
-    except OSError as exc:
-        raise InputError(f"{path}: cannot write ({exc.strerror or exc})") from exc
-    return path
+    text = frame.to_csv(index=False, float_format="%.4f", date_format="%Y-%m-%d")
+    return write_atomic(path, text.encode(), make_parents=False)
 
 
 models_app = typer.Typer(help="The model registry: versions, champions, rollback.")
@@ -1012,12 +1051,11 @@ def _simulation_request(
         if value is None:
             raise typer.BadParameter(f"{option} is required (or --compare)", param_hint=option)
     assert start is not None and end is not None
-    if fee < 0 or exit_tax < 0:
-        raise typer.BadParameter("costs are percentages >= 0", param_hint="--fee/--exit-tax")
     try:
         return Request(start.date(), end.date(), policy, Costs(fee, exit_tax))
     except InputError as exc:
-        hint = "--policy" if "--policy" in str(exc) else "--to"
+        # The message starts with the option it is about.
+        hint = next((o for o in ("--policy", "--fee", "--exit-tax") if o in str(exc)), "--to")
         raise typer.BadParameter(str(exc), param_hint=hint) from exc
 
 

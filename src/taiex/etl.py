@@ -36,7 +36,7 @@ from taiex.calendar import (
     taipei_today,
     unlisted_days,
 )
-from taiex.errors import InputError, UpstreamFormatError
+from taiex.errors import InputError, OutputError, UpstreamFormatError
 from taiex.files import write_atomic
 from taiex.source import (
     FIRST_MONTH,
@@ -259,6 +259,11 @@ def stage_months(loader: Loader, months: Sequence[Month]) -> str:
     cleared save of the same run replaces its own staged rows instead of adding orphans. The
     rows come from a cache entry fetched on or after the data day, else from TWSE.
     """
+    for month in months:  # before any request: TWSE has nothing to say about these
+        if month < FIRST_MONTH:
+            raise InputError(f"month {month} is before {FIRST_MONTH}, the first month TWSE serves")
+        if month > Month.of(loader.today):
+            raise InputError(f"month {month} is after the data day {loader.today}")
     rows = [row for month in months for row in loader.fresh_rows(month)]
     load_id = load_id_for(loader.today, months)
     return loader.store.stage_rows(rows, load_id=load_id)
@@ -373,8 +378,10 @@ def csv_rows(lines: NumberedLines, path: Path, today: dt.date) -> Iterator[Daily
     """
     reader = csv.reader(lines)
     header = _next_record(reader, lines)
-    if header is None or [h.strip().lower() for h in header] != CSV_HEADER:
-        shown = None if header is None else [h[:CSV_MAX_CELL] for h in header[:10]]
+    if header is None:
+        raise InputError(f"{path}: the file is empty; expected the header {','.join(CSV_HEADER)}")
+    if [h.strip().lower() for h in header] != CSV_HEADER:
+        shown = [h[:CSV_MAX_CELL] for h in header[:10]]
         raise InputError(
             f"{path}: line {max(lines.number, 1)} must be the header {','.join(CSV_HEADER)}, "
             f"got {shown}"
@@ -477,6 +484,8 @@ def export_csv(store: Store, path: Path) -> int:
 
     Only a regular file or a new path in an existing folder is written (OutputError otherwise).
     """
+    if store.holds_file(path):
+        raise OutputError(f"{path}: is a file of the database; export elsewhere")
     rows = store.read_rows()
     lines = [",".join(CSV_HEADER)]
     lines += [

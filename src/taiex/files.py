@@ -18,27 +18,30 @@ def write_atomic(path: Path, data: bytes, *, make_parents: bool = True) -> Path:
     refused, as the rename would replace it with a file. ``make_parents=False`` refuses a
     missing folder instead of creating it. Every failure (disk full included) is an OutputError.
     """
-    _check_target(path)
+    check_target(path, make_parents=make_parents)
     try:
         if make_parents:
             path.parent.mkdir(parents=True, exist_ok=True)
-        elif not path.parent.is_dir():
-            raise OutputError(f"{path}: the folder {path.parent} does not exist")
         _replace(path, data)
     except OSError as exc:
         raise OutputError(f"{path}: cannot write ({exc.strerror or exc})") from exc
     return path
 
 
-def _check_target(path: Path) -> None:
+def check_target(path: Path, *, make_parents: bool = True) -> None:
+    """OutputError unless :func:`write_atomic` may write ``path``: a regular file or a new path,
+    in an existing folder unless ``make_parents``. A command checks its output this way before
+    a long computation, so that a typo in the path does not cost the computation."""
     try:
         mode = path.lstat().st_mode
     except FileNotFoundError:
-        return
+        mode = None
     except OSError as exc:
         raise OutputError(f"{path}: cannot write ({exc.strerror or exc})") from exc
-    if not stat.S_ISREG(mode):
+    if mode is not None and not stat.S_ISREG(mode):
         raise OutputError(f"{path}: not a regular file; taiex writes only regular files")
+    if not make_parents and not path.parent.is_dir():
+        raise OutputError(f"{path}: the folder {path.parent} does not exist")
 
 
 def _replace(path: Path, data: bytes) -> None:
@@ -80,6 +83,8 @@ def publish(location: str, name: str, data: bytes) -> str:
             handle.write(data)
     except ImportError as exc:  # fsspec knows the scheme, its package is missing
         raise SettingsError(f"TAIEX_REPORT_URL={location}: {exc}") from exc
-    except (OSError, ValueError) as exc:
+    except Exception as exc:
+        # Each filesystem has its own errors besides OSError: botocore's NoCredentialsError for
+        # s3:// without credentials was a traceback.
         raise StorageError(f"cannot write {url}: {exc}") from exc
     return url

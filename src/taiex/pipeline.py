@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from taiex.calendar import Month
-from taiex.errors import DataError, NotFittedError
+from taiex.errors import DataError, InputError, NotFittedError
 from taiex.etl import (
     ETL_LOCK,
     Loader,
@@ -369,6 +369,10 @@ def backtest(
     on the days up to ``train_until`` with the configured hyperparameters, scored on
     ``[start, end]``, beside the kind's baseline."""
     spec = kind(kind_name)
+    if start <= train_until:
+        raise InputError(f"--from {start} must be after --train-until {train_until}")
+    if end is not None and end < start:
+        raise InputError(f"--to {end} is before --from {start}")
     result = spec.resolve(spec.backtest)(
         ctx.history(),
         train_until=train_until,

@@ -65,6 +65,9 @@ class Settings:
     # ClassifierConfig field names); empty means the models' defaults.
     lstm: Mapping[str, Any] = field(default_factory=dict)
     classifier: Mapping[str, Any] = field(default_factory=dict)
+    # Where each value was read (``TAIEX_TWSE_RETRIES``, ``twse_retries in /x/config.toml``), so
+    # that an error names the place to fix; no setting of its own.
+    origins: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         self._check()
@@ -95,8 +98,10 @@ class Settings:
         if config_path or config.is_file():
             from_file = _read_config(config)
             values.update(from_file)
-            where.update({key: f"{key} in {config}" for key in from_file})
+            where.update({key: _file_origin(key, config) for key in from_file})
         for f in dataclasses.fields(cls):
+            if f.name in _NOT_SETTINGS:
+                continue
             raw = env.get(f"TAIEX_{f.name.upper()}")
             if raw is not None and f.name in _TABLES:
                 values[f.name] = _json_table(f.name, raw)
@@ -104,7 +109,7 @@ class Settings:
             elif raw is not None and f.name != "home":
                 values[f.name] = raw
                 where[f.name] = f"TAIEX_{f.name.upper()}"
-        return cls(**{k: _convert(k, v, where[k]) for k, v in values.items()})
+        return cls(**{k: _convert(k, v, where[k]) for k, v in values.items()}, origins=where)
 
     def to_environ(self) -> dict[str, str]:
         """The settings that differ from the defaults as ``TAIEX_*`` variables, tables as JSON:
@@ -113,11 +118,17 @@ class Settings:
         environ = {}
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            if f.name in ("home", "db_url") or value == getattr(_DEFAULTS, f.name):
+            if f.name in ("home", "db_url", *_NOT_SETTINGS) or value == getattr(_DEFAULTS, f.name):
                 continue
             text = json.dumps(dict(value)) if f.name in _TABLES else str(value)
             environ[f"TAIEX_{f.name.upper()}"] = text
         return environ
+
+    def origin(self, name: str) -> str:
+        """Where the value of setting ``name`` came from, as an error message names it."""
+        if name in self.origins:
+            return self.origins[name]
+        return f"[{name}] in the config file" if name in _TABLES else f"TAIEX_{name.upper()}"
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
@@ -127,14 +138,22 @@ class Settings:
             value = getattr(self, name)
             if not (low <= value <= high and math.isfinite(value)):
                 raise SettingsError(
-                    f"TAIEX_{name.upper()} must be within [{low:g}, {high:g}], got {value}"
+                    f"{self.origin(name)} must be within [{low:g}, {high:g}], got {value}"
                 )
         if self.twse_timeout <= 0:
-            raise SettingsError(f"TAIEX_TWSE_TIMEOUT must be > 0, got {self.twse_timeout}")
+            raise SettingsError(
+                f"{self.origin('twse_timeout')} must be > 0, got {self.twse_timeout}"
+            )
         if self.home.exists() and not self.home.is_dir():
             raise SettingsError(f"TAIEX_HOME {self.home} is not a folder")
         for table in _TABLES:
-            _check_finite(getattr(self, table), f"[{table}] in the config file")
+            _check_finite(getattr(self, table), self.origin(table))
+        if is_memory_sqlite(self.db_url):
+            # Each command is its own process: what one stored would be gone when it ends.
+            raise SettingsError(
+                f"{self.origin('db_url')} {self.db_url!r} is an in-memory database: whatever "
+                "a command stores there is lost when it ends; name a file (sqlite:///path.db)"
+            )
         self._check_twse_url()
 
     def _check_twse_url(self) -> None:
@@ -145,10 +164,12 @@ class Settings:
         except ValueError:  # a bad port, a bracket that is no IPv6 address, ...
             valid = False
         if not valid:
-            raise SettingsError(f"TAIEX_TWSE_URL {self.twse_url!r} is not an http(s) URL")
+            raise SettingsError(
+                f"{self.origin('twse_url')} {self.twse_url!r} is not an http(s) URL"
+            )
         if is_twse_host(self.twse_url) and self.twse_min_interval < TWSE_POLITE_INTERVAL:
             raise SettingsError(
-                f"TAIEX_TWSE_MIN_INTERVAL={self.twse_min_interval} is below "
+                f"{self.origin('twse_min_interval')}={self.twse_min_interval} is below "
                 f"{TWSE_POLITE_INTERVAL} s; TWSE blocks clients that ask faster"
             )
 
@@ -169,6 +190,11 @@ _RANGES: dict[str, tuple[float, float]] = {
 }
 
 _TABLES = ("lstm", "classifier")  # tables: in the config file, or JSON in the environment
+_NOT_SETTINGS = ("origins",)  # fields that no variable or key sets
+
+
+def _file_origin(key: str, config: Path) -> str:
+    return f"[{key}] in the config file {config}" if key in _TABLES else f"{key} in {config}"
 
 
 def _json_table(name: str, raw: str) -> dict[str, Any]:
@@ -179,6 +205,17 @@ def _json_table(name: str, raw: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise SettingsError(f"TAIEX_{name.upper()}={raw!r} is not a JSON object")
     return value
+
+
+def is_memory_sqlite(url: str) -> bool:
+    """Whether ``url`` names an in-memory SQLite database (``sqlite://``, ``sqlite:///:memory:``,
+    a ``mode=memory`` URI), read as SQLAlchemy reads it."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.split("+")[0].strip().lower() != "sqlite":
+        return False
+    path, _, query = rest.partition("?")
+    database = path.removeprefix("/")
+    return database in ("", ":memory:") or "mode=memory" in query
 
 
 def url_host(url: str) -> str:
@@ -289,8 +326,6 @@ def _convert(name: str, value: Any, where: str) -> Any:
     try:
         return _CONVERTERS[name](value)
     except (TypeError, ValueError, OverflowError) as exc:
-        if name in _TABLES:
-            where = f"[{name}] in the config file"
         raise SettingsError(f"{where}={value!r} is not a valid value ({exc})") from exc
 
 
@@ -303,7 +338,7 @@ def _read_config(path: Path) -> dict[str, Any]:
         raise SettingsError(f"config file {path} is not UTF-8 text ({exc.reason})") from exc
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise SettingsError(f"config file {path} cannot be read: {exc}") from exc
-    known = {f.name for f in dataclasses.fields(Settings)} - {"home"}
+    known = {f.name for f in dataclasses.fields(Settings)} - {"home", *_NOT_SETTINGS}
     unknown = sorted(set(data) - known)
     if unknown:
         raise SettingsError(f"config file {path}: unknown keys {', '.join(unknown)}")

@@ -177,9 +177,10 @@ class KindSpec:
         values = getattr(settings, self.config_section)
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
-        where = f"[{self.config_section}] in the config file"
+        where = settings.origin(self.config_section)
         if unknown:
             raise SettingsError(f"{where}: unknown keys {', '.join(unknown)}")
+        _check_types(cls, values, where)
         try:
             return cls.from_dict(values) if hasattr(cls, "from_dict") else cls(**values)
         except (TypeError, ValueError, InputError) as exc:
@@ -220,6 +221,30 @@ class KindSpec:
         """What the model serves for the day after ``history``'s last, as rows to store."""
         rows: list[dict[str, Any]] = self.resolve(self.serve)(model, version, history)
         return rows
+
+
+# What a config field's annotation (a string: the modules use postponed annotations) accepts.
+# A float where a count is due reached torch or scikit-learn and ended in a traceback.
+_FIELD_TYPES: dict[str, tuple[str, Callable[[Any], bool]]] = {
+    "int": ("a whole number", lambda v: isinstance(v, int)),
+    "float": ("a number", lambda v: isinstance(v, int | float)),
+    "str": ("a string", lambda v: isinstance(v, str)),
+    "tuple[str, ...]": (
+        "a list of strings",
+        lambda v: isinstance(v, list | tuple) and all(isinstance(i, str) for i in v),
+    ),
+}
+
+
+def _check_types(cls: type, values: Mapping[str, Any], where: str) -> None:
+    """SettingsError naming the key when a value of a model's table has the wrong type."""
+    for f in dataclasses.fields(cls):
+        if f.name not in values or str(f.type) not in _FIELD_TYPES:
+            continue
+        value = values[f.name]
+        words, fits = _FIELD_TYPES[str(f.type)]
+        if isinstance(value, bool) or not fits(value):
+            raise SettingsError(f"{where}: {f.name} must be {words}, got {value!r}")
 
 
 def unseen_window(days: Sequence[dt.date], train_end: dt.date, window: int) -> list[dt.date]:

@@ -129,6 +129,10 @@ def candidate_pipeline(name: str, params: Mapping[str, Any] | None = None, *, se
     found = candidate(name)
     pipeline = found.build(seed)
     full = {found.prefix + key: value for key, value in (params or {}).items()}
+    unknown = sorted(key for key in full if key not in pipeline.get_params())
+    if unknown:
+        names = ", ".join(key.removeprefix(found.prefix) for key in unknown)
+        raise InputError(f"grids.{name}: {names} is not a parameter of the {name} candidate")
     return pipeline.set_params(**full)
 
 

@@ -43,6 +43,8 @@ class ClassifierConfig:
             raise InputError(f"candidates are listed twice: {self.candidates}")
         for name in (*self.candidates, *self.grids):
             candidate(name)
+        for name, grid in self.grids.items():
+            _check_grid(name, grid)
         if self.min_train_days < 1:
             raise InputError(f"min_train_days must be >= 1, got {self.min_train_days}")
 
@@ -63,3 +65,15 @@ class ClassifierConfig:
         known = {k: v for k, v in values.items() if k in fields}
         known["candidates"] = tuple(known.get("candidates", tuple(CANDIDATES)))
         return cls(**known)
+
+
+def _check_grid(name: str, grid: Any) -> None:
+    """A grid is a table of parameter names to non-empty lists of values (what
+    ``ParameterGrid`` needs; anything else ended in a scikit-learn traceback)."""
+    if not isinstance(grid, Mapping):
+        raise InputError(f"grids.{name} must be a table of parameter lists, got {grid!r}")
+    for parameter, values in grid.items():
+        if not isinstance(values, list | tuple) or not values:
+            raise InputError(
+                f"grids.{name}.{parameter} must be a non-empty list of values, got {values!r}"
+            )

@@ -78,6 +78,8 @@ class LSTMConfig:
             raise ValueError(
                 f"LSTMConfig.volatility_span must be within [2, window), got {self.volatility_span}"
             )
+        if self.seed < 0:  # torch takes no negative seed
+            raise ValueError(f"LSTMConfig.seed must be >= 0, got {self.seed}")
         if self.patience < 0 or not 0 <= self.dropout < 1 or self.learning_rate <= 0:
             raise ValueError("LSTMConfig needs patience >= 0, 0 <= dropout < 1, learning_rate > 0")
         if not 0 < self.validation_fraction < 0.8:

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from taiex.errors import InputError
 from taiex.metrics import coverage, diebold_mariano, interval_score, roc_auc, smape_terms
 from taiex.simulation.records import DAYS, DECISIONS, FORECASTS, SIGNALS, VERSIONS, RunFolder
 
@@ -41,6 +42,13 @@ class Costs:
 
     fee_pct: float = 0.1425
     exit_tax_pct: float = 0.1
+
+    def __post_init__(self) -> None:
+        # NaN would run the whole replay and then fail to write summary.json; 100 % or more of
+        # the value traded is no cost a market charges.
+        for option, value in (("--fee", self.fee_pct), ("--exit-tax", self.exit_tax_pct)):
+            if not (math.isfinite(value) and 0 <= value < 100):
+                raise InputError(f"{option} {value} is not a percentage within [0, 100)")
 
     @property
     def entry(self) -> float:

@@ -116,7 +116,8 @@ def check_connection(engine: Engine) -> None:
     except _CONNECT_ERRORS as exc:
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
         hint = ""
-        if engine.dialect.name == "sqlite":
+        if engine.dialect.name == "sqlite" and "unable to open" in reason:
+            # Not for "file is not a database": a damaged file is no matter of permissions.
             hint = " (is its folder writable? SQLite writes a journal beside the file)"
         raise StorageError(f"cannot open the database {shown}: {reason}{hint}") from exc
 

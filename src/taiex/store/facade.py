@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -90,6 +91,19 @@ class Store:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+    def holds_file(self, path: Path) -> bool:
+        """Whether ``path`` is the SQLite database file or one of the files beside it that it
+        needs (its WAL, shared memory, journal, lock files): a file written there would lose
+        what is stored."""
+        database = sqlite_file(self.engine.url.render_as_string(hide_password=False))
+        if database is None:
+            return False
+        db = database.resolve()
+        target = path.expanduser().resolve()
+        companions = (f"{db.name}-wal", f"{db.name}-shm", f"{db.name}-journal")
+        lock = target.name.startswith(f"{db.name}.") and target.name.endswith(".lock")
+        return target.parent == db.parent and (target.name in (db.name, *companions) or lock)
 
     # ------------------------------------------------------------ prices (see PriceRepository)
 
