@@ -6,6 +6,8 @@
     ├── UpstreamFormatError     a response or a row does not look like TWSE's format
     │   └── WrongMonthError     the rows belong to another month than the one asked for
     ├── InputError              a CSV, an argument or another input given by the user is invalid
+    ├── PriceMoveError          a merge would store a price beyond TWSE's daily limit of its
+    │                           neighbouring session (the caller names the file line or month)
     ├── OutputError             a file taiex writes cannot be written (disk full, no such folder)
     ├── StorageError            the database refused a read or a write
     │   └── LockedError         another job holds the lock this one needs
@@ -19,6 +21,8 @@ meets them, with ``raise ... from exc`` so the cause stays in the traceback show
 """
 
 from __future__ import annotations
+
+import datetime as dt
 
 
 class TaiexError(Exception):
@@ -57,6 +61,18 @@ class WrongMonthError(UpstreamFormatError):
 
 class InputError(TaiexError):
     """A file or argument given by the user is invalid."""
+
+
+class PriceMoveError(TaiexError):
+    """A merge would leave two consecutive sessions further apart than TWSE's daily limit.
+
+    ``day`` is the incoming (new or revised) day of the two: the one whose line or month the
+    caller names. Nothing of the merge is stored.
+    """
+
+    def __init__(self, message: str, *, day: dt.date) -> None:
+        self.day = day
+        super().__init__(message)
 
 
 class OutputError(TaiexError):

@@ -36,7 +36,7 @@ from taiex.calendar import (
     taipei_today,
     unlisted_days,
 )
-from taiex.errors import InputError, OutputError, UpstreamFormatError
+from taiex.errors import InputError, OutputError, PriceMoveError, UpstreamFormatError
 from taiex.files import write_atomic
 from taiex.source import (
     FIRST_MONTH,
@@ -213,7 +213,12 @@ class Loader:
         """Fetch (or take from the cache) one month and merge it in one transaction."""
         started = time.perf_counter()
         rows, source = self.rows(month, refresh)
-        result = self.store.merge_rows(rows, source=source, month=str(month))
+        try:
+            result = self.store.merge_rows(rows, source=source, month=str(month))
+        except PriceMoveError as exc:
+            cached = " as cached" if source == "cache" else ""
+            where = f"TWSE {month}{cached} ({self.client.month_url(month)})"
+            raise UpstreamFormatError(str(exc), where=where) from exc
         if result.inserted or result.updated:
             log.info("%s: %d new, %d revised", month, result.inserted, result.updated)
         return MonthLoad(month, source, result, time.perf_counter() - started)
@@ -461,9 +466,19 @@ def import_csv(store: Store, path: Path, *, today: dt.date | None = None) -> Mer
     Taipei) is the last day a row may carry.
     """
     today = today or taipei_today()
+    line_of: dict[dt.date, int] = {}  # for a refused move (PriceMoveError), found after the file
+
+    def numbered(lines: NumberedLines) -> Iterator[DailyRow]:
+        for row in csv_rows(lines, path, today):
+            line_of[row.date] = lines.number
+            yield row
+
     with store.lock(ETL_LOCK), _csv_file(path) as handle:
-        batches = _batches(csv_rows(NumberedLines(handle, path), path, today), CSV_BATCH_ROWS)
-        return store.merge_batches(batches, source=f"csv:{path.name}")
+        batches = _batches(numbered(NumberedLines(handle, path)), CSV_BATCH_ROWS)
+        try:
+            return store.merge_batches(batches, source=f"csv:{path.name}")
+        except PriceMoveError as exc:
+            raise InputError(f"{path}: line {line_of[exc.day]}: {exc}") from exc
 
 
 def delete_days(store: Store, start: dt.date, end: dt.date | None = None) -> list[dt.date]:

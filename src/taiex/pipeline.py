@@ -24,7 +24,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from taiex.calendar import Month
-from taiex.errors import DataError, InputError, NotFittedError
+from taiex.errors import (
+    DataError,
+    InputError,
+    NotFittedError,
+    PriceMoveError,
+    UpstreamFormatError,
+)
 from taiex.etl import (
     ETL_LOCK,
     Loader,
@@ -168,7 +174,11 @@ def save_to_database(ctx: Context, months: list[str], as_of: dt.date | None = No
 def merge(ctx: Context, load_id: str) -> dict[str, Any]:
     """Merge a staged load into ``weighted_index`` in one transaction (``merge_weighted_index``)."""
     with ctx.store.lock(ETL_LOCK):
-        result = ctx.store.merge_staged(load_id, source="twse")
+        try:
+            result = ctx.store.merge_staged(load_id, source="twse")
+        except PriceMoveError as exc:
+            where = f"TWSE rows staged under load {load_id}"
+            raise UpstreamFormatError(str(exc), where=where) from exc
     last = ctx.store.summary()["last_date"]
     return {
         "inserted": result.inserted,

@@ -93,6 +93,45 @@ def ohlc_problem(row: DailyRow) -> str | None:
     return None
 
 
+# TWSE caps each stock's daily move at a fixed share of its reference price (the previous close):
+# 7 % until 2015-05-29, 10 % from 2015-06-01. The weighted index is a weighted average of those
+# prices (its divisor adjusted for ex-rights days and listings so that it stays continuous), so
+# none of a session's prices lies further than the cap from the previous session's close. The real
+# history keeps to it: at most 6.79 % before the switch (2009-04-30), 9.80 % after (2025-04-07).
+# Each entry: the first day a cap applies, the cap in percent.
+DAILY_LIMITS = ((FIRST_TRADING_DAY, Decimal(7)), (dt.date(2015, 6, 1), Decimal(10)))
+# Percentage points allowed beyond the cap for rounding (the index and its constituents are
+# published to the cent); far below any typo's error.
+DAILY_LIMIT_TOLERANCE = Decimal("0.05")
+
+
+def daily_limit(day: dt.date) -> Decimal:
+    """The cap in percent on the move from the previous session's close to any price of ``day``."""
+    limit = DAILY_LIMITS[0][1]
+    for start, cap in DAILY_LIMITS:  # by date: the last one begun applies
+        if start <= day:
+            limit = cap
+    return limit
+
+
+def move_problem(previous: DailyRow, row: DailyRow) -> str | None:
+    """Why ``row`` cannot follow ``previous`` as the next session (a price further from its close
+    than :func:`daily_limit` plus :data:`DAILY_LIMIT_TOLERANCE`), or None when it can."""
+    limit = daily_limit(row.date)
+    reference = previous.close
+    for name in ("open", "high", "low", "close"):
+        value: Decimal = getattr(row, name)
+        move = (value / reference - 1) * 100
+        if abs(move) > limit + DAILY_LIMIT_TOLERANCE:
+            direction = "above" if move > 0 else "below"
+            return (
+                f"{row.date} {name} {value:.2f} is {abs(move):.1f} % {direction} the previous "
+                f"session's close {reference:.2f} ({previous.date}); TAIEX moves at most "
+                f"{limit} % a day"
+            )
+    return None
+
+
 # ---------------------------------------------------------------- parsing (pure)
 
 

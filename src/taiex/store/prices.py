@@ -2,13 +2,17 @@
 
 A load goes through ``weighted_index_temp`` under its load id and is merged into
 ``weighted_index`` in one transaction: new dates are inserted, a stored date whose prices differ
-is updated with a new ``updated_at`` (and logged), identical rows are not touched.
+is updated with a new ``updated_at`` (and logged), identical rows are not touched. Before it
+commits, every new or revised day is checked against its neighbouring sessions (TWSE's daily
+limit, :func:`taiex.source.move_problem`); a refusal stores nothing.
 """
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import hashlib
+import itertools
 import logging
 import uuid
 from collections.abc import Iterable, Sequence
@@ -34,9 +38,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
-from taiex.errors import InputError
+from taiex.calendar import sessions_between
+from taiex.errors import InputError, PriceMoveError
 from taiex.frames import PRICE_COLUMNS
-from taiex.source import DailyRow
+from taiex.source import DailyRow, move_problem
 from taiex.store import loads
 from taiex.store.clock import Clock
 from taiex.store.engine import storage_errors
@@ -280,8 +285,10 @@ def _merge_staged(
             [{f"b_{k}": v for k, v in new.items()} for _, new in revised],
         )
     inserted = _insert_new(conn, load_id, now)
+    # Checked on the merged table, inside the transaction: a refusal rolls everything back.
+    _check_moves(conn, sorted({new["date"] for _, new in revised} | set(inserted)))
     conn.execute(delete(weighted_index_temp).where(weighted_index_temp.c.load_id == load_id))
-    result = MergeResult(rows=len(staged), inserted=inserted, updated=len(revised))
+    result = MergeResult(rows=len(staged), inserted=len(inserted), updated=len(revised))
     loads.record(conn, load_id, source=source, month=month, dates=staged, result=result, now=now)
     return result
 
@@ -321,20 +328,52 @@ def _revised_rows(conn: Connection, load_id: str) -> list[tuple[dict[str, Any], 
     return pairs
 
 
-def _insert_new(conn: Connection, load_id: str, now: dt.datetime) -> int:
-    """Insert the staged dates not yet stored, in SQL; returns how many."""
+def _insert_new(conn: Connection, load_id: str, now: dt.datetime) -> list[dt.date]:
+    """Insert the staged dates not yet stored, in SQL; returns them."""
     wi, tmp = weighted_index, weighted_index_temp
     is_new = and_(tmp.c.load_id == load_id, ~exists().where(wi.c.date == tmp.c.date))
-    # Counted, not taken from rowcount: drivers disagree on rowcount for INSERT ... SELECT.
-    new_count = int(conn.scalar(select(func.count()).select_from(tmp).where(is_new)) or 0)
-    if new_count:
+    # Listed, not taken from rowcount: drivers disagree on rowcount for INSERT ... SELECT.
+    new_dates = list(conn.scalars(select(tmp.c.date).where(is_new)))
+    if new_dates:
         created = literal(now, DateTime)
         new_rows = select(
             tmp.c.date, *(tmp.c[c] for c in PRICE_COLUMNS), created.label("c"), created.label("u")
         ).where(is_new)
         columns = ["date", *PRICE_COLUMNS, "created_at", "updated_at"]
         conn.execute(insert(wi).from_select(columns, new_rows))
-    return new_count
+    return new_dates
+
+
+def _check_moves(conn: Connection, changed: Sequence[dt.date]) -> None:
+    """PriceMoveError when a ``changed`` day (sorted) and its stored neighbour are consecutive
+    sessions further apart than TWSE's daily limit allows (:func:`taiex.source.move_problem`).
+
+    Both neighbours count: a revised close can break the next day's open. Two stored days with
+    an XTAI session between them have a hole between them, and are not compared. Pairs of
+    unchanged days are left alone, so a day stored before the rule never blocks a load.
+    """
+    if not changed:
+        return
+    wi = weighted_index
+    first = conn.scalar(select(func.max(wi.c.date)).where(wi.c.date < changed[0])) or changed[0]
+    last = conn.scalar(select(func.min(wi.c.date)).where(wi.c.date > changed[-1])) or changed[-1]
+    query = select(wi.c.date, *(wi.c[c] for c in PRICE_COLUMNS))
+    rows = [
+        DailyRow(*row) for row in conn.execute(_date_range(query, first, last).order_by(wi.c.date))
+    ]
+    sessions = sessions_between(first, last)
+    touched = set(changed)
+    for previous, row in itertools.pairwise(rows):
+        if previous.date not in touched and row.date not in touched:
+            continue
+        between = bisect.bisect_right(sessions, previous.date)
+        if between < len(sessions) and sessions[between] < row.date:
+            continue  # a session is missing between them: nothing to compare
+        problem = move_problem(previous, row)
+        if problem:
+            stored = "" if row.date in touched else "stored "
+            day = row.date if row.date in touched else previous.date
+            raise PriceMoveError(stored + problem, day=day)
 
 
 def _stamp(conn: Connection, until: dt.date | None = None) -> tuple[Any, ...]:
