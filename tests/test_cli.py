@@ -153,9 +153,9 @@ def test_status_flags_suspect_days_and_delete_removes_them(env: Settings, tmp_pa
     source = tmp_path / "in.csv"
     source.write_text(
         "date,open,high,low,close\n"
-        "2024-11-29,100.00,110.00,90.00,95.50\n"
-        "2024-11-30,100.00,110.00,90.00,95.50\n"  # a Saturday XTAI does not list
-        "2024-12-02,100.00,110.00,90.00,95.50\n"
+        "2024-11-29,100.00,101.00,99.00,100.50\n"
+        "2024-11-30,100.00,101.00,99.00,100.50\n"  # a Saturday XTAI does not list
+        "2024-12-02,100.00,101.00,99.00,100.50\n"
     )
     with on_taipei_day(dt.date(2024, 12, 31)):
         assert run("import-csv", str(source))[0] == 0

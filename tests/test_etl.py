@@ -474,7 +474,7 @@ def weekdays(start: dt.date, n: int) -> list[dt.date]:
     return days
 
 
-PRICES = ("100.00", "110.00", "90.00", "105.50")
+PRICES = ("100.00", "101.00", "99.00", "100.50")
 
 
 def test_a_late_bad_line_in_a_big_csv_loads_nothing(store: Store, tmp_path: Path) -> None:

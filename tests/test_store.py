@@ -26,7 +26,9 @@ def day(date: str, o: str, h: str, low: str, c: str) -> DailyRow:
 ROWS = [
     day("2024-12-02", "22456.50", "22802.53", "22456.50", "22736.93"),
     day("2024-12-03", "22800.01", "22900.99", "22700.10", "22850.00"),
-    day("2024-12-04", "0.01", "99999999.99", "0.01", "12345678.91"),  # the column's extremes
+    # The column's extremes, after a hole (the session of 2024-12-05 missing): no daily limit
+    # between days that are not consecutive sessions.
+    day("2024-12-06", "0.01", "99999999.99", "0.01", "12345678.91"),
 ]
 REVISED = day("2024-12-03", "22800.01", "22900.99", "22700.10", "22850.01")
 LOAD = load_id_for(dt.date(2024, 12, 31), [Month(2024, 12)])
@@ -111,7 +113,7 @@ def test_summary(store: Store) -> None:
     assert store.summary() == {
         "rows": 3,
         "first_date": dt.date(2024, 12, 2),
-        "last_date": dt.date(2024, 12, 4),
+        "last_date": dt.date(2024, 12, 6),
     }
     assert store.read_rows(start=dt.date(2024, 12, 3), end=dt.date(2024, 12, 3)) == ROWS[1:2]
 
