@@ -348,7 +348,8 @@ def delete(
     ] = None,
 ) -> None:
     """Remove the stored days from --from to --to (an invented or mistyped day), in one
-    transaction logged as a load; `taiex status` lists suspect days.
+    transaction logged as a load; `taiex status` lists suspect days and stored days beyond
+    TWSE's daily limit from the session before.
 
     Example: taiex delete --from 2030-01-02
     """
@@ -400,6 +401,7 @@ def _status_json(data: Any, database: str) -> dict[str, Any]:
         "missing_sessions": data.missing_sessions,
         "extra_days": data.extra_days,
         "suspect_days": data.suspect_days,
+        "limit_breaks": data.limit_breaks,
     }
 
 
@@ -418,6 +420,15 @@ def _gap_rows(data: Any) -> list[tuple[str, str]]:
                 "suspect days",
                 f"{len(suspects)} stored days are neither XTAI sessions nor known TWSE "
                 f"Saturday sessions: {shown}; remove with `taiex delete --from DAY`",
+            )
+        )
+    breaks = data.limit_breaks
+    if breaks:
+        rows.append(
+            (
+                "moves beyond the daily limit",
+                f"{len(breaks)}, first: {breaks[0]}; correct the day with `taiex import-csv` "
+                "or remove it with `taiex delete --from DAY`",
             )
         )
     return rows

@@ -43,6 +43,7 @@ from taiex.source import (
     PRICE_TEXT,
     DailyRow,
     TwseClient,
+    limit_breaks,
     ohlc_problem,
     parse_month,
     price_value,
@@ -68,10 +69,14 @@ class DataStatus:
     # Stored days that are neither XTAI sessions nor known extra TWSE sessions: likely invented
     # (a CSV typo, a future date); `taiex delete` removes them.
     suspect_days: list[dt.date] = dataclasses.field(default_factory=list)
+    # Consecutive stored sessions further apart than TWSE's daily limit, each as the refusal a
+    # load would give: stored before the rule, or made consecutive by a delete.
+    limit_breaks: list[str] = dataclasses.field(default_factory=list)
 
 
 def data_status(store: Store) -> DataStatus:
-    dates = store.stored_dates()
+    rows = store.read_rows()
+    dates = [row.date for row in rows]
     missing: list[dt.date] = []
     extra: list[dt.date] = []
     if dates:
@@ -87,6 +92,7 @@ def data_status(store: Store) -> DataStatus:
         missing_sessions=missing,
         extra_days=extra,
         suspect_days=unlisted_days(extra),
+        limit_breaks=[problem for _, _, problem in limit_breaks(rows)],
     )
 
 

@@ -10,14 +10,16 @@ size, so a server that trickles or never stops cannot hold a job (or its lock) o
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
+import itertools
 import json
 import logging
 import random
 import re
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -26,7 +28,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from taiex import __version__
-from taiex.calendar import FIRST_TRADING_DAY, Month
+from taiex.calendar import FIRST_TRADING_DAY, Month, sessions_between
 from taiex.errors import FetchError, UpstreamFormatError, WrongMonthError
 from taiex.settings import TWSE_MAX_BYTES, Settings, url_host
 
@@ -130,6 +132,29 @@ def move_problem(previous: DailyRow, row: DailyRow) -> str | None:
                 f"{limit} % a day"
             )
     return None
+
+
+def limit_breaks(
+    rows: Sequence[DailyRow], among: Collection[dt.date] | None = None
+) -> Iterator[tuple[DailyRow, DailyRow, str]]:
+    """The pairs of consecutive ``rows`` (sorted by date) that break :func:`move_problem`, with
+    the problem; only pairs with a day in ``among`` when given.
+
+    Two days with an XTAI session between them have a hole between them (a missing day), so
+    nothing says how far apart they may be: they are not compared.
+    """
+    if len(rows) < 2:
+        return
+    sessions = sessions_between(rows[0].date, rows[-1].date)
+    for previous, row in itertools.pairwise(rows):
+        if among is not None and previous.date not in among and row.date not in among:
+            continue
+        after = bisect.bisect_right(sessions, previous.date)
+        if after < len(sessions) and sessions[after] < row.date:
+            continue
+        problem = move_problem(previous, row)
+        if problem:
+            yield previous, row, problem
 
 
 # ---------------------------------------------------------------- parsing (pure)

@@ -9,10 +9,8 @@ limit, :func:`taiex.source.move_problem`); a refusal stores nothing.
 
 from __future__ import annotations
 
-import bisect
 import datetime as dt
 import hashlib
-import itertools
 import logging
 import uuid
 from collections.abc import Iterable, Sequence
@@ -38,10 +36,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
-from taiex.calendar import sessions_between
 from taiex.errors import InputError, PriceMoveError
 from taiex.frames import PRICE_COLUMNS
-from taiex.source import DailyRow, move_problem
+from taiex.source import DailyRow, limit_breaks
 from taiex.store import loads
 from taiex.store.clock import Clock
 from taiex.store.engine import storage_errors
@@ -346,34 +343,24 @@ def _insert_new(conn: Connection, load_id: str, now: dt.datetime) -> list[dt.dat
 
 def _check_moves(conn: Connection, changed: Sequence[dt.date]) -> None:
     """PriceMoveError when a ``changed`` day (sorted) and its stored neighbour are consecutive
-    sessions further apart than TWSE's daily limit allows (:func:`taiex.source.move_problem`).
+    sessions further apart than TWSE's daily limit allows (:func:`taiex.source.limit_breaks`).
 
-    Both neighbours count: a revised close can break the next day's open. Two stored days with
-    an XTAI session between them have a hole between them, and are not compared. Pairs of
-    unchanged days are left alone, so a day stored before the rule never blocks a load.
+    Both neighbours count: a revised close can break the next day's open. Pairs of unchanged
+    days are left alone, so a day stored before the rule never blocks a load (``taiex status``
+    lists such pairs).
     """
     if not changed:
         return
     wi = weighted_index
     first = conn.scalar(select(func.max(wi.c.date)).where(wi.c.date < changed[0])) or changed[0]
     last = conn.scalar(select(func.min(wi.c.date)).where(wi.c.date > changed[-1])) or changed[-1]
-    query = select(wi.c.date, *(wi.c[c] for c in PRICE_COLUMNS))
-    rows = [
-        DailyRow(*row) for row in conn.execute(_date_range(query, first, last).order_by(wi.c.date))
-    ]
-    sessions = sessions_between(first, last)
+    query = _date_range(select(wi.c.date, *(wi.c[c] for c in PRICE_COLUMNS)), first, last)
+    rows = [DailyRow(*row) for row in conn.execute(query.order_by(wi.c.date))]
     touched = set(changed)
-    for previous, row in itertools.pairwise(rows):
-        if previous.date not in touched and row.date not in touched:
-            continue
-        between = bisect.bisect_right(sessions, previous.date)
-        if between < len(sessions) and sessions[between] < row.date:
-            continue  # a session is missing between them: nothing to compare
-        problem = move_problem(previous, row)
-        if problem:
-            stored = "" if row.date in touched else "stored "
-            day = row.date if row.date in touched else previous.date
-            raise PriceMoveError(stored + problem, day=day)
+    for previous, row, problem in limit_breaks(rows, among=touched):
+        if row.date in touched:
+            raise PriceMoveError(problem, day=row.date)
+        raise PriceMoveError(f"stored {problem}", day=previous.date)
 
 
 def _stamp(conn: Connection, until: dt.date | None = None) -> tuple[Any, ...]:
