@@ -4,6 +4,7 @@ limit of its day (7 % before 2015-06-01, 10 % from then), on SQLite, MariaDB and
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from decimal import Decimal
 from pathlib import Path
@@ -227,4 +228,19 @@ def test_the_cli_refuses_a_move_beyond_the_limit_in_one_line(env: Settings, tmp_
         f"error: {path}: line 4: 2024-11-05 open 2345.60 is 90.0 % below the previous session's "
         "close 23456.78 (2024-11-04); TAIEX moves at most 10 % a day"
     ]
-    assert Store.from_settings(env).read_rows() == []
+    store = Store.from_settings(env)
+    assert store.read_rows() == []
+    # A break stored before the rule: `status` shows it, in the table and in the JSON.
+    store.merge_rows(NOVEMBER[:2], source="test")
+    stamp = dt.datetime(2024, 11, 5, 12)
+    values = {c: getattr(typo, c) for c in ("date", "open", "high", "low", "close")}
+    insert_rows(store, "weighted_index", [{**values, "created_at": stamp, "updated_at": stamp}])
+    with on_taipei_day(TODAY):
+        table = CliRunner().invoke(app, ["status"])
+        facts = CliRunner().invoke(app, ["status", "--json"])
+    assert table.exit_code == 0 and "moves beyond the daily limit" in table.stdout
+    assert "2024-11-05 open 2345.60" in table.stdout
+    assert json.loads(facts.stdout)["limit_breaks"] == [
+        "2024-11-05 open 2345.60 is 90.0 % below the previous session's close 23456.78 "
+        "(2024-11-04); TAIEX moves at most 10 % a day"
+    ]
