@@ -124,7 +124,7 @@ def sessions_between(start: dt.date, end: dt.date) -> list[dt.date]:
     last = min(end, cal.last_session.date())
     if last < first:
         return []
-    return [ts.date() for ts in cal.sessions_in_range(pd.Timestamp(first), pd.Timestamp(last))]
+    return list(cal.sessions_in_range(pd.Timestamp(first), pd.Timestamp(last)).date)
 
 
 @dataclass(frozen=True, order=True)
