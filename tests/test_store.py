@@ -132,6 +132,24 @@ def test_the_lock_admits_one_holder(store: Store) -> None:
         other.dispose()
 
 
+def test_a_lock_covers_its_database_not_the_whole_server(store: Store, tmp_path: Path) -> None:
+    """Two databases on one server (two installs, two test workers) never block each other:
+    MySQL's GET_LOCK names are server-wide, so the database is part of the key."""
+    from taiex.store.testing import worker_database
+
+    url = store.engine.url.render_as_string(hide_password=False)
+    if store.engine.dialect.name == "sqlite":
+        sibling = f"sqlite:///{tmp_path / 'sibling.db'}"
+    else:
+        sibling = worker_database(url, "sibling")
+    other = Store(sibling)
+    try:
+        with store.lock("etl"), other.lock("etl"):
+            pass
+    finally:
+        other.dispose()
+
+
 def test_a_waiting_lock_is_taken_once_released(store: Store) -> None:
     other = Store(store.engine.url.render_as_string(hide_password=False))
     held, release = threading.Event(), threading.Event()

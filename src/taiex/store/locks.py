@@ -164,4 +164,8 @@ def _lock_params(conn: Connection, name: str) -> dict[str, object]:
         # PostgreSQL advisory locks take a signed 64-bit key.
         digest = hashlib.sha256(f"taiex:{name}".encode()).digest()[:8]
         return {"k": int.from_bytes(digest, "big", signed=True)}
-    return {"k": f"taiex:{name}"}
+    # GET_LOCK names are server-wide, not per database: the database's name goes into the key so
+    # that two databases on one server (two installs, two test workers) never block each other.
+    # Hashed: a name is at most 64 characters.
+    database = conn.engine.url.database or ""
+    return {"k": f"taiex:{name}:{hashlib.sha256(database.encode()).hexdigest()[:32]}"}

@@ -199,6 +199,6 @@ def end_lock_holder(store: Store, name: str) -> None:
                 {"high": key >> 32, "low": key & 0xFFFF_FFFF},
             )
         else:
-            holder = conn.scalar(text("SELECT IS_USED_LOCK(:k)"), {"k": f"taiex:{name}"})
+            holder = conn.scalar(text("SELECT IS_USED_LOCK(:k)"), _lock_params(conn, name))
             conn.execute(text(f"KILL {int(holder)}"))
         conn.commit()
