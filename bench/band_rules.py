@@ -22,7 +22,7 @@ Per rule: the 80 % and 95 % coverage of the three crash windows, the range of po
 over the 12 periods, the mean interval score over the tuning and the held-out periods, and the
 period-levels where GARCH's score is lower (with its DM t). See BENCHMARKS.md.
 
-    python bench/band_rules.py        # about 15 s
+    python bench/band_rules.py        # about 30 s
 """
 
 from __future__ import annotations

@@ -165,6 +165,13 @@ def test_promotion_by_hand_is_recorded_and_never_crowns_a_bad_artifact(store: St
         "promoted by hand",
     )
     assert registry.get("lstm", "lstm-v1").status == "retired"
+    # Promoting the champion again changes nothing (its decision and time stay those above).
+    assert registry.promote_by_hand("lstm", "lstm-v2", decode) == crowned
+    registry.promote(v1, "automatic", expected=crowned)
+    first = registry.get("lstm", "lstm-v1")
+    assert registry.promote_by_hand("lstm", "lstm-v1", decode) == first
+    assert first.decision != "manual"
+    registry.promote_by_hand("lstm", "lstm-v2", decode)
     corrupt(store, v3, b"model:3 tampered")
     with pytest.raises(ArtifactError, match="lstm-v3: the artifact fails its checksum"):
         registry.promote_by_hand("lstm", "lstm-v3", decode)

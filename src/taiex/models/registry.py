@@ -132,10 +132,14 @@ class Registry:
 
         Its artifact must load in full with ``from_bytes`` first: ArtifactError when it does not
         (a damaged model is never crowned); StorageError when the champion changed meanwhile.
+        The champion itself is returned unchanged: promoting it again is no new decision.
         """
         target = self.get(kind, version)
         self.load(target, from_bytes)
-        if not self.promote(target, "promoted by hand", expected=self.champion(kind)):
+        champion = self.champion(kind)
+        if champion is not None and champion.id == target.id:
+            return target
+        if not self.promote(target, "promoted by hand", expected=champion):
             raise StorageError(f"the {kind} champion changed meanwhile; try again")
         return self.record_trial(
             target, decision="manual", reason="promoted by hand", score=None, champion_score=None
