@@ -76,12 +76,12 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
-def sqlite_file(url: str) -> Path | None:
+def sqlite_file(url: str | URL) -> Path | None:
     """The file of a SQLite URL (None for another backend or an in-memory database)."""
     try:
         parsed = make_url(url)
     except Exception as exc:
-        raise StorageError(f"TAIEX_DB_URL {url!r} is not a database URL") from exc
+        raise StorageError(f"TAIEX_DB_URL {str(url)!r} is not a database URL") from exc
     database = parsed.database
     if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
         return None

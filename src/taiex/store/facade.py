@@ -96,7 +96,7 @@ class Store:
         """Whether ``path`` is the SQLite database file or one of the files beside it that it
         needs (its WAL, shared memory, journal, lock files): a file written there would lose
         what is stored."""
-        database = sqlite_file(self.engine.url.render_as_string(hide_password=False))
+        database = sqlite_file(self.engine.url)
         if database is None:
             return False
         db = database.resolve()
