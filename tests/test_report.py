@@ -77,8 +77,25 @@ def empty_world(tmp_path: Path) -> World:
     return World(store, settings, history, now, [], [])
 
 
+# What an LSTM fit records of the shares it kept (the ratios of shares 0.25 … 1 per horizon).
+LSTM_SHARES = {
+    "lambdas": [0.0, 0.0, 0.25, 0.0, 0.0],
+    "share_ratios": {
+        "0": [1.0] * 5,
+        "0.25": [0.999, 1.001, 0.962, 0.998, 1.0],
+        "0.5": [1.002, 1.003, 0.965, 0.997, 1.001],
+        "0.75": [1.004, 1.005, 0.97, 0.999, 1.002],
+        "1": [1.006, 1.008, 0.975, 1.0, 1.004],
+    },
+}
+
+
 def register(
-    registry: Registry, kind: str, world: World, params: dict[str, Any] | None = None
+    registry: Registry,
+    kind: str,
+    world: World,
+    params: dict[str, Any] | None = None,
+    metrics: dict[str, Any] | None = None,
 ) -> ModelVersion:
     return registry.register(
         kind,  # type: ignore[arg-type]
@@ -86,7 +103,7 @@ def register(
         train_start=world.day(0),
         train_end=world.day(-41),
         params=params or {},
-        metrics={"validation_smape": 0.95},
+        metrics={"validation_smape": 0.95, **(metrics or {})},
     )
 
 
@@ -139,7 +156,7 @@ def fill(world: World) -> World:
     store, last = world.store, world.last_day
     store.merge_rows(daily_rows(world.history), source="tests/synthetic.csv")
     registry = Registry(store)
-    lstm = register(registry, "lstm", world)
+    lstm = register(registry, "lstm", world, metrics=LSTM_SHARES)
     registry.promote(lstm, "first model", expected=None)
     rejected = register(registry, "lstm", world)
     registry.record_trial(
@@ -323,6 +340,9 @@ def test_the_page_shows_forecast_signal_metrics_and_freshness(world: World) -> N
     assert f"{world.last_day} (90 days since {world.day(0)})" in words
     assert "tests/synthetic.csv" in words
     assert "What to run" not in words
+    # The shares the champion LSTM kept, and the best any share did on the blocks that chose them.
+    assert "network's share kept, h1–h5: 0 0 0.25 0 0" in words
+    assert "on its validation blocks: 0.999 1.001 0.962 0.997 1.000" in words
 
 
 def test_the_page_is_self_contained(world: World) -> None:

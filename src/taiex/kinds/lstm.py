@@ -398,6 +398,22 @@ def backtest_text(result: Any) -> str:
     return "\n".join(lines)
 
 
+def version_note(metrics: Mapping[str, Any]) -> str | None:
+    """How much of the network's correction a fit kept per horizon, and the best any share on
+    offer did against the gap level on the blocks that chose it (issue 19)."""
+    lambdas = metrics.get("lambdas")
+    if lambdas is None:  # a model of the previous method kept the whole correction
+        return None
+    kept = " ".join(f"{share:g}" for share in lambdas)
+    note = f"network's share kept, h1–h5: {kept}"
+    ratios = metrics.get("share_ratios")
+    if ratios:
+        offered = [row for share, row in ratios.items() if share != "0"]
+        best = " ".join(f"{min(column):.3f}" for column in zip(*offered, strict=True))
+        note += f" (best share's sMAPE ratio to the gap level on its validation blocks: {best})"
+    return note
+
+
 LSTM = KindSpec(
     name=NAME,
     title="LSTM forecaster",
@@ -427,4 +443,5 @@ LSTM = KindSpec(
     exact_row_columns=("n_days",),
     # The origins of the window's pairs: the window and the horizons before it.
     reuse_days=WINDOW + HORIZONS,
+    version_note=version_note,
 )

@@ -156,6 +156,9 @@ class KindSpec:
     # Columns an evaluation row must hold (not NULL) for ``from_row`` to give back exactly what
     # was computed: older rows without them are never taken for a recomputation.
     exact_row_columns: tuple[str, ...] = ()
+    # What a version's registered metrics say of how it was fitted, in one line for the report
+    # (None: nothing to say beyond its family).
+    version_note: Callable[[Mapping[str, Any]], str | None] = lambda metrics: None
 
     @property
     def evaluation_figure(self) -> str:

@@ -74,7 +74,14 @@ from taiex.models.intervals import (
 )
 from taiex.models.lstm_config import LSTMConfig, Split, split_origins
 from taiex.models.lstm_network import LSTMEnsemble
-from taiex.models.lstm_training import Segment, Windows, choose_shares, fit_ensemble
+from taiex.models.lstm_training import (
+    LAMBDAS,
+    Segment,
+    Shares,
+    Windows,
+    choose_shares,
+    fit_ensemble,
+)
 from taiex.windows import N_FEATURES, realised_volatility, targets, window_features
 
 __all__ = ["ORIGIN_COLUMNS", "PREDICT_COLUMNS", "LSTMConfig", "LSTMForecaster"]
@@ -92,7 +99,9 @@ class LSTMForecaster:
     low, close`` float); ``predict`` forecasts from its last day, ``predict_origins`` from many.
 
     Learned state: ``network_`` (the :class:`LSTMEnsemble`), ``feature_scale_``, ``lambdas_``
-    (the share of the network's correction kept, per horizon), ``v_long_`` (the training years'
+    (the share of the network's correction kept, per horizon), ``shares_`` (the table of share-block
+    scores that chose ``lambdas_``, :class:`~taiex.models.lstm_training.Shares`; None for a fit
+    from before it was recorded), ``v_long_`` (the training years'
     mean daily variance, the intervals' long-run level), ``fallback_bounds_`` (interval
     multipliers for a history too short to hold its own), ``train_start_``, ``train_end_``,
     ``n_rows_``, ``segments_``, ``epochs_run_``, ``best_epochs_``, ``validation_scores_`` and,
@@ -127,9 +136,10 @@ class LSTMForecaster:
         self.network_, logs = fit_ensemble(train, validation, cfg)
         self.epochs_run_ = [log.epochs_run for log in logs]
         self.best_epochs_ = [log.best_epoch for log in logs]
-        blocks = [self._segment(prices, block, level) for block in split.blocks]
+        blocks = [self._segment(prices, block, level) for block in split.share_blocks]
         shares = choose_shares(self._log_forecast, blocks)
         self.lambdas_, self.validation_scores_ = shares.lambdas, shares.validation
+        self.shares_: Shares | None = shares
         self.interval_halfwidths_: FloatArray | None = None
         self.v_long_ = long_run_variance(prices, cfg.band)
         self.fallback_bounds_ = self._last_pool_bounds(prices, level)
@@ -169,6 +179,7 @@ class LSTMForecaster:
         self.n_rows_ = len(prices)
         segments = {"train": split.train}
         segments.update({f"validation_{i}": block for i, block in enumerate(split.blocks, 1)})
+        segments.update({f"shares_{i}": block for i, block in enumerate(split.share_blocks, 1)})
         self.segments_ = {
             name: {
                 "first_origin": to_date(prices.dates[idx[0]]).isoformat(),
@@ -301,6 +312,15 @@ class LSTMForecaster:
         }
         if self.interval_halfwidths_ is None:
             description["lambdas"] = self.lambdas_.tolist()
+            if self.shares_ is not None:  # not recorded by a fit from before issue 19
+                description["share_ratios"] = {
+                    f"{share:g}": row.tolist()
+                    for share, row in zip(LAMBDAS, self.shares_.ratios, strict=True)
+                }
+                description["share_blocks"] = {
+                    "sizes": self.shares_.sizes.tolist(),
+                    "smape": self.shares_.scores.tolist(),
+                }
             description["v_long"] = self.v_long_
         else:  # the previous method's description, as it was written
             description["calibration"] = self.calibration_scores_
@@ -380,6 +400,7 @@ class LSTMForecaster:
         else:
             self.interval_halfwidths_ = None
             self.lambdas_ = np.array(meta["lambdas"], dtype=np.float64)
+            self.shares_ = _restore_shares(meta, self.lambdas_, self.validation_scores_)
             self.v_long_ = float(meta["v_long"])
             self.fallback_bounds_ = _array(state["fallback_bounds"])
 
@@ -401,6 +422,21 @@ class LSTMForecaster:
             **extra,
             "sha256": hashlib.sha256(self._payload()).hexdigest(),
         }
+
+
+def _restore_shares(
+    meta: dict[str, Any], lambdas: FloatArray, validation: dict[str, list[float]]
+) -> Shares | None:
+    """The table the shares were picked from, checked against them; None for an artifact from
+    before it was recorded. ValueError when it is there but is not that table."""
+    if "share_blocks" not in meta:
+        return None
+    blocks = meta["share_blocks"]
+    scores = np.array(blocks["smape"], dtype=np.float64)
+    sizes = np.array(blocks["sizes"], dtype=np.int64)
+    if scores.shape != (len(sizes), len(LAMBDAS), len(lambdas)):
+        raise ValueError(f"share_blocks has the shape {scores.shape}")
+    return Shares(lambdas, scores, sizes, validation)
 
 
 def _array(tensor: torch.Tensor) -> FloatArray:

@@ -7,6 +7,12 @@ Validation is not the most recent tail but ``validation_blocks`` runs of origins
 whole history, one at the end of each of as many equal chunks (the last one the most recent): what
 the network may add to the overnight-gap level must hold in several market regimes, not in the
 last one only (issue 10; ``bench/regimes.py``).
+
+Each run is cut in two, with ``horizons`` origins purged between the halves so that no target is
+in both: the first half (a *stopping block*) chooses the early-stopping epoch, the second (a *share
+block*) chooses how much of the network's correction to keep. Choosing both on the same blocks let
+the shares ride on the epoch's luck: the served fit kept a correction that no held-out period had
+validated (issue 19).
 """
 
 from __future__ import annotations
@@ -18,7 +24,8 @@ import numpy as np
 from taiex.frames import IntArray
 from taiex.models.intervals import BandConfig
 
-MIN_SEGMENTS = (50, 20)  # the fewest train and validation windows (all blocks together)
+# The fewest train, stopping and share windows (the blocks of a kind together).
+MIN_SEGMENTS = (50, 10, 10)
 
 
 @dataclass(frozen=True)
@@ -26,7 +33,8 @@ class LSTMConfig:
     """Hyperparameters of the forecaster; the defaults are the benchmarked ones.
 
     ``validation_fraction`` of the training windows, in ``validation_blocks`` runs spread over the
-    history, serve early stopping and the choice of how much of the network's correction to keep.
+    history, serve early stopping (the first half of each run) and the choice of how much of the
+    network's correction to keep (the second half).
     ``ensemble`` networks, trained from different seeds on the same windows, are averaged:
     one network's forecast carries seed noise that is as large as the signal at horizon 1.
     ``gap_span`` and ``gap_shrink``: the overnight-gap level (:mod:`taiex.models.gap_level`; an
@@ -118,15 +126,18 @@ class LSTMConfig:
 
 @dataclass(frozen=True)
 class Split:
-    """Origin row indices: ``train``, and the validation ``blocks`` in time order. Training is
-    purged of ``horizons`` origins on each side of every block, so that no training target is a
-    validation target."""
+    """Origin row indices: ``train``, the stopping ``blocks`` and the ``share_blocks``, each in
+    time order (share block i follows stopping block i). Training is purged of ``horizons``
+    origins on each side of every validation run, and each run between its two halves, so that no
+    target serves two of them."""
 
     train: IntArray
     blocks: tuple[IntArray, ...]
+    share_blocks: tuple[IntArray, ...]
 
     @property
     def validation(self) -> IntArray:
+        """The stopping blocks' origins: what early stopping scores."""
         return np.concatenate(self.blocks)
 
 
@@ -138,13 +149,17 @@ def split_origins(n_rows: int, config: LSTMConfig) -> Split | None:
         return None
     per_block = max(round(len(origins) * config.validation_fraction / config.validation_blocks), 1)
     keep = np.ones(len(origins), dtype=bool)
-    blocks = []
+    blocks, share_blocks = [], []
     for chunk in np.array_split(np.arange(len(origins)), config.validation_blocks):
         run = chunk[-per_block:]
-        blocks.append(origins[run])
+        stop_end = (len(run) - config.horizons) // 2  # the halves, with the purge between them
+        blocks.append(origins[run[:stop_end]])
+        share_blocks.append(origins[run[stop_end + config.horizons :]])
         keep[max(run[0] - config.horizons, 0) : run[-1] + config.horizons + 1] = False
-    split = Split(train=origins[keep], blocks=tuple(blocks))
-    sizes = (len(split.train), len(split.validation))
+    if any(len(block) == 0 for block in (*blocks, *share_blocks)):
+        return None
+    split = Split(train=origins[keep], blocks=tuple(blocks), share_blocks=tuple(share_blocks))
+    sizes = (len(split.train), len(split.validation), sum(map(len, share_blocks)))
     if any(s < m for s, m in zip(sizes, MIN_SEGMENTS, strict=True)):
         return None
     return split

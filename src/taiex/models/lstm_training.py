@@ -8,9 +8,12 @@
   kernels, a fixed thread count), minimising a horizon-balanced L1 error of ``z``.
 - **Early stopping** scores every epoch on the validation blocks, epoch 0 (the gap level alone)
   included, and keeps the best: a network that never beats the gap level stays at zero.
-- **How much to keep**: per horizon, the share ``lambda`` in :data:`LAMBDAS` of the ensemble's
-  correction with the largest pooled sMAPE gain over the gap level, among the shares that lose in
-  no validation block; none of them gains: 0, the gap level alone.
+- **How much to keep**: per horizon, a share ``lambda`` in :data:`LAMBDAS` of the ensemble's
+  correction, chosen on the *share blocks*, which chose nothing else (the epoch was chosen on the
+  stopping blocks: :mod:`taiex.models.lstm_config`). A share is kept only when it beats the gap
+  level alone by a margin, :data:`SHARE_MARGIN` of its pooled sMAPE, and loses in no share block;
+  none does: 0, the gap level alone. The rule (:func:`pick_shares`) reads a small table of block
+  scores, so that it can be checked by hand.
 
 The functions take arrays (:class:`Segment`) and a config; they know nothing of frames, dates or
 artifacts.
@@ -28,7 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from taiex.frames import FloatArray
+from taiex.frames import FloatArray, IntArray
 from taiex.metrics import smape, smape_terms
 from taiex.models.lstm_config import LSTMConfig
 from taiex.models.lstm_network import LSTMEnsemble, LSTMNetwork
@@ -36,6 +39,14 @@ from taiex.models.lstm_network import LSTMEnsemble, LSTMNetwork
 logger = logging.getLogger(__name__)
 
 LAMBDAS = (0.0, 0.25, 0.5, 0.75, 1.0)  # the shares of the network's correction on offer
+# A share must cut the gap level's pooled sMAPE on the share blocks by at least 3 %. With no
+# margin, gains of 0.1 % decided, and the served fit's shares flipped with numerical noise (issue
+# 19). A ±1 % wobble of every block score moves a pooled ratio by at most about 2 %, so a
+# correction no better than the gap level (ratio about 1) stays out under any such wobble.
+SHARE_MARGIN = 0.03
+# Shares whose pooled ratios are within this of the best kept one count as tied; the smallest
+# of them wins, so that a shade of gain does not buy more of the network.
+SHARE_TIE = 0.01
 
 
 @dataclass(frozen=True)
@@ -72,12 +83,20 @@ class TrainLog:
 
 @dataclass(frozen=True)
 class Shares:
-    """``lambdas`` (horizons,) from :data:`LAMBDAS`, and per-horizon sMAPE over all validation
-    blocks of the model (with those shares), of the gap level alone and of naive (flattering: the
-    epoch and the shares were chosen there)."""
+    """``lambdas`` (horizons,) from :data:`LAMBDAS`; the table they were picked from, ``scores``
+    (blocks, len(LAMBDAS), horizons) and the blocks' ``sizes`` (:func:`block_scores`); and
+    ``validation``, per-horizon sMAPE over the share blocks of the model (with the shares kept),
+    of the gap level alone and of naive (flattering where a share was kept: it was chosen there)."""
 
     lambdas: FloatArray
+    scores: FloatArray
+    sizes: IntArray
     validation: dict[str, list[float]]
+
+    @property
+    def ratios(self) -> FloatArray:
+        """Each share's pooled sMAPE ratio to the gap level: (len(LAMBDAS), horizons)."""
+        return share_ratios(self.scores, self.sizes)
 
 
 _Tensors = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
@@ -116,31 +135,60 @@ def fit_ensemble(
     return LSTMEnsemble(members).eval(), logs
 
 
-def choose_shares(correction: Callable[[Windows], FloatArray], blocks: Sequence[Segment]) -> Shares:
-    """Per horizon, the share of the ensemble's ``correction`` (windows to log-return, added to
-    the gap level) that gains most over the gap level alone, pooled over the ``blocks``, among
-    the shares that are no worse in any block; 0 when none gains."""
-    horizons = blocks[0].y.shape[1]
-    gains = np.zeros((len(LAMBDAS), horizons))
-    worst = np.full((len(LAMBDAS), horizons), -np.inf)
+def block_scores(
+    correction: Callable[[Windows], FloatArray], blocks: Sequence[Segment]
+) -> tuple[FloatArray, IntArray, list[FloatArray]]:
+    """sMAPE of the gap level plus each share in :data:`LAMBDAS` of the ensemble's
+    ``correction`` (windows to log-return), per block: shape (blocks, len(LAMBDAS), horizons);
+    the blocks' sizes (blocks,); and the corrections, one (m, horizons) array a block."""
     corrections = [correction(block.windows) for block in blocks]
-    for block, corr in zip(blocks, corrections, strict=True):
+    scores = np.empty((len(blocks), len(LAMBDAS), blocks[0].y.shape[1]))
+    for b, (block, corr) in enumerate(zip(blocks, corrections, strict=True)):
         actual, base = np.exp(block.y), block.level[:, None]
-        level_loss = smape_terms(np.exp(np.broadcast_to(base, actual.shape)), actual)
         for i, share in enumerate(LAMBDAS):
-            loss = smape_terms(np.exp(base + share * corr), actual)
-            excess = (loss - level_loss).mean(axis=0)  # (horizons,), positive = worse
-            gains[i] -= excess * len(actual)
-            worst[i] = np.maximum(worst[i], excess)
-    gains[worst > 0.0] = -np.inf
-    gains[0] = 0.0
-    lambdas = np.array([LAMBDAS[int(np.argmax(gains[:, h]))] for h in range(horizons)])
+            scores[b, i] = smape_terms(np.exp(base + share * corr), actual).mean(axis=0)
+    sizes = np.array([len(block.y) for block in blocks], dtype=np.int64)
+    return scores, sizes, corrections
+
+
+def share_ratios(scores: FloatArray, sizes: IntArray) -> FloatArray:
+    """Each share's sMAPE pooled over the blocks (weighted by their sizes) divided by the gap
+    level's (share 0): shape (len(LAMBDAS), horizons)."""
+    pooled = np.einsum("b,blh->lh", sizes.astype(np.float64), scores)
+    ratios: FloatArray = pooled / np.maximum(pooled[0], 1e-300)
+    return ratios
+
+
+def pick_shares(
+    scores: FloatArray, sizes: IntArray, margin: float = SHARE_MARGIN, tie: float = SHARE_TIE
+) -> FloatArray:
+    """The rule: per horizon, among the shares whose pooled ratio to the gap level is at most
+    ``1 - margin`` and that lose in no block, the smallest one within ``tie`` of the best
+    ratio; 0 when there is none. ``scores`` (blocks, len(LAMBDAS), horizons) as
+    :func:`block_scores` gives them, share 0 (the gap level alone) first."""
+    ratios = share_ratios(scores, sizes)
+    loses_somewhere = (scores > scores[:, :1]).any(axis=0)  # (len(LAMBDAS), horizons)
+    eligible = (ratios <= 1.0 - margin) & ~loses_somewhere
+    eligible[0] = False
+    lambdas = np.zeros(scores.shape[2])
+    for h in range(scores.shape[2]):
+        if eligible[:, h].any():
+            best = ratios[eligible[:, h], h].min()
+            lambdas[h] = LAMBDAS[int(np.argmax(eligible[:, h] & (ratios[:, h] <= best + tie)))]
+    return lambdas
+
+
+def choose_shares(correction: Callable[[Windows], FloatArray], blocks: Sequence[Segment]) -> Shares:
+    """Per horizon, how much of the ensemble's ``correction`` to keep (:func:`pick_shares`),
+    judged on the share ``blocks``, with the figures it was chosen on."""
+    scores, sizes, corrections = block_scores(correction, blocks)
+    lambdas = pick_shares(scores, sizes)
     y = np.concatenate([block.y for block in blocks])
     level = np.concatenate([block.level for block in blocks])[:, None]
     y_hat = level + lambdas[None, :] * np.concatenate(corrections)
     validation = _scores(y_hat, y)
     validation["smape_gap_level"] = _scores(np.broadcast_to(level, y.shape), y)["smape_model"]
-    return Shares(lambdas, validation)
+    return Shares(lambdas, scores, sizes, validation)
 
 
 @contextmanager

@@ -103,6 +103,7 @@ class ChampionFacts:
     threshold: float
     decision: Decision
     reading: str
+    note: str | None = None  # how the version was fitted (the kind's ``version_note``)
 
     @property
     def kind(self) -> str:
@@ -319,6 +320,7 @@ def _champion_facts(
                 threshold=spec.threshold(settings),
                 decision=decision,
                 reading=spec.reading(evaluation, decision, settings),
+                note=spec.version_note(version.metrics),
             )
         )
     return tuple(facts)
