@@ -56,6 +56,7 @@ import pandas as pd
 
 from taiex.frames import Prices, check_history
 from taiex.metrics import coverage, diebold_mariano, interval_scores, smape_terms
+from taiex.models.lstm import LSTMForecaster
 
 SHARED_DATA = (
     os.environ.get("TAIEX_SHARED_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -139,9 +140,50 @@ def lstm_contender(history: pd.DataFrame, period: Period) -> tuple[pd.DataFrame,
     result = backtest_lstm(history, train_until=train_until, start=period.start, end=period.end)
     cpu = time.process_time() - cpu  # fit + forecasts; the forecasts take about a second
     model = result.model
-    lambdas = "/".join(f"{v:g}" for v in model.lambdas_)
-    note = f"epochs {model.epochs_run_} (best {model.best_epochs_}), correction kept {lambdas}"
+    note = f"epochs {model.epochs_run_} (best {model.best_epochs_}), {share_note(model)}"
     return result.rows, model.fit_seconds_, cpu, note
+
+
+def share_note(model: LSTMForecaster, draws: int = 1000) -> str:
+    """The shares kept, the best share's pooled ratio to the gap level per horizon on the share
+    blocks, and how often the same shares come out when every block score is wobbled by ±1 %."""
+    from taiex.models.lstm_training import pick_shares
+
+    lambdas = "/".join(f"{v:g}" for v in model.lambdas_)
+    shares = model.shares_
+    if shares is None:
+        return f"correction kept {lambdas}"
+    best = "/".join(f"{v:.3f}" for v in shares.ratios[1:].min(axis=0))
+    rng = np.random.default_rng(0)
+    same = sum(
+        np.array_equal(
+            pick_shares(shares.scores * rng.uniform(0.99, 1.01, shares.scores.shape), shares.sizes),
+            shares.lambdas,
+        )
+        for _ in range(draws)
+    )
+    return (
+        f"correction kept {lambdas} (best share's ratio to the gap level {best}; "
+        f"the same shares in {100 * same / draws:.1f} % of ±1 % wobbles)"
+    )
+
+
+def served_offsets(model: LSTMForecaster, history: pd.DataFrame, origins: int = 250) -> str:
+    """The fit's forecast against the last close over the last ``origins`` origins of
+    ``history``, per horizon: its mean offset (percent), and the gap level's alone."""
+    from taiex.models.gap_level import gap_level
+
+    cfg = model.config
+    days = list(history["date"].iloc[-origins:].dt.date)
+    rows = model.predict_origins(history, days)
+    offset = (rows["forecast"] / rows["naive"] - 1.0).groupby(rows["horizon"]).mean() * 100
+    level = gap_level(check_history(history), cfg.gap_span, cfg.gap_shrink)[-origins:]
+    level_offset = float(np.mean(np.expm1(level)) * 100)
+    by_h = "/".join(f"{v:+.3f}" for v in offset)
+    return (
+        f"mean offset from the last close over the last {origins} origins, h1..h5: {by_h} %; "
+        f"the gap level's alone: {level_offset:+.3f} %"
+    )
 
 
 def drift_forecast(history: pd.DataFrame, n_train: int, origins: np.ndarray) -> np.ndarray:
@@ -480,15 +522,13 @@ def long_rows(
 def fit_time(history: pd.DataFrame) -> str:
     """One fit on the whole history with the default config: wall and CPU seconds (goal: 60 s
     of CPU on 2 cores; the fit uses one thread)."""
-    from taiex.models.lstm import LSTMForecaster
-
     wall, cpu = time.perf_counter(), time.process_time()
     model = LSTMForecaster().fit(history)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    lambdas = "/".join(f"{v:g}" for v in model.lambdas_)
     return (
         f"fit on the whole history ({len(history)} days): {cpu:.1f} s CPU, {wall:.1f} s wall; "
-        f"epochs {model.epochs_run_} (best {model.best_epochs_}), correction kept {lambdas}"
+        f"epochs {model.epochs_run_} (best {model.best_epochs_}), {share_note(model)}; "
+        f"{served_offsets(model, history)}"
     )
 
 
