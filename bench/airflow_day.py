@@ -1,6 +1,6 @@
 """A day with nothing new under Airflow, and what each task imports and holds.
 
-    python bench/airflow_day.py [--tree PATH] [--data ../shared/data/taiex_daily.csv]
+    python bench/airflow_day.py [--tree PATH] [--data tests/data/taiex_daily.csv]
 
 Needs a PostgreSQL server (TAIEX_TEST_POSTGRES_URL, as scripts/db-servers.sh starts one) and
 apache-airflow. ``--tree`` runs another checkout's DAG and package (for example the code before
@@ -31,12 +31,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from real_data import REAL_CSV  # a path: standard library only
+
 # Only the standard library at the top: a step's process imports what the step needs, no more.
 ROOT = Path(__file__).resolve().parents[1]
 
-DEFAULT_DATA = (
-    Path(os.environ.get("TAIEX_SHARED_DATA") or ROOT.parent / "shared" / "data") / "taiex_daily.csv"
-)
 DAG_ID = "taiex_daily"
 HEAVY = ("torch", "sklearn", "skops", "matplotlib", "pandas")
 CLI = "from taiex.cli import main; main()"
@@ -153,7 +152,7 @@ def main() -> None:
         child(sys.argv[2], [_day(a) if isinstance(a, str) and DAY.match(a) else a for a in args])
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--data", type=Path, default=REAL_CSV)
     parser.add_argument("--tree", type=Path, default=ROOT, help="the checkout to measure")
     parser.add_argument(
         "--tiny", action="store_true", help="tiny models (tests/series.py): a quick setup"

@@ -5,9 +5,9 @@ every candidate with its best CV params refit on all training days, the tourname
 trivial score close/MA20 - 1, the original system's SVC (whole-series MinMax, hard labels and its
 decision function), and LightGBM for reference (not a candidate).
 
-    cd /work/wt-classifier && PYTHONPATH=src /work/main/.venv/bin/python bench/classifier.py
+    PYTHONPATH=src .venv/bin/python bench/classifier.py [CSV]  # default tests/data/taiex_daily.csv
 
-Prints a Markdown table. Skips, saying why, when the real history is absent.
+Prints a Markdown table. Skips, saying why, when CSV names no file.
 """
 
 from __future__ import annotations
@@ -24,13 +24,13 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import TimeSeriesSplit
 
+from real_data import REAL_CSV
 from taiex.features import classifier_features, entry_labels, moving_average_20, trivial_score
 from taiex.models.backtest import backtest_classifier as backtest
 from taiex.models.candidates import candidate_pipeline
 from taiex.models.classifier import ClassifierConfig
 from taiex.models.tournament import best_params
 
-REAL_CSV = Path(__file__).resolve().parents[2] / "shared" / "data" / "taiex_daily.csv"
 TRAIN_UNTIL = pd.Timestamp("2024-12-31")
 TEST_START = pd.Timestamp("2025-01-01")
 

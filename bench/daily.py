@@ -1,6 +1,6 @@
 """Daily-job benchmark: `taiex run` from an empty home, then a daily run with one new day.
 
-    python bench/daily.py [--data ../shared/data/taiex_daily.csv]
+    python bench/daily.py [--data tests/data/taiex_daily.csv]
 
 Serves the real history from a local TWSE server (no rate limit) up to its second-to-last day,
 runs `taiex run` on an empty home (backfill + first models + outputs + monitoring), then adds the
@@ -26,11 +26,8 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from real_data import REAL_CSV  # noqa: E402
 from tests.twse_server import TwseServer  # noqa: E402
-
-DEFAULT_DATA = (
-    Path(os.environ.get("TAIEX_SHARED_DATA") or ROOT.parent / "shared" / "data") / "taiex_daily.csv"
-)
 
 
 def child(args: list[str]) -> None:
@@ -62,7 +59,7 @@ def main() -> None:
         child(sys.argv[2:])
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--data", type=Path, default=REAL_CSV)
     args = parser.parse_args()
     if not args.data.exists():
         print(f"skipped: real history not found at {args.data}")

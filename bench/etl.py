@@ -1,6 +1,6 @@
 """ETL benchmark: the full real history from a local TWSE server with no rate limit.
 
-    python bench/etl.py [--data ../shared/data/taiex_daily.csv]
+    python bench/etl.py [--data tests/data/taiex_daily.csv]
 
 Prints the wall time of a full backfill from an empty home, the merge's rows per second, and the
 wall time of a second run taken from the raw cache (only the current month is asked again).
@@ -21,13 +21,12 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from real_data import REAL_CSV  # noqa: E402
 from taiex.etl import Loader, RawCache, backfill_months, load_months  # noqa: E402
 from taiex.settings import Settings  # noqa: E402
 from taiex.source import DailyRow, TwseClient  # noqa: E402
 from taiex.store import PRICE_COLUMNS, Store  # noqa: E402
 from tests.twse_server import TwseServer  # noqa: E402
-
-DEFAULT_DATA = ROOT.parent / "shared" / "data" / "taiex_daily.csv"
 
 
 def timed_backfill(settings: Settings, today: dt.date) -> tuple[float, list]:  # type: ignore[type-arg]
@@ -43,7 +42,7 @@ def timed_backfill(settings: Settings, today: dt.date) -> tuple[float, list]:  #
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--data", type=Path, default=REAL_CSV)
     args = parser.parse_args()
     if not args.data.exists():
         print(f"skipped: real history not found at {args.data}")

@@ -14,7 +14,6 @@ import argparse
 import concurrent.futures
 import datetime as dt
 import multiprocessing
-import os
 import resource
 import sys
 import time
@@ -25,11 +24,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-# Beside the project (../shared/data) unless TAIEX_SHARED_DATA points elsewhere, as in the tests.
-SHARED_DATA = (
-    os.environ.get("TAIEX_SHARED_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data"
-)
-DEFAULT_CSV = Path(SHARED_DATA) / "taiex_daily.csv"
+from real_data import REAL_CSV
+
 TRAIN_UNTIL = dt.date(2024, 12, 31)
 TEST_START = dt.date(2025, 1, 1)
 WINDOW, HORIZONS = 60, 5
@@ -184,7 +180,7 @@ def table(outcomes: list[Outcome]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--csv", type=Path, default=DEFAULT_CSV)
+    parser.add_argument("--csv", type=Path, default=REAL_CSV)
     parser.add_argument("--original-epochs", type=int, default=3)
     parser.add_argument("--skip-original", action="store_true")
     args = parser.parse_args(argv)

@@ -34,8 +34,8 @@ Crash windows (origins inside them, scored from their period's run): 2011-08-01 
         [--pairs-dir DIR] [--fit-time]
 
 Each period is one fit (5-70 s of CPU here, more wall time on a loaded machine); periods run in
-sequence. Needs the ``bench`` extra (``arch``) and the real history (skipped with the reason when
-it is absent).
+sequence. Needs the ``bench`` extra (``arch``); reads the real history in ``tests/data`` (or
+``--csv``).
 """
 
 from __future__ import annotations
@@ -43,7 +43,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import math
-import os
 import resource
 import sys
 import time
@@ -54,14 +53,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from real_data import REAL_CSV
 from taiex.frames import Prices, check_history
 from taiex.metrics import coverage, diebold_mariano, interval_scores, smape_terms
 from taiex.models.lstm import LSTMForecaster
 
-SHARED_DATA = (
-    os.environ.get("TAIEX_SHARED_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data"
-)
-DEFAULT_CSV = Path(SHARED_DATA) / "taiex_daily.csv"
 HORIZONS = 5
 LEVELS = (80, 95)
 GARCH_CALIBRATION_ORIGINS = 1000
@@ -532,8 +528,8 @@ def fit_time(history: pd.DataFrame) -> str:
     )
 
 
-def real_history(csv: Path = DEFAULT_CSV) -> pd.DataFrame | None:
-    """The real daily history; None, said on stdout, where it is not (a clone without data)."""
+def real_history(csv: Path = REAL_CSV) -> pd.DataFrame | None:
+    """The real daily history; None, said on stdout, where ``csv`` names no file."""
     if not csv.exists():
         print(f"skipped: the real history is not at {csv}")
         return None
@@ -542,7 +538,7 @@ def real_history(csv: Path = DEFAULT_CSV) -> pd.DataFrame | None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--csv", type=Path, default=DEFAULT_CSV, help="the real daily history")
+    parser.add_argument("--csv", type=Path, default=REAL_CSV, help="the real daily history")
     parser.add_argument("--quick", action="store_true", help=f"only {', '.join(QUICK)}")
     parser.add_argument("--periods", help="comma-separated period names (default: all)")
     parser.add_argument("--out-csv", type=Path, help="write every figure here (long format)")

@@ -1,6 +1,6 @@
 """Simulation benchmark: a year of evenings replayed, and what one evening costs as history grows.
 
-    python bench/simulate.py [--data ../shared/data/taiex_daily.csv] [--year 2019]
+    python bench/simulate.py [--data tests/data/taiex_daily.csv] [--year 2019]
                              [--early 2004] [--policies never,configured]
 
 Imports the real history into a scratch home, then runs `simulate` (the library call behind
@@ -24,10 +24,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from real_data import REAL_CSV
+
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = (
-    Path(os.environ.get("TAIEX_SHARED_DATA") or ROOT.parent / "shared" / "data") / "taiex_daily.csv"
-)
 
 
 def run(home: Path, out: Path, start: dt.date, end: dt.date, policy: str) -> dict[str, object]:
@@ -68,7 +67,7 @@ def _rows_before(home: Path, day: dt.date) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--data", type=Path, default=REAL_CSV)
     parser.add_argument("--year", type=int, default=2019)
     parser.add_argument("--early", type=int, default=2004)
     parser.add_argument("--policies", default="never,configured")

@@ -1,19 +1,15 @@
-"""Series the tests generate, and the real history when ../shared/data is present."""
+"""Series the tests generate, and the real history (tests/data)."""
 
 from __future__ import annotations
 
-import os
 import tomllib
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytest
 
-# The real data lives beside the project (../shared/data); TAIEX_SHARED_DATA points elsewhere.
-REAL_DATA = Path(
-    os.environ.get("TAIEX_SHARED_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data"
-)
+# The real data is the repository's own test data (sources in tests/data/SOURCES.md).
+REAL_DATA = Path(__file__).resolve().parent / "data"
 REAL_CSV = REAL_DATA / "taiex_daily.csv"
 TWSE_SAMPLES = REAL_DATA / "twse_samples"
 
@@ -91,7 +87,5 @@ def regime_history(
 
 
 def real_history() -> pd.DataFrame:
-    """The real TAIEX history, or skip the test with the reason."""
-    if not REAL_CSV.exists():
-        pytest.skip(f"real history not present at {REAL_CSV}")
+    """The real TAIEX history, 1999-01-05 … 2026-08-18."""
     return pd.read_csv(REAL_CSV, parse_dates=["date"])

@@ -206,8 +206,6 @@ def test_a_twse_month_beyond_the_limit_is_refused_naming_it_and_keeps_the_months
 
 @pytest.mark.realdata
 def test_the_real_history_imports_cleanly(store: Store) -> None:
-    if not REAL_CSV.exists():
-        pytest.skip(f"real history not present at {REAL_CSV}")
     result = import_csv(store, REAL_CSV, today=dt.date(2026, 8, 18))
     assert result.inserted == len(store.read_rows()) > 6_800
     assert data_status(store).limit_breaks == []

@@ -1,4 +1,4 @@
-"""MA20, the entry label and the classifier features (DESIGN.md, "Definitions")."""
+"""MA20, the entry label and the classifier features (docs/design.md, "Definitions")."""
 
 from __future__ import annotations
 
@@ -143,4 +143,4 @@ def test_trivial_auc_on_real_history_matches_design() -> None:
     labels = entry_labels(history)
     scored = (history["date"] >= "2025-01-01") & labels.notna()
     auc, _ = roc_auc(labels[scored], trivial_score(history)[scored])
-    assert auc == pytest.approx(0.944, abs=0.001)  # DESIGN.md: "ROC AUC ≈ 0.944"
+    assert auc == pytest.approx(0.944, abs=0.001)  # docs/design.md: "ROC AUC ≈ 0.944"

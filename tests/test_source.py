@@ -149,10 +149,9 @@ def test_bad_responses(raw: bytes, message: str) -> None:
     ("name", "count"),
     [("200001", 22), ("202003", 22), ("202310", 20), ("202412", 22), ("202504", 6)],
 )
+@pytest.mark.realdata
 def test_real_samples_match_the_real_history(name: str, count: int) -> None:
     path = TWSE_SAMPLES / f"MI_5MINS_HIST_{name}.json"
-    if not path.exists():
-        pytest.skip(f"real TWSE samples not present at {TWSE_SAMPLES}")
     rows = parse_month(path.read_bytes(), Month.parse(name))
     history = real_history().set_index("date")
     assert len(rows) == count

@@ -1,4 +1,5 @@
-"""MA20, the entry label and the classifier's features, as DESIGN.md defines them.
+"""MA20, the entry label and the classifier's features, as docs/design.md defines them
+("Definitions").
 
 Every function takes a daily history, checked by :func:`taiex.frames.check_history`: columns
 ``date`` (datetime64) and ``open, high, low, close`` (float), one row per trading day, sorted
@@ -64,7 +65,7 @@ def entry_labels(history: pd.DataFrame) -> pd.Series:
 
 
 def trivial_score(history: pd.DataFrame) -> pd.Series:
-    """The trivial classifier of DESIGN.md: ``close[t] / MA20[t] - 1`` (NaN without MA20)."""
+    """The trivial classifier of docs/design.md: ``close[t] / MA20[t] - 1`` (NaN without MA20)."""
     check_history(history)
     close = history["close"].astype(float)
     return (close / moving_average_20(close) - 1.0).rename("trivial_score")

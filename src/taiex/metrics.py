@@ -1,7 +1,7 @@
-"""Forecast and signal metrics: the two monitored ones as DESIGN.md defines them, and the
-evidence beside them (per-pair sMAPE, the Diebold–Mariano statistic, interval coverage and the
-interval (Winkler) score, per interval and on average), so the monitor, the backtests, the
-simulation and the benchmarks all compute a figure the same way."""
+"""Forecast and signal metrics: the two monitored ones as docs/design.md defines them
+("Definitions"), and the evidence beside them (per-pair sMAPE, the Diebold–Mariano statistic,
+interval coverage and the interval (Winkler) score, per interval and on average), so the monitor,
+the backtests, the simulation and the benchmarks all compute a figure the same way."""
 
 from __future__ import annotations
 

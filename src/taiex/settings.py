@@ -34,7 +34,7 @@ TWSE_MAX_BYTES = 1_000_000
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything configurable, with the defaults of DESIGN.md."""
+    """Everything configurable, with the defaults of docs/design.md ("Configuration")."""
 
     home: Path = field(default_factory=lambda: Path("~/.taiex").expanduser())
     db_url: str = ""  # empty means the SQLite file under home

@@ -1,6 +1,7 @@
 """The TWSE client: one month of MI_5MINS_HIST, fetched politely, parsed and validated.
 
-``GET {url}?date=YYYYMM01&response=json`` answers the whole month of that date (see DESIGN.md).
+``GET {url}?date=YYYYMM01&response=json`` answers the whole month of that date (see
+docs/design.md, "The TWSE endpoint").
 Parsing is pure (:func:`parse_month`), so the raw landing cache can be parsed again without the
 network. The client (:class:`TwseClient`) owns the rate limit and the retry loop; every failure it
 gives up on ends as one :class:`~taiex.errors.FetchError` naming the month, the URL and the last

@@ -1,9 +1,9 @@
 """The entry-signal classifier as a kind: scored by ROC AUC beside the trivial score, serves
 signals.
 
-Monitoring (DESIGN.md): ROC AUC of the predicted probabilities (never hard labels) over the last
-40 labelled days the model did not train on, beside the trivial close/MA20 − 1 score's on the
-same days; NULL with the reason when those days hold one class only.
+Monitoring (docs/design.md, "Definitions"): ROC AUC of the predicted probabilities (never hard
+labels) over the last 40 labelled days the model did not train on, beside the trivial
+close/MA20 − 1 score's on the same days; NULL with the reason when those days hold one class only.
 """
 
 from __future__ import annotations

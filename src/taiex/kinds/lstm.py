@@ -1,9 +1,9 @@
 """The LSTM forecaster as a kind: scored by sMAPE beside the naive forecast, serves forecasts.
 
-Monitoring (DESIGN.md): every target day among the last 120 trading days the model did not train
-on, forecast from each origin 1-5 trading days before it; sMAPE over all those pairs and per
-horizon, beside the naive forecast's (open = the last close) on the same pairs; and the
-Diebold-Mariano t of the difference, pooled over the horizons (:func:`pooled_dm_t`).
+Monitoring (docs/design.md, "Definitions"): every target day among the last 120 trading days
+the model did not train on, forecast from each origin 1-5 trading days before it; sMAPE over all
+those pairs and per horizon, beside the naive forecast's (open = the last close) on the same
+pairs; and the Diebold-Mariano t of the difference, pooled over the horizons (:func:`pooled_dm_t`).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 NAME = "lstm"
 WINDOW = 120
-HORIZONS = 5  # DESIGN.md: the next 5 trading days
+HORIZONS = 5  # docs/design.md: the next 5 trading days
 RUN = "taiex run"
 
 METRIC = Metric(

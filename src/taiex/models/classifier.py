@@ -1,8 +1,9 @@
 """The entry-signal classifier: the winner of a tournament of scikit-learn pipelines.
 
-Question asked for day t (DESIGN.md): will close[t+1] be above MA20[t]? Features and label come from
-``taiex.features``; the candidates from :mod:`taiex.models.candidates`; the choice by time-series CV
-from :mod:`taiex.models.tournament`. The winner is refit on every training day.
+Question asked for day t (docs/design.md, "Definitions"): will close[t+1] be above MA20[t]?
+Features and label come from ``taiex.features``; the candidates from
+:mod:`taiex.models.candidates`; the choice by time-series CV from :mod:`taiex.models.tournament`.
+The winner is refit on every training day.
 
 Signal: P(close[t+1] > MA20[t]) from the last day's features, and 1 (enter, 適合進場) when it
 reaches the threshold, 0 (不適合進場) otherwise. The default threshold 0.5 is the decision that
