@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: run test lint typecheck pytest clean
+.PHONY: run test test-kernels lint typecheck pytest clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,16 @@ typecheck: $(VENV)/.dev-installed
 
 pytest: $(VENV)/.dev-installed
 	$(BIN)/python -m pytest -n auto $(PYTEST_ARGS)
+
+# The model, artifact and simulation tests again under numpy's baseline loops and torch's default
+# kernels (.ci/run runs it after `make test`): see scripts/test-kernels.sh.
+KERNEL_TESTS := tests/test_artifact.py tests/test_lstm.py tests/test_classifier.py \
+	tests/test_intervals.py tests/test_backtest.py tests/test_registry.py tests/test_metrics.py \
+	tests/test_windows.py tests/test_features.py tests/test_frames.py tests/test_monitor.py \
+	tests/test_simulate.py tests/test_simulation_summary.py
+
+test-kernels: $(VENV)/.dev-installed
+	scripts/test-kernels.sh $(BIN)/python -n auto $(PYTEST_ARGS) $(KERNEL_TESTS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

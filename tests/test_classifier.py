@@ -21,6 +21,7 @@ from taiex.models.candidates import CANDIDATES, TRUSTED_TYPES, candidate_pipelin
 from taiex.models.classifier import ClassifierConfig, EntrySignalClassifier
 from taiex.models.tournament import best_params, format_table
 from tests.series import synthetic_history
+from tests.tolerance import assert_close
 
 # One small setting per candidate keeps every fit on 400 days well under a second.
 SMALL_GRIDS = {
@@ -87,7 +88,9 @@ def test_winner_is_rank_one_and_refit_on_all_labelled_days(
 
 
 # Regression guard, not a measured truth: this tournament's figures computed on main at b8277b0,
-# before the model modules were split, with full precision. The split must not change them.
+# before the model modules were split, with full precision. The split must not change them. They
+# were computed on another processor: the figures are compared within tests.tolerance, the winner
+# and the order exactly (each mean AUC is at least 2.5e-3 from the next, far from a tie).
 BEFORE_THE_SPLIT = {
     "winner": ("svm", {"C": 1.0, "kernel": "linear"}),
     "table": [  # candidate, cv_auc_mean, cv_auc_std, best first
@@ -115,9 +118,12 @@ def test_figures_are_those_of_before_the_split(
 ) -> None:
     expected = BEFORE_THE_SPLIT
     assert (fitted.winner_, fitted.winner_params_) == expected["winner"]
-    table = fitted.table_[["candidate", "cv_auc_mean", "cv_auc_std"]]
-    assert [tuple(row) for row in table.itertuples(index=False)] == expected["table"]
-    assert fitted.predict_proba(history).iloc[-5:].tolist() == expected["last_probabilities"]
+    table = fitted.table_
+    candidates, means, deviations = zip(*expected["table"], strict=True)
+    assert table["candidate"].tolist() == list(candidates)
+    assert_close(table["cv_auc_mean"], means)
+    assert_close(table["cv_auc_std"], deviations)
+    assert_close(fitted.predict_proba(history).iloc[-5:], expected["last_probabilities"])
 
 
 def test_format_table_shows_every_row(fitted: EntrySignalClassifier) -> None:

@@ -19,7 +19,8 @@ Design, and why:
   a day and conformal quantiles of the last 900 known outcomes (:mod:`taiex.models.intervals`).
   They do not move with the network's correction.
 - **Reproducible**: fixed seeds, deterministic algorithms and a fixed thread count make the same
-  data and config give the same bytes (on CPU).
+  data and config give the same bytes on one machine (on CPU, with the same library versions);
+  another processor picks other kernels, whose figures differ in the last bits.
 
 A forecast from origin t reads the rows up to t only; unlike the window itself, the level and the
 intervals read further back (about 1,500 rows reach full strength), so ``predict`` takes the whole

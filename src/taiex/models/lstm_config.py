@@ -46,7 +46,8 @@ class LSTMConfig:
     before the falling-trend term keeps a weight of 0, so its bands are as they were).
     ``threads`` is fixed because CPU results can change in the last bits with it.
     ``device`` is ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``; bit-for-bit
-    reproducibility is promised on CPU only.
+    reproducibility is promised on CPU only, on one machine (another processor picks other
+    kernels, whose figures differ in the last bits).
     """
 
     window: int = 60

@@ -4,7 +4,8 @@ Each table is a CSV file with a fixed header. Rows are appended day by day, each
 synced before the day is committed (the scratch database's checkpoint is the commit, see
 :mod:`taiex.simulation.replay`). What is done is what is in the folder: on resume, every row of a
 day after the last committed one, and any line a kill cut in half, is dropped, and that day is
-redone. Values are written in one fixed format, so the same simulation gives the same bytes.
+redone. Values are written in one fixed format, so the same simulation on one machine gives the
+same bytes.
 
 The outcomes of what was served (a forecast's ``actual`` open, a signal's ``label``) are not known
 on the day it is served; :meth:`RunFolder.fill_outcomes` writes them in from the history when the
