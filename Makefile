@@ -41,7 +41,7 @@ pytest: $(VENV)/.dev-installed
 
 # The model, artifact and simulation tests again under numpy's baseline loops and torch's default
 # kernels (.ci/run runs it after `make test`): see scripts/test-kernels.sh.
-KERNEL_TESTS := tests/test_artifact.py tests/test_lstm.py tests/test_classifier.py \
+KERNEL_TESTS := tests/test_artifact.py tests/test_lstm.py tests/test_lstm_shares.py tests/test_classifier.py \
 	tests/test_intervals.py tests/test_backtest.py tests/test_registry.py tests/test_metrics.py \
 	tests/test_windows.py tests/test_features.py tests/test_frames.py tests/test_monitor.py \
 	tests/test_simulate.py tests/test_simulation_summary.py

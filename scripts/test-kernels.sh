@@ -11,8 +11,7 @@
 #
 # OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are left as the environment sets them: some OpenBLAS builds
 # compute wrong results or crash on some processors, and the rules of the machines CI runs on say
-# not to change them in tests or CI. Nor does this touch MKL's or oneDNN's dispatch (torch's
-# matrix products).
+# not to change them in tests or CI.
 set -euo pipefail
 
 python=$1
@@ -27,7 +26,10 @@ print(" ".join(f for f in umath.__cpu_dispatch__ if umath.__cpu_features__.get(f
 EOF
 )
 export NPY_DISABLE_CPU_FEATURES="$features" ATEN_CPU_CAPABILITY=default
-echo "test-kernels: NPY_DISABLE_CPU_FEATURES=\"$NPY_DISABLE_CPU_FEATURES\" ATEN_CPU_CAPABILITY=$ATEN_CPU_CAPABILITY"
+# torch's LSTM and matrix products go through oneDNN (and MKL where it has them): their oldest
+# x86 kernels too (an LSTM's output moves in the last bits with ONEDNN_MAX_CPU_ISA here).
+export ONEDNN_MAX_CPU_ISA=SSE41 MKL_ENABLE_INSTRUCTIONS=SSE4_2
+echo "test-kernels: NPY_DISABLE_CPU_FEATURES=\"$NPY_DISABLE_CPU_FEATURES\" ATEN_CPU_CAPABILITY=$ATEN_CPU_CAPABILITY ONEDNN_MAX_CPU_ISA=$ONEDNN_MAX_CPU_ISA MKL_ENABLE_INSTRUCTIONS=$MKL_ENABLE_INSTRUCTIONS"
 
 # What the tests will run with, from numpy and torch themselves; stop if either ignored the setting.
 "$python" - <<'EOF'
