@@ -1,7 +1,8 @@
-"""The one artifact format: round trips, every refusal, and the two format-1 layouts still read.
+"""The one artifact format: round trips, every refusal, and what older layouts get.
 
 The format-1 fixtures under tests/fixtures/ are bytes written by main at b8277b0 (before the one
-format), each model's ``to_bytes()``:
+format), each model's ``to_bytes()``; no release wrote that format, and taiex refuses it in one
+line (issue 20):
 
 - ``lstm-format1.bin``: ``LSTMForecaster(LSTMConfig(hidden_size=4, num_layers=1, max_epochs=2,
   patience=1, batch_size=64, ensemble=1)).fit(synthetic_history(340, seed=5))``
@@ -9,19 +10,18 @@ format), each model's ``to_bytes()``:
   ("logistic_regression",), grids={"logistic_regression": {"C": [1.0]}}, min_train_days=100))
   .fit(synthetic_history(300, seed=5))``
 
-The expected figures below were computed by those same fitted models on main, in full precision,
-on another processor: they are compared within :mod:`tests.tolerance`.
-
 ``lstm-format2-gap500.bin`` is a model of the level of the last 500 overnight gaps (main at
 6010683, before the span became 1,000): ``LSTMForecaster(LSTMConfig(hidden_size=4, num_layers=1,
 max_epochs=2, patience=1, batch_size=64, ensemble=1)).fit(synthetic_history(700, seed=5))``; its
-expected forecasts were computed by that code on a history whose last 80 gaps turned negative.
+expected forecasts were computed by that code on a history whose last 80 gaps turned negative,
+in full precision, on another processor: they are compared within :mod:`tests.tolerance`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import io
 import json
 import struct
 from pathlib import Path
@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from taiex import __version__
 from taiex.errors import ArtifactError
@@ -37,25 +38,13 @@ from taiex.models import artifact
 from taiex.models.classifier import EntrySignalClassifier
 from taiex.models.lstm import LSTMForecaster
 from taiex.models.lstm_config import LSTMConfig
-from tests.series import regime_history, synthetic_history
-from tests.tolerance import RTOL_FLOAT32, assert_close
+from tests.series import regime_history
+from tests.tolerance import assert_close
 
 FIXTURES = Path(__file__).parent / "fixtures"
 HEADER = {"libraries": {"numpy": "2.0"}, "metadata": {"trained": "2025-01-02", "score": 0.5}}
 PAYLOAD = bytes(range(256)) * 3
 
-LEGACY_LSTM_PREDICT = [  # predict(synthetic_history(340, seed=5))[FORECAST_VALUES]
-    [9502.74352608021, 9458.182495163977, 9547.514500659227,
-     9432.575777073165, 9573.43324417789, 9496.95],
-    [9498.510723616619, 9373.595462943244, 9625.09064140164,
-     9229.154777595591, 9775.727912341366, 9496.95],
-    [9501.530135539479, 9310.974359749816, 9695.98577210459,
-     9120.687237926442, 9898.275487526695, 9496.95],
-    [9498.822026950114, 9221.322770253219, 9784.672128681494,
-     9127.08017113855, 9885.704760761111, 9496.95],
-    [9529.668157356455, 9180.169159274365, 9892.472961414569,
-     9051.756160953759, 10032.812812730992, 9496.95],
-]  # fmt: skip
 GAP500_LSTM_PREDICT = [  # predict(_turned_gaps())[FORECAST_VALUES] at 6010683
     [14548.66359718982, 14474.556449973032, 14621.746465464921,
      14425.548205875917, 14658.134993914546, 14530.182195176883],
@@ -68,17 +57,6 @@ GAP500_LSTM_PREDICT = [  # predict(_turned_gaps())[FORECAST_VALUES] at 6010683
     [14548.66359718982, 14143.162779908014, 15003.770879408643,
      13896.935870327523, 15231.797219369639, 14530.182195176883],
 ]  # fmt: skip
-LEGACY_LSTM_SHA256 = "790f65177b30326d3845bf3123c6c660dc192fed62317a174fc91adc3f8f4228"
-# predict_proba(synthetic_history(300, seed=5)), last 5. Since MA20 is each window's own mean
-# (not pandas' running sum), two of the features' last bits moved: these by at most 2e-16.
-LEGACY_CLASSIFIER_PROBABILITIES = [
-    0.005030840411981453,
-    0.0460787083570407,
-    0.03989514730543797,
-    0.009292114981353738,
-    0.042185893423611225,
-]
-LEGACY_CLASSIFIER_SHA256 = "6c45d8a9d97ea933d731ea4f298d33c49b8d26fa3239f0a73c515bb471e42889"
 
 
 @pytest.fixture(scope="module")
@@ -126,26 +104,6 @@ def test_unpack_returns_what_pack_was_given(packed: bytes) -> None:
 
 def test_pack_is_deterministic(packed: bytes) -> None:
     assert artifact.pack("lstm", dict(reversed(list(HEADER.items()))), PAYLOAD) == packed
-
-
-@pytest.mark.parametrize("name", ["lstm-format1.bin", "classifier-format1.bin"])
-def test_both_kinds_round_trip_through_the_new_format(name: str) -> None:
-    kind = LSTMForecaster if name.startswith("lstm") else EntrySignalClassifier
-    old = kind.from_bytes(_fixture(name))
-    data = old.to_bytes()
-    assert data.startswith(artifact.MAGIC)
-    header, _ = artifact.unpack(data, kind.kind)
-    assert header["kind"] == kind.kind and header["format_version"] == 2
-    new = kind.from_bytes(data)
-    assert new.to_bytes() == data
-    assert new.metadata() == old.metadata()
-    history = synthetic_history(340 if kind is LSTMForecaster else 300, seed=5)
-    if isinstance(old, LSTMForecaster):
-        assert isinstance(new, LSTMForecaster)
-        pd.testing.assert_frame_equal(new.predict(history), old.predict(history))
-    else:
-        assert isinstance(new, EntrySignalClassifier)
-        pd.testing.assert_series_equal(new.predict_proba(history), old.predict_proba(history))
 
 
 # ---------------------------------------------------------------- refusals
@@ -244,75 +202,32 @@ def test_a_model_of_500_gaps_forecasts_as_it_did() -> None:
     assert not np.allclose(today.predict(_turned_gaps())["lower_80"], forecast["lower_80"])
 
 
-# ---------------------------------------------------------------- format 1
-
-
-def test_a_format1_lstm_artifact_gives_the_forecasts_it_gave() -> None:
-    data = _fixture("lstm-format1.bin")
-    assert data.startswith(b"TAIEX-LSTM\n")
-    header, _ = artifact.unpack(data, "lstm")
-    assert header == {"kind": "lstm", "format_version": 1, "libraries": {}, "metadata": None}
-    model = LSTMForecaster.from_bytes(data)
-    forecast = model.predict(synthetic_history(340, seed=5))[list(FORECAST_VALUES)]
-    # The previous method adds the float32 network's whole correction.
-    assert_close(forecast.to_numpy(), LEGACY_LSTM_PREDICT, rtol=RTOL_FLOAT32)
-    assert model.config.hidden_size == 4 and model.config.ensemble == 1
-    assert model.train_end_.isoformat() == "2021-04-21"  # the 340th business day from 2020-01-02
-    assert hashlib.sha256(data[45:]).hexdigest() == LEGACY_LSTM_SHA256  # the old metadata's
-
-
-def test_a_format1_classifier_artifact_gives_the_probabilities_it_gave() -> None:
-    data = _fixture("classifier-format1.bin")
-    assert data.startswith(b"TAIEXCLF")
-    header, payload = artifact.unpack(data, "classifier")
-    assert header["format_version"] == 1 and header["metadata"]["winner"] == "logistic_regression"
-    assert set(header["libraries"]) == {"taiex", "scikit-learn", "skops"}
-    model = EntrySignalClassifier.from_bytes(data)
-    probabilities = model.predict_proba(synthetic_history(300, seed=5)).iloc[-5:].tolist()
-    assert_close(probabilities, LEGACY_CLASSIFIER_PROBABILITIES)
-    assert model.metadata()["sha256"] == hashlib.sha256(payload).hexdigest()
-    assert hashlib.sha256(payload).hexdigest() == LEGACY_CLASSIFIER_SHA256
+# ---------------------------------------------------------------- older layouts
 
 
 @pytest.mark.parametrize(
-    ("name", "kind"), [("lstm-format1.bin", "classifier"), ("classifier-format1.bin", "lstm")]
+    ("name", "model"),
+    [("lstm-format1.bin", LSTMForecaster), ("classifier-format1.bin", EntrySignalClassifier)],
 )
-def test_format1_artifacts_of_the_other_kind_are_refused(name: str, kind: str) -> None:
-    with pytest.raises(ArtifactError, match=f"not the {kind} model expected"):
-        artifact.unpack(_fixture(name), kind)
+def test_a_format1_artifact_is_refused_in_one_line(
+    name: str, model: type[LSTMForecaster] | type[EntrySignalClassifier]
+) -> None:
+    data = _fixture(name)
+    expected = f"{model.kind} artifact of format 1, .* train a new model \\(`taiex train"
+    for load in (lambda: artifact.unpack(data, model.kind), lambda: model.from_bytes(data)):
+        with pytest.raises(ArtifactError, match=expected) as caught:
+            load()
+        assert "\n" not in str(caught.value)
 
 
-@pytest.mark.parametrize(
-    ("name", "kind"), [("lstm-format1.bin", "lstm"), ("classifier-format1.bin", "classifier")]
-)
-@pytest.mark.parametrize("offset", [20, 100, -1])
-def test_format1_corruption_is_refused(name: str, kind: str, offset: int) -> None:
-    corrupt = bytearray(_fixture(name))
-    corrupt[offset] ^= 0x01
-    with pytest.raises(ArtifactError, match="fails"):
-        artifact.unpack(bytes(corrupt), kind)
-
-
-@pytest.mark.parametrize(
-    ("data", "message"),
-    [
-        (b"TAIEX-LSTM\n\x00\x01", "LSTM artifact .*format 1.* truncated"),
-        (b"TAIEXCLF" + bytes(10), "classifier artifact .*format 1.* truncated"),
-    ],
-)
-def test_format1_truncated(data: bytes, message: str) -> None:
-    with pytest.raises(ArtifactError, match=message):
-        artifact.unpack(data, "lstm" if b"LSTM" in data else "classifier")
-
-
-def test_format1_versions_other_than_1_are_refused() -> None:
-    lstm = bytearray(_fixture("lstm-format1.bin"))
-    lstm[12] = 2  # the old layout's version field: magic (11 bytes), then 2 bytes
-    with pytest.raises(ArtifactError, match="old layout has format version 2"):
-        artifact.unpack(bytes(lstm), "lstm")
-    # The old classifier layout kept its version in the JSON header, under its checksum.
-    header = json.dumps({"format_version": 2, "sha256": hashlib.sha256(b"p").hexdigest()})
-    body = len(header).to_bytes(4, "big") + header.encode() + b"p"
-    data = b"TAIEXCLF" + hashlib.sha256(body).digest() + body
-    with pytest.raises(ArtifactError, match="old layout has format version 2"):
-        artifact.unpack(data, "classifier")
+def test_an_lstm_of_the_previous_method_is_refused_in_one_line() -> None:
+    """Format 2 with fixed half-widths instead of the adaptive band's fallback bounds."""
+    header, payload = artifact.unpack(_fixture("lstm-format2-gap500.bin"), "lstm")
+    state = torch.load(io.BytesIO(payload), weights_only=True)
+    state["interval_halfwidths"] = state.pop("fallback_bounds")
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    data = artifact.pack("lstm", header, buffer.getvalue())
+    with pytest.raises(ArtifactError, match=r"previous method .* train a new model") as caught:
+        LSTMForecaster.from_bytes(data)
+    assert "\n" not in str(caught.value)

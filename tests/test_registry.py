@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -146,6 +147,25 @@ def test_an_artifact_its_loader_refuses_is_skipped_too(store: Store) -> None:
     registry.promote(v1, "first", expected=None)
     with pytest.raises(ArtifactError, match="lstm-v1: not a model"):
         registry.load_champion("lstm", decode)
+
+
+def test_a_format1_champion_falls_back_like_any_artifact_that_does_not_load(
+    store: Store,
+) -> None:
+    """No release wrote format 1; a database of a development version may hold one."""
+    from taiex.models.lstm import LSTMForecaster
+
+    fixtures = Path(__file__).parent / "fixtures"
+    registry = Registry(store)
+    good = register(registry, (fixtures / "lstm-format2-gap500.bin").read_bytes())
+    old = register(registry, (fixtures / "lstm-format1.bin").read_bytes())
+    registry.promote(good, "first", expected=None)
+    registry.promote(old, "better", expected=good)
+    loaded = registry.load_champion("lstm", LSTMForecaster.from_bytes)
+    assert loaded.version.version == "lstm-v1" and isinstance(loaded.model, LSTMForecaster)
+    assert len(loaded.skipped) == 1
+    assert "lstm-v2: lstm artifact of format 1" in loaded.skipped[0]
+    assert "train a new model" in loaded.skipped[0]
 
 
 def test_no_champion_is_a_clear_error(store: Store) -> None:

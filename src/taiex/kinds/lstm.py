@@ -402,7 +402,7 @@ def version_note(metrics: Mapping[str, Any]) -> str | None:
     """How much of the network's correction a fit kept per horizon, and the best any share on
     offer did against the gap level on the blocks that chose it (issue 19)."""
     lambdas = metrics.get("lambdas")
-    if lambdas is None:  # a model of the previous method kept the whole correction
+    if lambdas is None:  # registered by a development version before the shares
         return None
     kept = " ".join(f"{share:g}" for share in lambdas)
     note = f"network's share kept, h1–h5: {kept}"

@@ -19,9 +19,10 @@ overlong artifact, in the version as an unsupported format, elsewhere as a check
 How a payload is read safely is the kind's business (``torch.load(weights_only=True)``, skops with
 audited types); this module never deserialises code.
 
-Format 1 was two formats, one per kind (``TAIEX-LSTM\\n`` and ``TAIEXCLF``); databases still hold
-them, so :func:`unpack` reads them too (:func:`_unpack_lstm_v1`, :func:`_unpack_classifier_v1`) and
-returns them in the same shape, with ``format_version`` 1. Only this format is written.
+Format 1 was two formats, one per kind (``TAIEX-LSTM\\n`` and ``TAIEXCLF``), written only by
+development versions before 0.1.0, which no release shipped: they are refused in one line naming
+them (issue 20), and a registry whose champion is one falls back as for any artifact that does not
+load. Only format 2 is read and written.
 """
 
 from __future__ import annotations
@@ -41,10 +42,8 @@ _PREFIX = struct.Struct(
     f">{len(MAGIC)}sHIQ32s"
 )  # magic, version, header and payload lengths, sha256
 
-_LSTM_V1_MAGIC = b"TAIEX-LSTM\n"
-_LSTM_V1_PREFIX = struct.Struct(f">{len(_LSTM_V1_MAGIC)}sH32s")  # magic, version, sha256(payload)
-_CLASSIFIER_V1_MAGIC = b"TAIEXCLF"
-_CLASSIFIER_V1_DIGEST = 32  # then sha256(body), body = 4-byte header length, JSON header, payload
+# Format 1's markers, recognised only to say what such an artifact is.
+_FORMAT1_MAGICS = {b"TAIEX-LSTM\n": "lstm", b"TAIEXCLF": "classifier"}
 
 
 def pack(kind: str, header: Mapping[str, Any], payload: bytes) -> bytes:
@@ -67,19 +66,21 @@ def pack(kind: str, header: Mapping[str, Any], payload: bytes) -> bytes:
 def unpack(data: bytes, expected_kind: str) -> tuple[dict[str, Any], bytes]:
     """Check an artifact and return its header and payload; :class:`ArtifactError` otherwise.
 
-    The header has ``kind``, ``format_version``, ``libraries`` and ``metadata`` (``None`` for a
-    format-1 LSTM artifact, whose description is inside its payload).
+    The header has ``kind``, ``format_version``, ``libraries`` and ``metadata``.
     """
     if not isinstance(data, bytes | bytearray | memoryview):
         raise ArtifactError(f"a model artifact is bytes, got {type(data).__name__}")
     data = bytes(data)
     if data.startswith(MAGIC):
         header, payload = _unpack_v2(data)
-    elif data.startswith(_LSTM_V1_MAGIC):
-        header, payload = _unpack_lstm_v1(data)
-    elif data.startswith(_CLASSIFIER_V1_MAGIC):
-        header, payload = _unpack_classifier_v1(data)
     else:
+        for magic, kind in _FORMAT1_MAGICS.items():
+            if data.startswith(magic):
+                raise ArtifactError(
+                    f"{kind} artifact of format 1, written by a development version before "
+                    f"taiex 0.1.0, which this taiex {__version__} does not read: train a new "
+                    f"model (`taiex train {kind}`)"
+                )
         raise ArtifactError(
             f"not a taiex model artifact: {len(data)} bytes starting {data[:16]!r}, "
             f"expected the marker {MAGIC!r}"
@@ -123,46 +124,6 @@ def _unpack_v2(data: bytes) -> tuple[dict[str, Any], bytes]:
     except (KeyError, TypeError, ValueError) as exc:
         raise ArtifactError(f"model artifact header lacks {exc} or holds a bad value") from exc
     return header, payload
-
-
-def _unpack_lstm_v1(data: bytes) -> tuple[dict[str, Any], bytes]:
-    """``TAIEX-LSTM\\n``, version 1, sha256(payload), payload: a torch state holding its own
-    metadata as JSON under ``"meta"``."""
-    if len(data) < _LSTM_V1_PREFIX.size:
-        raise ArtifactError(f"LSTM artifact (format 1) is truncated: {len(data)} bytes")
-    _, version, digest = _LSTM_V1_PREFIX.unpack_from(data)
-    if version != 1:
-        raise ArtifactError(f"LSTM artifact of the old layout has format version {version}, not 1")
-    payload = data[_LSTM_V1_PREFIX.size :]
-    _check_digest(hashlib.sha256(payload).digest(), digest, "LSTM artifact (format 1)")
-    return {"kind": "lstm", "format_version": 1, "libraries": {}, "metadata": None}, payload
-
-
-def _unpack_classifier_v1(data: bytes) -> tuple[dict[str, Any], bytes]:
-    """``TAIEXCLF``, sha256(body), body: 4-byte length, JSON header (the metadata, with its own
-    ``format_version`` 1 and the payload's ``sha256``), skops payload."""
-    start = len(_CLASSIFIER_V1_MAGIC) + _CLASSIFIER_V1_DIGEST
-    if len(data) < start + 4:
-        raise ArtifactError(f"classifier artifact (format 1) is truncated: {len(data)} bytes")
-    digest, body = data[len(_CLASSIFIER_V1_MAGIC) : start], data[start:]
-    _check_digest(hashlib.sha256(body).digest(), digest, "classifier artifact (format 1)")
-    length = int.from_bytes(body[:4], "big")
-    metadata = _json_object(body[4 : 4 + length], "classifier artifact (format 1) header")
-    if metadata.get("format_version") != 1:
-        raise ArtifactError(
-            f"classifier artifact of the old layout has format version "
-            f"{metadata.get('format_version')!r}, not 1"
-        )
-    payload = body[4 + length :]
-    if hashlib.sha256(payload).hexdigest() != metadata.get("sha256"):
-        raise ArtifactError("classifier artifact (format 1) payload fails the sha256 in its header")
-    libraries = {
-        "taiex": metadata.get("taiex_version"),
-        "scikit-learn": metadata.get("sklearn_version"),
-        "skops": metadata.get("skops_version"),
-    }
-    header = {"kind": "classifier", "format_version": 1, "libraries": libraries}
-    return {**header, "metadata": metadata}, payload
 
 
 def _check_digest(actual: bytes, expected: bytes, what: str) -> None:

@@ -199,8 +199,7 @@ class EntrySignalClassifier:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> EntrySignalClassifier:
-        """Rebuild a fitted classifier from ``to_bytes`` output (or format 1); ``ArtifactError``
-        if it is bad."""
+        """Rebuild a fitted classifier from ``to_bytes`` output; ``ArtifactError`` if it is bad."""
         header, payload = artifact.unpack(data, cls.kind)
         _warn_on_version_change(header["libraries"].get("scikit-learn"))
         model = _load_model(payload)

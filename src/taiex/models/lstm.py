@@ -25,7 +25,8 @@ Design, and why:
 A forecast from origin t reads the rows up to t only; unlike the window itself, the level and the
 intervals read further back (about 1,500 rows reach full strength), so ``predict`` takes the whole
 history. Artifacts of the previous method (a re-levelled network with fixed half-widths, format 1
-or 2 with ``interval_halfwidths``) still load and forecast as they did.
+or 2 with ``interval_halfwidths``), written only by development versions before 0.1.0, are refused
+in one line (issue 20).
 
 The modules: :mod:`~taiex.models.lstm_config` (hyperparameters and the cut),
 :mod:`~taiex.models.lstm_network` (the ``nn.Module``), :mod:`~taiex.models.lstm_training` (fitting
@@ -41,7 +42,6 @@ import dataclasses
 import datetime as dt
 import hashlib
 import io
-import json
 import logging
 import time
 from collections.abc import Sequence
@@ -106,8 +106,7 @@ class LSTMForecaster:
     mean daily variance, the intervals' long-run level), ``fallback_bounds_`` (interval
     multipliers for a history too short to hold its own), ``train_start_``, ``train_end_``,
     ``n_rows_``, ``segments_``, ``epochs_run_``, ``best_epochs_``, ``validation_scores_`` and,
-    after a fit, ``fit_seconds_``. A model of the previous method, loaded from its artifact, has
-    ``interval_halfwidths_`` instead (None otherwise) and keeps its whole correction.
+    after a fit, ``fit_seconds_``.
     """
 
     kind: ClassVar[str] = "lstm"
@@ -141,7 +140,6 @@ class LSTMForecaster:
         shares = choose_shares(self._log_forecast, blocks)
         self.lambdas_, self.validation_scores_ = shares.lambdas, shares.validation
         self.shares_: Shares | None = shares
-        self.interval_halfwidths_: FloatArray | None = None
         self.v_long_ = long_run_variance(prices, cfg.band)
         self.fallback_bounds_ = self._last_pool_bounds(prices, level)
         self._remember_range(prices, split)
@@ -252,10 +250,7 @@ class LSTMForecaster:
         """One row per (origin, horizon), with levels, intervals and dates."""
         horizons = self.config.horizons
         windows = self._windows(prices, origins)
-        if self.interval_halfwidths_ is not None:
-            centre, lower, upper = self._previous_method(windows)
-        else:
-            centre, lower, upper = self._levels_and_bands(prices, origins, windows)
+        centre, lower, upper = self._levels_and_bands(prices, origins, windows)
         columns: dict[str, Any] = {
             "origin_date": np.repeat(prices.dates[origins], horizons),
             "horizon": np.tile(np.arange(1, horizons + 1), len(origins)),
@@ -284,14 +279,6 @@ class LSTMForecaster:
         spread = bounds * scale[origins][None, None]  # (levels, 2, m, H)
         return centre, base[None] + spread[:, 0], base[None] + spread[:, 1]
 
-    def _previous_method(self, windows: Windows) -> tuple[FloatArray, FloatArray, FloatArray]:
-        """A model of the previous method: the whole correction, fixed half-widths times the
-        window's volatility around it."""
-        assert self.interval_halfwidths_ is not None
-        centre = np.log(windows.close)[:, None] + self._log_forecast(windows)
-        spread = self.interval_halfwidths_[:, None, :] * windows.vol[None, :, None]  # (L, m, H)
-        return centre, centre[None] - spread, centre[None] + spread
-
     # ---------------------------------------------------------------- artifact
 
     def _check_fitted(self) -> None:
@@ -301,7 +288,7 @@ class LSTMForecaster:
     def _description(self) -> dict[str, Any]:
         """The model's metadata in the artifact header (everything but tensors)."""
         description = {
-            "config": getattr(self, "config_record_", None) or dataclasses.asdict(self.config),
+            "config": dataclasses.asdict(self.config),
             "train_start": self.train_start_.isoformat(),
             "train_end": self.train_end_.isoformat(),
             "rows": self.n_rows_,
@@ -310,21 +297,18 @@ class LSTMForecaster:
             "best_epochs": self.best_epochs_,
             "validation": self.validation_scores_,
             "interval_levels": list(INTERVAL_LEVELS),
+            "lambdas": self.lambdas_.tolist(),
+            "v_long": self.v_long_,
         }
-        if self.interval_halfwidths_ is None:
-            description["lambdas"] = self.lambdas_.tolist()
-            if self.shares_ is not None:  # not recorded by a fit from before issue 19
-                description["share_ratios"] = {
-                    f"{share:g}": row.tolist()
-                    for share, row in zip(LAMBDAS, self.shares_.ratios, strict=True)
-                }
-                description["share_blocks"] = {
-                    "sizes": self.shares_.sizes.tolist(),
-                    "smape": self.shares_.scores.tolist(),
-                }
-            description["v_long"] = self.v_long_
-        else:  # the previous method's description, as it was written
-            description["calibration"] = self.calibration_scores_
+        if self.shares_ is not None:  # not recorded by a fit from before issue 19
+            description["share_ratios"] = {
+                f"{share:g}": row.tolist()
+                for share, row in zip(LAMBDAS, self.shares_.ratios, strict=True)
+            }
+            description["share_blocks"] = {
+                "sizes": self.shares_.sizes.tolist(),
+                "smape": self.shares_.scores.tolist(),
+            }
         return description
 
     def _payload(self) -> bytes:
@@ -333,11 +317,8 @@ class LSTMForecaster:
         state = {
             "weights": {k: v.detach().cpu() for k, v in self.network_.state_dict().items()},
             "feature_scale": torch.from_numpy(self.feature_scale_.copy()),
+            "fallback_bounds": torch.from_numpy(self.fallback_bounds_.copy()),
         }
-        if self.interval_halfwidths_ is None:
-            state["fallback_bounds"] = torch.from_numpy(self.fallback_bounds_.copy())
-        else:
-            state["interval_halfwidths"] = torch.from_numpy(self.interval_halfwidths_.copy())
         buffer = io.BytesIO()
         torch.save(state, buffer)
         return buffer.getvalue()
@@ -354,21 +335,20 @@ class LSTMForecaster:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> LSTMForecaster:
-        """Load an artifact of :meth:`to_bytes`, or of the previous method (format 1 or 2);
-        :class:`ArtifactError` if it is not one intact."""
+        """Load an artifact of :meth:`to_bytes`; :class:`ArtifactError` if it is not one intact,
+        or one of the previous method (fixed half-widths), which no release wrote."""
         header, payload = artifact.unpack(data, cls.kind)
         state = _load_payload(payload)
-        try:
-            # Format 1 kept the description inside the torch state.
-            meta = (
-                header["metadata"] if header["metadata"] is not None else json.loads(state["meta"])
+        if "interval_halfwidths" in state:
+            raise ArtifactError(
+                "LSTM artifact of the previous method (fixed half-widths), written by a "
+                f"development version before taiex 0.1.0, which this taiex {__version__} does "
+                "not read: train a new model (`taiex train lstm`)"
             )
-            record = meta["config"]
-            if "interval_halfwidths" in state:  # the previous method: drop its retired settings
-                known = {f.name for f in dataclasses.fields(LSTMConfig)}
-                record = {k: v for k, v in record.items() if k in known}
+        try:
+            meta = header["metadata"]
             # Bands had no falling-trend term before band_fall_weight: such an artifact keeps none.
-            config = LSTMConfig(**{"band_fall_weight": 0.0, **record})
+            config = LSTMConfig(**{"band_fall_weight": 0.0, **meta["config"]})
             model = cls(config)
             network = LSTMEnsemble.of_shape(
                 config.ensemble,
@@ -394,33 +374,22 @@ class LSTMForecaster:
         self.n_rows_, self.segments_ = meta["rows"], meta["segments"]
         self.epochs_run_, self.best_epochs_ = meta["epochs_run"], meta["best_epochs"]
         self.validation_scores_ = meta["validation"]
-        if "interval_halfwidths" in state:
-            self.interval_halfwidths_ = _array(state["interval_halfwidths"])
-            self.calibration_scores_ = meta["calibration"]
-            self.config_record_ = meta["config"]  # written back as it was
-        else:
-            self.interval_halfwidths_ = None
-            self.lambdas_ = np.array(meta["lambdas"], dtype=np.float64)
-            self.shares_ = _restore_shares(meta, self.lambdas_, self.validation_scores_)
-            self.v_long_ = float(meta["v_long"])
-            self.fallback_bounds_ = _array(state["fallback_bounds"])
+        self.lambdas_ = np.array(meta["lambdas"], dtype=np.float64)
+        self.shares_ = _restore_shares(meta, self.lambdas_, self.validation_scores_)
+        self.v_long_ = float(meta["v_long"])
+        self.fallback_bounds_ = _array(state["fallback_bounds"])
 
     def metadata(self) -> dict[str, Any]:
         """JSON-able description: kind, format, library versions, config, training range,
-        scores, epochs, the shares kept (or a previous model's interval half-widths) and the
-        payload's ``sha256``."""
+        scores, epochs, the shares kept, the fallback band multipliers and the payload's
+        ``sha256``."""
         self._check_fitted()
-        extra: dict[str, Any] = (
-            {"fallback_bounds": self.fallback_bounds_.tolist()}
-            if self.interval_halfwidths_ is None
-            else {"interval_halfwidths": self.interval_halfwidths_.tolist()}
-        )
         return {
             "kind": self.kind,
             "format_version": artifact.FORMAT_VERSION,
             "libraries": {"taiex": __version__, **self._libraries()},
             **self._description(),
-            **extra,
+            "fallback_bounds": self.fallback_bounds_.tolist(),
             "sha256": hashlib.sha256(self._payload()).hexdigest(),
         }
 
