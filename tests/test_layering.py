@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import ast
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -87,3 +90,86 @@ def test_no_code_outside_the_kind_specs_branches_on_a_kind() -> None:
                 if c.value in KIND_NAMES
             ]
     assert offenders == []
+
+
+# ---------------------------------------------------------------- kinds and models
+
+KINDS = ROOT / "src" / "taiex" / "kinds"
+MODELS = ROOT / "src" / "taiex" / "models"
+# The light part of the models package: what a model is (typing only) and what its evaluation
+# gives. The kind specs import them; they import the standard library only.
+LIGHT_MODELS = ("taiex.models.protocols", "taiex.models.evaluation")
+
+
+def _imports(path: Path) -> tuple[set[str], set[str]]:
+    """The modules ``path`` imports when it is imported (its top level, outside ``if
+    TYPE_CHECKING:``), and those its functions import when they run."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    top: set[str] = set()
+    inside: set[str] = set()
+
+    def visit(node: ast.AST, into: set[str]) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.If) and "TYPE_CHECKING" in ast.unparse(child.test):
+                continue  # annotations only
+            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+                visit(child, inside)
+            elif isinstance(child, ast.Import):
+                into.update(alias.name for alias in child.names)
+            elif isinstance(child, ast.ImportFrom) and child.module and child.level == 0:
+                into.add(child.module)
+            else:
+                visit(child, into)
+
+    visit(tree, top)
+    return top, inside
+
+
+def _standard(module: str) -> bool:
+    return module.split(".")[0] in sys.stdlib_module_names or module == "__future__"
+
+
+def test_a_kind_spec_reaches_its_model_code_only_through_its_loaders() -> None:
+    """Importing the kinds package is light (the DAG file and `taiex status` do it): at import
+    time a spec module imports the standard library, the other specs and the light part of the
+    models package; its model, evaluation, backtest and plots only inside its loaders."""
+    light = ("taiex.errors", "taiex.kinds", *LIGHT_MODELS)
+    for path in KINDS.glob("*.py"):
+        top, inside = _imports(path)
+        heavy = sorted(
+            m
+            for m in top
+            if not _standard(m) and not any(m == n or m.startswith(f"{n}.") for n in light)
+        )
+        assert heavy == [], f"{path.name} imports {heavy} when imported"
+        loaded = ("taiex.kinds.", "taiex.models.", "taiex.plots")
+        elsewhere = sorted(m for m in inside if not (_standard(m) or m.startswith(loaded)))
+        assert elsewhere == [], f"{path.name} loads {elsewhere}"
+
+
+def test_model_code_never_imports_a_kind_spec() -> None:
+    """One direction: the kind specs know the models (through their loaders); the models know
+    nothing of the specs, only the protocols they play and the evaluation they give."""
+    offenders = {
+        path.name: sorted(m for m in set().union(*_imports(path)) if m.startswith("taiex.kinds"))
+        for path in MODELS.glob("*.py")
+    }
+    assert {name: found for name, found in offenders.items() if found} == {}
+
+
+def test_the_light_models_import_the_standard_library_only() -> None:
+    for module in LIGHT_MODELS:
+        top, inside = _imports(MODELS / f"{module.rsplit('.', 1)[1]}.py")
+        assert sorted(m for m in top | inside if not _standard(m)) == [], module
+
+
+def test_importing_the_kinds_loads_no_numpy_nor_pandas() -> None:
+    code = (
+        "import sys, taiex.kinds; "
+        "print(' '.join(sorted({m.split('.')[0] for m in sys.modules} & {'numpy', 'pandas'})))"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    found = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    ).stdout.strip()
+    assert found == ""

@@ -13,14 +13,15 @@ import pandas as pd
 import pytest
 
 from taiex.errors import LockedError, SettingsError
-from taiex.kinds import KINDS, MIN_DAYS_TO_JUDGE, Evaluation, KindSpec
+from taiex.kinds import KINDS, MIN_DAYS_TO_JUDGE, Evaluation, TypedKindSpec
 from taiex.kinds.classifier import CLASSIFIER
 from taiex.kinds.classifier import decide as decide_classifier
-from taiex.kinds.classifier import evaluate as evaluate_classifier
-from taiex.kinds.lstm import LSTM, pooled_dm_t
+from taiex.kinds.lstm import LSTM
 from taiex.kinds.lstm import decide as decide_lstm
-from taiex.kinds.lstm import evaluate as evaluate_lstm
 from taiex.metrics import diebold_mariano
+from taiex.models.classifier_evaluation import evaluate as evaluate_classifier
+from taiex.models.lstm_evaluation import evaluate as evaluate_lstm
+from taiex.models.lstm_evaluation import pooled_dm_t
 from taiex.models.registry import Registry
 from taiex.monitor import (
     comparison_days,
@@ -54,6 +55,8 @@ class _Cfg:
 
 class GrowthForecaster:
     """Forecasts open[t+h] = close[t] * (1 + 0.01 h): simple enough to check by hand."""
+
+    kind = "lstm"
 
     def __init__(self, train_end: dt.date) -> None:
         self.config = _Cfg()
@@ -122,7 +125,7 @@ def test_pooled_dm_t_is_the_t_of_the_daily_mean_differences() -> None:
     pairs = pd.DataFrame(rows).sample(frac=1.0, random_state=0)
     expected = diebold_mariano(daily, [0.0] * len(daily), lag=5)
     assert expected is not None
-    assert pooled_dm_t(pairs) == pytest.approx(expected, abs=1e-6)
+    assert pooled_dm_t(pairs, lag=5) == pytest.approx(expected, abs=1e-6)
 
 
 def test_lstm_window_is_the_last_days_after_training() -> None:
@@ -130,7 +133,7 @@ def test_lstm_window_is_the_last_days_after_training() -> None:
     dates = list(history["date"].dt.date)
     ev = evaluate_lstm(GrowthForecaster(dates[2]), "v", history, window=3)  # type: ignore[arg-type]
     assert ev.days == tuple(dates[-3:])
-    fresh = evaluate_lstm(GrowthForecaster(dates[-1]), "v", history)  # type: ignore[arg-type]
+    fresh = evaluate_lstm(GrowthForecaster(dates[-1]), "v", history, window=120)  # type: ignore[arg-type]
     assert fresh.metric is None and "no trading day after" in (fresh.reason or "")
 
 
@@ -138,6 +141,8 @@ def test_lstm_window_is_the_last_days_after_training() -> None:
 
 
 class FixedClassifier:
+    kind = "classifier"
+
     def __init__(self, probabilities: pd.Series, train_end: dt.date) -> None:
         self.probabilities = probabilities
         self.train_end_ = train_end
@@ -155,7 +160,7 @@ def test_classifier_auc_by_hand() -> None:
     # → 0; row 21 → 102 > 100 → 1; row 22 → 98 > 100.1 → 0; row 23 → 103 > 100 → 1; row 24 none.
     probabilities = pd.Series([0.5] * 19 + [0.9, 0.6, 0.4, 0.3, 0.8, 0.7], index=dates)
     model = FixedClassifier(probabilities, train_end=dates[18].date())
-    ev = evaluate_classifier(model, "classifier-v9", history)  # type: ignore[arg-type]
+    ev = evaluate_classifier(model, "classifier-v9", history, window=40)  # type: ignore[arg-type]
     # Positives (rows 19, 21, 23) score 0.9, 0.4, 0.8; negatives (20, 22) 0.6, 0.3.
     # Pairs won: 0.9>0.6, 0.9>0.3, 0.4>0.3, 0.8>0.6, 0.8>0.3 → 5 of 6.
     assert ev.metric == pytest.approx(5 / 6)
@@ -169,7 +174,7 @@ def test_single_class_window_stores_null_with_the_reason(tmp_path: Any) -> None:
     history = frame(opens=closes, closes=closes)
     dates = pd.to_datetime(history["date"])
     model = FixedClassifier(pd.Series(np.linspace(0, 1, 40), index=dates), dates[25].date())
-    ev = evaluate_classifier(model, "classifier-v1", history)  # type: ignore[arg-type]
+    ev = evaluate_classifier(model, "classifier-v1", history, window=40)  # type: ignore[arg-type]
     assert ev.metric is None and "class 1" in (ev.reason or "")
     decision = decide_classifier(ev, Settings(classifier_auc_min=0.8))
     assert not decision.retrain and "not judged" in decision.reason
@@ -321,7 +326,7 @@ class ScriptedModel:
 
 
 @dataclasses.dataclass(frozen=True)
-class ScriptedSpec(KindSpec):
+class ScriptedSpec(TypedKindSpec[Any, Any]):
     """The classifier's spec with models whose scores come from a queue."""
 
     scores: list[float | None] = dataclasses.field(default_factory=list)
@@ -347,7 +352,7 @@ class ScriptedSpec(KindSpec):
 
 
 def scripted_spec(scores: list[float | None], higher_is_better: bool = True) -> ScriptedSpec:
-    base = {f.name: getattr(CLASSIFIER, f.name) for f in dataclasses.fields(KindSpec)}
+    base = {f.name: getattr(CLASSIFIER, f.name) for f in dataclasses.fields(TypedKindSpec)}
     base["metric"] = dataclasses.replace(CLASSIFIER.metric, higher_is_better=higher_is_better)
     return ScriptedSpec(**base, scores=list(scores))
 
@@ -602,9 +607,9 @@ def test_the_classifier_is_scored_on_a_tail_as_on_the_whole_history() -> None:
     """Its evaluation and its signal read only the last days, bit for bit as the whole history
     would give them."""
     from taiex.features import entry_labels, trivial_score
-    from taiex.kinds.classifier import serve
     from taiex.metrics import roc_auc
     from taiex.models.classifier import ClassifierConfig, EntrySignalClassifier
+    from taiex.models.classifier_evaluation import serve
 
     history = synthetic_history(n=480, start="2023-01-02", seed=5)
     model = EntrySignalClassifier(ClassifierConfig.from_dict(TINY_MODELS["classifier"]))
@@ -618,7 +623,7 @@ def test_the_classifier_is_scored_on_a_tail_as_on_the_whole_history() -> None:
         index=history["date"].dt.date,
     )
     for days in (None, list(history["date"].dt.date.iloc[350:380])):
-        evaluation = evaluate_classifier(model, "classifier-v1", history, days)
+        evaluation = evaluate_classifier(model, "classifier-v1", history, days, window=40)
         chosen = list(evaluation.days)
         assert chosen == (days or list(whole.index[-41:-1]))
         expected = whole.loc[chosen]

@@ -383,19 +383,12 @@ def backtest(
         raise InputError(f"--from {start} must be after --train-until {train_until}")
     if end is not None and end < start:
         raise InputError(f"--to {end} is before --from {start}")
-    result = spec.resolve(spec.backtest)(
-        ctx.history(),
-        train_until=train_until,
-        start=start,
-        end=end,
-        config=spec.config(ctx.settings),
+    result = spec.backtest(
+        ctx.settings, ctx.history(), train_until=train_until, start=start, end=end
     )
-    plot = None
-    if spec.backtest_plot:
-        path = ctx.settings.plots_dir / f"backtest_{spec.name}.png"
-        title = f"{spec.title} backtest from {start}"
-        plot = spec.resolve(spec.backtest_plot)(result.rows, path, title)
-    return Backtest(result.rows, spec.backtest_text(result), plot)
+    path = ctx.settings.plots_dir / f"backtest_{spec.name}.png"
+    plot = spec.plot_backtest(result.rows, path, f"{spec.title} backtest from {start}")
+    return Backtest(result.rows, result.text(), plot)
 
 
 # ---------------------------------------------------------------- monitoring
@@ -468,10 +461,9 @@ def monitor(ctx: Context, kind_name: str, day: dt.date | None = None) -> dict[st
 def draw_evaluation(ctx: Context, spec: KindSpec, evaluation: Evaluation) -> str:
     """The evaluation's plot (pairs or days scored), stored in the database for the report on
     whichever worker writes it; the figure's name."""
-    plot = spec.resolve(spec.evaluation_plot)
     name = _figure_name(spec, evaluation)
     title = f"{evaluation.model_version} on {evaluation.window_start} … {evaluation.window_end}"
-    path: Path = plot(evaluation.frame, ctx.settings.plots_dir / "evaluate" / name, title)
+    path = spec.plot_evaluation(evaluation, ctx.settings.plots_dir / "evaluate" / name, title)
     ctx.store.figures.save(
         name,
         kind=spec.evaluation_figure,

@@ -2,14 +2,16 @@
 
 The monitor, the pipeline, the report, the CLI and the DAG loop over :data:`KINDS` and ask a
 spec; none of them tests a kind's name. A spec is data (names, units, the metric and its table,
-the direction of "better", the window, the settings it reads) plus the kind's own functions (its
-decision rule, its evaluation, what it serves for tomorrow, its plain-language reading), each in
-the kind's module (:mod:`taiex.kinds.lstm`, :mod:`taiex.kinds.classifier`).
+the direction of "better", the window, the settings it reads) plus the kind's light functions (its
+decision rule, its plain-language reading, its table's rows), each in the kind's module
+(:mod:`taiex.kinds.lstm`, :mod:`taiex.kinds.classifier`), and typed loaders of its heavy parts:
+its model class, its evaluation and what it serves for tomorrow (beside the model, in
+:mod:`taiex.models`), its backtest and its plots.
 
 Importing this package is cheap (standard library only): the DAG file and ``taiex status`` do
-it. What a kind needs of torch, scikit-learn, pandas or matplotlib, its functions import when
-called. Adding a kind means one module that builds a :class:`KindSpec` and one line in
-:data:`KINDS`.
+it. What a kind needs of torch, scikit-learn, pandas or matplotlib, its loaders import when
+called. Adding a kind means one module that declares a :class:`TypedKindSpec` (mypy checks that
+its parts fit its model's role: :mod:`taiex.models.protocols`) and one line in :data:`KINDS`.
 """
 
 from __future__ import annotations
@@ -18,12 +20,12 @@ from taiex.errors import InputError
 from taiex.kinds.spec import (
     MIN_DAYS_TO_JUDGE,
     Decision,
-    Evaluation,
     KindSpec,
     Metric,
+    TypedKindSpec,
     not_judged,
-    unseen_window,
 )
+from taiex.models.evaluation import Evaluation, unseen_window
 
 __all__ = [
     "KINDS",
@@ -33,6 +35,7 @@ __all__ = [
     "Evaluation",
     "KindSpec",
     "Metric",
+    "TypedKindSpec",
     "get",
     "not_judged",
     "of_version",

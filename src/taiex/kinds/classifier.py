@@ -1,24 +1,33 @@
 """The entry-signal classifier as a kind: scored by ROC AUC beside the trivial score, serves
 signals.
 
-Monitoring (docs/design.md, "Definitions"): ROC AUC of the predicted probabilities (never hard
-labels) over the last 40 labelled days the model did not train on, beside the trivial
-close/MA20 − 1 score's on the same days; NULL with the reason when those days hold one class only.
+The spec only: its model (:class:`~taiex.models.classifier.EntrySignalClassifier`), its
+evaluation and what it serves (:mod:`taiex.models.classifier_evaluation`), its backtest
+(:mod:`taiex.models.backtest`) and its plot (:mod:`taiex.plots`) are reached through the loaders
+below, which import them when called: this module is light (the DAG file and ``taiex status``
+import it).
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import math
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from taiex.kinds.spec import Decision, Evaluation, KindSpec, Metric, not_judged, unseen_window
+from taiex.kinds.spec import Decision, Metric, TypedKindSpec, not_judged
+from taiex.models.evaluation import (
+    Evaluation,
+    Row,
+    as_count,
+    as_date,
+    as_number,
+    as_optional_date,
+    as_text,
+)
 
 if TYPE_CHECKING:
-    import pandas as pd
-
-    from taiex.models.classifier import EntrySignalClassifier
+    from taiex.kinds.spec import Backtest, Evaluate, Plot, Serve
+    from taiex.models.classifier_config import ClassifierConfig
+    from taiex.models.protocols import Classifier, ModelClass
     from taiex.settings import Settings
 
 NAME = "classifier"
@@ -40,92 +49,10 @@ METRIC = Metric(
 )
 
 
-# ---------------------------------------------------------------- evaluation
+# ---------------------------------------------------------------- its table
 
 
-def evaluate(
-    model: EntrySignalClassifier,
-    version: str,
-    history: pd.DataFrame,
-    days: Sequence[dt.date] | None = None,
-    *,
-    window: int = WINDOW,
-) -> Evaluation:
-    """ROC AUC of the probabilities over the last :data:`WINDOW` labelled days the model did
-    not train on (or ``days``); NULL with the reason when those days hold one class.
-
-    Scored on the tail of ``history`` those days need (their features look back 19 days, their
-    labels one day ahead): the same figures as on the whole history, at a cost that does not
-    grow with it."""
-    import pandas as pd
-
-    from taiex.features import entry_labels, trivial_score
-    from taiex.metrics import roc_auc
-
-    history = _tail(history, days, window)
-    dates = list(pd.DatetimeIndex(history["date"]).date)
-    frame = pd.DataFrame(
-        {
-            "date": dates,
-            "label": entry_labels(history).to_numpy(),
-            "trivial": trivial_score(history).to_numpy(),
-        }
-    )
-    probabilities = model.predict_proba(history)
-    frame["probability"] = probabilities.reindex(pd.to_datetime(frame["date"])).to_numpy()
-    labelled = frame.dropna(subset=["label", "probability"])
-    chosen = (
-        list(days)
-        if days is not None
-        else unseen_window(list(labelled["date"]), model.train_end_, window)
-    )
-    scored = labelled[labelled["date"].isin(chosen)].reset_index(drop=True)
-    positives = int(scored["label"].sum())
-    detail: dict[str, Any] = {
-        "n_positive": positives,
-        "n_negative": len(scored) - positives,
-        "model_family": getattr(model, "winner_", None),
-    }
-    common: dict[str, Any] = {
-        "kind": NAME,
-        "model_version": version,
-        "data_date": dates[-1],
-        "detail": detail,
-    }
-    if scored.empty:
-        empty = f"no labelled day after {model.train_end_} (the model's training end) yet"
-        return Evaluation(**common, metric=None, baseline=None, n=0, reason=empty)
-    auc, reason = roc_auc(scored["label"], scored["probability"])
-    trivial, _ = roc_auc(scored["label"], scored["trivial"])
-    return Evaluation(
-        **common,
-        metric=auc,
-        baseline=trivial,
-        n=len(scored),
-        days=tuple(scored["date"]),
-        reason=reason,
-        frame=scored,
-    )
-
-
-def _tail(history: pd.DataFrame, days: Sequence[dt.date] | None, window: int) -> pd.DataFrame:
-    """The rows from 19 days before the first day that can be scored to the last day."""
-    import pandas as pd
-
-    from taiex.features import MA_WINDOW
-
-    if days is None:
-        # The last ``window`` labelled days end the day before the last (which has no label).
-        rows = window + MA_WINDOW
-    elif not days:
-        return history
-    else:
-        first = pd.Timestamp(min(days))
-        rows = int((pd.to_datetime(history["date"]) >= first).sum()) + MA_WINDOW - 1
-    return history.tail(rows).reset_index(drop=True)
-
-
-def evaluation_row(evaluation: Evaluation) -> dict[str, Any]:
+def evaluation_row(evaluation: Evaluation) -> dict[str, object]:
     """The columns of ``svm_model_evaluate`` for ``evaluation`` (besides the common ones)."""
     detail = evaluation.detail
     return {
@@ -138,33 +65,26 @@ def evaluation_row(evaluation: Evaluation) -> dict[str, Any]:
     }
 
 
-def from_row(row: Mapping[str, Any]) -> Evaluation:
+def from_row(row: Row) -> Evaluation:
     """An evaluation read back from ``svm_model_evaluate``."""
     return Evaluation(
         kind=NAME,
-        model_version=row["model_version"],
-        data_date=row["data_date"],
-        metric=_number(row["ROC_AUC"]),
-        baseline=_number(row["trivial_ROC_AUC"]),
-        n=int(row["n_days"]),
-        reason=row["reason"],
-        # In the order :func:`evaluate` gives them.
+        model_version=str(row["model_version"]),
+        data_date=as_date(row["data_date"]),
+        metric=as_number(row["ROC_AUC"]),
+        baseline=as_number(row["trivial_ROC_AUC"]),
+        n=as_count(row["n_days"]),
+        reason=as_text(row["reason"]),
+        # In the order the evaluation gives them.
         detail={
-            "n_positive": int(row["n_positive"]),
-            "n_negative": int(row["n_negative"]),
+            "n_positive": as_count(row["n_positive"]),
+            "n_negative": as_count(row["n_negative"]),
             "model_family": row["model_family"],
         },
-        window_start=row["window_start"],
-        window_end=row["window_end"],
-        n_days=int(row["n_days"]),
+        window_start=as_optional_date(row["window_start"]),
+        window_end=as_optional_date(row["window_end"]),
+        n_days=as_count(row["n_days"]),
     )
-
-
-def _number(value: Any) -> float | None:
-    if value is None:
-        return None
-    number = float(value)
-    return None if math.isnan(number) else number
 
 
 # ---------------------------------------------------------------- decision and reading
@@ -238,54 +158,58 @@ def reading(evaluation: Evaluation | None, decision: Decision, settings: Setting
 # ---------------------------------------------------------------- what it serves
 
 
-def serve(
-    model: EntrySignalClassifier, version: str, history: pd.DataFrame
-) -> list[dict[str, Any]]:
-    """The entry signal for the session after the last day of ``history``, as one signal row.
-
-    Day t's features need days t-19..t only: the signal is read from that tail."""
-    from taiex.features import MA_WINDOW
-    from taiex.frames import to_date
-
-    signal = model.signal(history.tail(MA_WINDOW).reset_index(drop=True))
-    return [
-        {
-            "model_version": version,
-            "based_on": to_date(signal["based_on"]),
-            "target_date": to_date(signal["date"]),
-            "probability": float(signal["probability"]),
-            "signal": int(signal["signal"]),
-            "threshold": float(signal["threshold"]),
-        }
-    ]
-
-
-def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
+def summarise(rows: Sequence[Row]) -> dict[str, object]:
     """A classify step's JSON: the day it is based on, the day it is for, and the signal."""
     row = rows[0]
     return {
-        "based_on": row["based_on"].isoformat(),
-        "date": row["target_date"].isoformat(),
+        "based_on": as_date(row["based_on"]).isoformat(),
+        "date": as_date(row["target_date"]).isoformat(),
         "probability": row["probability"],
         "signal": row["signal"],
         "threshold": row["threshold"],
     }
 
 
-def backtest_text(result: Any) -> str:
-    """A backtest's tournament table, then the winner's ROC AUC beside the trivial score's."""
-    from taiex.models.tournament import format_table
-
-    auc = "undefined" if result.auc is None else f"{result.auc:.4f}"
-    trivial = "undefined" if result.trivial_auc is None else f"{result.trivial_auc:.4f}"
-    note = f" ({result.auc_note})" if result.auc_note else ""
-    return (
-        f"{format_table(result.table)}\n"
-        f"winner {result.model.winner_}: ROC AUC {auc}{note}; trivial close/MA20 score {trivial}"
-    )
+# ---------------------------------------------------------------- the spec and its loaders
 
 
-CLASSIFIER = KindSpec(
+def _model() -> ModelClass[Classifier, ClassifierConfig]:
+    from taiex.models.classifier import EntrySignalClassifier
+
+    return EntrySignalClassifier
+
+
+def _config() -> type[ClassifierConfig]:
+    from taiex.models.classifier_config import ClassifierConfig
+
+    return ClassifierConfig
+
+
+def _evaluate() -> Evaluate[Classifier]:
+    from taiex.models.classifier_evaluation import evaluate
+
+    return evaluate
+
+
+def _serve() -> Serve[Classifier]:
+    from taiex.models.classifier_evaluation import serve
+
+    return serve
+
+
+def _backtest() -> Backtest[ClassifierConfig]:
+    from taiex.models.backtest import backtest_classifier
+
+    return backtest_classifier
+
+
+def _evaluation_plot() -> Plot:
+    from taiex.plots import classifier_evaluation_plot
+
+    return classifier_evaluation_plot
+
+
+CLASSIFIER: TypedKindSpec[Classifier, ClassifierConfig] = TypedKindSpec(
     name=NAME,
     title="entry-signal classifier",
     serves="signals",
@@ -297,18 +221,16 @@ CLASSIFIER = KindSpec(
     config_section="classifier",
     threshold_setting="classifier_auc_min",
     threshold_text=lambda value: f"retrain below {value:g}",
-    model_class="taiex.models.classifier:EntrySignalClassifier",
-    config_class="taiex.models.classifier:ClassifierConfig",
-    evaluate="taiex.kinds.classifier:evaluate",
-    serve="taiex.kinds.classifier:serve",
-    evaluation_plot="taiex.plots:classifier_evaluation_plot",
-    backtest="taiex.models.backtest:backtest_classifier",
-    backtest_text=backtest_text,
-    backtest_plot=None,
     decide=decide,
     reading=reading,
     summarise=summarise,
     evaluation_row=evaluation_row,
     from_row=from_row,
     served_day="based_on",
+    model_class=_model,
+    config_class=_config,
+    evaluate=_evaluate,
+    serve=_serve,
+    run_backtest=_backtest,
+    evaluation_plot=_evaluation_plot,
 )

@@ -1,24 +1,33 @@
 """The LSTM forecaster as a kind: scored by sMAPE beside the naive forecast, serves forecasts.
 
-Monitoring (docs/design.md, "Definitions"): every target day among the last 120 trading days
-the model did not train on, forecast from each origin 1-5 trading days before it; sMAPE over all
-those pairs and per horizon, beside the naive forecast's (open = the last close) on the same
-pairs; and the Diebold-Mariano t of the difference, pooled over the horizons (:func:`pooled_dm_t`).
+The spec only: its model (:class:`~taiex.models.lstm.LSTMForecaster`), its evaluation and
+what it serves (:mod:`taiex.models.lstm_evaluation`), its backtest (:mod:`taiex.models.backtest`)
+and its plots (:mod:`taiex.plots`) are reached through the loaders below, which import them when
+called: this module is light (the DAG file and ``taiex status`` import it).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import math
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from taiex.kinds.spec import Decision, Evaluation, KindSpec, Metric, not_judged, unseen_window
+from taiex.kinds.spec import Decision, Metric, TypedKindSpec, not_judged
+from taiex.models.evaluation import (
+    Evaluation,
+    Row,
+    as_count,
+    as_date,
+    as_float,
+    as_number,
+    as_optional_date,
+    as_text,
+)
 
 if TYPE_CHECKING:
-    import pandas as pd
-
-    from taiex.models.lstm import LSTMForecaster
+    from taiex.kinds.spec import Backtest, Evaluate, Plot, Serve
+    from taiex.models.lstm_config import LSTMConfig
+    from taiex.models.protocols import Forecaster, ModelClass
     from taiex.settings import Settings
 
 NAME = "lstm"
@@ -39,176 +48,10 @@ METRIC = Metric(
 )
 
 
-# ---------------------------------------------------------------- evaluation
+# ---------------------------------------------------------------- its table
 
 
-def evaluate(
-    model: LSTMForecaster,
-    version: str,
-    history: pd.DataFrame,
-    targets: Sequence[dt.date] | None = None,
-    *,
-    window: int = WINDOW,
-    known: Sequence[Mapping[str, Any]] | None = None,
-) -> Evaluation:
-    """sMAPE over every (origin, target) pair of the window: each target among the last
-    :data:`WINDOW` trading days the model did not train on (or ``targets``), forecast from each
-    origin 1..H days before it.
-
-    ``known``: the forecast rows this version served before. An origin whose horizons are all
-    there, made from the close the history still holds, is not forecast again: a forecast
-    depends only on the rows up to its origin, and the model computes an origin alike whichever
-    others it is given, so the figures are those of a recomputation. ``detail`` says how many
-    origins were reused and computed."""
-    from taiex.metrics import smape
-
-    dates = _dates(history)
-    chosen = (
-        list(targets) if targets is not None else unseen_window(dates, model.train_end_, window)
-    )
-    common: dict[str, Any] = {"kind": NAME, "model_version": version, "data_date": dates[-1]}
-    if not chosen:
-        reason = f"no trading day after {model.train_end_} (the model's training end) yet"
-        return Evaluation(**common, metric=None, baseline=None, n=0, reason=reason)
-    pairs, reused, computed = _pairs(model, history, dates, chosen, known)
-    if pairs.empty:
-        reason = "no target day of the window has a full input window before it"
-        return Evaluation(
-            **common, metric=None, baseline=None, n=0, days=tuple(chosen), reason=reason
-        )
-    by_horizon = {
-        str(h): (smape(part["forecast"], part["actual"]), smape(part["naive"], part["actual"]))
-        for h, part in pairs.groupby("horizon")
-    }
-    detail = {
-        "smape_by_horizon": {h: round(v[0], 6) for h, v in by_horizon.items()},
-        "naive_smape_by_horizon": {h: round(v[1], 6) for h, v in by_horizon.items()},
-        "dm_t": pooled_dm_t(pairs),
-        "origins_reused": reused,
-        "origins_computed": computed,
-    }
-    return Evaluation(
-        **common,
-        metric=smape(pairs["forecast"], pairs["actual"]),
-        baseline=smape(pairs["naive"], pairs["actual"]),
-        n=len(pairs),
-        days=tuple(chosen),
-        detail=detail,
-        frame=pairs,
-    )
-
-
-def pooled_dm_t(pairs: pd.DataFrame) -> float | None:
-    """The Diebold-Mariano t of the model against naive over a window's pairs, all horizons.
-
-    Per target day, the mean over its pairs (one per horizon) of the sMAPE-term difference,
-    model minus naive; then the t of those daily means in date order, with Newey-West variance
-    at lag :data:`HORIZONS` (a day's forecasts share origins with the next four days'). Pooling
-    the horizons uses the whole window (120 days), where horizon 1 alone would judge on a fifth
-    of the pairs. Positive: worse than naive. None when undefined (fewer than
-    :data:`taiex.metrics.MIN_DM_PAIRS` days, or no variance).
-    """
-    import numpy as np
-
-    from taiex.metrics import diebold_mariano, smape_terms
-
-    difference = smape_terms(pairs["forecast"], pairs["actual"]) - smape_terms(
-        pairs["naive"], pairs["actual"]
-    )
-    by_day = (
-        pairs.assign(difference=difference).groupby("target_date")["difference"].mean().sort_index()
-    )
-    t = diebold_mariano(by_day.to_numpy(), np.zeros(len(by_day)), lag=HORIZONS)
-    return None if t is None else round(t, 6)
-
-
-def _dates(history: pd.DataFrame) -> list[dt.date]:
-    import pandas as pd
-
-    return [ts.date() for ts in pd.to_datetime(history["date"])]
-
-
-def _pairs(
-    model: LSTMForecaster,
-    history: pd.DataFrame,
-    dates: list[dt.date],
-    targets: Sequence[dt.date],
-    known: Sequence[Mapping[str, Any]] | None,
-) -> tuple[pd.DataFrame, int, int]:
-    """The (origin, target) pairs with their actual open; how many origins were reused and how
-    many computed."""
-    import pandas as pd
-
-    from taiex.frames import FORECAST_VALUES
-
-    position = {d: i for i, d in enumerate(dates)}
-    first_origin = model.config.window - 1
-    horizons = range(1, model.config.horizons + 1)
-    origins = sorted(
-        {position[t] - h for t in targets for h in horizons if position[t] - h >= first_origin}
-    )
-    if not origins:
-        return pd.DataFrame(), 0, 0
-    close = history["close"].to_numpy(dtype=float)
-    stored = _reusable(known or (), position, close, len(horizons))
-    missing = [dates[i] for i in origins if i not in stored]
-    parts = []
-    if missing:
-        parts.append(model.predict_origins(history, missing))
-    reused = [
-        {**row, "target_date": _target(dates, position, row)}
-        for i in origins
-        if i in stored
-        for row in stored[i]
-    ]
-    if reused:  # in the columns and order of predict_origins
-        columns = ["origin_date", "horizon", "target_date", *FORECAST_VALUES]
-        parts.append(pd.DataFrame(reused, columns=columns))
-    forecasts = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
-    for column in ("origin_date", "target_date"):
-        forecasts[column] = pd.to_datetime(forecasts[column]).astype("datetime64[ns]")
-    # In the order a recomputation gives: a mean over the pairs adds them in this order.
-    forecasts = forecasts.sort_values(["origin_date", "horizon"], kind="stable")
-    actual = pd.Series(history["open"].to_numpy(dtype=float), index=pd.to_datetime(history["date"]))
-    wanted = pd.to_datetime(pd.Series(list(targets)))
-    pairs = forecasts[forecasts["target_date"].isin(wanted)].copy()
-    pairs["actual"] = actual.reindex(pairs["target_date"]).to_numpy()
-    return pairs.reset_index(drop=True), len(origins) - len(missing), len(missing)
-
-
-def _reusable(
-    known: Sequence[Mapping[str, Any]], position: Mapping[dt.date, int], close: Any, horizons: int
-) -> dict[int, list[dict[str, Any]]]:
-    """The known rows by origin (its position in the history), for the origins whose every
-    horizon is there and whose naive level is still the origin's close (a revised close makes
-    the stored forecast stale)."""
-    from taiex.frames import FORECAST_VALUES, to_date
-
-    by_origin: dict[int, list[dict[str, Any]]] = {}
-    for row in known:
-        i = position.get(to_date(row["origin_date"]))
-        if i is not None:
-            values = {c: float(row[c]) for c in FORECAST_VALUES}
-            by_origin.setdefault(i, []).append(
-                {"origin_date": row["origin_date"], "horizon": int(row["horizon"]), **values}
-            )
-    return {
-        i: sorted(rows, key=lambda r: r["horizon"])
-        for i, rows in by_origin.items()
-        if sorted(r["horizon"] for r in rows) == list(range(1, horizons + 1))
-        and all(r["naive"] == close[i] for r in rows)
-    }
-
-
-def _target(dates: list[dt.date], position: Mapping[dt.date, int], row: Mapping[str, Any]) -> Any:
-    """The history's day ``horizon`` sessions after the row's origin (None past the data)."""
-    from taiex.frames import to_date
-
-    i = position[to_date(row["origin_date"])] + int(row["horizon"])
-    return dates[i] if i < len(dates) else None
-
-
-def evaluation_row(evaluation: Evaluation) -> dict[str, Any]:
+def evaluation_row(evaluation: Evaluation) -> dict[str, object]:
     """The columns of ``lstm_model_evaluate`` for ``evaluation`` (besides the common ones)."""
     return {
         "sMAPE": evaluation.metric,
@@ -223,43 +66,36 @@ def evaluation_row(evaluation: Evaluation) -> dict[str, Any]:
     }
 
 
-def from_row(row: Mapping[str, Any]) -> Evaluation:
+def from_row(row: Row) -> Evaluation:
     """An evaluation read back from ``lstm_model_evaluate``: exactly the one computed when the
     row holds its day count (revision 0006), else without what older rows do not keep."""
-    pairs = int(row["n_pairs"])
+    pairs = as_count(row["n_pairs"])
     days = row.get("n_days")
-    detail: dict[str, Any] = {}
-    if pairs:  # in the order :func:`evaluate` gives them
+    detail: dict[str, object] = {}
+    if pairs:  # in the order the evaluation gives them
         detail = {
             "smape_by_horizon": row.get("sMAPE_by_horizon"),
             "naive_smape_by_horizon": row.get("naive_sMAPE_by_horizon"),
-            "dm_t": _number(row.get("dm_t")),
+            "dm_t": as_number(row.get("dm_t")),
         }
         counts = {k: row.get(k) for k in ("origins_reused", "origins_computed")}
-        detail |= {k: int(v) for k, v in counts.items() if v is not None}
+        detail |= {k: as_count(v) for k, v in counts.items() if v is not None}
     return Evaluation(
         kind=NAME,
-        model_version=row["model_version"],
-        data_date=row["data_date"],
-        metric=_number(row["sMAPE"]),
-        baseline=_number(row["naive_sMAPE"]),
+        model_version=str(row["model_version"]),
+        data_date=as_date(row["data_date"]),
+        metric=as_number(row["sMAPE"]),
+        baseline=as_number(row["naive_sMAPE"]),
         n=pairs,
-        reason=row["reason"],
-        window_start=row["window_start"],
-        window_end=row["window_end"],
+        reason=as_text(row["reason"]),
+        window_start=as_optional_date(row["window_start"]),
+        window_end=as_optional_date(row["window_end"]),
         # Rows from before revision 0006 keep no day count: each target is forecast from its 5
         # origins, so the pairs give the days (a target near the start of history may have
         # fewer origins: round up).
-        n_days=int(days) if days is not None else math.ceil(pairs / HORIZONS),
+        n_days=as_count(days) if days is not None else math.ceil(pairs / HORIZONS),
         detail=detail,
     )
-
-
-def _number(value: Any) -> float | None:
-    if value is None:
-        return None
-    number = float(value)
-    return None if math.isnan(number) else number
 
 
 # ---------------------------------------------------------------- decision and reading
@@ -288,7 +124,7 @@ def decide(evaluation: Evaluation | None, settings: Settings) -> Decision:
             f"forecast's {naive:.4f}",
             "baseline",
         )
-    t, t_max = evaluation.detail.get("dm_t"), settings.lstm_dm_t_max
+    t, t_max = as_number(evaluation.detail.get("dm_t")), settings.lstm_dm_t_max
     if t is not None and t > t_max:
         return Decision(
             True,
@@ -318,7 +154,7 @@ def reading(evaluation: Evaluation | None, decision: Decision, settings: Setting
         )
         return f"{verdict}: a retrain is due; until then, trust the naive level."
     if decision.code == "significance":
-        t = evaluation.detail.get("dm_t")
+        t = as_number(evaluation.detail.get("dm_t")) or 0.0  # known: the rule was significance
         return (
             f"The LSTM is {-gain:.1f} % worse than the naive forecast over {n} pairs, and "
             f"consistently so (Diebold-Mariano t {t:+.1f}): a retrain is due; until then the "
@@ -348,73 +184,77 @@ def reading(evaluation: Evaluation | None, decision: Decision, settings: Setting
 # ---------------------------------------------------------------- what it serves
 
 
-def serve(model: LSTMForecaster, version: str, history: pd.DataFrame) -> list[dict[str, Any]]:
-    """The next sessions' opening levels from the last day of ``history``, as forecast rows."""
-    from taiex.frames import FORECAST_VALUES, to_date
-
-    frame = model.predict(history)
-    origin = to_date(history["date"].iloc[-1])
-    return [
-        {
-            "model_version": version,
-            "origin_date": origin,
-            "horizon": int(r["horizon"]),
-            "target_date": to_date(r["date"]),
-            **{c: float(r[c]) for c in FORECAST_VALUES},
-        }
-        for r in frame.to_dict("records")
-    ]
-
-
-def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
+def summarise(rows: Sequence[Row]) -> dict[str, object]:
     """A forecast step's JSON: its origin, the target dates and the forecast levels."""
     return {
-        "origin_date": rows[0]["origin_date"].isoformat() if rows else None,
-        "dates": [row["target_date"].isoformat() for row in rows],
-        "forecast": [round(float(row["forecast"]), 2) for row in rows],
+        "origin_date": as_date(rows[0]["origin_date"]).isoformat() if rows else None,
+        "dates": [as_date(row["target_date"]).isoformat() for row in rows],
+        "forecast": [round(as_float(row["forecast"]), 2) for row in rows],
     }
 
 
-def backtest_text(result: Any) -> str:
-    """A backtest's summary per horizon, on days the model never saw: sMAPE beside the naive
-    forecast's, their ratio and the Diebold-Mariano t of the difference; the intervals' coverage
-    and interval (Winkler) score."""
-    header = ("h", "model", "naive", "ratio", "DM t", "cover 80", "cover 95", "score 80",
-              "score 95", "pairs")  # fmt: skip
-    widths = (2, 8, 8, 6, 6, 8, 8, 8, 8, 6)
-    lines = [
-        "sMAPE (%) on days the model never saw; DM t: Diebold-Mariano t of model minus naive "
-        "(Newey-West, lag h; above 2: significantly worse than naive); score: mean interval "
-        "score in % of the last close (lower is better)",
-        " ".join(f"{name:>{width}}" for name, width in zip(header, widths, strict=True)),
-    ]
-    for r in result.summary.to_dict("records"):
-        dm = "—" if r["dm_t"] is None or math.isnan(r["dm_t"]) else f"{r['dm_t']:+.2f}"
-        lines.append(
-            f"{r['horizon']:>2} {r['smape_model']:>8.4f} {r['smape_naive']:>8.4f} "
-            f"{r['ratio']:>6.3f} {dm:>6} {r['coverage_80']:>7.1f}% {r['coverage_95']:>7.1f}% "
-            f"{r['score_80']:>8.3f} {r['score_95']:>8.3f} {r['n']:>6}"
-        )
-    return "\n".join(lines)
-
-
-def version_note(metrics: Mapping[str, Any]) -> str | None:
+def version_note(metrics: Row) -> str | None:
     """How much of the network's correction a fit kept per horizon, and the best any share on
     offer did against the gap level on the blocks that chose it (issue 19)."""
     lambdas = metrics.get("lambdas")
-    if lambdas is None:  # registered by a development version before the shares
+    if not isinstance(lambdas, list):  # registered by a development version before the shares
         return None
     kept = " ".join(f"{share:g}" for share in lambdas)
     note = f"network's share kept, h1–h5: {kept}"
     ratios = metrics.get("share_ratios")
-    if ratios:
+    if isinstance(ratios, dict) and ratios:
         offered = [row for share, row in ratios.items() if share != "0"]
         best = " ".join(f"{min(column):.3f}" for column in zip(*offered, strict=True))
         note += f" (best share's sMAPE ratio to the gap level on its validation blocks: {best})"
     return note
 
 
-LSTM = KindSpec(
+# ---------------------------------------------------------------- the spec and its loaders
+
+
+def _model() -> ModelClass[Forecaster, LSTMConfig]:
+    from taiex.models.lstm import LSTMForecaster
+
+    return LSTMForecaster
+
+
+def _config() -> type[LSTMConfig]:
+    from taiex.models.lstm_config import LSTMConfig
+
+    return LSTMConfig
+
+
+def _evaluate() -> Evaluate[Forecaster]:
+    from taiex.models.lstm_evaluation import evaluate
+
+    return evaluate
+
+
+def _serve() -> Serve[Forecaster]:
+    from taiex.models.lstm_evaluation import serve
+
+    return serve
+
+
+def _backtest() -> Backtest[LSTMConfig]:
+    from taiex.models.backtest import backtest_lstm
+
+    return backtest_lstm
+
+
+def _evaluation_plot() -> Plot:
+    from taiex.plots import lstm_evaluation_plot
+
+    return lstm_evaluation_plot
+
+
+def _backtest_plot() -> Plot:
+    from taiex.plots import backtest_plot
+
+    return backtest_plot
+
+
+LSTM: TypedKindSpec[Forecaster, LSTMConfig] = TypedKindSpec(
     name=NAME,
     title="LSTM forecaster",
     serves="forecasts",
@@ -426,14 +266,6 @@ LSTM = KindSpec(
     config_section="lstm",
     threshold_setting="lstm_smape_max",
     threshold_text=lambda value: f"retrain above {value:g} %",
-    model_class="taiex.models.lstm:LSTMForecaster",
-    config_class="taiex.models.lstm:LSTMConfig",
-    evaluate="taiex.kinds.lstm:evaluate",
-    serve="taiex.kinds.lstm:serve",
-    evaluation_plot="taiex.plots:lstm_evaluation_plot",
-    backtest="taiex.models.backtest:backtest_lstm",
-    backtest_text=backtest_text,
-    backtest_plot="taiex.plots:backtest_plot",
     decide=decide,
     reading=reading,
     summarise=summarise,
@@ -444,4 +276,11 @@ LSTM = KindSpec(
     # The origins of the window's pairs: the window and the horizons before it.
     reuse_days=WINDOW + HORIZONS,
     version_note=version_note,
+    model_class=_model,
+    config_class=_config,
+    evaluate=_evaluate,
+    serve=_serve,
+    run_backtest=_backtest,
+    evaluation_plot=_evaluation_plot,
+    backtest_plot=_backtest_plot,
 )

@@ -1,18 +1,31 @@
-"""The shape of a kind spec, its metric, evaluation and decision (light: standard library only)."""
+"""The shape of a kind spec, its metric, evaluation and decision (light: standard library only).
+
+A kind is declared once, as a :class:`TypedKindSpec` of its model's role and config: its model
+class, its evaluation, what it serves, its backtest and its plots are reached through small loader
+functions that import them when called, and each loader is typed, so mypy checks at the
+declaration that the model class plays its role and that every function takes what the others
+give. The loop, the report and the faces see a :class:`KindSpec`, whatever the model.
+"""
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 import datetime as dt
-import importlib
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Generic, Protocol, TypeGuard, TypeVar
 
 from taiex.errors import InputError, SettingsError
+from taiex.models.evaluation import Evaluation, Row
+from taiex.models.protocols import Model, ModelClass, ModelConfig
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    import pandas as pd
+
     from taiex.settings import Settings
 
 # A model judged on fewer unseen days than this is not judged at all (its figure is noise).
@@ -46,49 +59,6 @@ class Metric:
 
 
 @dataclass(frozen=True)
-class Evaluation:
-    """One model measured over its window, as the monitor computed it (``days`` and ``frame``
-    hold the scored days and pairs) or as read back from its table (window bounds and counts)."""
-
-    kind: str
-    model_version: str
-    data_date: dt.date  # the last day of data the evaluation saw
-    metric: float | None  # None: undefined (``reason`` says why)
-    baseline: float | None  # the baseline's figure on the same pairs or days
-    n: int  # pairs (forecasts) or days (signals) scored
-    days: tuple[dt.date, ...] = ()  # the window's days the model did not train on
-    reason: str | None = None
-    detail: Mapping[str, Any] = field(default_factory=dict)
-    frame: Any = field(default=None, repr=False, compare=False)
-    window_start: dt.date | None = None  # default: the first of ``days``
-    window_end: dt.date | None = None
-    n_days: int = -1  # default: len(days)
-
-    def __post_init__(self) -> None:
-        # Frozen: derived fields are set once, here.
-        if self.days:
-            object.__setattr__(self, "days", tuple(self.days))
-            object.__setattr__(self, "window_start", self.window_start or self.days[0])
-            object.__setattr__(self, "window_end", self.window_end or self.days[-1])
-        if self.n_days < 0:
-            object.__setattr__(self, "n_days", len(self.days))
-
-    def summary(self) -> dict[str, Any]:
-        return {
-            "model_version": self.model_version,
-            "data_date": self.data_date.isoformat(),
-            "metric": self.metric,
-            "baseline": self.baseline,
-            "window_start": _iso(self.window_start),
-            "window_end": _iso(self.window_end),
-            "days": self.n_days,
-            "n": self.n,
-            "reason": self.reason,
-            **self.detail,
-        }
-
-
-@dataclass(frozen=True)
 class Decision:
     """Whether to retrain, and why. ``code`` names the rule that decided, for readers:
     ``none`` (no model), ``not_judged``, ``threshold``, ``baseline`` (worse than the baseline
@@ -114,70 +84,196 @@ def not_judged(evaluation: Evaluation) -> Decision | None:
     return None
 
 
-@dataclass(frozen=True)
-class KindSpec:
+# ---------------------------------------------------------------- what a kind's parts look like
+
+M = TypeVar("M", bound=Model)
+C = TypeVar("C", bound=ModelConfig)
+M_contra = TypeVar("M_contra", bound=Model, contravariant=True)
+C_contra = TypeVar("C_contra", bound=ModelConfig, contravariant=True)
+
+
+class Evaluate(Protocol[M_contra]):
+    """A kind's evaluation: ``model`` scored on ``days`` (None: the last ``window`` days of
+    ``history`` it did not train on), reusing the ``known`` rows it served before (a kind that
+    reuses none ignores them)."""
+
+    def __call__(
+        self,
+        model: M_contra,
+        version: str,
+        history: pd.DataFrame,
+        days: Sequence[dt.date] | None,
+        /,
+        *,
+        window: int,
+        known: Sequence[Row] | None = None,
+    ) -> Evaluation: ...
+
+
+class Serve(Protocol[M_contra]):
+    """What ``model`` serves for the session after ``history``'s last day, as rows to store."""
+
+    def __call__(
+        self, model: M_contra, version: str, history: pd.DataFrame, /
+    ) -> list[dict[str, object]]: ...
+
+
+class BacktestResult(Protocol):
+    """A walk-forward test's scored rows (one per pair or day) and its summary in words."""
+
+    @property
+    def rows(self) -> pd.DataFrame: ...
+
+    def text(self) -> str: ...
+
+
+class Backtest(Protocol[C_contra]):
+    """A walk-forward test of a fresh model configured by ``config``: trained on the days up to
+    ``train_until``, scored on ``[start, end]`` (None: to the last day)."""
+
+    def __call__(
+        self,
+        history: pd.DataFrame,
+        *,
+        train_until: dt.date,
+        start: dt.date,
+        end: dt.date | None,
+        config: C_contra,
+    ) -> BacktestResult: ...
+
+
+class Plot(Protocol):
+    """A figure of a frame (None or empty: a placeholder) written to ``path``; the path."""
+
+    def __call__(self, frame: pd.DataFrame | None, path: Path, title: str, /) -> Path: ...
+
+
+# ---------------------------------------------------------------- the spec
+
+
+@dataclass(frozen=True, kw_only=True)
+class KindSpec(abc.ABC):
     """What the loop, the report and the faces need to know of one kind of model.
 
-    Heavy parts are named as ``"module:attribute"`` and imported on use (:meth:`resolve`).
+    Light facts (names, the metric and its table, the window, the settings it reads) and the
+    kind's light functions (its decision rule, its reading, its table's rows); what needs the
+    model (fitting, loading, evaluating, serving, backtests, plots) through the methods, which
+    import it when called. Every kind is a :class:`TypedKindSpec`.
     """
 
     name: str  # "lstm": the registry's kind, version names ("lstm-v3"), CLI arguments
     title: str  # "LSTM forecaster"
     serves: str  # what it stores for tomorrow: "forecasts" or "signals" (a store repository)
-    serve_task: str  # the DAG's task id for serving (the original system's name)
+    serve_task: str  # the DAG's task id for serving
     in_container: bool  # in the DAG's docker/kubernetes modes, its steps run in the image
     metric: Metric
     window: int  # days of the monitoring window
     # Days after the window that a first model must also leave out (the classifier's last day
     # has no label yet, so its window ends one day before the data).
     unlabelled_tail: int
-    config_section: str  # the config file's table of hyperparameters ("lstm")
+    config_section: str  # the config file's table of hyperparameters ("lstm"), a Settings field
     threshold_setting: str  # the Settings field of the retrain threshold
     threshold_text: Callable[[float], str]
-    model_class: str  # "taiex.models.lstm:LSTMForecaster"
-    config_class: str  # "taiex.models.lstm:LSTMConfig"
-    evaluate: str  # "module:function"(model, version, history, days) -> Evaluation
-    serve: str  # "module:function"(model, version, history) -> list of rows to store
-    evaluation_plot: str  # "taiex.plots:function"(frame, path, title) -> path
-    backtest: str  # "module:function"(history, *, train_until, start, end, config) -> result
-    # The result in plain text for `taiex backtest`: (result) -> str
-    backtest_text: Callable[[Any], str]
-    backtest_plot: str | None  # "taiex.plots:function"(rows, path, title) -> path, if any
     decide: Callable[[Evaluation | None, Settings], Decision]
     reading: Callable[[Evaluation | None, Decision, Settings], str]
-    summarise: Callable[[list[dict[str, Any]]], dict[str, Any]]  # served rows, for a step's JSON
-    evaluation_row: Callable[[Evaluation], dict[str, Any]]  # the table's columns
-    from_row: Callable[[Mapping[str, Any]], Evaluation]  # and back
+    summarise: Callable[[Sequence[Row]], dict[str, object]]  # served rows, for a step's JSON
+    evaluation_row: Callable[[Evaluation], dict[str, object]]  # the table's columns
+    from_row: Callable[[Row], Evaluation]  # and back
     served_day: str  # the column of the served rows that holds their data day ("origin_date")
     # How many of the latest days' served rows (stored by ``serves``) the champion's evaluation
-    # reuses instead of computing them again (0: none); its evaluate function then takes them
-    # as ``known=``. A champion that has served its whole window is evaluated without running.
+    # reuses instead of computing them again (0: none); its evaluation then takes them as
+    # ``known``. A champion that has served its whole window is evaluated without running.
     reuse_days: int = 0
     # Columns an evaluation row must hold (not NULL) for ``from_row`` to give back exactly what
     # was computed: older rows without them are never taken for a recomputation.
     exact_row_columns: tuple[str, ...] = ()
     # What a version's registered metrics say of how it was fitted, in one line for the report
     # (None: nothing to say beyond its family).
-    version_note: Callable[[Mapping[str, Any]], str | None] = lambda metrics: None
+    version_note: Callable[[Row], str | None] = lambda metrics: None
 
     @property
     def evaluation_figure(self) -> str:
         """The kind of figure (in the store's ``figures``) its evaluation plots are kept as."""
         return f"evaluation-{self.name}"
 
-    def resolve(self, reference: str) -> Any:
-        """The object a ``"module:attribute"`` field names, importing its module now."""
-        module, _, attribute = reference.partition(":")
-        return getattr(importlib.import_module(module), attribute)
-
     def threshold(self, settings: Settings) -> float:
         return float(getattr(settings, self.threshold_setting))
 
-    def config(self, settings: Settings) -> Any:
+    @abc.abstractmethod
+    def config(self, settings: Settings) -> ModelConfig:
         """The model's config from the settings' table of the config file (defaults when empty);
         a bad or unknown key is a SettingsError."""
-        cls = self.resolve(self.config_class)
-        values = getattr(settings, self.config_section)
+
+    def params(self, settings: Settings) -> dict[str, object]:
+        """The config as plain JSON values, as the registry keeps them."""
+        return self.config(settings).to_dict()
+
+    @abc.abstractmethod
+    def fit(self, settings: Settings, history: pd.DataFrame) -> Model:
+        """A new model of this kind fitted on ``history`` (every row of it)."""
+
+    @abc.abstractmethod
+    def from_bytes(self, data: bytes) -> Model:
+        """The model of an artifact of this kind; ArtifactError when it is not one intact."""
+
+    @abc.abstractmethod
+    def run_evaluation(
+        self,
+        model: Model,
+        version: str,
+        history: pd.DataFrame,
+        days: Sequence[dt.date] | None,
+        known: Sequence[Row] | None = None,
+    ) -> Evaluation:
+        """``model`` scored on ``days`` (default: its window of unseen days in ``history``),
+        reusing the ``known`` rows it stored before (when the kind reuses any)."""
+
+    @abc.abstractmethod
+    def served_rows(
+        self, model: Model, version: str, history: pd.DataFrame
+    ) -> list[dict[str, object]]:
+        """What the model serves for the day after ``history``'s last, as rows to store."""
+
+    @abc.abstractmethod
+    def backtest(
+        self,
+        settings: Settings,
+        history: pd.DataFrame,
+        *,
+        train_until: dt.date,
+        start: dt.date,
+        end: dt.date | None,
+    ) -> BacktestResult:
+        """A walk-forward test of a fresh, unregistered model with the configured
+        hyperparameters (:mod:`taiex.models.backtest`)."""
+
+    @abc.abstractmethod
+    def plot_evaluation(self, evaluation: Evaluation, path: Path, title: str) -> Path:
+        """The evaluation's pairs or days drawn to ``path``."""
+
+    @abc.abstractmethod
+    def plot_backtest(self, rows: pd.DataFrame, path: Path, title: str) -> Path | None:
+        """A backtest's rows drawn to ``path``; None when the kind draws none."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class TypedKindSpec(KindSpec, Generic[M, C]):
+    """A kind whose models play the role ``M`` (a :class:`~taiex.models.protocols.Model`) and
+    are configured by ``C``. Each heavy part is a loader: a function of no argument that imports
+    its module and returns the class or function, typed, so that a wrong name fails mypy in the
+    loader and a wrong signature at this declaration."""
+
+    model_class: Callable[[], ModelClass[M, C]]
+    config_class: Callable[[], type[C]]
+    evaluate: Callable[[], Evaluate[M]]
+    serve: Callable[[], Serve[M]]
+    run_backtest: Callable[[], Backtest[C]]
+    evaluation_plot: Callable[[], Plot]
+    backtest_plot: Callable[[], Plot] | None = None
+
+    def config(self, settings: Settings) -> C:
+        cls = self.config_class()
+        values: Mapping[str, object] = getattr(settings, self.config_section)
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         where = settings.origin(self.config_section)
@@ -185,50 +281,66 @@ class KindSpec:
             raise SettingsError(f"{where}: unknown keys {', '.join(unknown)}")
         _check_types(cls, values, where)
         try:
-            return cls.from_dict(values) if hasattr(cls, "from_dict") else cls(**values)
+            return cls.from_dict(values)
         except (TypeError, ValueError, InputError) as exc:
             raise SettingsError(f"{where}: {exc}") from exc
 
-    def params(self, settings: Settings) -> dict[str, Any]:
-        """The config as plain JSON values, as the registry keeps them."""
-        config = self.config(settings)
-        if hasattr(config, "to_dict"):
-            return dict(config.to_dict())
-        return dict(dataclasses.asdict(config))
+    def fit(self, settings: Settings, history: pd.DataFrame) -> M:
+        return self.model_class()(self.config(settings)).fit(history)
 
-    def fit(self, settings: Settings, history: Any) -> Any:
-        """A new model of this kind fitted on ``history`` (every row of it)."""
-        return self.resolve(self.model_class)(self.config(settings)).fit(history)
-
-    def from_bytes(self, data: bytes) -> Any:
-        return self.resolve(self.model_class).from_bytes(data)
+    def from_bytes(self, data: bytes) -> M:
+        return self.model_class().from_bytes(data)
 
     def run_evaluation(
         self,
-        model: Any,
+        model: Model,
         version: str,
-        history: Any,
+        history: pd.DataFrame,
         days: Sequence[dt.date] | None,
-        known: Sequence[Mapping[str, Any]] | None = None,
+        known: Sequence[Row] | None = None,
     ) -> Evaluation:
-        """``model`` scored on ``days`` (default: its window of unseen days in ``history``),
-        reusing the ``known`` rows it stored before (when the kind reuses any)."""
-        evaluate = self.resolve(self.evaluate)
-        if known is None:
-            evaluation: Evaluation = evaluate(model, version, history, days)
-        else:
-            evaluation = evaluate(model, version, history, days, known=known)
-        return evaluation
+        evaluate = self.evaluate()
+        return evaluate(self.own(model), version, history, days, window=self.window, known=known)
 
-    def served_rows(self, model: Any, version: str, history: Any) -> list[dict[str, Any]]:
-        """What the model serves for the day after ``history``'s last, as rows to store."""
-        rows: list[dict[str, Any]] = self.resolve(self.serve)(model, version, history)
-        return rows
+    def served_rows(
+        self, model: Model, version: str, history: pd.DataFrame
+    ) -> list[dict[str, object]]:
+        return self.serve()(self.own(model), version, history)
+
+    def backtest(
+        self,
+        settings: Settings,
+        history: pd.DataFrame,
+        *,
+        train_until: dt.date,
+        start: dt.date,
+        end: dt.date | None,
+    ) -> BacktestResult:
+        config = self.config(settings)
+        test = self.run_backtest()
+        return test(history, train_until=train_until, start=start, end=end, config=config)
+
+    def plot_evaluation(self, evaluation: Evaluation, path: Path, title: str) -> Path:
+        return self.evaluation_plot()(evaluation.frame, path, title)
+
+    def plot_backtest(self, rows: pd.DataFrame, path: Path, title: str) -> Path | None:
+        return None if self.backtest_plot is None else self.backtest_plot()(rows, path, title)
+
+    def own(self, model: Model) -> M:
+        """``model`` as this kind's; TypeError when it is another kind's."""
+        if not self._owns(model):
+            raise TypeError(f"a {type(model).__name__} is not a model of the kind {self.name}")
+        return model
+
+    def _owns(self, model: Model) -> TypeGuard[M]:
+        # A ModelClass is a class: the protocol types only its constructor and its loader.
+        cls: object = self.model_class()
+        return isinstance(cls, type) and isinstance(model, cls)
 
 
 # What a config field's annotation (a string: the modules use postponed annotations) accepts.
 # A float where a count is due reached torch or scikit-learn and ended in a traceback.
-_FIELD_TYPES: dict[str, tuple[str, Callable[[Any], bool]]] = {
+_FIELD_TYPES: dict[str, tuple[str, Callable[[object], bool]]] = {
     "int": ("a whole number", lambda v: isinstance(v, int)),
     "float": ("a number", lambda v: isinstance(v, int | float)),
     "str": ("a string", lambda v: isinstance(v, str)),
@@ -239,7 +351,7 @@ _FIELD_TYPES: dict[str, tuple[str, Callable[[Any], bool]]] = {
 }
 
 
-def _check_types(cls: type, values: Mapping[str, Any], where: str) -> None:
+def _check_types(cls: type[ModelConfig], values: Row, where: str) -> None:
     """SettingsError naming the key when a value of a model's table has the wrong type."""
     for f in dataclasses.fields(cls):
         if f.name not in values or str(f.type) not in _FIELD_TYPES:
@@ -248,12 +360,3 @@ def _check_types(cls: type, values: Mapping[str, Any], where: str) -> None:
         words, fits = _FIELD_TYPES[str(f.type)]
         if isinstance(value, bool) or not fits(value):
             raise SettingsError(f"{where}: {f.name} must be {words}, got {value!r}")
-
-
-def unseen_window(days: Sequence[dt.date], train_end: dt.date, window: int) -> list[dt.date]:
-    """The last ``window`` of ``days`` that come after ``train_end`` (the model never saw them)."""
-    return [d for d in days if d > train_end][-window:]
-
-
-def _iso(day: dt.date | None) -> str | None:
-    return day.isoformat() if day else None

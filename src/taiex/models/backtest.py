@@ -26,6 +26,7 @@ from taiex.models.classifier import EntrySignalClassifier
 from taiex.models.classifier_config import ClassifierConfig
 from taiex.models.lstm import LSTMForecaster
 from taiex.models.lstm_config import LSTMConfig
+from taiex.models.tournament import format_table
 
 DateLike = dt.date | str | pd.Timestamp
 M = TypeVar("M")
@@ -80,6 +81,28 @@ class LSTMBacktest:
     rows: pd.DataFrame
     summary: pd.DataFrame
     model: LSTMForecaster
+
+    def text(self) -> str:
+        """The summary per horizon, on days the model never saw: sMAPE beside the naive
+        forecast's, their ratio and the Diebold-Mariano t of the difference; the intervals'
+        coverage and interval (Winkler) score."""
+        header = ("h", "model", "naive", "ratio", "DM t", "cover 80", "cover 95", "score 80",
+                  "score 95", "pairs")  # fmt: skip
+        widths = (2, 8, 8, 6, 6, 8, 8, 8, 8, 6)
+        lines = [
+            "sMAPE (%) on days the model never saw; DM t: Diebold-Mariano t of model minus naive "
+            "(Newey-West, lag h; above 2: significantly worse than naive); score: mean interval "
+            "score in % of the last close (lower is better)",
+            " ".join(f"{name:>{width}}" for name, width in zip(header, widths, strict=True)),
+        ]
+        for r in self.summary.to_dict("records"):
+            dm = "—" if r["dm_t"] is None or math.isnan(r["dm_t"]) else f"{r['dm_t']:+.2f}"
+            lines.append(
+                f"{r['horizon']:>2} {r['smape_model']:>8.4f} {r['smape_naive']:>8.4f} "
+                f"{r['ratio']:>6.3f} {dm:>6} {r['coverage_80']:>7.1f}% {r['coverage_95']:>7.1f}% "
+                f"{r['score_80']:>8.3f} {r['score_95']:>8.3f} {r['n']:>6}"
+            )
+        return "\n".join(lines)
 
 
 def backtest_lstm(
@@ -171,6 +194,16 @@ class ClassifierBacktest:
     table: pd.DataFrame
     model: EntrySignalClassifier
     auc_note: str | None = None
+
+    def text(self) -> str:
+        """The tournament's table, then the winner's ROC AUC beside the trivial score's."""
+        auc = "undefined" if self.auc is None else f"{self.auc:.4f}"
+        trivial = "undefined" if self.trivial_auc is None else f"{self.trivial_auc:.4f}"
+        note = f" ({self.auc_note})" if self.auc_note else ""
+        return (
+            f"{format_table(self.table)}\n"
+            f"winner {self.model.winner_}: ROC AUC {auc}{note}; trivial close/MA20 score {trivial}"
+        )
 
 
 def backtest_classifier(

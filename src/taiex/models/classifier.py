@@ -41,6 +41,7 @@ from taiex.features import FEATURE_COLUMNS, classifier_features
 from taiex.models import artifact
 from taiex.models.candidates import TRUSTED_TYPES, candidate_pipeline
 from taiex.models.classifier_config import ClassifierConfig
+from taiex.models.protocols import Signal
 from taiex.models.tournament import run_tournament, training_set
 
 __all__ = ["ClassifierConfig", "EntrySignalClassifier"]
@@ -117,7 +118,7 @@ class EntrySignalClassifier:
         probability = self.model_.predict_proba(features.loc[usable])[:, 1]
         return pd.Series(probability, index=index, name="probability")
 
-    def signal(self, history: pd.DataFrame) -> dict[str, Any]:
+    def signal(self, history: pd.DataFrame) -> Signal:
         """The signal for the next XTAI session after the last day of ``history``.
 
         Returns ``date`` (the session the signal is for), ``based_on`` (the last day),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 from taiex.errors import InputError
 from taiex.models.candidates import CANDIDATES, Grid, candidate
@@ -52,7 +52,7 @@ class ClassifierConfig:
         """The grid of candidate ``name``: the override when given, else the default."""
         return self.grids.get(name, candidate(name).grid)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         """JSON-able form; ``from_dict`` reads it back."""
         values = dataclasses.asdict(self)
         values["candidates"] = list(self.candidates)
@@ -60,14 +60,18 @@ class ClassifierConfig:
         return values
 
     @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> ClassifierConfig:
+    def from_dict(cls, values: Mapping[str, object]) -> Self:
+        """The config ``to_dict`` gave, or a config file's table; keys it does not know are
+        left out."""
         fields = {f.name for f in dataclasses.fields(cls)}
-        known = {k: v for k, v in values.items() if k in fields}
+        # Checked at run time (the kind spec checks a config file's types, __post_init__ the
+        # names and ranges).
+        known: dict[str, Any] = {k: v for k, v in values.items() if k in fields}
         known["candidates"] = tuple(known.get("candidates", tuple(CANDIDATES)))
         return cls(**known)
 
 
-def _check_grid(name: str, grid: Any) -> None:
+def _check_grid(name: str, grid: object) -> None:
     """A grid is a table of parameter names to non-empty lists of values (what
     ``ParameterGrid`` needs; anything else ended in a scikit-learn traceback)."""
     if not isinstance(grid, Mapping):

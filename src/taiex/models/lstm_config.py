@@ -17,7 +17,10 @@ validated (issue 19).
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any, Self
 
 import numpy as np
 
@@ -105,6 +108,20 @@ class LSTMConfig:
             raise ValueError(f"LSTMConfig {names}: {exc}") from exc
         if self.device not in ("auto", "cpu", "cuda"):
             raise ValueError(f"LSTMConfig.device must be auto, cpu or cuda, got {self.device!r}")
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-able form (what the registry keeps as a version's params); ``from_dict`` reads
+        it back."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, object]) -> Self:
+        """The config with ``values`` in place of the defaults (TypeError for an unknown key).
+
+        The values come from a config file or an artifact's JSON: their types are checked at
+        run time (the kind spec checks a config file's; ``__post_init__`` the ranges)."""
+        loose: dict[str, Any] = dict(values)
+        return cls(**loose)
 
     @property
     def band(self) -> BandConfig:
