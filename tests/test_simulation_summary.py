@@ -383,5 +383,5 @@ def test_the_page_is_self_contained(tmp_path: Path) -> None:
 
 def test_comparison_labels_are_each_used_once(tmp_path: Path) -> None:
     folder, _ = fake_run(tmp_path / "a", days=30)
-    labels = [label for label, _ in comparison({"a": summarise(folder, Costs())})]
+    labels = [label for label, _ in comparison({"a": summarise(folder, Costs(), {"policy": "x"})})]
     assert len(labels) == len(set(labels))

@@ -29,9 +29,9 @@ import dataclasses
 import datetime as dt
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import NotRequired, Protocol, TypedDict, overload
 
 import numpy as np
 import pandas as pd
@@ -39,6 +39,7 @@ import pandas as pd
 from taiex.errors import ArtifactError, DataError
 from taiex.frames import to_date
 from taiex.kinds import MIN_DAYS_TO_JUDGE, Decision, Evaluation, KindSpec
+from taiex.models.protocols import Model
 from taiex.models.registry import LoadedModel, ModelVersion, Registry
 from taiex.reuse import evaluation as stored_evaluation
 from taiex.reuse import fresh_rows, sound_champion
@@ -90,7 +91,7 @@ def record_evaluation(store: Store, spec: KindSpec, evaluation: Evaluation) -> N
 
 def evaluate_champion(
     spec: KindSpec, registry: Registry, history: pd.DataFrame
-) -> tuple[LoadedModel | None, Evaluation | None]:
+) -> tuple[LoadedModel[Model] | None, Evaluation | None]:
     """The champion as loaded (None when there is no model, or none that loads) and its
     evaluation. The model loaded may be a former champion: see :func:`unloadable_champion`.
 
@@ -114,7 +115,7 @@ def evaluate_champion(
 
 def _stored_rows(
     spec: KindSpec, store: Store, version: str, history: pd.DataFrame
-) -> list[dict[str, Any]] | None:
+) -> list[dict[str, object]] | None:
     """The rows ``version`` served on the last ``spec.reuse_days`` days of ``history`` (None
     when the kind reuses nothing), except those made before a revision of a day up to theirs:
     they were computed from prices that have changed since."""
@@ -126,7 +127,7 @@ def _stored_rows(
 
 
 def unloadable_champion(
-    registry: Registry, kind: str, loaded: LoadedModel | None
+    registry: Registry, kind: str, loaded: LoadedModel[Model] | None
 ) -> tuple[ModelVersion, str] | None:
     """The champion and why, when its own artifact does not load (``loaded`` is then a former
     champion, or None when no version loads); None when the champion is sound."""
@@ -145,6 +146,18 @@ def _broken_decision(reason: str) -> Decision:
 # ---------------------------------------------------------------- training and trials
 
 
+class TrialSummary(TypedDict):
+    """A trial in a step's JSON."""
+
+    version: str
+    score: float | None
+    champion_score: float | None
+    promoted: bool
+    reason: str
+    # What a promoted challenger served at once (added by :func:`taiex.pipeline.retrain`).
+    output: NotRequired[dict[str, object]]
+
+
 @dataclass(frozen=True)
 class Trial:
     """A challenger's result against the champion (or the first model of a kind)."""
@@ -155,7 +168,7 @@ class Trial:
     promoted: bool
     reason: str
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self) -> TrialSummary:
         return {
             "version": self.version,
             "score": self.score,
@@ -180,7 +193,7 @@ def holdout_end(spec: KindSpec, history: pd.DataFrame) -> dt.date:
 
 def train_and_register(
     spec: KindSpec, settings: Settings, registry: Registry, history: pd.DataFrame, until: dt.date
-) -> tuple[Any, ModelVersion]:
+) -> tuple[Model, ModelVersion]:
     """Fit a model of ``spec`` on the days up to ``until`` and register it as a challenger."""
     subset = history[pd.to_datetime(history["date"]).dt.date <= until].reset_index(drop=True)
     log.info("training a %s on %d days up to %s", spec.name, len(subset), until)
@@ -237,7 +250,7 @@ def challenge(
     settings: Settings,
     registry: Registry,
     history: pd.DataFrame,
-    champion: LoadedModel,
+    champion: LoadedModel[Model],
     evaluation: Evaluation,
     *,
     titleholder: ModelVersion | None = None,
@@ -293,7 +306,7 @@ def challenge(
 
 
 def _restore(
-    registry: Registry, holder: ModelVersion, champion: LoadedModel, trial: Trial
+    registry: Registry, holder: ModelVersion, champion: LoadedModel[Model], trial: Trial
 ) -> Trial:
     """After a trial that crowned nobody: when the titleholder cannot be loaded, the last good
     champion (the one the trial measured) takes the title back."""
@@ -327,7 +340,15 @@ def _fmt(value: float | None) -> str:
     return "undefined" if value is None else f"{value:.4f}"
 
 
-def json_safe(value: Any) -> Any:
+@overload
+def json_safe(value: Mapping[str, object]) -> dict[str, object]: ...
+
+
+@overload
+def json_safe(value: object) -> object: ...
+
+
+def json_safe(value: object) -> object:
     """Plain JSON types (dates as ISO text, numpy numbers as floats), as the database keeps them."""
     if isinstance(value, dict):
         return {str(k): json_safe(v) for k, v in value.items()}
@@ -345,6 +366,22 @@ def json_safe(value: Any) -> Any:
 # ---------------------------------------------------------------- one kind's monitoring
 
 
+class KindSummary(TypedDict):
+    """One kind's part of a monitoring step's JSON."""
+
+    champion: str | None
+    metric_name: str
+    metric: float | None
+    baseline: float | None
+    threshold: float
+    retrain: bool
+    reason: str
+    evaluation: dict[str, object] | None
+    challenger: TrialSummary | None
+    skipped_artifacts: list[str]
+    figure: NotRequired[str]  # the evaluation figure, when drawn (taiex.pipeline.evaluate)
+
+
 @dataclass(frozen=True)
 class KindReport:
     """What monitoring found and decided for one kind: that kind's part of the JSON."""
@@ -356,7 +393,7 @@ class KindReport:
     decision: Decision
     skipped: list[str] = field(default_factory=list)  # bad artifacts passed over
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self) -> KindSummary:
         ev = self.evaluation
         return {
             "champion": self.champion,

@@ -21,7 +21,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, NotRequired, Protocol, TypedDict
 
 from taiex.calendar import Month
 from taiex.errors import (
@@ -54,8 +54,9 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from taiex.kinds import Evaluation
+    from taiex.models.protocols import Model
     from taiex.models.registry import LoadedModel, ModelVersion, Registry
-    from taiex.monitor import RetrainPolicy
+    from taiex.monitor import KindSummary, RetrainPolicy, TrialSummary
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +136,16 @@ class Context:
 # ---------------------------------------------------------------- data
 
 
+class DataUpdate(TypedDict):
+    """What a data step added: rows inserted and revised, and the last stored day after it."""
+
+    months: NotRequired[int]  # months loaded (:func:`update_data`)
+    inserted: int
+    updated: int
+    previous_last_date: NotRequired[str | None]  # the last stored day before (:func:`update_data`)
+    last_date: str | None
+
+
 def months_to_load(ctx: Context, as_of: dt.date | None = None) -> list[Month]:
     """The whole history on an empty database, else the months since the last stored day."""
     today = as_of_day(as_of)
@@ -171,7 +182,7 @@ def save_to_database(ctx: Context, months: list[str], as_of: dt.date | None = No
         loader.client.close()
 
 
-def merge(ctx: Context, load_id: str) -> dict[str, Any]:
+def merge(ctx: Context, load_id: str) -> DataUpdate:
     """Merge a staged load into ``weighted_index`` in one transaction (``merge_weighted_index``)."""
     with ctx.store.lock(ETL_LOCK):
         try:
@@ -234,7 +245,7 @@ def update(
 
 def update_data(
     ctx: Context, as_of: dt.date | None = None, progress: Progress | None = None
-) -> dict[str, Any]:
+) -> DataUpdate:
     """Download, stage and merge what is missing (the whole history on an empty database); the
     caller holds the load lock."""
     before = ctx.store.summary()["last_date"]
@@ -252,7 +263,7 @@ def update_data(
 # ---------------------------------------------------------------- models
 
 
-def champion(ctx: Context, spec: KindSpec, history: pd.DataFrame) -> LoadedModel:
+def champion(ctx: Context, spec: KindSpec, history: pd.DataFrame) -> LoadedModel[Model]:
     """The champion of a kind, training the first one (on ``history``) when there is none."""
     from taiex.monitor import first_model
 
@@ -267,7 +278,7 @@ def champion(ctx: Context, spec: KindSpec, history: pd.DataFrame) -> LoadedModel
         return registry.load_champion(spec.name, spec.from_bytes)
 
 
-def serve(ctx: Context, kind_name: str, day: dt.date | None = None) -> dict[str, Any]:
+def serve(ctx: Context, kind_name: str, day: dt.date | None = None) -> dict[str, object]:
     """What the champion of a kind says for the session after the data day (the forecast, the
     signal), stored once per model version and day (``svm_classification``,
     ``lstm_predict_task``)."""
@@ -286,7 +297,7 @@ def serve(ctx: Context, kind_name: str, day: dt.date | None = None) -> dict[str,
     }
 
 
-def _stored_serve(ctx: Context, spec: KindSpec, day: dt.date) -> dict[str, Any] | None:
+def _stored_serve(ctx: Context, spec: KindSpec, day: dt.date) -> dict[str, object] | None:
     """A rerun's answer: what the champion served from ``day`` already, while it still holds
     (:mod:`taiex.reuse`), as the same JSON; None when the model must run. Its artifact passes
     its checksum, so nothing was skipped to load it."""
@@ -299,7 +310,7 @@ def _stored_serve(ctx: Context, spec: KindSpec, day: dt.date) -> dict[str, Any] 
     return {"version": current.version, **spec.summarise(rows), "skipped_artifacts": []}
 
 
-def train(ctx: Context, kind_name: str, until: dt.date | None = None) -> dict[str, Any]:
+def train(ctx: Context, kind_name: str, until: dt.date | None = None) -> dict[str, object]:
     """Train on the days up to ``until`` (default: every stored day) and register the model.
 
     The first model of a kind becomes champion; a later one stays a challenger until
@@ -332,7 +343,7 @@ class Served:
 
     spec: KindSpec
     version: str
-    rows: list[dict[str, Any]]
+    rows: list[dict[str, object]]
     skipped: list[str]
 
 
@@ -367,7 +378,7 @@ class Backtest:
     """A walk-forward test's scored rows, its summary in words, and its plot (if the kind has
     one)."""
 
-    rows: Any  # a DataFrame: one row per scored pair or day
+    rows: pd.DataFrame  # one row per scored pair or day
     text: str
     plot: Path | None
 
@@ -394,7 +405,7 @@ def backtest(
 # ---------------------------------------------------------------- monitoring
 
 
-def evaluate(ctx: Context, kind_name: str, day: dt.date | None = None) -> dict[str, Any]:
+def evaluate(ctx: Context, kind_name: str, day: dt.date | None = None) -> KindSummary:
     """Measure the champion of a kind on the data up to ``day``, store the figure and its plot;
     say whether to retrain. A rerun for the same day answers from what it stored, while that
     still holds (:func:`taiex.monitor.stored_report`), without loading the model."""
@@ -427,11 +438,11 @@ def _stored_figure(ctx: Context, spec: KindSpec, evaluation: Evaluation) -> str 
     return name if ctx.store.figures.has(name) else None
 
 
-def _has_rows(frame: Any) -> bool:
+def _has_rows(frame: pd.DataFrame | None) -> bool:
     return frame is not None and not frame.empty
 
 
-def retrain(ctx: Context, kind_name: str, day: dt.date | None = None) -> dict[str, Any]:
+def retrain(ctx: Context, kind_name: str, day: dt.date | None = None) -> TrialSummary:
     """Train a challenger (or the first model) on the data up to ``day`` and promote it only
     when it is better; a promoted one stores its answer for the session after ``day``."""
     from taiex.monitor import retrain_kind
@@ -445,7 +456,7 @@ def retrain(ctx: Context, kind_name: str, day: dt.date | None = None) -> dict[st
     return summary
 
 
-def monitor(ctx: Context, kind_name: str, day: dt.date | None = None) -> dict[str, Any]:
+def monitor(ctx: Context, kind_name: str, day: dt.date | None = None) -> KindSummary:
     """Evaluate, decide and, when the decision says so, retrain: one kind's part of the JSON."""
     summary = evaluate(ctx, kind_name, day)
     if summary["retrain"]:
@@ -478,7 +489,7 @@ def _figure_name(spec: KindSpec, evaluation: Evaluation) -> str:
     return f"{spec.name}_{evaluation.model_version}_{evaluation.data_date:%Y%m%d}.png"
 
 
-def draw_outputs(ctx: Context) -> dict[str, Any]:
+def draw_outputs(ctx: Context) -> dict[str, str]:
     """The forecast plot and the HTML report (``process_models_predict_outputs``)."""
     from taiex.report.page import write_report
 
@@ -489,9 +500,19 @@ def draw_outputs(ctx: Context) -> dict[str, Any]:
 # ---------------------------------------------------------------- the whole job
 
 
-def run(
-    ctx: Context, as_of: dt.date | None = None, progress: Progress | None = None
-) -> dict[str, Any]:
+class RunSummary(TypedDict):
+    """The daily job's JSON: the data step, what each kind served (by kind), its monitoring,
+    the outputs written and the seconds the model steps took."""
+
+    data: DataUpdate
+    nothing_new: bool
+    served: dict[str, dict[str, object]]
+    monitor: dict[str, KindSummary]
+    outputs: dict[str, str]
+    seconds: float
+
+
+def run(ctx: Context, as_of: dt.date | None = None, progress: Progress | None = None) -> RunSummary:
     """The daily job in one process: data, models, monitoring, outputs. The whole job holds the
     load lock, so a second ``taiex run`` stops at once (exit code 75)."""
     progress = progress or Silent()
@@ -503,28 +524,35 @@ def run(
 
 def run_models(
     ctx: Context,
-    data: dict[str, Any],
+    data: DataUpdate,
     day: dt.date | None = None,
     progress: Progress | None = None,
-) -> dict[str, Any]:
+) -> RunSummary:
     """Everything after the data update, for the data up to ``day`` (all when None)."""
     progress = progress or Silent()
     started = time.monotonic()
     nothing_new = data["inserted"] == 0 and data["updated"] == 0
-    result: dict[str, Any] = {"data": data, "nothing_new": nothing_new, "served": {}}
+    served: dict[str, dict[str, object]] = {}
     for spec in KINDS:
         progress.step(f"serve {spec.name}")
-        result["served"][spec.name] = serve(ctx, spec.name, day)
-    result["monitor"] = {}
+        served[spec.name] = serve(ctx, spec.name, day)
+    monitored: dict[str, KindSummary] = {}
     for spec in KINDS:
         progress.step(f"monitor {spec.name}")
         part = monitor(ctx, spec.name, day)
-        result["monitor"][spec.name] = part
-        if (part["challenger"] or {}).get("promoted"):
+        monitored[spec.name] = part
+        challenger = part["challenger"]
+        if challenger is not None and challenger["promoted"]:
             # A new champion speaks for tomorrow: the answer it stored replaces the old one's.
-            result["served"][spec.name] = part["challenger"]["output"]
+            served[spec.name] = challenger["output"]
     if ctx.draw:
         progress.step("report")
-    result["outputs"] = draw_outputs(ctx) if ctx.draw else {}
-    result["seconds"] = round(time.monotonic() - started, 3)
-    return result
+    outputs = draw_outputs(ctx) if ctx.draw else {}
+    return {
+        "data": data,
+        "nothing_new": nothing_new,
+        "served": served,
+        "monitor": monitored,
+        "outputs": outputs,
+        "seconds": round(time.monotonic() - started, 3),
+    }

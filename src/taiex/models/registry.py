@@ -15,7 +15,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar, cast
+from typing import Generic, TypeVar, cast
 
 from taiex.errors import ArtifactError, DataError, NotFittedError, StorageError
 from taiex.store import Store
@@ -37,8 +37,8 @@ class ModelVersion:
     status: str
     train_start: dt.date
     train_end: dt.date
-    params: dict[str, Any]
-    metrics: dict[str, Any]
+    params: dict[str, object]  # the config, as JSON
+    metrics: dict[str, object]  # the model's metadata, as JSON
     sha256: str
     created_at: dt.datetime
     promoted_at: dt.datetime | None = None
@@ -48,7 +48,7 @@ class ModelVersion:
     champion_score: float | None = None
     decided_at: dt.datetime | None = None
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self) -> dict[str, object]:
         """JSON-able facts for listings and reports."""
         return {
             "version": self.version,
@@ -69,10 +69,10 @@ class ModelVersion:
 
 
 @dataclass(frozen=True)
-class LoadedModel:
+class LoadedModel(Generic[M]):
     """A model ready to use, the version it came from, and what was skipped to get it."""
 
-    model: Any
+    model: M
     version: ModelVersion
     skipped: list[str] = field(default_factory=list)  # "lstm-v3: checksum mismatch", ...
 
@@ -92,8 +92,8 @@ class Registry:
         *,
         train_start: dt.date,
         train_end: dt.date,
-        params: dict[str, Any],
-        metrics: dict[str, Any],
+        params: dict[str, object],
+        metrics: dict[str, object],
     ) -> ModelVersion:
         """Store a new challenger; its version is the next number of its kind (``lstm-v3``)."""
         row = {
@@ -113,7 +113,7 @@ class Registry:
         Returns False, changing nothing, when another process changed the champion meanwhile.
         """
         now = self.store.now()
-        changes: dict[int, dict[str, Any]] = {}
+        changes: dict[int, dict[str, object]] = {}
         if expected is not None:
             changes[expected.id] = {"status": "retired"}
         changes[version.id] = {"status": "champion", "promoted_at": now}
@@ -126,7 +126,7 @@ class Registry:
         return True
 
     def promote_by_hand(
-        self, kind: Kind, version: str, from_bytes: Callable[[bytes], Any]
+        self, kind: Kind, version: str, from_bytes: Callable[[bytes], object]
     ) -> ModelVersion:
         """Make ``version`` the champion at once, recorded as a manual decision.
 
@@ -250,7 +250,7 @@ class Registry:
             _LOADED.popitem(last=False)
         return model
 
-    def load_champion(self, kind: Kind, from_bytes: Callable[[bytes], Any]) -> LoadedModel:
+    def load_champion(self, kind: Kind, from_bytes: Callable[[bytes], M]) -> LoadedModel[M]:
         """The champion, or, when its artifact is bad, the last good version that was champion.
 
         Never silent: what was skipped is in ``LoadedModel.skipped`` and logged as a warning.
@@ -276,5 +276,5 @@ class Registry:
 
 
 # Models built from checked artifacts, by (kind, sha256), the most recently used last.
-_LOADED: OrderedDict[tuple[str, str], Any] = OrderedDict()
+_LOADED: OrderedDict[tuple[str, str], object] = OrderedDict()
 _LOADED_MAX = 8

@@ -8,24 +8,30 @@ from __future__ import annotations
 
 import base64
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import jinja2
 
 from taiex.files import write_atomic
 from taiex.metrics import MIN_DM_PAIRS
 from taiex.simulation.records import DECISIONS, FORECASTS, SIGNALS, RunFolder
-from taiex.simulation.summary import Costs, strategy_returns
+from taiex.simulation.summary import (
+    Costs,
+    HorizonFigures,
+    LoopFigures,
+    SignalFigures,
+    StrategyFigures,
+    Summary,
+    strategy_returns,
+)
 
 # The 5 % two-sided critical value of a t statistic on many pairs.
 SIGNIFICANT_T = 1.96
 PLOTS = "plots"
 
 
-def plain_words(summary: Mapping[str, Any]) -> list[str]:
+def plain_words(summary: Summary) -> list[str]:
     """What the loop would have served, in a few sentences a user can act on."""
     lines = [_period_line(summary)]
     horizons = summary.get("forecast", {}).get("horizons", [])
@@ -42,7 +48,7 @@ def plain_words(summary: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-def _period_line(summary: Mapping[str, Any]) -> str:
+def _period_line(summary: Summary) -> str:
     period = summary.get("period") or {}
     return (
         f"Every evening from {period.get('first', '?')} to {period.get('last', '?')} "
@@ -51,7 +57,7 @@ def _period_line(summary: Mapping[str, Any]) -> str:
     )
 
 
-def _forecast_line(first: Mapping[str, Any], last: Mapping[str, Any]) -> str:
+def _forecast_line(first: HorizonFigures, last: HorizonFigures) -> str:
     text = (
         f"Its next-day forecast missed the actual open by {first['smape']:.2f} % on average "
         f"(sMAPE), the last close by {first['naive_smape']:.2f} %: "
@@ -82,14 +88,14 @@ def _significance(t: float | None) -> str:
     return f"Diebold–Mariano t {t:+.2f}: {verdict}"
 
 
-def _band_line(first: Mapping[str, Any]) -> str:
+def _band_line(first: HorizonFigures) -> str:
     return (
         f"The 80 % band held {first['coverage_80']:.0%} of the next-day opens and the 95 % band "
         f"{first['coverage_95']:.0%}."
     )
 
 
-def _signal_line(signal: Mapping[str, Any]) -> str:
+def _signal_line(signal: SignalFigures) -> str:
     auc = _num(signal.get("roc_auc"), ".3f")
     return (
         f"The entry signal ranked the {signal['n']:,} days with ROC AUC {auc} against "
@@ -100,7 +106,7 @@ def _signal_line(signal: Mapping[str, Any]) -> str:
     )
 
 
-def _strategy_line(strategy: Mapping[str, Any]) -> str:
+def _strategy_line(strategy: StrategyFigures) -> str:
     costs = strategy.get("costs", {})
     mine, hold = strategy["signal"], strategy["buy_and_hold"]
     return (
@@ -113,7 +119,7 @@ def _strategy_line(strategy: Mapping[str, Any]) -> str:
     )
 
 
-def _loop_lines(loop: Mapping[str, Any]) -> list[str]:
+def _loop_lines(loop: LoopFigures) -> list[str]:
     kinds = loop.get("kinds", {})
     parts = [
         f"the {titles().get(kind, kind)} was judged due for a retrain on "
@@ -141,7 +147,7 @@ def metric_names() -> dict[str, str]:
     return {spec.name: spec.metric.name + (" %" if spec.metric.percent else "") for spec in KINDS}
 
 
-def _num(value: Any, fmt: str) -> str:
+def _num(value: object, fmt: str) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
     return format(value, fmt)
@@ -161,7 +167,7 @@ class Image:
         return "data:image/png;base64," + base64.b64encode(self.path.read_bytes()).decode("ascii")
 
 
-def draw(folder: RunFolder, summary: Mapping[str, Any], costs: Costs) -> list[Image]:
+def draw(folder: RunFolder, summary: Summary, costs: Costs) -> list[Image]:
     """The page's plots, drawn from the folder's tables into ``folder/plots``."""
     from taiex.simulation import plots
 
@@ -198,7 +204,7 @@ def draw(folder: RunFolder, summary: Mapping[str, Any], costs: Costs) -> list[Im
     ]
 
 
-def write_page(folder: RunFolder, summary: Mapping[str, Any], costs: Costs) -> Path:
+def write_page(folder: RunFolder, summary: Summary, costs: Costs) -> Path:
     """Draw the plots and write ``index.html`` into the folder; returns its path."""
     images = draw(folder, summary, costs)
     environment = jinja2.Environment(

@@ -19,16 +19,17 @@ import datetime as dt
 import json
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import pandas as pd
 
 from taiex import __version__
 from taiex.errors import DataError, InputError
 from taiex.files import write_atomic
+from taiex.models.evaluation import as_count
 from taiex.settings import Settings
 from taiex.simulation import policies
 from taiex.simulation.records import (
@@ -40,9 +41,16 @@ from taiex.simulation.records import (
     RunFolder,
 )
 from taiex.simulation.scratch import ScratchDatabase
-from taiex.simulation.summary import Costs, drift_forecast, summarise
+from taiex.simulation.summary import About, Costs, Summary, drift_forecast, summarise
 from taiex.source import DailyRow
 from taiex.store import Store
+
+if TYPE_CHECKING:
+    from taiex.etl import MonthLoad
+    from taiex.kinds import KindSpec
+    from taiex.monitor import KindSummary
+    from taiex.pipeline import Context, DataUpdate, RunSummary
+    from taiex.simulation.records import Table
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +109,7 @@ class Quiet:
 @dataclass(frozen=True)
 class Outcome:
     folder: Path
-    summary: dict[str, Any]
+    summary: Summary
     days_run: int  # sessions simulated by this call (the others were done before)
 
 
@@ -148,9 +156,7 @@ def simulate(
     return Outcome(out, summary, ran)
 
 
-def finish(
-    folder: RunFolder, rows: Sequence[DailyRow], about: dict[str, Any], costs: Costs
-) -> dict[str, Any]:
+def finish(folder: RunFolder, rows: Sequence[DailyRow], about: About, costs: Costs) -> Summary:
     """Write the outcomes into the tables, then ``summary.json`` and ``index.html``."""
     from taiex.simulation.page import write_page
 
@@ -166,7 +172,7 @@ def finish(
 # ---------------------------------------------------------------- the folder's settings
 
 
-def _about(settings: Settings, request: Request, sessions: Sequence[dt.date]) -> dict[str, Any]:
+def _about(settings: Settings, request: Request, sessions: Sequence[dt.date]) -> About:
     """What the simulation is (kept in ``simulation.json``, copied into the summary)."""
     from taiex.kinds import KINDS
 
@@ -189,7 +195,7 @@ def _about(settings: Settings, request: Request, sessions: Sequence[dt.date]) ->
 _SAME = ("policy", "costs", "thresholds", "settings")
 
 
-def _check_folder(folder: RunFolder, about: dict[str, Any]) -> None:
+def _check_folder(folder: RunFolder, about: About) -> None:
     path = folder.path / RunFolder.SETTINGS
     first = about["period"]["first"]
     if path.exists():
@@ -254,7 +260,11 @@ class _Replay:
         cpu, wall = time.process_time(), time.perf_counter()
         steps = _StepTimer(self.ctx, self.observer, day)
         merged = self.ctx.store.merge_rows([row], source="simulation")
-        data = {"inserted": merged.inserted, "updated": merged.updated, "last_date": str(day)}
+        data: DataUpdate = {
+            "inserted": merged.inserted,
+            "updated": merged.updated,
+            "last_date": str(day),
+        }
         result = run_models(self.ctx, data, day, steps)
         steps.close()
         record = _DayRecord.of(self.ctx, day, result, steps)
@@ -272,8 +282,8 @@ class _Replay:
                 self.sessions.index(day) + 1,
                 len(self.sessions),
                 cpu_seconds,
-                tuple(v["version"] for v in record.versions),
-                tuple(d["challenger"] for d in record.decisions if d["promoted"]),
+                tuple(str(v["version"]) for v in record.versions),
+                tuple(str(d["challenger"]) for d in record.decisions if d["promoted"]),
             )
         )
 
@@ -294,7 +304,7 @@ class SimulatedClock:
 class _StepTimer:
     """Times the job's steps and tells which versions each one registered (its training)."""
 
-    def __init__(self, ctx: Any, observer: Observer, day: dt.date) -> None:
+    def __init__(self, ctx: Context, observer: Observer, day: dt.date) -> None:
         self.ctx = ctx
         self.observer = observer
         self.day = day
@@ -306,7 +316,7 @@ class _StepTimer:
     def loading(self, months: int, to_fetch: int, interval: float) -> None:
         pass
 
-    def loaded(self, load: Any) -> None:
+    def loaded(self, load: MonthLoad) -> None:
         pass
 
     def step(self, name: str) -> None:
@@ -329,15 +339,18 @@ class _StepTimer:
         self.current = None
 
 
+Rows = list[dict[str, object]]
+
+
 @dataclass
 class _DayRecord:
-    forecasts: list[dict[str, Any]] = field(default_factory=list)
-    signals: list[dict[str, Any]] = field(default_factory=list)
-    decisions: list[dict[str, Any]] = field(default_factory=list)
-    versions: list[dict[str, Any]] = field(default_factory=list)
-    days: list[dict[str, Any]] = field(default_factory=list)
+    forecasts: Rows = field(default_factory=list)
+    signals: Rows = field(default_factory=list)
+    decisions: Rows = field(default_factory=list)
+    versions: Rows = field(default_factory=list)
+    days: Rows = field(default_factory=list)
 
-    def tables(self) -> list[tuple[Any, list[dict[str, Any]]]]:
+    def tables(self) -> list[tuple[Table, Rows]]:
         return [
             (FORECASTS, self.forecasts),
             (SIGNALS, self.signals),
@@ -347,14 +360,14 @@ class _DayRecord:
         ]
 
     @classmethod
-    def of(cls, ctx: Any, day: dt.date, result: dict[str, Any], steps: _StepTimer) -> _DayRecord:
+    def of(cls, ctx: Context, day: dt.date, result: RunSummary, steps: _StepTimer) -> _DayRecord:
         from taiex.kinds import KINDS
 
         record = cls()
         history = ctx.history(day)
         for spec in KINDS:
             served = result["served"][spec.name]
-            rows = _served_rows(ctx, spec, served["version"], day)
+            rows = _served_rows(ctx, spec, str(served["version"]), day)
             if spec.serves == "forecasts":
                 record.forecasts.extend(_forecast_rows(rows, history))
             else:
@@ -378,19 +391,20 @@ class _DayRecord:
         return record
 
 
-def _served_rows(ctx: Any, spec: Any, version: str, day: dt.date) -> list[dict[str, Any]]:
+def _served_rows(ctx: Context, spec: KindSpec, version: str, day: dt.date) -> Rows:
     """The rows the champion stored for the day (what the report would have shown)."""
-    repository = getattr(ctx.store, spec.serves)
-    rows: list[dict[str, Any]] = repository.between(version, day, day)
+    rows: Rows = getattr(ctx.store, spec.serves).between(version, day, day)
     return rows
 
 
-def _forecast_rows(rows: list[dict[str, Any]], history: pd.DataFrame) -> list[dict[str, Any]]:
-    drift = drift_forecast(history["close"].to_numpy(float), max(r["horizon"] for r in rows))
-    return [{**row, "drift": drift[row["horizon"] - 1], "actual": None} for row in rows]
+def _forecast_rows(rows: Rows, history: pd.DataFrame) -> Rows:
+    horizons = [as_count(row["horizon"]) for row in rows]
+    drift = drift_forecast(history["close"].to_numpy(float), max(horizons))
+    pairs = zip(rows, horizons, strict=True)
+    return [{**row, "drift": drift[h - 1], "actual": None} for row, h in pairs]
 
 
-def _signal_rows(rows: list[dict[str, Any]], history: pd.DataFrame) -> list[dict[str, Any]]:
+def _signal_rows(rows: Rows, history: pd.DataFrame) -> Rows:
     from taiex.features import trivial_score
 
     tail = history.tail(40).reset_index(drop=True)  # MA20 needs 20 days; the score one day
@@ -411,9 +425,9 @@ def _signal_rows(rows: list[dict[str, Any]], history: pd.DataFrame) -> list[dict
 
 
 def _decision_row(
-    day: dt.date, kind: str, part: dict[str, Any], served: dict[str, Any]
-) -> dict[str, Any]:
-    challenger = part.get("challenger") or {}
+    day: dt.date, kind: str, part: KindSummary, served: Mapping[str, object]
+) -> dict[str, object]:
+    challenger: Mapping[str, object] = part.get("challenger") or {}
     return {
         "date": day,
         "kind": kind,

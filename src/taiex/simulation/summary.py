@@ -21,12 +21,13 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Literal, NotRequired, TypedDict
 
 import numpy as np
 import pandas as pd
 
 from taiex.errors import InputError
+from taiex.frames import FloatArray
 from taiex.metrics import coverage, diebold_mariano, interval_score, roc_auc, smape_terms
 from taiex.simulation.records import DAYS, DECISIONS, FORECASTS, SIGNALS, VERSIONS, RunFolder
 
@@ -59,15 +60,114 @@ class Costs:
         return (self.fee_pct + self.exit_tax_pct) / 100.0
 
 
-def summarise(
-    folder: RunFolder, costs: Costs, about: Mapping[str, Any] | None = None
-) -> dict[str, Any]:
+# ---------------------------------------------------------------- the summary's shape
+
+
+class Period(TypedDict):
+    first: str  # ISO dates
+    last: str
+
+
+class About(TypedDict):
+    """What a simulation is (its folder's ``simulation.json``)."""
+
+    policy: str
+    period: Period
+    costs: dict[str, float]
+    thresholds: dict[str, float]  # by kind
+    settings: dict[str, object]  # the settings that decide, and each kind's params
+    taiex_version: str
+
+
+class HorizonFigures(TypedDict):
+    horizon: int
+    n: int
+    first_origin: str
+    last_origin: str
+    smape: float
+    naive_smape: float
+    drift_smape: float
+    ratio_naive: float | None
+    ratio_drift: float | None
+    dm_t_naive: float | None
+    dm_t_drift: float | None
+    coverage_80: float
+    interval_score_80: float
+    coverage_95: float
+    interval_score_95: float
+
+
+class ForecastFigures(TypedDict):
+    pairs: int
+    horizons: list[HorizonFigures]
+
+
+class SignalFigures(TypedDict):
+    n: int  # labelled days; the rest only when there is one
+    positives: int
+    roc_auc: NotRequired[float | None]
+    roc_auc_undefined: NotRequired[str | None]
+    trivial_roc_auc: NotRequired[float | None]
+    brier: NotRequired[float]
+    trivial_rule_brier: NotRequired[float]
+    base_rate_brier: NotRequired[float]
+    accuracy: NotRequired[float]
+    trivial_rule_accuracy: NotRequired[float]
+
+
+class Performance(TypedDict):
+    total_return: float
+    annual_return: float
+    annual_volatility: float | None
+    sharpe: float | None
+    max_drawdown: float
+    switches: int
+    days_in_market: float
+
+
+class StrategyFigures(TypedDict):
+    costs: dict[str, float]
+    days: int  # the strategies below only when there is one
+    signal: NotRequired[Performance]
+    trivial_rule: NotRequired[Performance]
+    buy_and_hold: NotRequired[Performance]
+
+
+class KindLoop(TypedDict):
+    days_judged: int
+    mean_metric: float | None
+    mean_baseline: float | None
+    retrain_decisions: int
+    challengers: int
+    promotions: int
+    models_trained: int
+    training_seconds: float
+    versions_served: list[str]
+
+
+class LoopFigures(TypedDict):
+    kinds: dict[str, KindLoop]
+    cpu_seconds: float
+    wall_seconds: float
+
+
+class Summary(About):
+    """``summary.json``: what the simulation is, then its figures."""
+
+    days: int
+    forecast: ForecastFigures
+    signal: SignalFigures
+    strategy: StrategyFigures
+    loop: LoopFigures
+
+
+def summarise(folder: RunFolder, costs: Costs, about: About) -> Summary:
     """Every figure of the simulation in ``folder``, from its CSV files; ``about`` (the period,
     the policy, the settings) is copied in front."""
     forecasts = folder.read(FORECASTS)
     signals = folder.read(SIGNALS)
     return {
-        **dict(about or {}),
+        **about,
         "days": len(folder.read(DAYS)),
         "forecast": forecast_figures(forecasts),
         "signal": signal_figures(signals),
@@ -79,7 +179,7 @@ def summarise(
 # ---------------------------------------------------------------- forecasts
 
 
-def drift_forecast(closes: Sequence[float] | np.ndarray[Any, Any], horizons: int) -> list[float]:
+def drift_forecast(closes: Sequence[float] | FloatArray, horizons: int) -> list[float]:
     """The drift random walk's forecasts for horizons 1..``horizons`` from a series of closes
     (oldest first): the last close plus h times the average change over the series (Hyndman &
     Athanasopoulos, *Forecasting: Principles and Practice*, 5.2)."""
@@ -89,7 +189,7 @@ def drift_forecast(closes: Sequence[float] | np.ndarray[Any, Any], horizons: int
     return [last + h * slope for h in range(1, horizons + 1)]
 
 
-def forecast_figures(forecasts: pd.DataFrame) -> dict[str, Any]:
+def forecast_figures(forecasts: pd.DataFrame) -> ForecastFigures:
     """Per-horizon figures over the served rows with a known actual (see the module's text)."""
     scored = forecasts.dropna(subset=["actual"]).sort_values(["horizon", "origin_date"])
     horizons = []
@@ -98,12 +198,13 @@ def forecast_figures(forecasts: pd.DataFrame) -> dict[str, Any]:
     return {"pairs": len(scored), "horizons": horizons}
 
 
-def _horizon_figures(horizon: int, part: pd.DataFrame) -> dict[str, Any]:
+def _horizon_figures(horizon: int, part: pd.DataFrame) -> HorizonFigures:
     actual = part["actual"].to_numpy(float)
     loss = smape_terms(part["forecast"], actual)
     naive = smape_terms(part["naive"], actual)
     drift = smape_terms(part["drift"], actual)
-    figures: dict[str, Any] = {
+    bands = {level: (part[f"lower_{level}"], part[f"upper_{level}"]) for level in INTERVAL_LEVELS}
+    return {
         "horizon": horizon,
         "n": len(part),
         "first_origin": part["origin_date"].iloc[0].date().isoformat(),
@@ -115,12 +216,11 @@ def _horizon_figures(horizon: int, part: pd.DataFrame) -> dict[str, Any]:
         "ratio_drift": _ratio(loss.mean(), drift.mean()),
         "dm_t_naive": diebold_mariano(loss, naive, horizon),
         "dm_t_drift": diebold_mariano(loss, drift, horizon),
+        "coverage_80": coverage(*bands[80], actual),
+        "interval_score_80": interval_score(*bands[80], actual, 80 / 100),
+        "coverage_95": coverage(*bands[95], actual),
+        "interval_score_95": interval_score(*bands[95], actual, 95 / 100),
     }
-    for level in INTERVAL_LEVELS:
-        lower, upper = part[f"lower_{level}"], part[f"upper_{level}"]
-        figures[f"coverage_{level}"] = coverage(lower, upper, actual)
-        figures[f"interval_score_{level}"] = interval_score(lower, upper, actual, level / 100)
-    return figures
 
 
 def _ratio(value: float, baseline: float) -> float | None:
@@ -130,7 +230,7 @@ def _ratio(value: float, baseline: float) -> float | None:
 # ---------------------------------------------------------------- the signal
 
 
-def signal_figures(signals: pd.DataFrame) -> dict[str, Any]:
+def signal_figures(signals: pd.DataFrame) -> SignalFigures:
     """ROC AUC, Brier score and accuracy of the served signal beside the trivial ones."""
     ordered = signals.sort_values("date").reset_index(drop=True)
     known = ordered["label"].notna()
@@ -155,11 +255,11 @@ def signal_figures(signals: pd.DataFrame) -> dict[str, Any]:
     }
 
 
-def _brier(probability: Any, label: np.ndarray[Any, Any]) -> float:
+def _brier(probability: pd.Series | FloatArray, label: FloatArray) -> float:
     return float(np.mean((np.asarray(probability, dtype=float) - label) ** 2))
 
 
-def _base_rate(labels: pd.Series) -> np.ndarray[Any, Any]:
+def _base_rate(labels: pd.Series) -> FloatArray:
     """Each day's share of 1 among the labels known by its evening (those of the days before
     it: day s's label needs the close of day s + 1); 0.5 before any is known."""
     known = labels.astype(float)
@@ -172,7 +272,11 @@ def _base_rate(labels: pd.Series) -> np.ndarray[Any, Any]:
 # ---------------------------------------------------------------- the strategy
 
 
-STRATEGIES = ("signal", "trivial_rule", "buy_and_hold")
+STRATEGIES: tuple[Literal["signal", "trivial_rule", "buy_and_hold"], ...] = (
+    "signal",
+    "trivial_rule",
+    "buy_and_hold",
+)
 
 
 def strategy_returns(signals: pd.DataFrame, costs: Costs) -> pd.DataFrame:
@@ -199,17 +303,15 @@ def strategy_returns(signals: pd.DataFrame, costs: Costs) -> pd.DataFrame:
     return frame
 
 
-def _net_returns(
-    held: np.ndarray[Any, Any], change: np.ndarray[Any, Any], costs: Costs
-) -> np.ndarray[Any, Any]:
+def _net_returns(held: FloatArray, change: FloatArray, costs: Costs) -> FloatArray:
     before = np.concatenate([[0.0], held[:-1]])  # flat before the first day
     cost = np.where(held > before, costs.entry, 0.0) + np.where(held < before, costs.exit, 0.0)
     return np.asarray((1.0 - cost) * (1.0 + held * change) - 1.0, dtype=float)
 
 
-def strategy_figures(signals: pd.DataFrame, costs: Costs) -> dict[str, Any]:
+def strategy_figures(signals: pd.DataFrame, costs: Costs) -> StrategyFigures:
     returns = strategy_returns(signals, costs)
-    figures: dict[str, Any] = {"costs": asdict(costs), "days": len(returns)}
+    figures: StrategyFigures = {"costs": asdict(costs), "days": len(returns)}
     if returns.empty:
         return figures
     for name in STRATEGIES:
@@ -219,12 +321,12 @@ def strategy_figures(signals: pd.DataFrame, costs: Costs) -> dict[str, Any]:
     return figures
 
 
-def _performance(net: np.ndarray[Any, Any], held: np.ndarray[Any, Any]) -> dict[str, Any]:
+def _performance(net: FloatArray, held: FloatArray) -> Performance:
     equity = np.cumprod(1.0 + net)
     peak = np.maximum.accumulate(np.concatenate([[1.0], equity]))[1:]
     total = float(equity[-1] - 1.0)
     std = float(np.std(net, ddof=1)) if len(net) > 1 else math.nan
-    figures: dict[str, Any] = {
+    figures: Performance = {
         "total_return": total,
         "annual_return": float((1.0 + total) ** (SESSIONS_PER_YEAR / len(net)) - 1.0),
         "annual_volatility": _finite(std * math.sqrt(SESSIONS_PER_YEAR)),
@@ -247,8 +349,8 @@ def _finite(value: float) -> float | None:
 
 def loop_figures(
     decisions: pd.DataFrame, versions: pd.DataFrame, days: pd.DataFrame
-) -> dict[str, Any]:
-    kinds: dict[str, Any] = {}
+) -> LoopFigures:
+    kinds: dict[str, KindLoop] = {}
     for kind in sorted(set(decisions["kind"]) | set(versions["kind"])):
         mine = decisions[decisions["kind"] == kind]
         trained = versions[versions["kind"] == kind]
@@ -279,19 +381,19 @@ def _mean(values: pd.Series) -> float | None:
 # ---------------------------------------------------------------- side by side
 
 
-def comparison(summaries: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, list[str]]]:
+def comparison(summaries: Mapping[str, Mapping[str, object]]) -> list[tuple[str, list[str]]]:
     """The figures a user compares runs by: one (label, one text per run) row each, every
     label once."""
     runs = list(summaries.values())
     rows: list[tuple[str, list[str]]] = []
 
-    def add(label: str, get: Any, fmt: str = "{:.4f}") -> None:
+    def add(label: str, get: Sequence[str | int], fmt: str = "{:.4f}") -> None:
         rows.append((label, [_text(_dig(s, get), fmt) for s in runs]))
 
     add("policy", ("policy",), "{}")
     add("period", ("period",), "period")
     add("days", ("days",), "{}")
-    horizons = max((len(_dig(s, ("forecast", "horizons")) or []) for s in runs), default=0)
+    horizons = max((_length(_dig(s, ("forecast", "horizons"))) for s in runs), default=0)
     for i in range(horizons):
         h = f"h{i + 1}"
         add(f"sMAPE {h} (%)", ("forecast", "horizons", i, "smape"))
@@ -314,7 +416,7 @@ def comparison(summaries: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, li
         add(f"{label}: max drawdown", ("strategy", name, "max_drawdown"), "{:.1%}")
         if name != "buy_and_hold":
             add(f"{label}: switches", ("strategy", name, "switches"), "{}")
-    kinds = sorted({k for s in runs for k in (_dig(s, ("loop", "kinds")) or {})})
+    kinds = sorted({k for s in runs for k in _keys(_dig(s, ("loop", "kinds")))})
     for kind in kinds:
         add(f"{kind}: retrains decided", ("loop", "kinds", kind, "retrain_decisions"), "{}")
         add(f"{kind}: challengers / promotions", ("loop", "kinds", kind), "trials")
@@ -323,25 +425,37 @@ def comparison(summaries: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, li
     return rows
 
 
-def _dig(data: Any, path: Sequence[Any]) -> Any:
+def _dig(data: object, path: Sequence[str | int]) -> object:
+    """The value at ``path`` in a summary read from JSON (keys of objects, indices of lists);
+    None where there is none."""
     for key in path:
-        try:
+        if isinstance(data, Mapping) and key in data:
             data = data[key]
-        except (KeyError, IndexError, TypeError):
-            return None
+            continue
+        if isinstance(data, list) and isinstance(key, int) and -len(data) <= key < len(data):
+            data = data[key]
+            continue
+        return None
     return data
 
 
-def _text(value: Any, fmt: str) -> str:
+def _length(value: object) -> int:
+    return len(value) if isinstance(value, list) else 0
+
+
+def _keys(value: object) -> list[str]:
+    return [str(key) for key in value] if isinstance(value, Mapping) else []
+
+
+def _text(value: object, fmt: str) -> str:
     if value is None:
         return "–"
-    if fmt == "coverage":
-        return (
-            f"{value.get('coverage_80', math.nan):.1%} / {value.get('coverage_95', math.nan):.1%}"
-        )
-    if fmt == "period":
-        return f"{value.get('first', '?')} … {value.get('last', '?')}"
-    if fmt == "trials":
+    if isinstance(value, Mapping) and fmt in ("coverage", "period", "trials"):
+        if fmt == "coverage":
+            low, high = value.get("coverage_80", math.nan), value.get("coverage_95", math.nan)
+            return f"{low:.1%} / {high:.1%}"
+        if fmt == "period":
+            return f"{value.get('first', '?')} … {value.get('last', '?')}"
         return f"{value.get('challengers', 0)} / {value.get('promotions', 0)}"
     try:
         return fmt.format(value)
