@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from taiex.errors import ArtifactError
 from taiex.frames import to_date
@@ -28,11 +27,11 @@ from taiex.store import Store
 Revisions = Sequence[tuple[dt.date, dt.datetime]]  # (day revised, when), as the store lists them
 
 
-def made_before_a_revision(day: Any, made_at: dt.datetime, revisions: Revisions) -> bool:
+def made_before_a_revision(day: object, made_at: object, revisions: Revisions) -> bool:
     """Whether something computed from the prices up to ``day`` at ``made_at`` predates a
     revision of one of them."""
-    day = to_date(day)
-    return any(revised <= day and made_at <= moment for revised, moment in revisions)
+    when, made = to_date(day), _moment(made_at)
+    return any(revised <= when and made <= moment for revised, moment in revisions)
 
 
 def sound_champion(registry: Registry, kind: str) -> ModelVersion | None:
@@ -50,11 +49,11 @@ def sound_champion(registry: Registry, kind: str) -> ModelVersion | None:
 
 def fresh_rows(
     spec: KindSpec, store: Store, version: str, first: dt.date, last: dt.date
-) -> list[dict[str, Any]]:
+) -> list[dict[str, object]]:
     """What ``version`` served from the days ``first`` … ``last`` (stored by ``spec.serves``),
     except the rows made before a revision of a price up to their day: they were computed from
     prices that have changed since."""
-    rows: list[dict[str, Any]] = getattr(store, spec.serves).between(version, first, last)
+    rows: list[dict[str, object]] = getattr(store, spec.serves).between(version, first, last)
     revisions = store.prices.revisions(last)
     return [
         row
@@ -63,7 +62,7 @@ def fresh_rows(
     ]
 
 
-def served(spec: KindSpec, store: Store, version: str, day: dt.date) -> list[dict[str, Any]]:
+def served(spec: KindSpec, store: Store, version: str, day: dt.date) -> list[dict[str, object]]:
     """What ``version`` served from ``day``, or [] when it served nothing from it or served it
     before a revision of a price up to it. The rows of one day are stored together (one
     transaction), so they are all there or none is."""
@@ -72,7 +71,7 @@ def served(spec: KindSpec, store: Store, version: str, day: dt.date) -> list[dic
 
 def evaluation(
     spec: KindSpec, store: Store, version: str, day: dt.date
-) -> Mapping[str, Any] | None:
+) -> Mapping[str, object] | None:
     """The stored evaluation of ``version`` on the data up to ``day``, when ``spec.from_row``
     gives back from it exactly what was computed and it was measured after every revision of a
     price up to ``day``; None otherwise."""
@@ -82,3 +81,10 @@ def evaluation(
     if made_before_a_revision(day, row["date"], store.prices.revisions(day)):
         return None
     return row
+
+
+def _moment(value: object) -> dt.datetime:
+    """A row's timestamp (``created_at``, ``date``)."""
+    if not isinstance(value, dt.datetime):
+        raise TypeError(f"expected a timestamp, got {value!r}")
+    return value

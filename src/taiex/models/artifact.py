@@ -31,7 +31,7 @@ import hashlib
 import json
 import struct
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypedDict
 
 from taiex import __version__
 from taiex.errors import ArtifactError
@@ -46,7 +46,23 @@ _PREFIX = struct.Struct(
 _FORMAT1_MAGICS = {b"TAIEX-LSTM\n": "lstm", b"TAIEXCLF": "classifier"}
 
 
-def pack(kind: str, header: Mapping[str, Any], payload: bytes) -> bytes:
+class Header(TypedDict, total=False):
+    """What a kind gives :func:`pack` besides its payload."""
+
+    libraries: Mapping[str, str]  # name -> version of what the payload depends on
+    metadata: Mapping[str, object]  # the model's description: JSON values
+
+
+class Unpacked(TypedDict):
+    """An artifact's header, as :func:`unpack` reads it."""
+
+    kind: str
+    format_version: int
+    libraries: dict[str, str]
+    metadata: dict[str, object]
+
+
+def pack(kind: str, header: Header, payload: bytes) -> bytes:
     """The artifact of a ``kind`` model: ``header`` holds ``metadata`` (the model's description)
     and ``libraries`` (name -> version of what the payload depends on; taiex is added)."""
     document = {
@@ -63,7 +79,7 @@ def pack(kind: str, header: Mapping[str, Any], payload: bytes) -> bytes:
     return prefix + text + payload
 
 
-def unpack(data: bytes, expected_kind: str) -> tuple[dict[str, Any], bytes]:
+def unpack(data: bytes, expected_kind: str) -> tuple[Unpacked, bytes]:
     """Check an artifact and return its header and payload; :class:`ArtifactError` otherwise.
 
     The header has ``kind``, ``format_version``, ``libraries`` and ``metadata``.
@@ -92,7 +108,7 @@ def unpack(data: bytes, expected_kind: str) -> tuple[dict[str, Any], bytes]:
     return header, payload
 
 
-def _unpack_v2(data: bytes) -> tuple[dict[str, Any], bytes]:
+def _unpack_v2(data: bytes) -> tuple[Unpacked, bytes]:
     if len(data) < _PREFIX.size:
         raise ArtifactError(
             f"model artifact is truncated: {len(data)} bytes, shorter than its "
@@ -115,7 +131,7 @@ def _unpack_v2(data: bytes) -> tuple[dict[str, Any], bytes]:
     _check_digest(hashlib.sha256(text + payload).digest(), digest, "model artifact")
     document = _json_object(text, "model artifact header")
     try:
-        header = {
+        header: Unpacked = {
             "kind": str(document["kind"]),
             "format_version": version,
             "libraries": dict(document["libraries"]),
@@ -134,7 +150,7 @@ def _check_digest(actual: bytes, expected: bytes, what: str) -> None:
         )
 
 
-def _json_object(text: bytes, what: str) -> dict[str, Any]:
+def _json_object(text: bytes, what: str) -> dict[str, Any]:  # JSON: the caller checks it
     try:
         document = json.loads(text.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

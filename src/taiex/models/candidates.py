@@ -11,11 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from taiex.errors import InputError
 
-Grid = Mapping[str, Sequence[Any]]
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
+
+# Parameter names of a candidate's estimator, each with the values to try.
+Grid = Mapping[str, Sequence[object]]
 
 # Types a fitted candidate holds that skops does not trust by default. Audited: each is a
 # scikit-learn class whose state is plain arrays and numbers, rebuilt through scikit-learn's own
@@ -36,12 +40,12 @@ class Candidate:
     """One family of the tournament: how to build it, and where its grid's names live."""
 
     name: str
-    build: Callable[[int], Any]  # seed -> unfitted Pipeline
+    build: Callable[[int], Pipeline]  # seed -> unfitted pipeline
     prefix: str  # the pipeline path of the estimator whose parameters the grid names
     grid: Grid
 
 
-def _svm(seed: int) -> Any:
+def _svm(seed: int) -> Pipeline:
     from sklearn.calibration import CalibratedClassifierCV
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
@@ -54,7 +58,7 @@ def _svm(seed: int) -> Any:
     return Pipeline([("scale", StandardScaler()), ("model", calibrated)])
 
 
-def _logistic_regression(seed: int) -> Any:
+def _logistic_regression(seed: int) -> Pipeline:
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
@@ -63,7 +67,7 @@ def _logistic_regression(seed: int) -> Any:
     return Pipeline([("scale", StandardScaler()), ("model", model)])
 
 
-def _random_forest(seed: int) -> Any:
+def _random_forest(seed: int) -> Pipeline:
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.pipeline import Pipeline
 
@@ -74,7 +78,7 @@ def _random_forest(seed: int) -> Any:
     return Pipeline([("model", model)])
 
 
-def _hist_gradient_boosting(seed: int) -> Any:
+def _hist_gradient_boosting(seed: int) -> Pipeline:
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.pipeline import Pipeline
 
@@ -85,7 +89,7 @@ def _hist_gradient_boosting(seed: int) -> Any:
     return Pipeline([("model", model)])
 
 
-def _knn(seed: int) -> Any:
+def _knn(seed: int) -> Pipeline:
     from sklearn.neighbors import KNeighborsClassifier
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
@@ -124,7 +128,9 @@ CANDIDATES: dict[str, Candidate] = {
 }
 
 
-def candidate_pipeline(name: str, params: Mapping[str, Any] | None = None, *, seed: int = 0) -> Any:
+def candidate_pipeline(
+    name: str, params: Mapping[str, object] | None = None, *, seed: int = 0
+) -> Pipeline:
     """A fresh, unfitted pipeline of candidate ``name`` with the grid-level ``params`` set."""
     found = candidate(name)
     pipeline = found.build(seed)

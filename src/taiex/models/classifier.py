@@ -30,7 +30,7 @@ import sys
 import time
 import warnings
 from collections.abc import Iterator
-from typing import Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import pandas as pd
 
@@ -43,6 +43,9 @@ from taiex.models.candidates import TRUSTED_TYPES, candidate_pipeline
 from taiex.models.classifier_config import ClassifierConfig
 from taiex.models.protocols import Signal
 from taiex.models.tournament import run_tournament, training_set
+
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
 
 __all__ = ["ClassifierConfig", "EntrySignalClassifier"]
 
@@ -154,7 +157,7 @@ class EntrySignalClassifier:
                 self._payload = bytes(sio.dumps(self.model_))
         return self._payload
 
-    def _description(self) -> dict[str, Any]:
+    def _description(self) -> dict[str, object]:
         """The model's metadata in the artifact header."""
         best = self.table_.iloc[0]
         return {
@@ -179,7 +182,7 @@ class EntrySignalClassifier:
 
         return {"scikit-learn": sklearn.__version__, "skops": skops.__version__}
 
-    def metadata(self) -> dict[str, Any]:
+    def metadata(self) -> dict[str, object]:
         """JSON-able description: kind, format, library versions, config, winner, table,
         training range and ``sha256``, the hex digest of the serialised model (the skops payload
         in ``to_bytes``; the artifact as a whole carries its own checksum too)."""
@@ -195,16 +198,19 @@ class EntrySignalClassifier:
     def to_bytes(self) -> bytes:
         """The artifact (:mod:`taiex.models.artifact`): the description and the skops payload."""
         self._check_fitted()
-        header = {"libraries": self._libraries(), "metadata": self._description()}
+        header: artifact.Header = {
+            "libraries": self._libraries(),
+            "metadata": self._description(),
+        }
         return artifact.pack(self.kind, header, self._model_payload())
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> EntrySignalClassifier:
+    def from_bytes(cls, data: bytes) -> Self:
         """Rebuild a fitted classifier from ``to_bytes`` output; ``ArtifactError`` if it is bad."""
         header, payload = artifact.unpack(data, cls.kind)
         _warn_on_version_change(header["libraries"].get("scikit-learn"))
         model = _load_model(payload)
-        meta = header["metadata"]
+        meta: dict[str, Any] = header["metadata"]  # JSON: what does not fit raises below
         try:
             classifier = cls(ClassifierConfig.from_dict(meta["config"]))
             classifier.model_ = model
@@ -228,7 +234,7 @@ def _json_float(value: Any) -> float | None:
     return None if math.isnan(number) else number
 
 
-def _table_records(table: pd.DataFrame) -> list[dict[str, Any]]:
+def _table_records(table: pd.DataFrame) -> list[dict[str, object]]:
     return [
         {
             "candidate": str(row["candidate"]),
@@ -290,7 +296,7 @@ def quiet_skops() -> Iterator[None]:
             del sys.modules[TORCH_ADAPTER]
 
 
-def _load_model(payload: bytes) -> Any:
+def _load_model(payload: bytes) -> Pipeline:
     from sklearn.pipeline import Pipeline
 
     with quiet_skops():

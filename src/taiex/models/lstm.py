@@ -251,7 +251,7 @@ class LSTMForecaster:
         horizons = self.config.horizons
         windows = self._windows(prices, origins)
         centre, lower, upper = self._levels_and_bands(prices, origins, windows)
-        columns: dict[str, Any] = {
+        columns: dict[str, NDArray[np.generic]] = {
             "origin_date": np.repeat(prices.dates[origins], horizons),
             "horizon": np.tile(np.arange(1, horizons + 1), len(origins)),
             "target_date": _target_dates(prices, origins, horizons).ravel(),
@@ -285,9 +285,9 @@ class LSTMForecaster:
         if not hasattr(self, "network_"):
             raise NotFittedError("this LSTMForecaster is not fitted: call fit() or from_bytes()")
 
-    def _description(self) -> dict[str, Any]:
+    def _description(self) -> dict[str, object]:
         """The model's metadata in the artifact header (everything but tensors)."""
-        description = {
+        description: dict[str, object] = {
             "config": dataclasses.asdict(self.config),
             "train_start": self.train_start_.isoformat(),
             "train_end": self.train_end_.isoformat(),
@@ -330,11 +330,14 @@ class LSTMForecaster:
     def to_bytes(self) -> bytes:
         """The artifact (:mod:`taiex.models.artifact`): the description and the tensors."""
         self._check_fitted()
-        header = {"libraries": self._libraries(), "metadata": self._description()}
+        header: artifact.Header = {
+            "libraries": self._libraries(),
+            "metadata": self._description(),
+        }
         return artifact.pack(self.kind, header, self._payload())
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> LSTMForecaster:
+    def from_bytes(cls, data: bytes) -> Self:
         """Load an artifact of :meth:`to_bytes`; :class:`ArtifactError` if it is not one intact,
         or one of the previous method (fixed half-widths), which no release wrote."""
         header, payload = artifact.unpack(data, cls.kind)
@@ -346,7 +349,7 @@ class LSTMForecaster:
                 "not read: train a new model (`taiex train lstm`)"
             )
         try:
-            meta = header["metadata"]
+            meta: dict[str, Any] = header["metadata"]  # JSON: what does not fit raises below
             # Bands had no falling-trend term before band_fall_weight: such an artifact keeps none.
             config = LSTMConfig(**{"band_fall_weight": 0.0, **meta["config"]})
             model = cls(config)
@@ -379,7 +382,7 @@ class LSTMForecaster:
         self.v_long_ = float(meta["v_long"])
         self.fallback_bounds_ = _array(state["fallback_bounds"])
 
-    def metadata(self) -> dict[str, Any]:
+    def metadata(self) -> dict[str, object]:
         """JSON-able description: kind, format, library versions, config, training range,
         scores, epochs, the shares kept, the fallback band multipliers and the payload's
         ``sha256``."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
 
 import numpy as np
 import torch
@@ -59,10 +58,20 @@ class LSTMEnsemble(nn.Module):
         self.members = nn.ModuleList(members)
 
     @classmethod
-    def of_shape(cls, size: int, **shape: Any) -> LSTMEnsemble:
-        """An untrained ensemble of ``size`` networks of ``shape`` (the keyword arguments of
-        :class:`LSTMNetwork`), to load a state dict into."""
-        return cls([LSTMNetwork(**shape) for _ in range(size)])
+    def of_shape(
+        cls,
+        size: int,
+        *,
+        n_features: int,
+        hidden_size: int,
+        num_layers: int,
+        dropout: float,
+        horizons: int,
+    ) -> LSTMEnsemble:
+        """An untrained ensemble of ``size`` :class:`LSTMNetwork` of that shape, to load a state
+        dict into."""
+        shape = (n_features, hidden_size, num_layers, dropout, horizons)
+        return cls([LSTMNetwork(*shape) for _ in range(size)])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.stack([member(x) for member in self.members]).mean(dim=0)

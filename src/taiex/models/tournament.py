@@ -12,16 +12,20 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from taiex.errors import DataError, InputError
 from taiex.features import classifier_features, entry_labels
+from taiex.frames import IntArray
 from taiex.metrics import roc_auc
 from taiex.models.candidates import candidate_pipeline
 from taiex.models.classifier_config import ClassifierConfig
+
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +36,7 @@ class TrainingSet:
     ``dates`` (n,)."""
 
     features: pd.DataFrame
-    labels: np.ndarray[Any, np.dtype[np.int64]]
+    labels: IntArray
     dates: pd.DatetimeIndex
 
 
@@ -56,7 +60,7 @@ def training_set(history: pd.DataFrame, config: ClassifierConfig) -> TrainingSet
     )
 
 
-def _check_two_classes(y: np.ndarray[Any, Any], where: str) -> None:
+def _check_two_classes(y: IntArray, where: str) -> None:
     positives = int(y.sum())
     if positives in (0, y.size):
         only = "1 (close above MA20)" if positives else "0 (close not above MA20)"
@@ -66,7 +70,7 @@ def _check_two_classes(y: np.ndarray[Any, Any], where: str) -> None:
         )
 
 
-Fold = tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]
+Fold = tuple[IntArray, IntArray]  # training and validation rows
 
 
 def _splits(data: TrainingSet, config: ClassifierConfig) -> list[Fold]:
@@ -86,7 +90,7 @@ def _splits(data: TrainingSet, config: ClassifierConfig) -> list[Fold]:
     return splits
 
 
-def _cv_aucs(pipeline: Any, data: TrainingSet, splits: list[Fold]) -> list[float]:
+def _cv_aucs(pipeline: Pipeline, data: TrainingSet, splits: list[Fold]) -> list[float]:
     from sklearn.base import clone
 
     aucs = []
@@ -118,7 +122,7 @@ def run_tournament(data: TrainingSet, config: ClassifierConfig) -> pd.DataFrame:
     return _ranked(rows)
 
 
-def _ranked(rows: list[dict[str, Any]]) -> pd.DataFrame:
+def _ranked(rows: list[dict[str, object]]) -> pd.DataFrame:
     table = pd.DataFrame(rows).rename(columns={"mean": "cv_auc_mean", "std": "cv_auc_std"})
     table["order"] = range(len(table))
     # Best mean first; a tie goes to the steadier one, then to the earlier in the list.
@@ -140,7 +144,7 @@ def format_table(table: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def best_params(table: pd.DataFrame, candidate: str) -> dict[str, Any]:
+def best_params(table: pd.DataFrame, candidate: str) -> dict[str, object]:
     """The params of ``candidate``'s best row in a tournament table."""
     rows = table[table["candidate"] == candidate]
     if rows.empty:
