@@ -1,7 +1,7 @@
 """Which variance filter should the band stand on? Band rules of issue 10, compared in minutes.
 
 The forecaster's band is centred on the gap level, not on the network's correction
-(``LSTMForecaster._levels_and_bands``), so a band rule can be judged without training a network:
+(``GapLevelForecaster._levels_and_bands``), so a band rule can be judged without training a network:
 this script builds the band of ``models/intervals.py`` (signed conformal quantiles of the last
 900 known outcomes over a variance filter) with other filters, on the same periods and pairs as
 ``regimes.py``, beside the GARCH band, for:

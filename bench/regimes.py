@@ -56,7 +56,7 @@ import pandas as pd
 from real_data import REAL_CSV
 from taiex.frames import Prices, check_history
 from taiex.metrics import coverage, diebold_mariano, interval_scores, smape_terms
-from taiex.models.lstm import LSTMForecaster
+from taiex.models.lstm import GapLevelForecaster
 
 HORIZONS = 5
 LEVELS = (80, 95)
@@ -140,7 +140,7 @@ def lstm_contender(history: pd.DataFrame, period: Period) -> tuple[pd.DataFrame,
     return result.rows, model.fit_seconds_, cpu, note
 
 
-def share_note(model: LSTMForecaster, draws: int = 1000) -> str:
+def share_note(model: GapLevelForecaster, draws: int = 1000) -> str:
     """The shares kept, the best share's pooled ratio to the gap level per horizon on the share
     blocks, and how often the same shares come out when every block score is wobbled by ±1 %."""
     from taiex.models.lstm_training import pick_shares
@@ -164,7 +164,7 @@ def share_note(model: LSTMForecaster, draws: int = 1000) -> str:
     )
 
 
-def served_offsets(model: LSTMForecaster, history: pd.DataFrame, origins: int = 250) -> str:
+def served_offsets(model: GapLevelForecaster, history: pd.DataFrame, origins: int = 250) -> str:
     """The fit's forecast against the last close over the last ``origins`` origins of
     ``history``, per horizon: its mean offset (percent), and the gap level's alone."""
     from taiex.models.gap_level import gap_level
@@ -519,7 +519,7 @@ def fit_time(history: pd.DataFrame) -> str:
     """One fit on the whole history with the default config: wall and CPU seconds (goal: 60 s
     of CPU on 2 cores; the fit uses one thread)."""
     wall, cpu = time.perf_counter(), time.process_time()
-    model = LSTMForecaster().fit(history)
+    model = GapLevelForecaster().fit(history)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     return (
         f"fit on the whole history ({len(history)} days): {cpu:.1f} s CPU, {wall:.1f} s wall; "

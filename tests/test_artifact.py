@@ -4,14 +4,14 @@ The format-1 fixtures under tests/fixtures/ are bytes written by main at b8277b0
 format), each model's ``to_bytes()``; no release wrote that format, and taiex refuses it in one
 line (issue 20):
 
-- ``lstm-format1.bin``: ``LSTMForecaster(LSTMConfig(hidden_size=4, num_layers=1, max_epochs=2,
+- ``lstm-format1.bin``: ``GapLevelForecaster(LSTMConfig(hidden_size=4, num_layers=1, max_epochs=2,
   patience=1, batch_size=64, ensemble=1)).fit(synthetic_history(340, seed=5))``
 - ``classifier-format1.bin``: ``EntrySignalClassifier(ClassifierConfig(candidates=
   ("logistic_regression",), grids={"logistic_regression": {"C": [1.0]}}, min_train_days=100))
   .fit(synthetic_history(300, seed=5))``
 
 ``lstm-format2-gap500.bin`` is a model of the level of the last 500 overnight gaps (main at
-6010683, before the span became 1,000): ``LSTMForecaster(LSTMConfig(hidden_size=4, num_layers=1,
+6010683, before the span became 1,000): ``GapLevelForecaster(LSTMConfig(hidden_size=4, num_layers=1,
 max_epochs=2, patience=1, batch_size=64, ensemble=1)).fit(synthetic_history(700, seed=5))``; its
 expected forecasts were computed by that code on a history whose last 80 gaps turned negative,
 in full precision, on another processor: they are compared within :mod:`tests.tolerance`.
@@ -36,7 +36,7 @@ from taiex.errors import ArtifactError
 from taiex.frames import FORECAST_VALUES
 from taiex.models import artifact
 from taiex.models.classifier import EntrySignalClassifier
-from taiex.models.lstm import LSTMForecaster
+from taiex.models.lstm import GapLevelForecaster
 from taiex.models.lstm_config import LSTMConfig
 from tests.series import regime_history
 from tests.tolerance import assert_close
@@ -188,13 +188,13 @@ def test_a_model_of_500_gaps_forecasts_as_it_did() -> None:
     """The span is part of the artifact: a model fitted with 500 gaps keeps them, where today's
     default of 1,000 would move its level. Its bands, fitted before the falling-trend term, have
     none (weight 0, where today's default of 0.75 would widen them)."""
-    model = LSTMForecaster.from_bytes(_fixture("lstm-format2-gap500.bin"))
+    model = GapLevelForecaster.from_bytes(_fixture("lstm-format2-gap500.bin"))
     assert model.config.gap_span == 500 and model.config.band_fall_weight == 0.0
     forecast = model.predict(_turned_gaps())[list(FORECAST_VALUES)]
     # Float64 throughout: its shares are 0, so the float32 network's output does not enter.
     assert not model.lambdas_.any()
     assert_close(forecast.to_numpy(), GAP500_LSTM_PREDICT)
-    today = LSTMForecaster.from_bytes(model.to_bytes())
+    today = GapLevelForecaster.from_bytes(model.to_bytes())
     assert today.config == model.config  # saved again, it keeps both
     today.config = dataclasses.replace(model.config, gap_span=LSTMConfig().gap_span)
     assert not np.allclose(today.predict(_turned_gaps())["forecast"], forecast["forecast"])
@@ -207,10 +207,10 @@ def test_a_model_of_500_gaps_forecasts_as_it_did() -> None:
 
 @pytest.mark.parametrize(
     ("name", "model"),
-    [("lstm-format1.bin", LSTMForecaster), ("classifier-format1.bin", EntrySignalClassifier)],
+    [("lstm-format1.bin", GapLevelForecaster), ("classifier-format1.bin", EntrySignalClassifier)],
 )
 def test_a_format1_artifact_is_refused_in_one_line(
-    name: str, model: type[LSTMForecaster] | type[EntrySignalClassifier]
+    name: str, model: type[GapLevelForecaster] | type[EntrySignalClassifier]
 ) -> None:
     data = _fixture(name)
     expected = f"{model.kind} artifact of format 1, .* train a new model \\(`taiex train"
@@ -229,5 +229,5 @@ def test_an_lstm_of_the_previous_method_is_refused_in_one_line() -> None:
     torch.save(state, buffer)
     data = artifact.pack("lstm", header, buffer.getvalue())
     with pytest.raises(ArtifactError, match=r"previous method .* train a new model") as caught:
-        LSTMForecaster.from_bytes(data)
+        GapLevelForecaster.from_bytes(data)
     assert "\n" not in str(caught.value)

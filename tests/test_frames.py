@@ -19,7 +19,7 @@ from taiex.frames import (
     check_history,
     to_date,
 )
-from taiex.models.lstm import LSTMConfig, LSTMForecaster
+from taiex.models.lstm import GapLevelForecaster, LSTMConfig
 from tests.series import real_history, synthetic_history
 
 
@@ -87,7 +87,7 @@ def test_both_models_refuse_what_the_validator_refuses(
     with pytest.raises(DataError, match=message):
         entry_labels(bad)
     with pytest.raises(DataError, match=message):
-        LSTMForecaster(LSTMConfig()).fit(bad)
+        GapLevelForecaster(LSTMConfig()).fit(bad)
 
 
 def test_too_few_rows_names_the_purpose() -> None:

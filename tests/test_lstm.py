@@ -14,7 +14,7 @@ import torch
 from taiex.calendar import next_sessions
 from taiex.errors import ArtifactError, DataError, NotFittedError
 from taiex.models import artifact
-from taiex.models.lstm import ORIGIN_COLUMNS, PREDICT_COLUMNS, LSTMConfig, LSTMForecaster
+from taiex.models.lstm import ORIGIN_COLUMNS, PREDICT_COLUMNS, GapLevelForecaster, LSTMConfig
 from tests.series import real_history, regime_history, synthetic_history
 
 TINY = LSTMConfig(hidden_size=8, num_layers=1, max_epochs=4, patience=2, batch_size=64, ensemble=2)
@@ -28,12 +28,12 @@ def history() -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def model(history: pd.DataFrame) -> LSTMForecaster:
-    return LSTMForecaster(TINY).fit(history)
+def model(history: pd.DataFrame) -> GapLevelForecaster:
+    return GapLevelForecaster(TINY).fit(history)
 
 
 @pytest.fixture(scope="module")
-def artifact_bytes(model: LSTMForecaster) -> bytes:
+def artifact_bytes(model: GapLevelForecaster) -> bytes:
     return model.to_bytes()
 
 
@@ -55,7 +55,7 @@ def _intervals_ordered(frame: pd.DataFrame) -> bool:
 
 
 def test_predict_gives_five_xtai_sessions_after_the_last_day(
-    model: LSTMForecaster, history: pd.DataFrame
+    model: GapLevelForecaster, history: pd.DataFrame
 ) -> None:
     forecast = model.predict(history)
     last = history["date"].iloc[-1].date()
@@ -67,7 +67,7 @@ def test_predict_gives_five_xtai_sessions_after_the_last_day(
 
 
 def test_intervals_are_ordered_and_widen_with_the_level(
-    model: LSTMForecaster, history: pd.DataFrame
+    model: GapLevelForecaster, history: pd.DataFrame
 ) -> None:
     rows = model.predict_origins(history)
     assert _intervals_ordered(rows)
@@ -75,7 +75,7 @@ def test_intervals_are_ordered_and_widen_with_the_level(
 
 
 def test_predict_origins_dates_follow_the_history_then_the_calendar(
-    model: LSTMForecaster, history: pd.DataFrame
+    model: GapLevelForecaster, history: pd.DataFrame
 ) -> None:
     dates = history["date"]
     origins = [dates.iloc[100].date(), dates.iloc[-3].date()]
@@ -89,7 +89,7 @@ def test_predict_origins_dates_follow_the_history_then_the_calendar(
 
 
 def test_predict_origins_defaults_to_every_day_with_a_full_window(
-    model: LSTMForecaster, history: pd.DataFrame
+    model: GapLevelForecaster, history: pd.DataFrame
 ) -> None:
     rows = model.predict_origins(history)
     assert len(rows) == (len(history) - 59) * 5
@@ -104,7 +104,7 @@ def test_a_forecast_reads_a_bounded_stretch_of_history() -> None:
     of the pool's 900 known outcomes, a variance filter that forgets where it started within a
     few hundred days): the last 2,200 rows give the forecast of the whole history."""
     history = regime_history(2700, gap_mean=0.002, seed=3)
-    model = LSTMForecaster(TINY).fit(history.iloc[:600])
+    model = GapLevelForecaster(TINY).fit(history.iloc[:600])
     whole = model.predict(history)
     assert (whole["forecast"] > whole["naive"] * 1.001).all()  # the level is there to be read
     pd.testing.assert_frame_equal(model.predict(history.tail(2200)), whole, rtol=1e-9)
@@ -121,7 +121,7 @@ def test_coverage_returns_to_nominal_within_20_origins_after_volatility_triples(
     from the 20th origin after the daily volatility triples."""
     jump = 1500
     history = regime_history(jump + 600, jump_at=jump, seed=2)
-    model = LSTMForecaster(TINY).fit(history.iloc[:1200])
+    model = GapLevelForecaster(TINY).fit(history.iloc[:1200])
     origins = [d.date() for d in history["date"].iloc[jump + 20 : jump + 520]]
     rows = model.predict_origins(history, origins)
     actual = _actual(history, rows)
@@ -134,7 +134,7 @@ def test_on_a_driftless_random_walk_the_forecast_is_naive() -> None:
     """Issue 10: where there is nothing to learn (no drift, no typical overnight gap), the fitted
     model falls back to naive: every forecast within 0.05 % of the last close."""
     history = regime_history(1500, seed=5)
-    model = LSTMForecaster(TINY).fit(history.iloc[:1200])
+    model = GapLevelForecaster(TINY).fit(history.iloc[:1200])
     rows = model.predict_origins(history)
     assert (rows["forecast"] / rows["naive"] - 1).abs().max() < 0.0005
 
@@ -142,13 +142,13 @@ def test_on_a_driftless_random_walk_the_forecast_is_naive() -> None:
 def test_a_steady_overnight_gap_is_forecast() -> None:
     """The other side of the fallback: a market that opens 0.2 % above its close gets it."""
     history = regime_history(1500, gap_mean=0.002, seed=5)
-    model = LSTMForecaster(TINY).fit(history.iloc[:1200])
+    model = GapLevelForecaster(TINY).fit(history.iloc[:1200])
     rows = model.predict_origins(history, [history["date"].iloc[-1].date()])
     np.testing.assert_allclose(rows["forecast"] / rows["naive"] - 1, 0.002, atol=0.0005)
 
 
 def test_unknown_or_too_early_origins_are_refused(
-    model: LSTMForecaster, history: pd.DataFrame
+    model: GapLevelForecaster, history: pd.DataFrame
 ) -> None:
     with pytest.raises(DataError, match="not a day of the history"):
         model.predict_origins(history, [pd.Timestamp("2019-06-01").date()])
@@ -158,14 +158,14 @@ def test_unknown_or_too_early_origins_are_refused(
 
 def test_predict_before_fit_raises() -> None:
     with pytest.raises(NotFittedError, match="not fitted"):
-        LSTMForecaster(TINY).predict(synthetic_history(80))
+        GapLevelForecaster(TINY).predict(synthetic_history(80))
 
 
 # ---------------------------------------------------------------- leakage
 
 
 def test_later_rows_do_not_change_earlier_forecasts(
-    model: LSTMForecaster, history: pd.DataFrame
+    model: GapLevelForecaster, history: pd.DataFrame
 ) -> None:
     cutoff = 250
     changed = perturbed_after(history, cutoff)
@@ -181,15 +181,15 @@ def test_later_rows_do_not_change_earlier_forecasts(
 
 
 def test_two_fits_give_identical_bytes_and_forecasts(
-    model: LSTMForecaster, artifact_bytes: bytes, history: pd.DataFrame
+    model: GapLevelForecaster, artifact_bytes: bytes, history: pd.DataFrame
 ) -> None:
-    again = LSTMForecaster(TINY).fit(history)
+    again = GapLevelForecaster(TINY).fit(history)
     assert again.to_bytes() == artifact_bytes
     pd.testing.assert_frame_equal(again.predict_origins(history), model.predict_origins(history))
 
 
 def test_another_seed_gives_another_model(history: pd.DataFrame, artifact_bytes: bytes) -> None:
-    other = LSTMForecaster(LSTMConfig(**{**TINY.__dict__, "seed": 1})).fit(history)
+    other = GapLevelForecaster(LSTMConfig(**{**TINY.__dict__, "seed": 1})).fit(history)
     assert other.to_bytes() != artifact_bytes
 
 
@@ -197,7 +197,7 @@ def test_fit_leaves_the_callers_random_state_alone(history: pd.DataFrame) -> Non
     torch.manual_seed(123)
     expected = torch.rand(3)
     torch.manual_seed(123)
-    LSTMForecaster(TINY).fit(history)
+    GapLevelForecaster(TINY).fit(history)
     assert torch.equal(torch.rand(3), expected)
 
 
@@ -205,16 +205,16 @@ def test_fit_leaves_the_callers_random_state_alone(history: pd.DataFrame) -> Non
 
 
 def test_round_trip_keeps_forecasts_and_bytes(
-    model: LSTMForecaster, artifact_bytes: bytes, history: pd.DataFrame
+    model: GapLevelForecaster, artifact_bytes: bytes, history: pd.DataFrame
 ) -> None:
-    loaded = LSTMForecaster.from_bytes(artifact_bytes)
+    loaded = GapLevelForecaster.from_bytes(artifact_bytes)
     pd.testing.assert_frame_equal(loaded.predict_origins(history), model.predict_origins(history))
     assert loaded.to_bytes() == artifact_bytes
     assert loaded.metadata() == model.metadata()
 
 
 def test_metadata_is_json_and_names_the_payload_checksum(
-    model: LSTMForecaster, artifact_bytes: bytes, history: pd.DataFrame
+    model: GapLevelForecaster, artifact_bytes: bytes, history: pd.DataFrame
 ) -> None:
     meta = json.loads(json.dumps(model.metadata()))
     _, payload = artifact.unpack(artifact_bytes, "lstm")
@@ -239,7 +239,7 @@ def test_a_flipped_byte_is_refused(artifact_bytes: bytes, where: int | str) -> N
     with pytest.raises(
         ArtifactError, match=r"checksum|not a taiex model artifact|format version|truncated|longer"
     ):
-        LSTMForecaster.from_bytes(bytes(corrupt))
+        GapLevelForecaster.from_bytes(bytes(corrupt))
 
 
 @pytest.mark.parametrize(
@@ -251,21 +251,21 @@ def test_garbage_and_truncated_artifacts_are_refused(
 ) -> None:
     blob = artifact_bytes[: len(artifact_bytes) - 100] if data is None else data
     with pytest.raises(ArtifactError):
-        LSTMForecaster.from_bytes(blob)
+        GapLevelForecaster.from_bytes(blob)
 
 
 def test_a_flipped_payload_byte_names_the_checksum(artifact_bytes: bytes) -> None:
     corrupt = bytearray(artifact_bytes)
     corrupt[-10] ^= 0xFF
     with pytest.raises(ArtifactError, match="fails its checksum"):
-        LSTMForecaster.from_bytes(bytes(corrupt))
+        GapLevelForecaster.from_bytes(bytes(corrupt))
 
 
 # ---------------------------------------------------------------- scale
 
 
 def test_doubling_the_series_doubles_the_forecasts(
-    model: LSTMForecaster, history: pd.DataFrame
+    model: GapLevelForecaster, history: pd.DataFrame
 ) -> None:
     doubled = history.copy()
     doubled[PRICES] *= 2.0
@@ -273,20 +273,20 @@ def test_doubling_the_series_doubles_the_forecasts(
     base = model.predict_origins(history)[cols].to_numpy()
     same_model = model.predict_origins(doubled)[cols].to_numpy()
     np.testing.assert_allclose(same_model, 2.0 * base, rtol=1e-9)
-    refitted = LSTMForecaster(TINY).fit(doubled).predict_origins(doubled)[cols].to_numpy()
+    refitted = GapLevelForecaster(TINY).fit(doubled).predict_origins(doubled)[cols].to_numpy()
     np.testing.assert_allclose(refitted, 2.0 * base, rtol=1e-5)
 
 
 # ---------------------------------------------------------------- bad history
 
 
-def test_short_history_names_the_row_count(model: LSTMForecaster) -> None:
+def test_short_history_names_the_row_count(model: GapLevelForecaster) -> None:
     short = synthetic_history(59)
     with pytest.raises(DataError, match=r"59 rows; .* at least 60"):
         model.predict(short)
     needed = TINY.min_fit_rows()
     with pytest.raises(DataError, match=rf"100 rows; fitting the LSTM .* at least {needed}"):
-        LSTMForecaster(TINY).fit(synthetic_history(100))
+        GapLevelForecaster(TINY).fit(synthetic_history(100))
 
 
 def _with(frame: pd.DataFrame, row: int, column: str, value: object) -> pd.DataFrame:
@@ -309,13 +309,13 @@ def _with(frame: pd.DataFrame, row: int, column: str, value: object) -> pd.DataF
     ],
 )
 def test_bad_history_is_refused_with_the_reason(
-    model: LSTMForecaster, damage: Callable[[pd.DataFrame], pd.DataFrame], message: str
+    model: GapLevelForecaster, damage: Callable[[pd.DataFrame], pd.DataFrame], message: str
 ) -> None:
     bad = damage(synthetic_history(400))
     with pytest.raises(DataError, match=message):
         model.predict(bad)
     with pytest.raises(DataError, match=message):
-        LSTMForecaster(TINY).fit(bad)
+        GapLevelForecaster(TINY).fit(bad)
 
 
 def test_config_rejects_nonsense() -> None:
@@ -339,14 +339,14 @@ def test_config_rejects_nonsense() -> None:
 @pytest.mark.realdata
 def test_real_history_is_accepted_and_forecast_near_its_level() -> None:
     history = real_history()
-    model = LSTMForecaster(TINY).fit(history.tail(600))
+    model = GapLevelForecaster(TINY).fit(history.tail(600))
     forecast = model.predict(history)
     last_close = history["close"].iloc[-1]
     assert ((forecast["forecast"] / last_close - 1).abs() < 0.1).all()
     assert _intervals_ordered(forecast)
 
 
-def test_no_origins_give_an_empty_frame(model: LSTMForecaster, history: pd.DataFrame) -> None:
+def test_no_origins_give_an_empty_frame(model: GapLevelForecaster, history: pd.DataFrame) -> None:
     rows = model.predict_origins(history, [])
     assert list(rows.columns) == ORIGIN_COLUMNS
     assert rows.empty

@@ -11,7 +11,7 @@ import pytest
 from taiex.errors import ArtifactError
 from taiex.metrics import diebold_mariano, smape_terms
 from taiex.models import artifact
-from taiex.models.lstm import LSTMConfig, LSTMForecaster
+from taiex.models.lstm import GapLevelForecaster, LSTMConfig
 from taiex.models.lstm_config import split_origins
 from taiex.models.lstm_training import LAMBDAS, SHARE_MARGIN, pick_shares, share_ratios
 from tests.series import regime_history
@@ -158,7 +158,7 @@ def planted_history(n: int, seed: int = 0, beta: float = -0.5) -> pd.DataFrame:
     )
 
 
-def _h1_out_of_sample(model: LSTMForecaster, history: pd.DataFrame, first: int) -> float | None:
+def _h1_out_of_sample(model: GapLevelForecaster, history: pd.DataFrame, first: int) -> float | None:
     """The DM t of the h1 forecast against naive from origin row ``first`` on (< 0: better)."""
     origins = list(history["date"].iloc[first : len(history) - 1].dt.date)
     rows = model.predict_origins(history, origins)
@@ -171,7 +171,7 @@ def _h1_out_of_sample(model: LSTMForecaster, history: pd.DataFrame, first: int) 
 
 def test_positive_control_a_planted_pattern_earns_a_share_and_beats_naive() -> None:
     history = planted_history(1_400)
-    model = LSTMForecaster(SMALL).fit(history.iloc[:1_100])
+    model = GapLevelForecaster(SMALL).fit(history.iloc[:1_100])
     assert model.lambdas_[0] > 0.0
     assert model.shares_ is not None
     assert model.shares_.ratios[LAMBDAS.index(model.lambdas_[0]), 0] <= 1.0 - SHARE_MARGIN
@@ -181,7 +181,7 @@ def test_positive_control_a_planted_pattern_earns_a_share_and_beats_naive() -> N
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_negative_control_a_driftless_random_walk_keeps_no_share(seed: int) -> None:
-    model = LSTMForecaster(SMALL).fit(regime_history(1_100, seed=seed))
+    model = GapLevelForecaster(SMALL).fit(regime_history(1_100, seed=seed))
     assert model.lambdas_.tolist() == [0.0] * 5
     assert model.shares_ is not None and (model.shares_.ratios > 1.0 - SHARE_MARGIN).all()
 
@@ -190,12 +190,12 @@ def test_negative_control_a_driftless_random_walk_keeps_no_share(seed: int) -> N
 
 
 @pytest.fixture(scope="module")
-def fitted() -> LSTMForecaster:
-    return LSTMForecaster(SMALL).fit(planted_history(700))
+def fitted() -> GapLevelForecaster:
+    return GapLevelForecaster(SMALL).fit(planted_history(700))
 
 
 def test_the_shares_and_the_table_they_were_chosen_on_are_in_the_metadata(
-    fitted: LSTMForecaster,
+    fitted: GapLevelForecaster,
 ) -> None:
     meta = fitted.metadata()
     assert meta["lambdas"] == fitted.lambdas_.tolist()
@@ -208,7 +208,7 @@ def test_the_shares_and_the_table_they_were_chosen_on_are_in_the_metadata(
     assert pick_shares(table, sizes).tolist() == meta["lambdas"]
     assert {"shares_1", "validation_1", "train"} <= set(meta["segments"])
     assert meta["segments"]["shares_1"]["windows"] == sizes[0]
-    again = LSTMForecaster.from_bytes(fitted.to_bytes())
+    again = GapLevelForecaster.from_bytes(fitted.to_bytes())
     assert again.shares_ is not None and fitted.shares_ is not None
     np.testing.assert_array_equal(again.shares_.scores, fitted.shares_.scores)
 
@@ -221,20 +221,20 @@ def _with_metadata(data: bytes, change: dict[str, object]) -> bytes:
 
 
 def test_an_artifact_from_before_the_ratios_loads_and_forecasts_as_it_did(
-    fitted: LSTMForecaster,
+    fitted: GapLevelForecaster,
 ) -> None:
     history = planted_history(700)
     before = {"share_ratios": None, "share_blocks": None}
-    old = LSTMForecaster.from_bytes(_with_metadata(fitted.to_bytes(), before))
+    old = GapLevelForecaster.from_bytes(_with_metadata(fitted.to_bytes(), before))
     assert old.shares_ is None
     assert "share_ratios" not in old.metadata() and "share_blocks" not in old.metadata()
     pd.testing.assert_frame_equal(old.predict(history), fitted.predict(history))
 
 
-def test_an_artifact_with_broken_ratios_is_refused_in_one_line(fitted: LSTMForecaster) -> None:
+def test_an_artifact_with_broken_ratios_is_refused_in_one_line(fitted: GapLevelForecaster) -> None:
     broken = _with_metadata(fitted.to_bytes(), {"share_blocks": {"sizes": [3], "smape": [[1.0]]}})
     with pytest.raises(ArtifactError, match="bad contents") as caught:
-        LSTMForecaster.from_bytes(broken)
+        GapLevelForecaster.from_bytes(broken)
     assert "\n" not in str(caught.value)
 
 

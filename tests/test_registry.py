@@ -153,7 +153,7 @@ def test_a_format1_champion_falls_back_like_any_artifact_that_does_not_load(
     store: Store,
 ) -> None:
     """No release wrote format 1; a database of a development version may hold one."""
-    from taiex.models.lstm import LSTMForecaster
+    from taiex.models.lstm import GapLevelForecaster
 
     fixtures = Path(__file__).parent / "fixtures"
     registry = Registry(store)
@@ -161,8 +161,8 @@ def test_a_format1_champion_falls_back_like_any_artifact_that_does_not_load(
     old = register(registry, (fixtures / "lstm-format1.bin").read_bytes())
     registry.promote(good, "first", expected=None)
     registry.promote(old, "better", expected=good)
-    loaded = registry.load_champion("lstm", LSTMForecaster.from_bytes)
-    assert loaded.version.version == "lstm-v1" and isinstance(loaded.model, LSTMForecaster)
+    loaded = registry.load_champion("lstm", GapLevelForecaster.from_bytes)
+    assert loaded.version.version == "lstm-v1" and isinstance(loaded.model, GapLevelForecaster)
     assert len(loaded.skipped) == 1
     assert "lstm-v2: lstm artifact of format 1" in loaded.skipped[0]
     assert "train a new model" in loaded.skipped[0]

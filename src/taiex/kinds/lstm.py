@@ -1,6 +1,6 @@
 """The LSTM forecaster as a kind: scored by sMAPE beside the naive forecast, serves forecasts.
 
-The spec only: its model (:class:`~taiex.models.lstm.LSTMForecaster`), its evaluation and
+The spec only: its model (:class:`~taiex.models.lstm.GapLevelForecaster`), its evaluation and
 what it serves (:mod:`taiex.models.lstm_evaluation`), its backtest (:mod:`taiex.models.backtest`)
 and its plots (:mod:`taiex.plots`) are reached through the loaders below, which import them when
 called: this module is light (the DAG file and ``taiex status`` import it).
@@ -213,9 +213,9 @@ def version_note(metrics: Row) -> str | None:
 
 
 def _model() -> ModelClass[Forecaster, LSTMConfig]:
-    from taiex.models.lstm import LSTMForecaster
+    from taiex.models.lstm import GapLevelForecaster
 
-    return LSTMForecaster
+    return GapLevelForecaster
 
 
 def _config() -> type[LSTMConfig]:

@@ -24,7 +24,7 @@ from taiex.frames import FORECAST_COLUMNS, FloatArray, check_history
 from taiex.metrics import coverage, diebold_mariano, interval_score, roc_auc, smape_terms
 from taiex.models.classifier import EntrySignalClassifier
 from taiex.models.classifier_config import ClassifierConfig
-from taiex.models.lstm import LSTMForecaster
+from taiex.models.lstm import GapLevelForecaster
 from taiex.models.lstm_config import LSTMConfig
 from taiex.models.tournament import format_table
 
@@ -80,7 +80,7 @@ class LSTMBacktest:
 
     rows: pd.DataFrame
     summary: pd.DataFrame
-    model: LSTMForecaster
+    model: GapLevelForecaster
 
     def text(self) -> str:
         """The summary per horizon, on days the model never saw: sMAPE beside the naive
@@ -117,7 +117,7 @@ def backtest_lstm(
     [start, end] (default end: the last day). The last origins' later targets are in ``rows``
     (with their actual when the history has it) but not in the summary: it scores the period."""
 
-    def score(model: LSTMForecaster, days: pd.DatetimeIndex) -> pd.DataFrame:
+    def score(model: GapLevelForecaster, days: pd.DatetimeIndex) -> pd.DataFrame:
         rows = model.predict_origins(history, [d.date() for d in days])
         rows["actual"] = _actual_opens(history, rows["target_date"])
         return rows[BACKTEST_COLUMNS]
@@ -127,7 +127,7 @@ def backtest_lstm(
         train_until=train_until,
         start=start,
         end=end,
-        fit=lambda train: LSTMForecaster(config).fit(train),
+        fit=lambda train: GapLevelForecaster(config).fit(train),
         score=score,
     )
     return LSTMBacktest(rows=rows, summary=summarise(rows, end), model=model)

@@ -1,4 +1,5 @@
-"""The LSTM forecaster: the opening level of each of the next 5 trading days, with intervals.
+"""The forecaster of the next opens (the kind ``lstm``): the opening level of each of the next 5
+trading days, with intervals; the overnight-gap level, corrected by an LSTM where that earns it.
 
 Design, and why:
 
@@ -31,7 +32,7 @@ in one line (issue 20).
 The modules: :mod:`~taiex.models.lstm_config` (hyperparameters and the cut),
 :mod:`~taiex.models.lstm_network` (the ``nn.Module``), :mod:`~taiex.models.lstm_training` (fitting
 and the shares), :mod:`~taiex.models.gap_level`, :mod:`~taiex.models.intervals` and this one, the
-user-facing :class:`LSTMForecaster` (fit, predict, bytes).
+user-facing :class:`GapLevelForecaster` (fit, predict, bytes).
 Fitting and predicting set torch's global thread count and deterministic flag for their
 duration: do not run two of them at once in threads of one process.
 """
@@ -85,7 +86,7 @@ from taiex.models.lstm_training import (
 )
 from taiex.windows import N_FEATURES, realised_volatility, targets, window_features
 
-__all__ = ["ORIGIN_COLUMNS", "PREDICT_COLUMNS", "LSTMConfig", "LSTMForecaster"]
+__all__ = ["ORIGIN_COLUMNS", "PREDICT_COLUMNS", "GapLevelForecaster", "LSTMConfig"]
 
 logger = logging.getLogger(__name__)
 
@@ -93,8 +94,14 @@ ORIGIN_COLUMNS = ["origin_date", "horizon", "target_date", *FORECAST_COLUMNS, "n
 PREDICT_COLUMNS = ["horizon", "date", *FORECAST_COLUMNS, "naive"]
 
 
-class LSTMForecaster:
+class GapLevelForecaster:
     """Forecast the opening level of the next ``horizons`` trading days from the last ``window``.
+
+    Named for what its forecast is: the overnight-gap level (the last close moved by the
+    typical overnight gap), plus whatever share of an LSTM's correction earned its place on
+    held-out blocks, which on most fits is none (BENCHMARKS.md). It was ``LSTMForecaster``
+    until issue 20; the name is in no artifact or registry row (they record the kind,
+    ``lstm``), so nothing stored changes.
 
     ``fit(history)`` learns from a history frame (``date`` datetime64 ascending, ``open, high,
     low, close`` float); ``predict`` forecasts from its last day, ``predict_origins`` from many.
@@ -283,7 +290,9 @@ class LSTMForecaster:
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "network_"):
-            raise NotFittedError("this LSTMForecaster is not fitted: call fit() or from_bytes()")
+            raise NotFittedError(
+                "this GapLevelForecaster is not fitted: call fit() or from_bytes()"
+            )
 
     def _description(self) -> dict[str, object]:
         """The model's metadata in the artifact header (everything but tensors)."""

@@ -135,7 +135,7 @@ class LSTMConfig:
         )
 
     def min_fit_rows(self) -> int:
-        """The fewest history rows :meth:`LSTMForecaster.fit` accepts with this config."""
+        """The fewest history rows :meth:`GapLevelForecaster.fit` accepts with this config."""
         rows = self.window + self.horizons
         while split_origins(rows, self) is None:
             rows += 1

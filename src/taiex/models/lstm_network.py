@@ -2,7 +2,7 @@
 the ensemble is run on many windows at once.
 
 The modules know shapes, not data: :mod:`taiex.models.lstm_training` builds them from the shapes of
-the training arrays, and :class:`taiex.models.lstm.LSTMForecaster` wraps them for users.
+the training arrays, and :class:`taiex.models.lstm.GapLevelForecaster` wraps them for users.
 """
 
 from __future__ import annotations
