@@ -85,6 +85,10 @@ def run_step(env: dict[str, str], name: str, *args: Any) -> dict[str, Any]:
     return facts
 
 
+# Task ids of older trees: the classifier's serving task was svm_classification until issue 20.
+RENAMED = {"classifier_predict_task": "svm_classification"}
+
+
 def tasks(
     env: dict[str, str], day: dt.date, by_kind: bool, refresh: bool
 ) -> dict[str, dict[str, Any]]:
@@ -99,9 +103,9 @@ def tasks(
     found["merge_weighted_index"] = run_step(env, "merge", found["save_to_database"]["result"])
     if by_kind:
         found["lstm_predict_task"] = run_step(env, "serve", "lstm", iso)
-        found["svm_classification"] = run_step(env, "serve", "classifier", iso)
+        found["classifier_predict_task"] = run_step(env, "serve", "classifier", iso)
     else:
-        found["svm_classification"] = run_step(env, "classify")
+        found["classifier_predict_task"] = run_step(env, "classify")
         found["lstm_predict_task"] = run_step(env, "forecast")
     found["process_models_predict_outputs"] = run_step(env, "draw_outputs")
     for kind in ("lstm", "classifier"):
@@ -221,7 +225,8 @@ def main() -> None:
     print(f"{'task':<34} {'proc s':>7} {'import s':>9} {'peak MB':>8}  {'airflow s':>9}  imports")
     for name, facts in steps.items():
         heavy = ", ".join(m for m in facts["heavy"] if m in ("torch", "sklearn")) or "-"
-        in_airflow = airflow["tasks"].get(name, float("nan"))
+        recorded = airflow["tasks"]
+        in_airflow = recorded.get(name, recorded.get(RENAMED.get(name, ""), float("nan")))
         print(
             f"{name:<34} {facts['process']:7.1f} {facts['imports']:9.2f} "
             f"{facts['peak_mb']:8.0f}  {in_airflow:9.1f}  {heavy}"

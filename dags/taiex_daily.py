@@ -1,7 +1,7 @@
 """taiex_daily: the daily TAIEX job as an Airflow 3 DAG, at 15:30 Taipei time on weekdays.
 
     download_weighted_stock_price → save_to_database → merge_weighted_index
-    → lstm_predict_task → svm_classification (each kind's serving task)
+    → lstm_predict_task → classifier_predict_task (each kind's serving task)
     → process_models_predict_outputs
     → monitoring: evaluate_<kind> → branch_<kind> → train_<kind> | <kind>_healthy
     → refresh_report

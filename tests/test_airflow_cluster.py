@@ -36,14 +36,14 @@ STEP_TASKS = [  # the tasks that run a taiex step (branches and the healthy mark
     "download_weighted_stock_price",
     "save_to_database",
     "merge_weighted_index",
-    "svm_classification",
+    "classifier_predict_task",
     "lstm_predict_task",
     "process_models_predict_outputs",
     "monitoring.evaluate_lstm",
     "monitoring.evaluate_classifier",
     "refresh_report",
 ]
-RERUN = ["merge_weighted_index", "svm_classification", "lstm_predict_task", "refresh_report"]
+RERUN = ["merge_weighted_index", "classifier_predict_task", "lstm_predict_task", "refresh_report"]
 TABLES = (
     "weighted_index",
     "forecasts",

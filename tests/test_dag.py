@@ -51,7 +51,7 @@ MAIN_LINE = [
     "save_to_database",
     "merge_weighted_index",
     "lstm_predict_task",
-    "svm_classification",
+    "classifier_predict_task",
     "process_models_predict_outputs",
 ]
 MONITORING = [

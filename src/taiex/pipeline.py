@@ -280,7 +280,7 @@ def champion(ctx: Context, spec: KindSpec, history: pd.DataFrame) -> LoadedModel
 
 def serve(ctx: Context, kind_name: str, day: dt.date | None = None) -> dict[str, object]:
     """What the champion of a kind says for the session after the data day (the forecast, the
-    signal), stored once per model version and day (``svm_classification``,
+    signal), stored once per model version and day (``classifier_predict_task``,
     ``lstm_predict_task``)."""
     spec = kind(kind_name)
     history = ctx.history(day)

@@ -164,7 +164,7 @@ class KindSpec(abc.ABC):
     name: str  # "lstm": the registry's kind, version names ("lstm-v3"), CLI arguments
     title: str  # "LSTM forecaster"
     serves: str  # what it stores for tomorrow: "forecasts" or "signals" (a store repository)
-    serve_task: str  # the DAG's task id for serving
+    serve_task: str  # the DAG's task id for serving ("lstm_predict_task", the original name)
     in_container: bool  # in the DAG's docker/kubernetes modes, its steps run in the image
     metric: Metric
     window: int  # days of the monitoring window
