@@ -63,8 +63,8 @@ class Settings:
     classifier_trivial_margin: float = 0.02
     # Hyperparameters from the config file's [lstm] and [classifier] tables (LSTMConfig and
     # ClassifierConfig field names); empty means the models' defaults.
-    lstm: Mapping[str, Any] = field(default_factory=dict)
-    classifier: Mapping[str, Any] = field(default_factory=dict)
+    lstm: Mapping[str, object] = field(default_factory=dict)
+    classifier: Mapping[str, object] = field(default_factory=dict)
     # Where each value was read (``TAIEX_TWSE_RETRIES``, ``twse_retries in /x/config.toml``), so
     # that an error names the place to fix; no setting of its own.
     origins: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
@@ -91,7 +91,7 @@ class Settings:
         """Read the settings from ``environ`` (default ``os.environ``) and the config file."""
         env = os.environ if environ is None else environ
         home = Path(env.get("TAIEX_HOME") or "~/.taiex").expanduser()
-        values: dict[str, Any] = {"home": home}
+        values: dict[str, object] = {"home": home}
         where: dict[str, str] = {"home": "TAIEX_HOME"}
         config_path = env.get("TAIEX_CONFIG")
         config = Path(config_path).expanduser() if config_path else home / "config.toml"
@@ -109,7 +109,9 @@ class Settings:
             elif raw is not None and f.name != "home":
                 values[f.name] = raw
                 where[f.name] = f"TAIEX_{f.name.upper()}"
-        return cls(**{k: _convert(k, v, where[k]) for k, v in values.items()}, origins=where)
+        # Each value converted to its field's type (SettingsError otherwise): keyword arguments.
+        converted: dict[str, Any] = {k: _convert(k, v, where[k]) for k, v in values.items()}
+        return cls(**converted, origins=where)
 
     def to_environ(self) -> dict[str, str]:
         """The settings that differ from the defaults as ``TAIEX_*`` variables, tables as JSON:
@@ -197,7 +199,7 @@ def _file_origin(key: str, config: Path) -> str:
     return f"[{key}] in the config file {config}" if key in _TABLES else f"{key} in {config}"
 
 
-def _json_table(name: str, raw: str) -> dict[str, Any]:
+def _json_table(name: str, raw: str) -> dict[str, object]:
     try:
         value = json.loads(raw)
     except json.JSONDecodeError:
@@ -262,7 +264,7 @@ def redact_url(url: str) -> str:
     return url if password is None else f"{before}***{after}"
 
 
-def _check_finite(value: Any, where: str) -> None:
+def _check_finite(value: object, where: str) -> None:
     """Refuse NaN and infinities anywhere in a table of hyperparameters."""
     if isinstance(value, float) and not math.isfinite(value):
         raise SettingsError(f"{where}: {value} is not a finite number")
@@ -274,7 +276,7 @@ def _check_finite(value: Any, where: str) -> None:
             _check_finite(item, where)
 
 
-def _table(value: Any) -> dict[str, Any]:
+def _table(value: object) -> dict[str, object]:
     if not isinstance(value, Mapping):
         raise TypeError("expected a table")
     return dict(value)
@@ -283,7 +285,7 @@ def _table(value: Any) -> dict[str, Any]:
 _INTEGER = re.compile(r"[+-]?\d{1,18}", re.ASCII)
 
 
-def _integer(value: Any) -> int:
+def _integer(value: object) -> int:
     """An int from an int or its decimal text; never from a bool, a float (2.7) or other digits."""
     if isinstance(value, bool):
         raise TypeError("a boolean is not a number")
@@ -294,7 +296,7 @@ def _integer(value: Any) -> int:
     raise ValueError("not a whole number")
 
 
-def _number(value: Any) -> float:
+def _number(value: object) -> float:
     """A finite float from a number or its ASCII text; never from a bool, NaN or an infinity."""
     if isinstance(value, bool):
         raise TypeError("a boolean is not a number")
@@ -308,28 +310,28 @@ def _number(value: Any) -> float:
     return number
 
 
-def _text(value: Any) -> str:
+def _text(value: object) -> str:
     if not isinstance(value, str):
         raise TypeError("not a string")
     return value
 
 
-_CONVERTERS: dict[str, Callable[[Any], Any]] = {
+_CONVERTERS: dict[str, Callable[[object], object]] = {
     f.name: {"float": _number, "int": _integer, "str": _text}.get(str(f.type), lambda v: v)
     for f in dataclasses.fields(Settings)
 }
-_CONVERTERS["home"] = lambda v: Path(v).expanduser()
+_CONVERTERS["home"] = lambda v: Path(str(v)).expanduser()
 _CONVERTERS.update({name: _table for name in _TABLES})
 
 
-def _convert(name: str, value: Any, where: str) -> Any:
+def _convert(name: str, value: object, where: str) -> object:
     try:
         return _CONVERTERS[name](value)
     except (TypeError, ValueError, OverflowError) as exc:
         raise SettingsError(f"{where}={value!r} is not a valid value ({exc})") from exc
 
 
-def _read_config(path: Path) -> dict[str, Any]:
+def _read_config(path: Path) -> dict[str, object]:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
