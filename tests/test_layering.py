@@ -96,9 +96,9 @@ def test_no_code_outside_the_kind_specs_branches_on_a_kind() -> None:
 
 KINDS = ROOT / "src" / "taiex" / "kinds"
 MODELS = ROOT / "src" / "taiex" / "models"
-# The light part of the models package: what a model is (typing only) and what its evaluation
-# gives. The kind specs import them; they import the standard library only.
-LIGHT_MODELS = ("taiex.models.protocols", "taiex.models.evaluation")
+# The kinds' light contract: what a model is in each role (typing only) and what an evaluation
+# gives. The model code plays it and imports nothing else of the kinds.
+CONTRACT = ("taiex.kinds.protocols", "taiex.kinds.evaluation")
 
 
 def _imports(path: Path) -> tuple[set[str], set[str]]:
@@ -131,42 +131,44 @@ def _standard(module: str) -> bool:
 
 def test_a_kind_spec_reaches_its_model_code_only_through_its_loaders() -> None:
     """Importing the kinds package is light (the DAG file and `taiex status` do it): at import
-    time a spec module imports the standard library, the other specs and the light part of the
-    models package; its model, evaluation, backtest and plots only inside its loaders."""
-    light = ("taiex.errors", "taiex.kinds", *LIGHT_MODELS)
+    time a kinds module imports the standard library and other kinds modules; a spec's model,
+    evaluation, backtest and plots only inside its loaders."""
     for path in KINDS.glob("*.py"):
         top, inside = _imports(path)
         heavy = sorted(
-            m
-            for m in top
-            if not _standard(m) and not any(m == n or m.startswith(f"{n}.") for n in light)
+            m for m in top if not (_standard(m) or m.startswith(("taiex.kinds", "taiex.errors")))
         )
         assert heavy == [], f"{path.name} imports {heavy} when imported"
-        loaded = ("taiex.kinds.", "taiex.models.", "taiex.plots")
+        loaded = ("taiex.kinds", "taiex.models.", "taiex.plots")
         elsewhere = sorted(m for m in inside if not (_standard(m) or m.startswith(loaded)))
         assert elsewhere == [], f"{path.name} loads {elsewhere}"
 
 
-def test_model_code_never_imports_a_kind_spec() -> None:
-    """One direction: the kind specs know the models (through their loaders); the models know
-    nothing of the specs, only the protocols they play and the evaluation they give."""
+def test_model_code_knows_the_kinds_contract_only() -> None:
+    """One direction: the kind specs reach the models through their loaders; the models play the
+    protocols and give the evaluations of the contract, and know no spec."""
     offenders = {
-        path.name: sorted(m for m in set().union(*_imports(path)) if m.startswith("taiex.kinds"))
+        path.name: sorted(
+            m
+            for m in set().union(*_imports(path))
+            if m.startswith("taiex.kinds") and m not in CONTRACT
+        )
         for path in MODELS.glob("*.py")
     }
     assert {name: found for name, found in offenders.items() if found} == {}
 
 
-def test_the_light_models_import_the_standard_library_only() -> None:
-    for module in LIGHT_MODELS:
-        top, inside = _imports(MODELS / f"{module.rsplit('.', 1)[1]}.py")
+def test_the_contract_imports_the_standard_library_only() -> None:
+    for module in CONTRACT:
+        top, inside = _imports(KINDS / f"{module.rsplit('.', 1)[1]}.py")
         assert sorted(m for m in top | inside if not _standard(m)) == [], module
 
 
-def test_importing_the_kinds_loads_no_numpy_nor_pandas() -> None:
+def test_importing_the_kinds_loads_no_model_code() -> None:
     code = (
         "import sys, taiex.kinds; "
-        "print(' '.join(sorted({m.split('.')[0] for m in sys.modules} & {'numpy', 'pandas'})))"
+        "print(' '.join(sorted(m for m in sys.modules if m.split('.')[0] in ('numpy', 'pandas') "
+        "or m.startswith('taiex.models'))))"
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     found = subprocess.run(

@@ -30,9 +30,9 @@ import pandas as pd
 
 from taiex.kinds.lstm import LSTM
 from taiex.kinds.spec import Evaluate, TypedKindSpec
-from taiex.models.evaluation import Evaluation, Row
+from taiex.kinds.evaluation import Evaluation, Row
 from taiex.models.lstm_config import LSTMConfig
-from taiex.models.protocols import Forecaster, ModelClass
+from taiex.kinds.protocols import Forecaster, ModelClass
 
 
 class LastClose:

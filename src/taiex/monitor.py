@@ -39,7 +39,7 @@ import pandas as pd
 from taiex.errors import ArtifactError, DataError
 from taiex.frames import to_date
 from taiex.kinds import MIN_DAYS_TO_JUDGE, Decision, Evaluation, KindSpec
-from taiex.models.protocols import Model
+from taiex.kinds.protocols import Model
 from taiex.models.registry import LoadedModel, ModelVersion, Registry
 from taiex.reuse import evaluation as stored_evaluation
 from taiex.reuse import fresh_rows, sound_champion

@@ -54,7 +54,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from taiex.kinds import Evaluation
-    from taiex.models.protocols import Model
+    from taiex.kinds.protocols import Model
     from taiex.models.registry import LoadedModel, ModelVersion, Registry
     from taiex.monitor import KindSummary, RetrainPolicy, TrialSummary
 

@@ -6,17 +6,20 @@ the direction of "better", the window, the settings it reads) plus the kind's li
 decision rule, its plain-language reading, its table's rows), each in the kind's module
 (:mod:`taiex.kinds.lstm`, :mod:`taiex.kinds.classifier`), and typed loaders of its heavy parts:
 its model class, its evaluation and what it serves for tomorrow (beside the model, in
-:mod:`taiex.models`), its backtest and its plots.
+:mod:`taiex.models`), its backtest and its plots. The contract those parts keep is here too, light:
+what a model is in each role (:mod:`taiex.kinds.protocols`) and what an evaluation gives
+(:mod:`taiex.kinds.evaluation`).
 
 Importing this package is cheap (standard library only): the DAG file and ``taiex status`` do
 it. What a kind needs of torch, scikit-learn, pandas or matplotlib, its loaders import when
 called. Adding a kind means one module that declares a :class:`TypedKindSpec` (mypy checks that
-its parts fit its model's role: :mod:`taiex.models.protocols`) and one line in :data:`KINDS`.
+its parts fit its model's role: :mod:`taiex.kinds.protocols`) and one line in :data:`KINDS`.
 """
 
 from __future__ import annotations
 
 from taiex.errors import InputError
+from taiex.kinds.evaluation import Evaluation, unseen_window
 from taiex.kinds.spec import (
     MIN_DAYS_TO_JUDGE,
     Decision,
@@ -25,7 +28,6 @@ from taiex.kinds.spec import (
     TypedKindSpec,
     not_judged,
 )
-from taiex.models.evaluation import Evaluation, unseen_window
 
 __all__ = [
     "KINDS",

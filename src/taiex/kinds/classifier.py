@@ -13,8 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from taiex.kinds.spec import Decision, Metric, TypedKindSpec, not_judged
-from taiex.models.evaluation import (
+from taiex.kinds.evaluation import (
     Evaluation,
     Row,
     as_count,
@@ -23,11 +22,12 @@ from taiex.models.evaluation import (
     as_optional_date,
     as_text,
 )
+from taiex.kinds.spec import Decision, Metric, TypedKindSpec, not_judged
 
 if TYPE_CHECKING:
+    from taiex.kinds.protocols import Classifier, ModelClass
     from taiex.kinds.spec import Backtest, Evaluate, Plot, Serve
     from taiex.models.classifier_config import ClassifierConfig
-    from taiex.models.protocols import Classifier, ModelClass
     from taiex.settings import Settings
 
 NAME = "classifier"

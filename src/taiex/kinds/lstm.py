@@ -12,8 +12,7 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from taiex.kinds.spec import Decision, Metric, TypedKindSpec, not_judged
-from taiex.models.evaluation import (
+from taiex.kinds.evaluation import (
     Evaluation,
     Row,
     as_count,
@@ -23,11 +22,12 @@ from taiex.models.evaluation import (
     as_optional_date,
     as_text,
 )
+from taiex.kinds.spec import Decision, Metric, TypedKindSpec, not_judged
 
 if TYPE_CHECKING:
+    from taiex.kinds.protocols import Forecaster, ModelClass
     from taiex.kinds.spec import Backtest, Evaluate, Plot, Serve
     from taiex.models.lstm_config import LSTMConfig
-    from taiex.models.protocols import Forecaster, ModelClass
     from taiex.settings import Settings
 
 NAME = "lstm"

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Generic, Protocol, TypeGuard, TypeVar
 
 from taiex.errors import InputError, SettingsError
-from taiex.models.evaluation import Evaluation, Row
-from taiex.models.protocols import Model, ModelClass, ModelConfig
+from taiex.kinds.evaluation import Evaluation, Row
+from taiex.kinds.protocols import Model, ModelClass, ModelConfig
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -258,7 +258,7 @@ class KindSpec(abc.ABC):
 
 @dataclass(frozen=True, kw_only=True)
 class TypedKindSpec(KindSpec, Generic[M, C]):
-    """A kind whose models play the role ``M`` (a :class:`~taiex.models.protocols.Model`) and
+    """A kind whose models play the role ``M`` (a :class:`~taiex.kinds.protocols.Model`) and
     are configured by ``C``. Each heavy part is a loader: a function of no argument that imports
     its module and returns the class or function, typed, so that a wrong name fails mypy in the
     loader and a wrong signature at this declaration."""

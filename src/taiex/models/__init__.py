@@ -7,8 +7,10 @@ stopping, the share of the correction kept), ``gap_level`` (the typical overnigh
 ``lstm_evaluation`` (its monitoring and what it serves). The classifier: ``candidates`` (the
 pipelines, their grids, the audited types), ``classifier_config``, ``tournament`` (time-series
 CV), ``classifier`` (the user-facing ``EntrySignalClassifier``), ``classifier_evaluation`` (its
-monitoring and what it serves). Both: ``protocols`` (what a model of any kind is, and what each
-role adds: typing only), ``evaluation`` (what an evaluation gives; light), ``artifact`` (the one
-saved format) and ``backtest`` (the one walk-forward procedure). ``registry`` keeps the artifacts
-in the database.
+monitoring and what it serves). Both: ``artifact`` (the one saved format) and ``backtest`` (the
+one walk-forward procedure). ``registry`` keeps the artifacts in the database.
+
+The models play the roles of :mod:`taiex.kinds.protocols` and give the evaluations of
+:mod:`taiex.kinds.evaluation` (the light contract, which the kind specs reach them through); they
+never import a kind's spec.
 """

@@ -38,10 +38,10 @@ from taiex import __version__
 from taiex.calendar import next_sessions
 from taiex.errors import ArtifactError, DataError, InputError, NotFittedError
 from taiex.features import FEATURE_COLUMNS, classifier_features
+from taiex.kinds.protocols import Signal
 from taiex.models import artifact
 from taiex.models.candidates import TRUSTED_TYPES, candidate_pipeline
 from taiex.models.classifier_config import ClassifierConfig
-from taiex.models.protocols import Signal
 from taiex.models.tournament import run_tournament, training_set
 
 if TYPE_CHECKING:

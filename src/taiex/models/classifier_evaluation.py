@@ -1,5 +1,5 @@
 """The entry signal's monitoring and serving: what the classifier kind
-(:mod:`taiex.kinds.classifier`) does with a :class:`~taiex.models.protocols.Classifier`.
+(:mod:`taiex.kinds.classifier`) does with a :class:`~taiex.kinds.protocols.Classifier`.
 
 Monitoring (docs/design.md, "Definitions"): ROC AUC of the predicted probabilities (never hard
 labels) over the last 40 labelled days the model did not train on, beside the trivial
@@ -15,9 +15,9 @@ import pandas as pd
 
 from taiex.features import MA_WINDOW, entry_labels, trivial_score
 from taiex.frames import to_date
+from taiex.kinds.evaluation import Evaluation, Row, unseen_window
+from taiex.kinds.protocols import Classifier
 from taiex.metrics import roc_auc
-from taiex.models.evaluation import Evaluation, Row, unseen_window
-from taiex.models.protocols import Classifier
 
 
 def evaluate(

@@ -1,5 +1,5 @@
 """The forecaster's monitoring and serving: what the LSTM kind (:mod:`taiex.kinds.lstm`) does
-with a :class:`~taiex.models.protocols.Forecaster`.
+with a :class:`~taiex.kinds.protocols.Forecaster`.
 
 Monitoring (docs/design.md, "Definitions"): every target day among the last 120 trading days
 the model did not train on, forecast from each origin 1-5 trading days before it; sMAPE over all
@@ -16,9 +16,9 @@ import numpy as np
 import pandas as pd
 
 from taiex.frames import FORECAST_VALUES, FloatArray, to_date
+from taiex.kinds.evaluation import Evaluation, Row, as_count, as_float, unseen_window
+from taiex.kinds.protocols import Forecaster
 from taiex.metrics import diebold_mariano, smape, smape_terms
-from taiex.models.evaluation import Evaluation, Row, as_count, as_float, unseen_window
-from taiex.models.protocols import Forecaster
 
 
 def evaluate(

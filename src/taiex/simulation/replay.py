@@ -29,7 +29,7 @@ import pandas as pd
 from taiex import __version__
 from taiex.errors import DataError, InputError
 from taiex.files import write_atomic
-from taiex.models.evaluation import as_count
+from taiex.kinds.evaluation import as_count
 from taiex.settings import Settings
 from taiex.simulation import policies
 from taiex.simulation.records import (

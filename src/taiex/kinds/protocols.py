@@ -9,7 +9,8 @@ class has every operation of its role, with the right signatures, and that the k
 and serving code asks nothing more of it.
 
 Cheap to import (the standard library only; pandas for the annotations, when type checking): the
-kind specs, which the DAG file and ``taiex status`` import, refer to it.
+kind specs, which the DAG file and ``taiex status`` import, refer to it, and the model code
+(:mod:`taiex.models`) plays it without importing a spec.
 """
 
 from __future__ import annotations
