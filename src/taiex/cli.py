@@ -409,7 +409,8 @@ def report() -> None:
     console.say(f"report: {path}")
 
 
-app.command()(simulate.simulate)
+# The groups in the order `taiex --help` has always listed them.
+app.add_typer(simulate.app, name="simulate")
 app.add_typer(models.app, name="models")
 app.add_typer(db.app, name="db")
 app.add_typer(steps.app, name="step")

@@ -1,4 +1,5 @@
-"""``taiex simulate``: replay the daily loop over past sessions, or compare finished replays."""
+"""``taiex simulate``: replay the daily loop over past sessions (``taiex simulate --from … --to …
+--out DIR``), and compare finished replays (``taiex simulate compare DIR…``)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+import typer.core
 
 from taiex import console
 from taiex.commands.common import load_settings
@@ -16,7 +18,35 @@ if TYPE_CHECKING:
     from taiex.simulation.replay import Request
 
 
+class _SimulateGroup(typer.core.TyperGroup):
+    """``taiex simulate`` replays; ``taiex simulate compare DIR…`` compares finished replays.
+
+    The form before the subcommand, ``taiex simulate --compare DIR…``, still works for this
+    release: it is read as ``compare DIR…``, with a note on stderr.
+    """
+
+    # TyperGroup types the context with its private click copy's class (as in taiex.cli).
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:  # type: ignore[override]
+        options = args[: args.index("--")] if "--" in args else args
+        if "--compare" in options:
+            at = options.index("--compare")
+            console.note(
+                f"note: `{ctx.command_path} --compare DIR…` is deprecated (removed in the next "
+                f"release): use `{ctx.command_path} compare DIR…`"
+            )
+            args = ["compare", *args[:at], *args[at + 1 :]]
+        return super().parse_args(ctx, args)
+
+
+app = typer.Typer(cls=_SimulateGroup, subcommand_metavar="[compare DIR...]")
+
+# The replay's defaults: an option other than these given with `simulate compare` is refused.
+_POLICY, _FEE, _EXIT_TAX = "configured", 0.1425, 0.1
+
+
+@app.callback(invoke_without_command=True)
 def simulate(
+    ctx: typer.Context,
     start: Annotated[
         dt.datetime | None,
         typer.Option(
@@ -45,42 +75,42 @@ def simulate(
             help="When to retrain: configured (the thresholds of the settings), never (the first "
             "models serve throughout) or every-N (every N sessions; promoted by the usual rule).",
         ),
-    ] = "configured",
+    ] = _POLICY,
     fee: Annotated[
         float, typer.Option("--fee", help="The strategy's broker fee on each side, in percent.")
-    ] = 0.1425,
+    ] = _FEE,
     exit_tax: Annotated[
         float, typer.Option("--exit-tax", help="The strategy's tax on each exit, in percent.")
-    ] = 0.1,
-    compare: Annotated[
-        bool,
-        typer.Option("--compare", help="Print the summaries of the folders given side by side."),
-    ] = False,
-    folders: Annotated[
-        list[Path] | None,
-        typer.Argument(help="Simulation folders (with --compare).", show_default=False),
-    ] = None,
+    ] = _EXIT_TAX,
 ) -> None:
     """Replay the daily loop over past sessions and measure what it would have served.
 
     Every session from --from to --to is run as the daily job would have run that evening, with
     only the data stored up to that day, on a scratch database in --out (your database, models
     and report are not touched). Interrupted (Ctrl-C, or killed), the same command resumes.
+    `taiex simulate compare DIR…` prints finished simulations side by side (`taiex simulate
+    --compare DIR…` still works in this release).
 
     Example: taiex simulate --from 2020-01-01 --to 2021-12-31 --out sim-2020 --policy never
-    Example: taiex simulate --compare sim-2020 sim-2020-never
+    Example: taiex simulate compare sim-2020 sim-2020-never
     """
-    if compare:
-        from taiex.simulation.summary import compare_folders
-
-        if not folders:
-            raise typer.BadParameter(
-                "--compare needs one or more simulation folders", param_hint="--compare"
-            )
-        console.print_comparison(compare_folders(folders))
+    if ctx.invoked_subcommand is not None:
+        replay_options = (
+            ("--from", start is not None),
+            ("--to", end is not None),
+            ("--out", out is not None),
+            ("--policy", policy != _POLICY),
+            ("--fee", fee != _FEE),
+            ("--exit-tax", exit_tax != _EXIT_TAX),
+        )
+        for option, given in replay_options:
+            if given:
+                raise typer.BadParameter(
+                    f"{option} is an option of the replay, not of `simulate "
+                    f"{ctx.invoked_subcommand}`",
+                    param_hint=option,
+                )
         return
-    if folders:
-        raise typer.BadParameter("folders are given only with --compare", param_hint="FOLDERS")
     from taiex.simulation.replay import simulate as replay
 
     request = _simulation_request(start, end, out, policy, fee, exit_tax)
@@ -109,7 +139,9 @@ def _simulation_request(
 
     for value, option in ((start, "--from"), (end, "--to"), (out, "--out")):
         if value is None:
-            raise typer.BadParameter(f"{option} is required (or --compare)", param_hint=option)
+            raise typer.BadParameter(
+                f"{option} is required (or `taiex simulate compare DIR…`)", param_hint=option
+            )
     assert start is not None and end is not None
     try:
         return Request(start.date(), end.date(), policy, Costs(fee, exit_tax))
@@ -117,3 +149,23 @@ def _simulation_request(
         # The message starts with the option it is about.
         hint = next((o for o in ("--policy", "--fee", "--exit-tax") if o in str(exc)), "--to")
         raise typer.BadParameter(str(exc), param_hint=hint) from exc
+
+
+@app.command("compare")
+def simulate_compare(
+    folders: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Folders of finished simulations (each one's --out).",
+            metavar="DIR",
+            show_default=False,
+        ),
+    ],
+) -> None:
+    """Print the summaries of finished simulations side by side.
+
+    Example: taiex simulate compare sim-2020 sim-2020-never
+    """
+    from taiex.simulation.summary import compare_folders
+
+    console.print_comparison(compare_folders(folders))
