@@ -173,3 +173,53 @@ def test_status_flags_suspect_days_and_delete_removes_them(env: Settings, tmp_pa
 def test_every_new_command_has_help_with_an_example() -> None:
     code, out, _ = run("delete", "--help")
     assert code == 0 and "Example: taiex delete" in out
+
+
+def test_usage_error_classes_are_the_ones_typer_raises() -> None:
+    """`taiex.cli.usage_error_classes` is the one reach into Typer's private copy of click (Typer
+    exports neither class). When a Typer release moves or renames them, this fails, saying so."""
+    import typer
+    from typer.main import get_command
+
+    from taiex.cli import usage_error_classes
+
+    fix = (
+        f"Typer {typer.__version__} no longer raises these classes: find the usage errors it "
+        "raises now and return them from taiex.cli.usage_error_classes"
+    )
+    usage, no_args_is_help = usage_error_classes()
+    assert issubclass(typer.BadParameter, usage) and issubclass(no_args_is_help, usage), fix
+
+    tiny = typer.Typer(no_args_is_help=True)
+
+    @tiny.command()
+    def one(n: int) -> None:
+        """A command with a number."""
+
+    @tiny.command()
+    def two() -> None:
+        """Another command, so that the app is a group."""
+
+    command = get_command(tiny)
+    for args in (["one", "--n", "x"], ["nosuch"], ["one", "--what"]):
+        with pytest.raises(Exception) as raised:
+            command.main(args, prog_name="tiny", standalone_mode=False)
+        assert isinstance(raised.value, usage), f"{fix} ({args}: {type(raised.value)})"
+        assert not isinstance(raised.value, no_args_is_help), fix
+    with pytest.raises(Exception) as raised:
+        command.main([], prog_name="tiny", standalone_mode=False)
+    assert isinstance(raised.value, no_args_is_help), f"{fix} (no arguments: {type(raised.value)})"
+
+
+@pytest.mark.parametrize("args", [["backfill", "--since", "2024-1x"], ["nosuch"], ["db"]])
+def test_usage_errors_are_one_line_with_exit_code_2(env: Settings, args: list[str]) -> None:
+    code, out, err = run(*args)
+    assert code == 2 and out == ""
+    assert err.startswith("error: ") and err.rstrip().endswith(" --help`)")
+    assert len(err.strip().splitlines()) == 1, err
+
+
+def test_no_arguments_show_the_help() -> None:
+    _, out, err = run()
+    assert "Usage:" in out + err and "simulate" in out + err
+    assert "error:" not in err

@@ -35,7 +35,16 @@ def test_only_the_store_package_imports_sqlalchemy() -> None:
 
 
 # The modules that run the same loop for every kind: they find a kind through taiex.kinds.
-GENERIC = ("pipeline.py", "monitor.py", "cli.py", "plots.py", "report")
+GENERIC = (
+    "pipeline.py",
+    "monitor.py",
+    "cli.py",
+    "commands",
+    "console.py",
+    "progress.py",
+    "plots.py",
+    "report",
+)
 
 
 def _code_constants(tree: ast.AST) -> list[ast.Constant]:
@@ -90,6 +99,22 @@ def test_no_code_outside_the_kind_specs_branches_on_a_kind() -> None:
                 if c.value in KIND_NAMES
             ]
     assert offenders == []
+
+
+def test_what_the_command_prints_with_imports_no_data_or_model_library() -> None:
+    """`taiex status` imports the console and the progress bars: they render what the library
+    returned (Rich and the standard library), and import pandas, numpy, SQLAlchemy or model code
+    only inside the function that needs it."""
+    heavy = ("pandas", "numpy", "sqlalchemy", "torch", "sklearn", "matplotlib", "jinja2")
+    code = (
+        "import sys, taiex.console, taiex.progress; "
+        f"print(' '.join(sorted({{m.split('.')[0] for m in sys.modules}} & set({heavy!r}))))"
+    )
+    env = {"PYTHONPATH": str(ROOT / "src"), "PATH": ""}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
+    assert done.stdout.strip() == ""
 
 
 # ---------------------------------------------------------------- kinds and models

@@ -272,17 +272,58 @@ def test_killed_or_interrupted_it_resumes_to_the_same_tables(
 # ---------------------------------------------------------------- the command
 
 
-def test_cli_compare_prints_the_runs_side_by_side(
-    homes: dict[str, Path], every5: RunFolder
-) -> None:
+def _never(homes: dict[str, Path]) -> Path:
     never = homes["runs"] / "never"
     if not (never / "summary.json").exists():
         simulate(settings_for(homes["user"]), never, Request(DATES[-8], END, "never"))
-    result = runner.invoke(app, ["simulate", "--compare", str(every5.path), str(never)])
+    return never
+
+
+def test_cli_compare_prints_the_runs_side_by_side(
+    homes: dict[str, Path], every5: RunFolder
+) -> None:
+    never = _never(homes)
+    result = runner.invoke(app, ["simulate", "compare", str(every5.path), str(never)])
     assert result.exit_code == 0, result.stderr
     text = result.stdout
     assert "every-5" in text and "never" in text
     assert "sMAPE h1" in text and "buy-and-hold" in text
+    assert result.stderr == ""
+
+
+def test_cli_the_old_compare_form_still_works_with_a_note(
+    homes: dict[str, Path], every5: RunFolder
+) -> None:
+    """`taiex simulate --compare DIR…` (before the subcommand) works for one more release: the
+    same table, and one line on stderr naming the new form."""
+    folders = [str(every5.path), str(_never(homes))]
+    new = runner.invoke(app, ["simulate", "compare", *folders])
+    old = runner.invoke(app, ["simulate", "--compare", *folders])
+    assert old.exit_code == 0, old.stderr
+    assert old.stdout == new.stdout
+    lines = old.stderr.strip().splitlines()
+    assert len(lines) == 1, old.stderr
+    assert "simulate --compare DIR…` is deprecated" in lines[0]
+    assert "use `" in lines[0] and lines[0].endswith(" simulate compare DIR…`")
+
+
+@pytest.mark.parametrize(
+    ("summary", "message"),
+    [
+        (None, "no summary (is "),
+        ("{not json", "cannot be read"),
+        ("[1, 2]", "not a JSON object"),
+    ],
+)
+def test_cli_compare_refuses_a_folder_without_a_summary(
+    tmp_path: Path, summary: str | None, message: str
+) -> None:
+    if summary is not None:
+        (tmp_path / "summary.json").write_text(summary)
+    result = runner.invoke(app, ["simulate", "compare", str(tmp_path)])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: ") and message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
 
 
 @pytest.mark.parametrize(
@@ -295,6 +336,8 @@ def test_cli_compare_prints_the_runs_side_by_side(
         ),
         (["--from", "2023-01-02", "--to", "2023-02-01"], "--out"),
         (["--compare"], "--compare"),
+        (["compare"], "Missing argument 'DIR'"),
+        (["--from", "2023-01-02", "compare", "x"], "--from is an option of the replay"),
     ],
 )
 def test_cli_usage_errors_exit_2(args: list[str], message: str) -> None:

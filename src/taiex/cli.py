@@ -1,74 +1,88 @@
-"""The ``taiex`` command: thin commands that open the store, call one library function, and print.
+"""The ``taiex`` command: thin commands that parse their options, call one library function, and
+print the result through :mod:`taiex.console`.
 
 Every expected failure is a :class:`~taiex.errors.TaiexError`; it ends the command with a one-line
-``error: ...`` on stderr and a non-zero exit code (``--debug`` shows the traceback instead).
+``error: ...`` on stderr and a non-zero exit code (``--debug`` shows the traceback instead). A
+misused command is one line too, with exit code 2.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 import typer.core
-from rich.console import Console
-from rich.logging import RichHandler
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TextColumn
-from rich.table import Table
-from rich.text import Text
 
-# Typer 0.29 carries its own copy of click: its usage errors are these classes, not click's.
-from typer._click.exceptions import NoArgsIsHelpError, UsageError
-
-from taiex import __version__
-from taiex.calendar import Month, taipei_today
+from taiex import __version__, console
+from taiex.commands import db, models, simulate, steps
+from taiex.commands.common import (
+    AsOf,
+    DayOption,
+    JsonFlag,
+    KindArg,
+    context,
+    day_of,
+    load_settings,
+    nonempty_path,
+    not_future,
+    parse_month,
+)
 from taiex.errors import LockedError, OutputError, TaiexError
-from taiex.kinds import KIND_NAMES, KINDS
-from taiex.settings import Settings
-
-log = logging.getLogger("taiex")
+from taiex.kinds import KIND_NAMES
+from taiex.progress import LoadProgress
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 # A lock held by another run is temporary: EX_TEMPFAIL tells schedulers to try again later.
 EXIT_LOCKED = 75
 
-# Nothing taiex prints is Rich markup: paths, cells and TWSE's words are shown as they are ("[/b]"
-# in a folder's name made `export-csv` end in a MarkupError after writing its file).
-stdout = Console(markup=False)
-stderr = Console(stderr=True, markup=False)
+
+def usage_error_classes() -> tuple[type[typer.TyperException], type[typer.TyperException]]:
+    """Typer's usage error, and its subclass that means "no arguments: show the help".
+
+    Typer 0.29 carries its own copy of click: its usage errors are not click's classes, and it
+    exports neither (only their subclass ``typer.BadParameter``). This is the one reach into its
+    private module; tests/test_cli.py::test_usage_error_classes_are_the_ones_typer_raises fails,
+    saying what to change here, when a Typer release moves them.
+    """
+    try:
+        from typer._click.exceptions import NoArgsIsHelpError, UsageError
+    except ImportError as exc:
+        raise ImportError(
+            f"Typer {typer.__version__} moved its usage errors: find where it defines UsageError "
+            "and NoArgsIsHelpError now, and import them from there in "
+            "taiex.cli.usage_error_classes"
+        ) from exc
+    return UsageError, NoArgsIsHelpError
+
+
+_USAGE_ERROR, _NO_ARGS_IS_HELP = usage_error_classes()
 
 
 class _TaiexGroup(typer.core.TyperGroup):
     """Turns TaiexError into one line and an exit code, unless ``--debug``; a usage error of a
     command into one line and exit code 2."""
 
-    def invoke(self, ctx: Any) -> Any:
+    # TyperGroup types the context with its private click copy's class; typer.Context is the
+    # public subclass every callback is typed with.
+    def invoke(self, ctx: typer.Context) -> object:  # type: ignore[override]
         try:
             return super().invoke(ctx)
         except TaiexError as exc:
             if ctx.meta.get("taiex.debug"):
                 raise
-            print_error(str(exc))
+            console.print_error(str(exc))
             raise typer.Exit(EXIT_LOCKED if isinstance(exc, LockedError) else EXIT_ERROR) from exc
-        except UsageError as exc:
-            if isinstance(exc, NoArgsIsHelpError):
+        except _USAGE_ERROR as exc:
+            if isinstance(exc, _NO_ARGS_IS_HELP):
                 raise
-            command = exc.ctx.command_path if exc.ctx else ctx.command_path
-            print_error(f"{exc.format_message()} (see `{command} --help`)")
+            # A usage error carries the context of the command it is about, when it knows it.
+            where = getattr(exc, "ctx", None) or ctx
+            console.print_error(f"{exc.format_message()} (see `{where.command_path} --help`)")
             raise typer.Exit(EXIT_USAGE) from exc
-
-
-def print_error(message: str) -> None:
-    """``error: message`` on stderr, the message as plain text: brackets in a file name, a cell
-    or a TWSE body are shown as they are, never read as Rich markup."""
-    stderr.print(Text.assemble(("error:", "bold red"), " ", message), soft_wrap=True)
 
 
 app = typer.Typer(
@@ -82,7 +96,7 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        stdout.print(f"taiex {__version__}")
+        console.stdout.print(f"taiex {__version__}")
         raise typer.Exit()
 
 
@@ -100,66 +114,9 @@ def _main(
     Settings come from TAIEX_* environment variables (TAIEX_HOME, TAIEX_DB_URL, ...).
     """
     ctx.meta["taiex.debug"] = debug
-    level = logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING
-    _configure_logging(level)
-
-
-def _configure_logging(level: int) -> None:
-    root = logging.getLogger()
-    for handler in list(root.handlers):
-        if getattr(handler, "_taiex", False):
-            root.removeHandler(handler)
-    handler = RichHandler(console=stderr, show_path=False, markup=False, rich_tracebacks=False)
-    handler._taiex = True  # type: ignore[attr-defined]
-    root.addHandler(handler)
-    logging.getLogger("taiex").setLevel(level)
-    root.setLevel(max(level, logging.INFO) if level > logging.DEBUG else logging.DEBUG)
-
-
-# ---------------------------------------------------------------- shared options and helpers
-
-AsOf = Annotated[
-    dt.datetime | None,
-    typer.Option(
-        "--as-of",
-        formats=["%Y-%m-%d"],
-        help="Act as if today were this date in Taipei (for reruns of a given day).",
-    ),
-]
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-
-
-def _settings() -> Settings:
-    return Settings.from_env()
-
-
-def _month(value: str | None, option: str) -> Month | None:
-    if value is None:
-        return None
-    try:
-        return Month.parse(value)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint=option) from exc
-
-
-def _not_future(value: dt.datetime | None) -> dt.datetime | None:
-    """A data day must have happened: a day after today in Taipei is refused (a typo of the
-    year), not read as "every stored day"."""
-    today = taipei_today()
-    if value is not None and value.date() > today:
-        raise typer.BadParameter(f"{value.date()} is after today in Taipei ({today})")
-    return value
-
-
-def _path(text: str) -> Path:
-    """A path argument; an empty one is refused (Path("") would be the current folder)."""
-    if not text.strip():
-        raise typer.BadParameter("the path is empty")
-    return Path(text)
-
-
-def _print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+    console.configure_logging(
+        logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING
+    )
 
 
 # ---------------------------------------------------------------- data commands
@@ -188,16 +145,16 @@ def backfill(
     """
     from taiex.pipeline import backfill as run_backfill
 
-    with _context() as ctx, _RichProgress() as progress:
+    with context() as ctx, LoadProgress() as progress:
         loads = run_backfill(
             ctx,
-            _month(since, "--since"),
-            _month(until, "--until"),
+            parse_month(since, "--since"),
+            parse_month(until, "--until"),
             refresh=refresh,
-            as_of=_day_of(as_of),
+            as_of=day_of(as_of),
             progress=progress,
         )
-    _print_loads(loads)
+    console.print_loads(loads)
 
 
 @app.command()
@@ -210,98 +167,16 @@ def update(as_of: AsOf = None) -> None:
     """
     from taiex.pipeline import update as run_update
 
-    with _context() as ctx, _RichProgress() as progress:
-        loads = run_update(ctx, _day_of(as_of), progress=progress)
-    _print_loads(loads)
-
-
-class _RichProgress:
-    """The pipeline's progress as a Rich bar of months with an ETA (shown only once loading
-    starts, so a run refused by the lock prints its one line and nothing else)."""
-
-    def __init__(self) -> None:
-        self._bar: Progress | None = None
-        self._task: Any = None
-        self._eta: _EtaColumn | None = None
-
-    def __enter__(self) -> _RichProgress:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._bar is not None:
-            self._bar.stop()
-
-    def loading(self, months: int, to_fetch: int, interval: float) -> None:
-        if not months:
-            return
-        self._eta = _EtaColumn(to_fetch, months - to_fetch, interval)
-        columns = (BarColumn(), MofNCompleteColumn(), TextColumn("months"), self._eta)
-        self._bar = Progress(TextColumn("[bold]{task.description}"), *columns, console=stderr)
-        self._bar.start()
-        self._task = self._bar.add_task("loading", total=months)
-
-    def loaded(self, load: Any) -> None:
-        if self._bar is None or self._eta is None:
-            return
-        self._eta.done(load.source == "twse", load.seconds)
-        self._bar.update(self._task, advance=1, description=f"loaded {load.month}")
-
-    def step(self, name: str) -> None:
-        if self._bar is not None and name != "data":
-            self._bar.stop()
-            self._bar = None
-        log.info("step: %s", name)
-
-
-class _EtaColumn(ProgressColumn):
-    """Time left: months still to fetch pay the rate limit, cached months only the merge."""
-
-    def __init__(self, fetch: int, cached: int, interval: float) -> None:
-        super().__init__()
-        self.fetch_left = fetch
-        self.cached_left = cached
-        self.interval = interval
-        self.fetch_seconds: list[float] = []
-        self.cached_seconds: list[float] = []
-
-    def done(self, fetched: bool, seconds: float) -> None:
-        if fetched:
-            self.fetch_left = max(0, self.fetch_left - 1)
-            self.fetch_seconds.append(seconds)
-        else:
-            self.cached_left = max(0, self.cached_left - 1)
-            self.cached_seconds.append(seconds)
-
-    def seconds_left(self) -> float:
-        fetch = _mean(self.fetch_seconds, default=0.5)
-        cached = _mean(self.cached_seconds, default=0.02)
-        return self.fetch_left * max(fetch, self.interval) + self.cached_left * cached
-
-    def render(self, task: Task) -> Text:
-        seconds = round(self.seconds_left())
-        return Text(f"ETA {seconds // 60}:{seconds % 60:02d}", style="progress.remaining")
-
-
-def _mean(values: list[float], default: float) -> float:
-    return sum(values) / len(values) if values else default
-
-
-def _print_loads(loads: list[Any]) -> None:
-    inserted = sum(load.result.inserted for load in loads)
-    updated = sum(load.result.updated for load in loads)
-    fetched = sum(load.source == "twse" for load in loads)
-    stdout.print(
-        f"{len(loads)} months ({fetched} from TWSE, {len(loads) - fetched} from the cache): "
-        f"{inserted} new days, {updated} revised",
-        highlight=False,
-    )
+    with context() as ctx, LoadProgress() as progress:
+        loads = run_update(ctx, day_of(as_of), progress=progress)
+    console.print_loads(loads)
 
 
 @app.command("import-csv")
 def import_csv(
     path: Annotated[
         Path,
-        typer.Argument(help="CSV with the header date,open,high,low,close.", parser=_path),
+        typer.Argument(help="CSV with the header date,open,high,low,close.", parser=nonempty_path),
     ],
 ) -> None:
     """Merge a CSV of daily rows, validated like TWSE rows (all of it or nothing).
@@ -311,19 +186,17 @@ def import_csv(
     from taiex.etl import import_csv as run_import
     from taiex.store import Store
 
-    store = Store.from_settings(_settings())
-    result = run_import(store, path)
-    stdout.print(
+    result = run_import(Store.from_settings(load_settings()), path)
+    console.say(
         f"{result.rows} rows: {result.inserted} new, {result.updated} revised, "
-        f"{result.unchanged} unchanged",
-        highlight=False,
+        f"{result.unchanged} unchanged"
     )
 
 
 @app.command("export-csv")
 def export_csv(
     path: Annotated[
-        Path, typer.Argument(help="Where to write date,open,high,low,close.", parser=_path)
+        Path, typer.Argument(help="Where to write date,open,high,low,close.", parser=nonempty_path)
     ],
 ) -> None:
     """Write every stored day to a CSV file.
@@ -333,8 +206,8 @@ def export_csv(
     from taiex.etl import export_csv as run_export
     from taiex.store import Store
 
-    count = run_export(Store.from_settings(_settings()), path)
-    stdout.print(f"wrote {count} rows to {path}", highlight=False)
+    count = run_export(Store.from_settings(load_settings()), path)
+    console.say(f"wrote {count} rows to {path}")
 
 
 @app.command()
@@ -358,9 +231,9 @@ def delete(
 
     first = start.date()
     last = end.date() if end else first
-    days = delete_days(Store.from_settings(_settings()), first, last)
+    days = delete_days(Store.from_settings(load_settings()), first, last)
     span = f"{days[0]} … {days[-1]}" if days else "nothing stored there"
-    stdout.print(f"deleted {len(days)} days from {first} to {last} ({span})", highlight=False)
+    console.say(f"deleted {len(days)} days from {first} to {last} ({span})")
 
 
 @app.command()
@@ -372,108 +245,14 @@ def status(as_json: JsonFlag = False) -> None:
     Example: taiex status --json
     """
     from taiex.report.facts import gather
-    from taiex.report.status import status_rows
     from taiex.store import Store, redact_url
 
-    settings = _settings()
+    settings = load_settings()
     facts = gather(Store.from_settings(settings), settings)
-    rows = [("database", redact_url(settings.database_url)), *status_rows(facts)]
-    rows += _gap_rows(facts.data)
-    if as_json:
-        _print_json(
-            {**_status_json(facts.data, redact_url(settings.database_url)), "summary": dict(rows)}
-        )
-        return
-    table = Table(title="taiex (加權指數)", show_header=False)
-    for key, value in rows:
-        table.add_row(key, Text(value))
-    stdout.print(table)
-
-
-def _status_json(data: Any, database: str) -> dict[str, Any]:
-    load = data.last_load
-    return {
-        "database": database,
-        "rows": data.rows,
-        "first_date": data.first_date,
-        "last_date": data.last_date,
-        "last_load": None if load is None else {**load.__dict__, "loaded_at": f"{load.loaded_at}Z"},
-        "missing_sessions": data.missing_sessions,
-        "extra_days": data.extra_days,
-        "suspect_days": data.suspect_days,
-        "limit_breaks": data.limit_breaks,
-    }
-
-
-def _gap_rows(data: Any) -> list[tuple[str, str]]:
-    missing = data.missing_sessions
-    latest = f" (latest: {', '.join(map(str, missing[-5:]))})" if missing else ""
-    rows = [
-        ("XTAI sessions not stored", f"{len(missing)}{latest}"),
-        ("stored days XTAI lacks", f"{len(data.extra_days)} (Saturday sessions, ...)"),
-    ]
-    suspects = data.suspect_days
-    if suspects:
-        shown = ", ".join(map(str, suspects[:5])) + (" …" if len(suspects) > 5 else "")
-        rows.append(
-            (
-                "suspect days",
-                f"{len(suspects)} stored days are neither XTAI sessions nor known TWSE "
-                f"Saturday sessions: {shown}; remove with `taiex delete --from DAY`",
-            )
-        )
-    breaks = data.limit_breaks
-    if breaks:
-        rows.append(
-            (
-                "moves beyond the daily limit",
-                f"{len(breaks)}, first: {breaks[0]}; correct the day with `taiex import-csv` "
-                "or remove it with `taiex delete --from DAY`",
-            )
-        )
-    return rows
+    console.print_status(facts, redact_url(settings.database_url), as_json)
 
 
 # ---------------------------------------------------------------- models
-
-
-def _kind(value: str) -> str:
-    if value not in KIND_NAMES:
-        names = " or ".join(KIND_NAMES)
-        raise typer.BadParameter(f"{value!r} is not a kind of model: use {names}")
-    return value
-
-
-KindArg = Annotated[
-    str,
-    typer.Argument(
-        help=f"The kind of model: {' or '.join(KIND_NAMES)}.", metavar="KIND", callback=_kind
-    ),
-]
-DayOption = Annotated[
-    dt.datetime | None,
-    typer.Option(
-        "--day",
-        formats=["%Y-%m-%d"],
-        help="The data day: use the stored days up to it (default: every stored day).",
-        callback=_not_future,
-    ),
-]
-
-
-def _day_of(value: dt.datetime | None) -> dt.date | None:
-    return value.date() if value else None
-
-
-@contextmanager
-def _context() -> Iterator[Any]:
-    from taiex.pipeline import Context
-
-    ctx = Context.open(_settings())
-    try:
-        yield ctx
-    finally:
-        ctx.close()
 
 
 @app.command()
@@ -484,7 +263,7 @@ def train(
         typer.Option(
             formats=["%Y-%m-%d"],
             help="Last day to train on (default: the last stored).",
-            callback=_not_future,
+            callback=not_future,
         ),
     ] = None,
 ) -> None:
@@ -497,12 +276,11 @@ def train(
     """
     from taiex.pipeline import train as run_train
 
-    with _context() as ctx:
-        result = run_train(ctx, kind, _day_of(until))
+    with context() as ctx:
+        result = run_train(ctx, kind, day_of(until))
     role = "champion" if result["promoted"] else "challenger"
-    stdout.print(
-        f"{result['version']} ({role}) trained on {result['train_start']} … {result['train_end']}",
-        highlight=False,
+    console.say(
+        f"{result['version']} ({role}) trained on {result['train_start']} … {result['train_end']}"
     )
 
 
@@ -517,104 +295,20 @@ def predict(as_json: JsonFlag = False, day: DayOption = None) -> None:
     """
     from taiex.pipeline import predict as run_predict
 
-    with _context() as ctx:
-        served = run_predict(ctx, _day_of(day))
-    for part in served:
-        for note in part.skipped:
-            stderr.print(Text(f"warning: skipped {note}", style="yellow"))
-    if as_json:
-        _print_json(
-            {
-                **{key: value for part in served for key, value in _served_json(part).items()},
-                "skipped_artifacts": [note for part in served for note in part.skipped],
-            }
-        )
-        return
-    for part in served:
-        _RENDER[part.spec.serves](part)
-
-
-_SIGNAL_LABELS = {1: "enter (適合進場)", 0: "stay out (不適合進場)"}
-
-
-def _served_json(part: Any) -> dict[str, Any]:
-    """One champion's answer in ``taiex predict --json``."""
-    from taiex.frames import FORECAST_VALUES
-
-    if part.spec.serves == "forecasts":
-        rows = part.rows
-        return {
-            "origin_date": rows[0]["origin_date"].isoformat(),
-            "lstm_version": part.version,
-            "forecast": [
-                {
-                    "date": row["target_date"].isoformat(),
-                    "horizon": row["horizon"],
-                    **{c: round(row[c], 2) for c in FORECAST_VALUES},
-                }
-                for row in rows
-            ],
-        }
-    row = part.rows[0]
-    return {
-        "signal": {
-            "version": part.version,
-            "date": row["target_date"].isoformat(),
-            "based_on": row["based_on"].isoformat(),
-            "probability": round(row["probability"], 4),
-            "signal": row["signal"],
-            "threshold": row["threshold"],
-            "label": _SIGNAL_LABELS[row["signal"]],
-        }
-    }
-
-
-def _forecast_table(part: Any) -> None:
-    rows = part.rows
-    table = Table(
-        title=f"TAIEX open (開盤) forecast from {rows[0]['origin_date']} · {part.version}"
-    )
-    for column in ("date", "h", "forecast", "80% interval", "95% interval", "naive"):
-        table.add_column(column, justify="right")
-    for r in rows:
-        table.add_row(
-            r["target_date"].isoformat(),
-            str(r["horizon"]),
-            f"{r['forecast']:,.2f}",
-            f"{r['lower_80']:,.2f} … {r['upper_80']:,.2f}",
-            f"{r['lower_95']:,.2f} … {r['upper_95']:,.2f}",
-            f"{r['naive']:,.2f}",
-        )
-    stdout.print(table)
-
-
-def _signal_line(signal: dict[str, Any], version: str) -> str:
-    label = _SIGNAL_LABELS[int(signal["signal"])]
-    return (
-        f"signal for {signal['date']}: {label}, P(close > MA20) = {signal['probability']:.3f} "
-        f"(threshold {signal['threshold']:g}; {version})"
-    )
-
-
-def _print_signal(part: Any) -> None:
-    row = part.rows[0]
-    signal = {**row, "date": row["target_date"]}
-    stdout.print(_signal_line(signal, part.version), highlight=False)
-
-
-# How `taiex predict` shows what a kind serves (a store repository's name).
-_RENDER = {"forecasts": _forecast_table, "signals": _print_signal}
+    with context() as ctx:
+        served = run_predict(ctx, day_of(day))
+    console.print_served(served, as_json)
 
 
 TrainUntil = Annotated[
     dt.datetime,
     typer.Option(
-        "--train-until", formats=["%Y-%m-%d"], help="Last training day.", callback=_not_future
+        "--train-until", formats=["%Y-%m-%d"], help="Last training day.", callback=not_future
     ),
 ]
 FromDate = Annotated[
     dt.datetime,
-    typer.Option("--from", formats=["%Y-%m-%d"], help="First day scored.", callback=_not_future),
+    typer.Option("--from", formats=["%Y-%m-%d"], help="First day scored.", callback=not_future),
 ]
 ToDate = Annotated[
     dt.datetime | None,
@@ -622,10 +316,10 @@ ToDate = Annotated[
         "--to",
         formats=["%Y-%m-%d"],
         help="Last day scored (default: the last).",
-        callback=_not_future,
+        callback=not_future,
     ),
 ]
-OutFile = Annotated[Path, typer.Option("--out", help="CSV file to write.", parser=_path)]
+OutFile = Annotated[Path, typer.Option("--out", help="CSV file to write.", parser=nonempty_path)]
 
 
 @app.command("backtest")
@@ -641,85 +335,15 @@ def backtest(
 
     Example: taiex backtest lstm --train-until 2024-12-31 --from 2025-01-01 --out bt.csv
     """
-    from taiex.files import check_target
+    from taiex.files import check_target, write_csv
     from taiex.pipeline import backtest as run_backtest
 
     check_target(out, make_parents=False)  # before the training, not after it
-    with _context() as ctx:
+    with context() as ctx:
         if ctx.store.holds_file(out):
             raise OutputError(f"{out}: is a file of the database; write the backtest elsewhere")
-        result = run_backtest(ctx, kind, train_until.date(), start.date(), _day_of(end))
-    stdout.print(Text(result.text))
-    stdout.print(
-        f"wrote {len(result.rows)} rows to {write_csv(result.rows, out)}"
-        + (f"; plot {result.plot}" if result.plot else ""),
-        highlight=False,
-    )
-
-
-def write_csv(frame: Any, path: Path) -> Path:
-    """``frame`` as CSV at ``path``, whole or not at all (never through a link or a device)."""
-    from taiex.files import write_atomic
-
-    text = frame.to_csv(index=False, float_format="%.4f", date_format="%Y-%m-%d")
-    return write_atomic(path, text.encode(), make_parents=False)
-
-
-models_app = typer.Typer(help="The model registry: versions, champions, rollback.")
-app.add_typer(models_app, name="models")
-
-
-@models_app.command("list")
-def models_list(as_json: JsonFlag = False) -> None:
-    """List every registered model with its status, training range and trial.
-
-    Example: taiex models list --json
-    """
-    with _context() as ctx:
-        versions = ctx.registry().versions()
-    if as_json:
-        _print_json([v.summary() for v in versions])
-        return
-    table = Table(title="models (taiex models list --json has every field)")
-    for column in ("version", "status", "trained to", "decision", "score", "champion's"):
-        table.add_column(column, no_wrap=True)
-    for v in versions:
-        table.add_row(
-            Text(v.version),
-            v.status,
-            str(v.train_end),
-            Text(v.decision or ""),
-            "" if v.score is None else f"{v.score:.4f}",
-            "" if v.champion_score is None else f"{v.champion_score:.4f}",
-        )
-    stdout.print(table)
-
-
-@models_app.command("rollback")
-def models_rollback(kind: KindArg) -> None:
-    """Give the championship back to the version that held it before the current champion.
-
-    Example: taiex models rollback lstm
-    """
-    from taiex.pipeline import rollback
-
-    with _context() as ctx:
-        version = rollback(ctx, kind)
-    stdout.print(f"{version.version} is the {version.kind} champion again", highlight=False)
-
-
-@models_app.command("promote")
-def models_promote(version: Annotated[str, typer.Argument(help="e.g. lstm-v3")]) -> None:
-    """Make a registered version the champion by hand (recorded as a manual decision); its
-    artifact must load in full first.
-
-    Example: taiex models promote lstm-v3
-    """
-    from taiex.pipeline import promote
-
-    with _context() as ctx:
-        promoted = promote(ctx, version)
-    stdout.print(f"{promoted.version} is the {promoted.kind} champion", highlight=False)
+        result = run_backtest(ctx, kind, train_until.date(), start.date(), day_of(end))
+    console.print_backtest(result, write_csv(result.rows, out))
 
 
 # ---------------------------------------------------------------- monitoring and the daily job
@@ -737,9 +361,9 @@ def evaluate(as_json: JsonFlag = False, day: DayOption = None) -> None:
     """
     from taiex.pipeline import evaluate as run_evaluate
 
-    with _context() as ctx:
-        result = {kind: run_evaluate(ctx, kind, _day_of(day)) for kind in KIND_NAMES}
-    _print_monitoring(result, as_json)
+    with context() as ctx:
+        result = {kind: run_evaluate(ctx, kind, day_of(day)) for kind in KIND_NAMES}
+    console.print_monitoring(result, as_json)
 
 
 @app.command()
@@ -750,32 +374,9 @@ def monitor(as_json: JsonFlag = False, day: DayOption = None) -> None:
     """
     from taiex.pipeline import monitor as run_monitor
 
-    with _context() as ctx:
-        result = {kind: run_monitor(ctx, kind, _day_of(day)) for kind in KIND_NAMES}
-    _print_monitoring(result, as_json)
-
-
-def _print_monitoring(result: dict[str, Any], as_json: bool) -> None:
-    if as_json:
-        _print_json(result)
-        return
-    for kind, part in result.items():
-        metric = part["metric"]
-        baseline = part["baseline"]
-        shown = "undefined" if metric is None else f"{metric:.4f}"
-        base = "" if baseline is None else f" (baseline {baseline:.4f})"
-        line = Text(kind, style="bold")
-        line.append(
-            f" {part['champion'] or '-'}: {part['metric_name']} {shown}{base}; "
-            f"retrain: {'yes' if part['retrain'] else 'no'} — {part['reason']}"
-        )
-        stdout.print(line)
-        challenger = part.get("challenger")
-        if challenger:
-            verdict = "promoted" if challenger["promoted"] else "not promoted"
-            stdout.print(
-                Text(f"  challenger {challenger['version']}: {verdict} — {challenger['reason']}")
-            )
+    with context() as ctx:
+        result = {kind: run_monitor(ctx, kind, day_of(day)) for kind in KIND_NAMES}
+    console.print_monitoring(result, as_json)
 
 
 @app.command()
@@ -790,41 +391,9 @@ def run(as_of: AsOf = None, as_json: JsonFlag = False) -> None:
     """
     from taiex.pipeline import run as run_job
 
-    with _context() as ctx, _RichProgress() as progress:
-        result = run_job(ctx, _day_of(as_of), progress)
-    if as_json:
-        _print_json(result)
-        return
-    data = result["data"]
-    if result["nothing_new"]:
-        stdout.print(f"TWSE has nothing new after {data['last_date']}.", highlight=False)
-    else:
-        stdout.print(
-            f"{data['inserted']} new days, {data['updated']} revised; last {data['last_date']}",
-            highlight=False,
-        )
-    for spec in KINDS:
-        _SUMMARY[spec.serves](result["served"][spec.name])
-    _print_monitoring(result["monitor"], as_json=False)
-    stdout.print(f"report: {result['outputs']['report']}", highlight=False)
-
-
-def _forecast_summary(forecast: dict[str, Any]) -> None:
-    stdout.print(
-        f"forecast from {forecast['origin_date']} ({forecast['version']}): "
-        + ", ".join(
-            f"{d} {v:,.2f}" for d, v in zip(forecast["dates"], forecast["forecast"], strict=True)
-        ),
-        highlight=False,
-    )
-
-
-def _signal_summary(signal: dict[str, Any]) -> None:
-    stdout.print(_signal_line(signal, signal["version"]), highlight=False)
-
-
-# How `taiex run` sums up what a kind served (a store repository's name).
-_SUMMARY = {"forecasts": _forecast_summary, "signals": _signal_summary}
+    with context() as ctx, LoadProgress() as progress:
+        result = run_job(ctx, day_of(as_of), progress)
+    console.print_run(result, as_json)
 
 
 @app.command()
@@ -835,330 +404,16 @@ def report() -> None:
     """
     from taiex.pipeline import draw_outputs
 
-    with _context() as ctx:
+    with context() as ctx:
         path = draw_outputs(ctx)["report"]
-    stdout.print(f"report: {path}", highlight=False)
+    console.say(f"report: {path}")
 
 
-db_app = typer.Typer(help="The database schema: its migration revision, and upgrades.")
-app.add_typer(db_app, name="db")
-
-
-@db_app.command("upgrade")
-def db_upgrade() -> None:
-    """Bring the database schema to the newest revision (on an empty database: create it).
-
-    A database made before migrations existed is checked and adopted; other commands upgrade
-    on their own when needed, this one does nothing else.
-
-    Example: taiex db upgrade
-    """
-    from taiex.store import Store
-
-    store = Store(_settings().database_url)
-    try:
-        before = store.revision()
-        after = store.upgrade()
-    finally:
-        store.dispose()
-    change = "unchanged" if before == after else f"was {before or 'none'}"
-    stdout.print(f"database schema at revision {after} ({change})", highlight=False)
-
-
-@db_app.command("current")
-def db_current() -> None:
-    """Print the database schema's revision ("none" before the first upgrade).
-
-    Example: taiex db current
-    """
-    from taiex.store import Store
-
-    store = Store(_settings().database_url)
-    try:
-        revision = store.revision()
-    finally:
-        store.dispose()
-    stdout.print(revision or "none", highlight=False)
-
-
-step_app = typer.Typer(
-    help="Run one step of the daily job and print its result as one line of JSON "
-    "(for Airflow tasks and containers; `taiex run` runs them all)."
-)
-app.add_typer(step_app, name="step")
-
-
-def _step(function: Any, *args: Any) -> None:
-    with _context() as ctx:
-        result = function(ctx, *args)
-    # One compact line: a container's last line of output is its XCom.
-    sys.stdout.write(json.dumps(result, ensure_ascii=False, default=str) + "\n")
-
-
-@step_app.command("download")
-def step_download(as_of: AsOf = None) -> None:
-    """Fetch the months to load into the raw cache; prints their list.
-
-    Example: taiex step download --as-of 2026-08-18
-    """
-    from taiex.pipeline import download
-
-    _step(download, _day_of(as_of))
-
-
-@step_app.command("save")
-def step_save(
-    months: Annotated[list[str], typer.Argument(help="Months YYYY-MM, as download printed.")],
-    as_of: AsOf = None,
-) -> None:
-    """Stage the downloaded months in weighted_index_temp; prints the load id.
-
-    Example: taiex step save 2026-07 2026-08
-    """
-    from taiex.pipeline import save_to_database
-
-    parsed = [str(_month(text, "MONTHS")) for text in months]
-    _step(save_to_database, parsed, _day_of(as_of))
-
-
-@step_app.command("merge")
-def step_merge(load_id: Annotated[str, typer.Argument(help="The id save printed.")]) -> None:
-    """Merge a staged load into weighted_index in one transaction.
-
-    Example: taiex step merge d20260818-2026-07-2026-08
-    """
-    from taiex.pipeline import merge
-
-    _step(merge, load_id)
-
-
-@step_app.command("serve")
-def step_serve(kind: KindArg, day: DayOption = None) -> None:
-    """Store what a champion says for the session after the data day: the LSTM's forecast, the
-    classifier's signal (trains the first model of the kind if there is none).
-
-    Example: taiex step serve lstm --day 2026-08-18
-    """
-    from taiex.pipeline import serve
-
-    _step(serve, kind, _day_of(day))
-
-
-@step_app.command("outputs")
-def step_outputs() -> None:
-    """Draw the plots and write the report.
-
-    Example: taiex step outputs
-    """
-    from taiex.pipeline import draw_outputs
-
-    _step(draw_outputs)
-
-
-@step_app.command("evaluate")
-def step_evaluate(kind: KindArg, day: DayOption = None) -> None:
-    """Evaluate one champion on the data up to the data day, store the figure, say whether to
-    retrain.
-
-    Example: taiex step evaluate lstm --day 2026-08-18
-    """
-    from taiex.pipeline import evaluate as run_evaluate
-
-    _step(run_evaluate, kind, _day_of(day))
-
-
-@step_app.command("retrain")
-def step_retrain(kind: KindArg, day: DayOption = None) -> None:
-    """Train a challenger on the data up to the data day and promote it only if it is better.
-
-    Example: taiex step retrain classifier --day 2026-08-18
-    """
-    from taiex.pipeline import retrain
-
-    _step(retrain, kind, _day_of(day))
-
-
-# ---------------------------------------------------------------- simulate
-
-
-@app.command()
-def simulate(
-    start: Annotated[
-        dt.datetime | None,
-        typer.Option(
-            "--from", formats=["%Y-%m-%d"], help="First session replayed.", show_default=False
-        ),
-    ] = None,
-    end: Annotated[
-        dt.datetime | None,
-        typer.Option(
-            "--to", formats=["%Y-%m-%d"], help="Last session replayed.", show_default=False
-        ),
-    ] = None,
-    out: Annotated[
-        Path | None,
-        typer.Option(
-            "--out",
-            help="Folder for the tables, summary.json and index.html; a folder holding the same "
-            "simulation is resumed where it stopped.",
-            show_default=False,
-        ),
-    ] = None,
-    policy: Annotated[
-        str,
-        typer.Option(
-            "--policy",
-            help="When to retrain: configured (the thresholds of the settings), never (the first "
-            "models serve throughout) or every-N (every N sessions; promoted by the usual rule).",
-        ),
-    ] = "configured",
-    fee: Annotated[
-        float, typer.Option("--fee", help="The strategy's broker fee on each side, in percent.")
-    ] = 0.1425,
-    exit_tax: Annotated[
-        float, typer.Option("--exit-tax", help="The strategy's tax on each exit, in percent.")
-    ] = 0.1,
-    compare: Annotated[
-        bool,
-        typer.Option("--compare", help="Print the summaries of the folders given side by side."),
-    ] = False,
-    folders: Annotated[
-        list[Path] | None,
-        typer.Argument(help="Simulation folders (with --compare).", show_default=False),
-    ] = None,
-) -> None:
-    """Replay the daily loop over past sessions and measure what it would have served.
-
-    Every session from --from to --to is run as the daily job would have run that evening, with
-    only the data stored up to that day, on a scratch database in --out (your database, models
-    and report are not touched). Interrupted (Ctrl-C, or killed), the same command resumes.
-
-    Example: taiex simulate --from 2020-01-01 --to 2021-12-31 --out sim-2020 --policy never
-    Example: taiex simulate --compare sim-2020 sim-2020-never
-    """
-    if compare:
-        _compare_simulations(folders or [])
-        return
-    if folders:
-        raise typer.BadParameter("folders are given only with --compare", param_hint="FOLDERS")
-    request = _simulation_request(start, end, out, policy, fee, exit_tax)
-    assert out is not None
-    _run_simulation(request, out)
-
-
-def _simulation_request(
-    start: dt.datetime | None,
-    end: dt.datetime | None,
-    out: Path | None,
-    policy: str,
-    fee: float,
-    exit_tax: float,
-) -> Any:
-    from taiex.errors import InputError
-    from taiex.simulation.replay import Request
-    from taiex.simulation.summary import Costs
-
-    for value, option in ((start, "--from"), (end, "--to"), (out, "--out")):
-        if value is None:
-            raise typer.BadParameter(f"{option} is required (or --compare)", param_hint=option)
-    assert start is not None and end is not None
-    try:
-        return Request(start.date(), end.date(), policy, Costs(fee, exit_tax))
-    except InputError as exc:
-        # The message starts with the option it is about.
-        hint = next((o for o in ("--policy", "--fee", "--exit-tax") if o in str(exc)), "--to")
-        raise typer.BadParameter(str(exc), param_hint=hint) from exc
-
-
-def _run_simulation(request: Any, out: Path) -> None:
-    from taiex.simulation.page import plain_words
-    from taiex.simulation.replay import simulate as replay
-
-    progress = _SimulationProgress()
-    try:
-        with progress:
-            outcome = replay(_settings(), out, request, progress)
-    except KeyboardInterrupt:
-        stderr.print(
-            f"interrupted after {progress.days_run} session(s) of this run; every finished one "
-            f"is kept in {out}: run the same command again to resume",
-            highlight=False,
-        )
-        raise typer.Exit(130) from None
-    total = outcome.summary["days"]
-    for line in plain_words(outcome.summary):
-        stdout.print(line, highlight=False)
-    stdout.print(
-        f"{outcome.days_run} session(s) simulated now, {total - outcome.days_run} already done; "
-        f"the tables, summary.json and index.html are in {out}",
-        highlight=False,
-    )
-
-
-class _SimulationProgress:
-    """The replay's progress: a bar of sessions with the day and step at work, and an ETA. It
-    appears once the replay starts, so a refused run prints its one error line and nothing
-    else."""
-
-    def __init__(self) -> None:
-        from rich.progress import TimeElapsedColumn, TimeRemainingColumn
-
-        self.bar = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("sessions"),
-            TimeElapsedColumn(),
-            TextColumn("ETA"),
-            TimeRemainingColumn(),
-            console=stderr,
-        )
-        self.task: Any = None
-        self.days_run = 0
-
-    def __enter__(self) -> _SimulationProgress:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.task is not None:
-            self.bar.stop()
-
-    def started(self, total: int, done: int) -> None:
-        self.bar.start()
-        self.task = self.bar.add_task("simulating", total=total, completed=done)
-
-    def step(self, name: str) -> None:
-        self.bar.update(self.task, description=name)
-
-    def day_done(self, day: Any) -> None:
-        self.days_run += 1
-        self.bar.update(self.task, completed=day.done, description=f"{day.day} done")
-
-
-def _compare_simulations(folders: list[Path]) -> None:
-    from taiex.errors import InputError
-    from taiex.simulation.summary import comparison
-
-    if not folders:
-        raise typer.BadParameter(
-            "--compare needs one or more simulation folders", param_hint="--compare"
-        )
-    summaries = {}
-    for folder in folders:
-        path = folder / "summary.json"
-        try:
-            summaries[str(folder)] = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError as exc:
-            raise InputError(f"{path}: no summary (is {folder} a finished simulation?)") from exc
-        except (OSError, ValueError) as exc:
-            raise InputError(f"{path}: cannot be read ({exc})") from exc
-    table = Table(title="simulations side by side")
-    table.add_column("")
-    for name in summaries:
-        table.add_column(name, justify="right")
-    for label, values in comparison(summaries):
-        table.add_row(label, *values)
-    stdout.print(table)
+# The groups in the order `taiex --help` has always listed them.
+app.add_typer(simulate.app, name="simulate")
+app.add_typer(models.app, name="models")
+app.add_typer(db.app, name="db")
+app.add_typer(steps.app, name="step")
 
 
 def main() -> None:

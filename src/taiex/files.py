@@ -6,8 +6,12 @@ import os
 import stat
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from taiex.errors import OutputError, SettingsError, StorageError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def write_atomic(path: Path, data: bytes, *, make_parents: bool = True) -> Path:
@@ -26,6 +30,13 @@ def write_atomic(path: Path, data: bytes, *, make_parents: bool = True) -> Path:
     except OSError as exc:
         raise OutputError(f"{path}: cannot write ({exc.strerror or exc})") from exc
     return path
+
+
+def write_csv(frame: pd.DataFrame, path: Path) -> Path:
+    """``frame`` as CSV at ``path`` (4 decimals, ISO dates), whole or not at all, in a folder
+    that exists (never through a link or a device); the path written."""
+    text = frame.to_csv(index=False, float_format="%.4f", date_format="%Y-%m-%d")
+    return write_atomic(path, text.encode(), make_parents=False)
 
 
 def check_target(path: Path, *, make_parents: bool = True) -> None:

@@ -18,9 +18,11 @@
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Literal, NotRequired, TypedDict
 
 import numpy as np
@@ -379,6 +381,37 @@ def _mean(values: pd.Series) -> float | None:
 
 
 # ---------------------------------------------------------------- side by side
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Finished simulations side by side: their folders as given, and one (label, one text per
+    folder) row per figure."""
+
+    names: list[str]
+    rows: list[tuple[str, list[str]]]
+
+
+def compare_folders(folders: Sequence[Path]) -> Comparison:
+    """The :func:`comparison` of the simulations in ``folders``, from their ``summary.json``;
+    an InputError names a folder that holds no finished simulation or an unreadable summary."""
+    if not folders:
+        raise InputError("name one or more simulation folders to compare")
+    summaries = {str(folder): _read_summary(folder) for folder in folders}
+    return Comparison(list(summaries), comparison(summaries))
+
+
+def _read_summary(folder: Path) -> dict[str, object]:
+    path = folder / RunFolder.SUMMARY
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise InputError(f"{path}: no summary (is {folder} a finished simulation?)") from exc
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: cannot be read ({exc})") from exc
+    if not isinstance(summary, dict):
+        raise InputError(f"{path}: cannot be read (not a JSON object)")
+    return summary
 
 
 def comparison(summaries: Mapping[str, Mapping[str, object]]) -> list[tuple[str, list[str]]]:
