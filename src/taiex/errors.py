@@ -3,6 +3,7 @@
     TaiexError
     ├── SettingsError           a TAIEX_* variable or the config file holds a bad value
     ├── FetchError              TWSE could not be reached or kept failing after every retry
+    ├── SourceError             an overnight source (Yahoo, a CSV URL) gave no usable closes
     ├── UpstreamFormatError     a response or a row does not look like TWSE's format
     │   └── WrongMonthError     the rows belong to another month than the one asked for
     ├── InputError              a CSV, an argument or another input given by the user is invalid
@@ -43,6 +44,10 @@ class FetchError(TaiexError):
         snippet = " ".join(last_body.split())[:200]
         detail = f"; last response: {snippet!r}" if snippet else ""
         super().__init__(f"{message} (month {month}, {url}){detail}")
+
+
+class SourceError(TaiexError):
+    """An overnight source could not be reached, or answered nothing usable."""
 
 
 class UpstreamFormatError(TaiexError):

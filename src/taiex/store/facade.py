@@ -22,6 +22,7 @@ from taiex.store.figures import FigureRepository
 from taiex.store.forecasts import ForecastRepository
 from taiex.store.loads import LoadRecord, LoadRepository, MergeResult
 from taiex.store.locks import Locks
+from taiex.store.overnight import OvernightRepository
 from taiex.store.prices import PriceRepository
 from taiex.store.responses import ResponseRepository
 from taiex.store.signals import SignalRepository
@@ -34,7 +35,8 @@ class Store:
     ``clock`` gives every timestamp the store writes (naive UTC, to the second); tests inject a
     fixed one. The repositories: ``prices`` (weighted_index and its staging), ``loads``
     (etl_loads), ``versions`` (model versions and champions), ``forecasts``, ``signals`` and
-    ``evaluations``, TWSE's ``responses`` (the raw cache) and the ``figures`` steps draw.
+    ``evaluations``, TWSE's ``responses`` (the raw cache), the ``figures`` steps draw and the
+    ``overnight`` US closes of the pre-open round.
     Every database error comes out as a StorageError naming the operation.
     """
 
@@ -49,6 +51,7 @@ class Store:
         self.evaluations = EvaluationRepository(self.engine, clock)
         self.responses = ResponseRepository(self.engine, clock)
         self.figures = FigureRepository(self.engine, clock)
+        self.overnight = OvernightRepository(self.engine, clock)
         self._locks = Locks(self.engine)
 
     @classmethod

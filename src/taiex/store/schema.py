@@ -189,6 +189,20 @@ signals = Table(
     UniqueConstraint("model_version", "based_on", name="uq_signals_run"),
 )
 
+# US closes for the pre-open round (revision 0007): one row per symbol and US trading date.
+UsPrice = Numeric(16, 4, asdecimal=True)
+overnight_closes = Table(
+    "overnight_closes",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("symbol", String(20), nullable=False),
+    Column("date", Date, nullable=False),  # the US trading date (New York)
+    Column("close", UsPrice, nullable=False),
+    Column("fetched_at", DateTime, nullable=False),  # when this close was last fetched as it is
+    Column("updated_at", DateTime, nullable=False),  # when it was stored or last revised
+    UniqueConstraint("symbol", "date", name="uq_overnight_closes_symbol_date"),
+)
+
 # What one task leaves for a later one on another worker (nothing is shared but the database).
 
 twse_responses = Table(

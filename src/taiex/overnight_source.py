@@ -1,0 +1,336 @@
+"""US closes for the pre-open round: the sources that give them, and the checks every close
+passes before it is stored (docs/design.md, "Overnight data").
+
+``TAIEX_OVERNIGHT_SOURCE`` names the source: ``yahoo`` (Yahoo Finance through the ``yfinance``
+library, the default), ``csv:PATH_OR_URL`` (a ``date,symbol,close`` file or HTTP(S) URL: how a
+licensed feed plugs in, and how the tests run) or ``none`` (no pre-open round).
+
+A close is a positive decimal below :data:`MAX_CLOSE` with at most :data:`CLOSE_DECIMALS`
+decimals, dated on an XNYS session that is not after today in New York, of a symbol asked for
+(``TAIEX_OVERNIGHT_SYMBOLS``). A move of more than :data:`MAX_MOVE` between two consecutive
+sessions of a symbol is refused unless a second fetch gives the same closes (an import names it,
+and takes it with ``--allow-large-moves``).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import logging
+import math
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+from zoneinfo import ZoneInfo
+
+from taiex.errors import InputError, SourceError
+from taiex.overnight import is_us_session
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+log = logging.getLogger(__name__)
+
+NEW_YORK = ZoneInfo("America/New_York")
+MAX_CLOSE = Decimal(10_000_000)
+CLOSE_DECIMALS = 4  # what is stored; Yahoo's floats are rounded to it
+MAX_MOVE = 0.25  # a day's move beyond this needs a second look
+CSV_COLUMNS = ("date", "symbol", "close")
+MAX_CELL = 40
+MAX_LINE = 1_000
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+_CLOSE_TEXT = re.compile(r"\d{1,9}(\.\d{1,4})?", re.ASCII)
+
+
+@dataclass(frozen=True, order=True)
+class UsClose:
+    """One symbol's official close on one US trading date (New York)."""
+
+    symbol: str
+    date: dt.date
+    close: Decimal
+
+
+def new_york_today(now: dt.datetime | None = None) -> dt.date:
+    """Today in New York (the real clock unless ``now`` is given)."""
+    return (now or dt.datetime.now(dt.UTC)).astimezone(NEW_YORK).date()
+
+
+def close_problem(row: UsClose, symbols: Sequence[str], today: dt.date) -> str | None:
+    """Why ``row`` cannot be stored, or None. ``today`` is today in New York."""
+    if row.symbol not in symbols:
+        return f"{row.symbol!r} is not a symbol of TAIEX_OVERNIGHT_SYMBOLS ({', '.join(symbols)})"
+    if not row.close.is_finite() or not Decimal(0) < row.close < MAX_CLOSE:
+        return f"{row.symbol} close {row.close} on {row.date} is not a positive price"
+    if row.date > today:
+        return f"{row.symbol} close dated {row.date} is after today in New York ({today})"
+    if not is_us_session(row.date):
+        return f"{row.symbol} close dated {row.date}: that day is not an XNYS session"
+    return None
+
+
+def checked(rows: Iterable[UsClose], symbols: Sequence[str], today: dt.date) -> list[UsClose]:
+    """``rows`` when every one can be stored; InputError naming the first that cannot."""
+    rows = list(rows)
+    for row in rows:
+        problem = close_problem(row, symbols, today)
+        if problem:
+            raise InputError(problem)
+    return rows
+
+
+def large_moves(
+    rows: Sequence[UsClose], stored: Mapping[str, Mapping[dt.date, Decimal]]
+) -> list[tuple[UsClose, str]]:
+    """The new or revised closes among ``rows`` that move more than :data:`MAX_MOVE` from the
+    close of the session before or after them (``rows`` over ``stored``), each with why.
+    Two closes with an XNYS session missing between them are not compared."""
+    merged: dict[str, dict[dt.date, Decimal]] = {s: dict(days) for s, days in stored.items()}
+    changed = []
+    for row in rows:
+        days = merged.setdefault(row.symbol, {})
+        if days.get(row.date) != row.close:
+            changed.append(row)
+        days[row.date] = row.close
+    found, pairs = [], set()
+    for row in changed:
+        for neighbour in _neighbours(merged[row.symbol], row.date):
+            before, after = sorted([(row.date, row.close), neighbour])
+            move = float(after[1] / before[1]) - 1.0
+            if abs(move) > MAX_MOVE and (row.symbol, before[0]) not in pairs:
+                pairs.add((row.symbol, before[0]))  # a pair of new closes is one move
+                found.append((row, _move_text(row.symbol, before, after, move)))
+    return found
+
+
+def _neighbours(days: Mapping[dt.date, Decimal], day: dt.date) -> Iterator[tuple[dt.date, Decimal]]:
+    for step in (-1, 1):
+        other = _adjacent_session(day, step)
+        if other in days:
+            yield other, days[other]
+
+
+def _adjacent_session(day: dt.date, step: int) -> dt.date:
+    other = day
+    for _ in range(10):  # no XNYS break is longer than a few days
+        other += dt.timedelta(days=step)
+        if is_us_session(other):
+            return other
+    return other
+
+
+def _move_text(
+    symbol: str, before: tuple[dt.date, Decimal], after: tuple[dt.date, Decimal], move: float
+) -> str:
+    return (
+        f"{symbol} moves {100 * move:+.1f} % from {before[1]} on {before[0]} to {after[1]} on "
+        f"{after[0]}, beyond ±{100 * MAX_MOVE:.0f} % in a day"
+    )
+
+
+# ---------------------------------------------------------------- CSV
+
+
+def parse_close_csv(
+    lines: Iterable[str], where: str, symbols: Sequence[str], today: dt.date
+) -> list[UsClose]:
+    """The closes of a ``date,symbol,close`` text (columns in any order, extra columns
+    ignored), each checked (:func:`close_problem`); InputError naming ``where`` and the line."""
+    numbered = _numbered(lines, where)
+    reader = csv.reader(line for _, line in numbered)
+    header = next(reader, None)
+    if header is None:
+        raise InputError(f"{where}: the file is empty; expected a header with date,symbol,close")
+    names = [cell.strip().lower() for cell in header]
+    missing = [name for name in CSV_COLUMNS if name not in names]
+    if missing:
+        shown = [cell[:MAX_CELL] for cell in header[:10]]
+        raise InputError(f"{where}: line 1: the header lacks {', '.join(missing)}: {shown}")
+    index = [names.index(name) for name in CSV_COLUMNS]
+    rows: dict[tuple[str, dt.date], tuple[Decimal, int]] = {}
+    for number, cells in enumerate(reader, start=2):
+        if not any(cell.strip() for cell in cells):
+            continue
+        row = _csv_close(cells, index, f"{where}: line {number}", symbols, today)
+        key = (row.symbol, row.date)
+        if key in rows and rows[key][0] != row.close:
+            raise InputError(
+                f"{where}: line {number}: {row.symbol} on {row.date} repeats line "
+                f"{rows[key][1]} with another close"
+            )
+        rows[key] = (row.close, number)
+    return sorted(UsClose(s, d, close) for (s, d), (close, _) in rows.items())
+
+
+def _numbered(lines: Iterable[str], where: str) -> Iterator[tuple[int, str]]:
+    for number, line in enumerate(lines, start=1):
+        if len(line) > MAX_LINE:
+            raise InputError(f"{where}: line {number} is longer than {MAX_LINE:,} characters")
+        yield number, line
+
+
+def _csv_close(
+    cells: list[str], index: list[int], where: str, symbols: Sequence[str], today: dt.date
+) -> UsClose:
+    if len(cells) <= max(index):
+        raise InputError(f"{where}: expected at least {max(index) + 1} values, got {len(cells)}")
+    date_text, symbol, close_text = (cells[i].strip() for i in index)
+    if any(len(text) > MAX_CELL for text in (date_text, symbol, close_text)):
+        raise InputError(f"{where}: a value is longer than {MAX_CELL} characters")
+    if not _ISO_DATE.fullmatch(date_text):
+        raise InputError(f"{where}: {date_text!r} is not a date (YYYY-MM-DD)")
+    try:
+        date = dt.date.fromisoformat(date_text)
+    except ValueError as exc:
+        raise InputError(f"{where}: {date_text!r} is not a date (YYYY-MM-DD)") from exc
+    if not _CLOSE_TEXT.fullmatch(close_text):
+        raise InputError(
+            f"{where}: close {close_text!r} is not a decimal number with at most "
+            f"{CLOSE_DECIMALS} decimals"
+        )
+    row = UsClose(symbol, date, Decimal(close_text))
+    problem = close_problem(row, symbols, today)
+    if problem:
+        raise InputError(f"{where}: {problem}")
+    return row
+
+
+# ---------------------------------------------------------------- sources
+
+
+class OvernightSource(Protocol):
+    """Where US closes come from: ``fetch`` gives every close of ``symbols`` from ``start`` to
+    ``end`` (US dates, both included) that the source has, checked; SourceError when it cannot
+    be reached or answers nothing usable."""
+
+    name: str
+
+    def fetch(
+        self, symbols: Sequence[str], start: dt.date, end: dt.date
+    ) -> list[UsClose]: ...  # pragma: no cover
+
+
+class CsvSource:
+    """A ``date,symbol,close`` file, or the same text at an HTTP(S) URL (read whole, bounded)."""
+
+    def __init__(self, location: str, *, timeout: float = 30.0, max_bytes: int = 50 << 20) -> None:
+        self.location = location
+        self.name = f"csv:{location}"
+        self.timeout = timeout
+        self.max_bytes = max_bytes
+
+    def fetch(self, symbols: Sequence[str], start: dt.date, end: dt.date) -> list[UsClose]:
+        rows = parse_close_csv(self._text().splitlines(), self.location, symbols, end)
+        return [row for row in rows if start <= row.date <= end]
+
+    def _text(self) -> str:
+        if self.location.startswith(("http://", "https://")):
+            return self._download()
+        path = Path(self.location).expanduser()
+        try:
+            if path.stat().st_size > self.max_bytes:
+                raise InputError(f"{path}: larger than {self.max_bytes:,} bytes")
+            return path.read_text(encoding="utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{path}: not UTF-8 text ({exc.reason})") from exc
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+
+    def _download(self) -> str:
+        import httpx
+
+        try:
+            with (
+                httpx.Client(timeout=self.timeout, follow_redirects=True) as client,
+                client.stream("GET", self.location) as response,
+            ):
+                response.raise_for_status()
+                body = io.BytesIO()
+                for chunk in response.iter_bytes():
+                    body.write(chunk)
+                    if body.tell() > self.max_bytes:
+                        raise SourceError(
+                            f"{self.location}: the answer is larger than {self.max_bytes:,} bytes"
+                        )
+            return body.getvalue().decode("utf-8-sig")
+        except httpx.HTTPStatusError as exc:
+            status = exc.response.status_code
+            raise SourceError(
+                f"{self.location}: HTTP {status} {exc.response.reason_phrase}"
+            ) from exc
+        except httpx.HTTPError as exc:
+            reason = " ".join(str(exc).split())
+            raise SourceError(f"{self.location}: {type(exc).__name__}: {reason}") from exc
+        except UnicodeDecodeError as exc:
+            raise SourceError(f"{self.location}: the answer is not UTF-8 text") from exc
+
+
+class YahooSource:
+    """Yahoo Finance's daily closes through ``yfinance`` (unadjusted: ``auto_adjust=False``)."""
+
+    name = "yahoo"
+
+    def fetch(self, symbols: Sequence[str], start: dt.date, end: dt.date) -> list[UsClose]:
+        import pandas as pd
+
+        frame = self._download(symbols, start, end)
+        rows = []
+        for symbol in symbols:
+            if symbol not in frame.columns:
+                continue
+            series = frame[symbol].dropna()
+            for day, value in zip(pd.DatetimeIndex(series.index).date, series, strict=True):
+                if not math.isfinite(float(value)):
+                    continue
+                close = round(Decimal(repr(float(value))), CLOSE_DECIMALS)
+                rows.append(UsClose(symbol, day, close))
+        if not rows:
+            raise SourceError(
+                f"yahoo: no close for {', '.join(symbols)} from {start} to {end} "
+                "(Yahoo answered nothing usable)"
+            )
+        return checked(sorted(rows), symbols, end)
+
+    @staticmethod
+    def _download(symbols: Sequence[str], start: dt.date, end: dt.date) -> pd.DataFrame:
+        """The ``Close`` table (dates by symbols) as yfinance gives it."""
+        try:
+            import yfinance
+        except ImportError as exc:
+            raise SourceError(
+                "yahoo: the yfinance library is not installed (pip install 'taiex[yahoo]'), "
+                "or set TAIEX_OVERNIGHT_SOURCE=csv:PATH_OR_URL"
+            ) from exc
+        try:
+            frame = yfinance.download(
+                list(symbols),
+                start=start.isoformat(),
+                end=(end + dt.timedelta(days=1)).isoformat(),  # yfinance's end is exclusive
+                auto_adjust=False,
+                actions=False,
+                progress=False,
+                threads=False,
+                group_by="column",
+                multi_level_index=True,
+            )
+        except Exception as exc:  # yfinance raises what its HTTP stack raises; all mean the same
+            raise SourceError(f"yahoo: {type(exc).__name__}: {exc}") from exc
+        if frame is None or frame.empty or "Close" not in frame.columns.get_level_values(0):
+            raise SourceError(f"yahoo: no data for {', '.join(symbols)} from {start} to {end}")
+        closes: pd.DataFrame = frame["Close"]
+        return closes
+
+
+def overnight_source(setting: str) -> OvernightSource | None:
+    """The source ``TAIEX_OVERNIGHT_SOURCE`` names; None for ``none``."""
+    if setting == "none":
+        return None
+    if setting == "yahoo":
+        return YahooSource()
+    if setting.startswith("csv:") and setting[4:].strip():
+        return CsvSource(setting[4:].strip())
+    raise InputError(f"TAIEX_OVERNIGHT_SOURCE={setting!r}: use yahoo, csv:PATH_OR_URL or none")
