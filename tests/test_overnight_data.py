@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import http.server
+import json
 import re
 import threading
 from collections.abc import Iterator, Sequence
@@ -318,3 +319,109 @@ def test_yahoo_rows_on_a_day_that_is_no_session_are_refused(
     )
     with pytest.raises(InputError, match="2024-07-04: that day is not an XNYS session"):
         YahooSource().fetch(["^SOX"], D(2024, 7, 1), D(2024, 7, 5))
+
+
+# ---------------------------------------------------------------- the command line
+
+
+def cli(*args: str) -> tuple[int, str, str]:
+    from typer.testing import CliRunner
+
+    from taiex.cli import app
+
+    result = CliRunner().invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_overnight_commands_import_list_and_status(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, out, err = cli("overnight", "import-csv", str(US_CSV))
+    assert code == 0, err
+    assert "8548 US closes from csv:" in out and "8548 new, 0 revised" in " ".join(out.split())
+    code, out, _ = cli("overnight", "import-csv", str(US_CSV))
+    assert "0 new, 0 revised, 8548 unchanged" in " ".join(out.split())
+    code, out, _ = cli("overnight", "list", "--json")
+    listed = {row["symbol"]: row for row in json.loads(out)}
+    assert listed["^SOX"] == {
+        "symbol": "^SOX",
+        "closes": 2121,
+        "first": "2016-07-28",
+        "last": "2024-12-31",
+    }
+    with time_machine_at(dt.datetime(2025, 1, 1, 0, 0, tzinfo=dt.UTC)):  # 08:00 Taipei
+        code, out, _ = cli("status", "--json")
+    facts = json.loads(out)
+    assert all(row["fresh"] for row in facts["overnight"])
+    assert "fresh" in facts["summary"]["US closes (pre-open)"]
+    with time_machine_at(dt.datetime(2025, 1, 3, 0, 0, tzinfo=dt.UTC)):  # New York closed 01-02
+        code, out, _ = cli("status", "--json")
+    summary = json.loads(out)["summary"]["US closes (pre-open)"]
+    assert summary.startswith("stale: ^GSPC 2024-12-31") and "closed up to 2025-01-02" in summary
+    monkeypatch.setenv("TAIEX_OVERNIGHT_SOURCE", "none")
+    code, out, _ = cli("status", "--json")
+    assert json.loads(out)["summary"]["US closes (pre-open)"].startswith("off")
+
+
+def test_overnight_update_from_a_csv_source_and_its_errors(
+    home: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("TAIEX_OVERNIGHT_SOURCE", f"csv:{US_CSV}")
+    code, out, err = cli("overnight", "update")
+    assert code == 0, err
+    assert "8548 new" in out
+    monkeypatch.setenv("TAIEX_OVERNIGHT_SOURCE", "none")
+    code, _, err = cli("overnight", "update")
+    assert code == 1 and err.strip() == (
+        "error: TAIEX_OVERNIGHT_SOURCE=none: the pre-open round is off, there is nothing to update"
+    )
+    monkeypatch.setenv("TAIEX_OVERNIGHT_SOURCE", "csv:")
+    code, _, err = cli("overnight", "update")
+    assert code == 1 and err.startswith("error: TAIEX_OVERNIGHT_SOURCE='csv:': use yahoo")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("date,symbol,close\n2024-11-27,TSM,100\n2024-07-04,TSM,1\n")
+    monkeypatch.setenv("TAIEX_OVERNIGHT_SOURCE", "yahoo")
+    code, _, err = cli("overnight", "import-csv", str(bad))
+    assert code == 1
+    assert (
+        err.strip()
+        == f"error: {bad}: line 3: TSM close dated 2024-07-04: that day is not an XNYS session"
+    )
+    code, out, _ = cli("overnight", "list")
+    assert "TSM: 2143 closes" in out  # the bad file stored nothing
+
+
+def time_machine_at(moment: dt.datetime) -> object:
+    import time_machine
+
+    return time_machine.travel(moment, tick=False)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("TAIEX_OVERNIGHT_SOURCE", "csv:", "use yahoo, csv:PATH_OR_URL or none"),
+        ("TAIEX_OVERNIGHT_SOURCE", "Yahoo", "use yahoo, csv:PATH_OR_URL or none"),
+        ("TAIEX_OVERNIGHT_SYMBOLS", "^GSPC,,TSM", "give distinct Yahoo Finance symbols"),
+        ("TAIEX_OVERNIGHT_SYMBOLS", "TSM,TSM", "give distinct Yahoo Finance symbols"),
+        ("TAIEX_OVERNIGHT_SYMBOLS", "^GSPC; TSM", "give distinct Yahoo Finance symbols"),
+        ("TAIEX_PREOPEN_TIME", "7:30", "is not a time of day before TAIEX's 09:00 open"),
+        ("TAIEX_PREOPEN_TIME", "09:30", "is not a time of day before TAIEX's 09:00 open"),
+        ("TAIEX_PREOPEN_TIME", "08:61", "is not a time of day before TAIEX's 09:00 open"),
+    ],
+)
+def test_bad_overnight_settings_are_one_line(
+    home: Path, monkeypatch: pytest.MonkeyPatch, variable: str, value: str, message: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    code, _, err = cli("overnight", "list")
+    assert code == 1 and err.startswith(f"error: {variable}=") and message in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_the_default_overnight_settings() -> None:
+    from taiex.settings import Settings
+
+    settings = Settings.from_env({})
+    assert settings.symbols == SYMBOLS and settings.preopen == dt.time(7, 30)
+    assert settings.overnight_source == "yahoo"

@@ -99,7 +99,13 @@ def print_status(facts: ReportFacts, database: str, as_json: bool) -> None:
 
     rows = [("database", database), *status_rows(facts), *gap_rows(facts.data)]
     if as_json:
-        print_json({**status_json(facts.data, database), "summary": dict(rows)})
+        overnight = [
+            {"symbol": s.symbol, "last": s.last, "expected": s.expected, "fresh": s.fresh}
+            for s in facts.overnight
+        ]
+        print_json(
+            {**status_json(facts.data, database), "overnight": overnight, "summary": dict(rows)}
+        )
         return
     table = Table(title="taiex (加權指數)", show_header=False)
     for key, value in rows:

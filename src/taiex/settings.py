@@ -11,6 +11,7 @@ its worker read.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 import math
 import os
@@ -61,6 +62,12 @@ class Settings:
     # replay of 2016-2021 in BENCHMARKS.md). Negative: the guard is off (-1: always retrain
     # below the floor).
     classifier_trivial_margin: float = 0.02
+    # The pre-open round (docs/design.md, "Overnight data"): where the US closes come from
+    # (yahoo, csv:PATH_OR_URL or none: no round), which symbols, and when the round is issued
+    # on a TAIEX session day, Taipei time (HH:MM).
+    overnight_source: str = "yahoo"
+    overnight_symbols: str = "^GSPC,^IXIC,^SOX,TSM"
+    preopen_time: str = "07:30"
     # Hyperparameters from the config file's [lstm] and [classifier] tables (LSTMConfig and
     # ClassifierConfig field names); empty means the models' defaults.
     lstm: Mapping[str, object] = field(default_factory=dict)
@@ -76,6 +83,17 @@ class Settings:
     def database_url(self) -> str:
         """The SQLAlchemy URL, the SQLite file under ``home`` when none is set."""
         return self.db_url or f"sqlite:///{self.home / 'taiex.db'}"
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        """``overnight_symbols`` as a tuple, in the order given."""
+        return tuple(symbol.strip() for symbol in self.overnight_symbols.split(","))
+
+    @property
+    def preopen(self) -> dt.time:
+        """``preopen_time`` as a time of day (Taipei)."""
+        hours, minutes = self.preopen_time.split(":")
+        return dt.time(int(hours), int(minutes))
 
     @property
     def plots_dir(self) -> Path:
@@ -157,6 +175,27 @@ class Settings:
                 "a command stores there is lost when it ends; name a file (sqlite:///path.db)"
             )
         self._check_twse_url()
+        self._check_overnight()
+
+    def _check_overnight(self) -> None:
+        source = self.overnight_source
+        if not (source in ("yahoo", "none") or (source.startswith("csv:") and source[4:].strip())):
+            raise SettingsError(
+                f"{self.origin('overnight_source')}={source!r}: use yahoo, csv:PATH_OR_URL or none"
+            )
+        symbols = self.symbols
+        if not all(_SYMBOL.fullmatch(symbol) for symbol in symbols) or len(set(symbols)) < len(
+            symbols
+        ):
+            raise SettingsError(
+                f"{self.origin('overnight_symbols')}={self.overnight_symbols!r}: give distinct "
+                "Yahoo Finance symbols separated by commas (^GSPC,^IXIC,^SOX,TSM)"
+            )
+        if not _TIME.fullmatch(self.preopen_time):
+            raise SettingsError(
+                f"{self.origin('preopen_time')}={self.preopen_time!r} is not a time of day "
+                "before TAIEX's 09:00 open (HH:MM, Taipei)"
+            )
 
     def _check_twse_url(self) -> None:
         try:
@@ -190,6 +229,11 @@ _RANGES: dict[str, tuple[float, float]] = {
     "classifier_auc_min": (0, 1),
     "classifier_trivial_margin": (-1, 1),
 }
+
+# A Yahoo Finance symbol: letters, digits and ^ . - = (^GSPC, TSM, BRK-B, ES=F).
+_SYMBOL = re.compile(r"[A-Za-z0-9^.=-]{1,20}", re.ASCII)
+# The round is issued before TAIEX opens at 09:00 (and after midnight: it belongs to that day).
+_TIME = re.compile(r"0[0-8]:[0-5]\d", re.ASCII)
 
 _TABLES = ("lstm", "classifier")  # tables: in the config file, or JSON in the environment
 _NOT_SETTINGS = ("origins",)  # fields that no variable or key sets

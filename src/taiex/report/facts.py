@@ -135,6 +135,20 @@ class ChampionFacts:
 
 
 @dataclass(frozen=True)
+class OvernightFacts:
+    """One symbol of the pre-open round: its last stored US close, and the last US session
+    whose close was usable (published half an hour) by the report's time."""
+
+    symbol: str
+    last: dt.date | None
+    expected: dt.date | None
+
+    @property
+    def fresh(self) -> bool:
+        return self.last is not None and (self.expected is None or self.last >= self.expected)
+
+
+@dataclass(frozen=True)
 class ReportFacts:
     """Everything the page and ``taiex status`` show, read from the database as plain values."""
 
@@ -149,6 +163,8 @@ class ReportFacts:
     evaluations: Mapping[str, tuple[dict[str, Any], ...]]  # a kind's table rows, oldest first
     counts: Mapping[str, int]
     thresholds: Mapping[str, float]  # a kind's retrain threshold
+    # The US closes of the pre-open round, one a symbol; empty when the round is off.
+    overnight: tuple[OvernightFacts, ...] = ()
 
     def champion(self, kind: str) -> ChampionFacts | None:
         return next((c for c in self.champions if c.kind == kind), None)
@@ -218,7 +234,20 @@ def gather(store: Store, settings: Settings, *, now: dt.datetime | None = None) 
         evaluations=evaluations,
         counts=counts,
         thresholds={spec.name: spec.threshold(settings) for spec in KINDS},
+        overnight=_overnight_facts(store, settings, now),
     )
+
+
+def _overnight_facts(
+    store: Store, settings: Settings, now: dt.datetime
+) -> tuple[OvernightFacts, ...]:
+    if settings.overnight_source == "none":
+        return ()
+    from taiex.overnight import last_known_sessions
+
+    stored = store.overnight.last_dates()
+    (expected,) = last_known_sessions([now.replace(tzinfo=dt.UTC)])
+    return tuple(OvernightFacts(s, stored.get(s), expected) for s in settings.symbols)
 
 
 def _latest_forecast(store: Store, champion: ModelVersion | None) -> ForecastFacts | None:

@@ -22,6 +22,7 @@ def status_rows(facts: ReportFacts) -> list[tuple[str, str]]:
         ("last trading day stored", _stored_text(facts)),
         ("last load", load_text(facts.data.last_load)),
         ("freshness", freshness_text(facts)),
+        ("US closes (pre-open)", overnight_text(facts)),
         ("forecast 開盤 (open)", _forecast_text(facts.forecast)),
         ("entry signal", _signal_text(facts.signal)),
     ]
@@ -58,6 +59,22 @@ def freshness_text(facts: ReportFacts) -> str:
     if not behind:
         return f"up to date as of {taipei(facts.generated_at):%Y-%m-%d %H:%M} Taipei"
     return f"{len(behind)} trading day(s) behind (missing {behind[0]} … {behind[-1]})"
+
+
+def overnight_text(facts: ReportFacts) -> str:
+    """Each symbol's last stored US close, and whether New York has closed a session since."""
+    symbols = facts.overnight
+    if not symbols:
+        return "off (TAIEX_OVERNIGHT_SOURCE=none)"
+    if all(s.last is None for s in symbols):
+        return "none stored: run `taiex overnight update`"
+    stale = [s for s in symbols if not s.fresh]
+    if not stale:
+        last = min(s.last for s in symbols if s.last is not None)
+        return f"{', '.join(s.symbol for s in symbols)} to {last}: fresh"
+    expected = stale[0].expected
+    behind = ", ".join(f"{s.symbol} {s.last or 'none'}" for s in stale)
+    return f"stale: {behind}; New York has closed up to {expected} (`taiex overnight update`)"
 
 
 def _forecast_text(forecast: ForecastFacts | None) -> str:
