@@ -1,0 +1,191 @@
+"""The night before a pre-open round: which US closes it may know, and the moves they make.
+
+docs/design.md, "Two rounds a day" and "Overnight data". A US session dated D closes at 16:00
+America/New_York, 13:00 on XNYS early-close days (the XNYS calendar of exchange-calendars knows
+both, and the switches of daylight saving): 04:00 or 05:00 Taipei on D + 1. A close counts for a
+round issued at T only when it closed at least :data:`PUBLISH_DELAY` before T.
+
+The pre-open round for the TAIEX session after ``origin`` is issued at ``preopen`` (Taipei) on
+that session's day. Its night runs from what was known at TAIEX's close on the origin day
+(13:30 Taipei) to what is known at T: the night's move of a symbol is
+``log(close[last] / close[base])``, ``base`` the last US session closed by 13:30 on the origin
+day, ``last`` the last closed by T. Over several US sessions (TWSE closed for days) that is the
+sum of their moves; with no US session in between it is 0, and flagged.
+
+:func:`nights` answers for many origins at once, and production asks it for one: a backtest and
+the live round read the same function, so they cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING
+
+from taiex.calendar import TAIPEI
+from taiex.errors import DataError
+
+if TYPE_CHECKING:
+    import exchange_calendars as xc
+    import pandas as pd
+
+# A close becomes usable this long after the session's end (the feeds publish within minutes).
+PUBLISH_DELAY = dt.timedelta(minutes=30)
+TAIEX_CLOSE = dt.time(13, 30)  # the evening round knows the US closes published by then
+DEFAULT_PREOPEN = dt.time(7, 30)
+US_CALENDAR = "XNYS"
+US_CALENDAR_START = "1999-01-01"
+
+
+@cache
+def _xnys() -> xc.ExchangeCalendar:
+    # Imported here: exchange_calendars costs a second at import and most commands never need it.
+    import exchange_calendars
+
+    return exchange_calendars.get_calendar(US_CALENDAR, start=US_CALENDAR_START)
+
+
+@cache
+def _usable_from() -> pd.Series:
+    """Each XNYS session's close plus the publishing delay (UTC), indexed by session."""
+    usable: pd.Series = _xnys().closes + PUBLISH_DELAY
+    return usable
+
+
+def is_us_session(day: dt.date) -> bool:
+    """Whether ``day`` is an XNYS session (within the calendar's span)."""
+    import pandas as pd
+
+    cal = _xnys()
+    stamp = pd.Timestamp(day)
+    return bool(cal.first_session <= stamp <= cal.last_session and cal.is_session(stamp))
+
+
+def us_close(session: dt.date) -> dt.datetime:
+    """When the XNYS session ``session`` closed, in Taipei time; DataError for a day that is not
+    a session."""
+    import pandas as pd
+
+    if not is_us_session(session):
+        raise DataError(f"{session} is not an XNYS session")
+    close: dt.datetime = _xnys().session_close(pd.Timestamp(session)).to_pydatetime()
+    return close.astimezone(TAIPEI)
+
+
+def round_time(session: dt.date, preopen: dt.time = DEFAULT_PREOPEN) -> dt.datetime:
+    """When the pre-open round for the TAIEX session ``session`` is issued (Taipei)."""
+    return dt.datetime.combine(session, preopen, tzinfo=TAIPEI)
+
+
+def evening_time(origin: dt.date) -> dt.datetime:
+    """TAIEX's close on ``origin``: what the evening round of that day knows (Taipei)."""
+    return dt.datetime.combine(origin, TAIEX_CLOSE, tzinfo=TAIPEI)
+
+
+def last_known_sessions(at: Sequence[dt.datetime]) -> list[dt.date | None]:
+    """For each moment, the last XNYS session whose close is usable by then (None before the
+    calendar's first close)."""
+    import numpy as np
+    import pandas as pd
+
+    usable = _usable_from()
+    moments = pd.DatetimeIndex([pd.Timestamp(moment).tz_convert("UTC") for moment in at])
+    positions = np.searchsorted(usable.to_numpy(), moments.to_numpy(), side="right") - 1
+    sessions = usable.index
+    return [None if p < 0 else sessions[p].date() for p in positions]
+
+
+@dataclass(frozen=True)
+class Night:
+    """The night between TAIEX's close on ``origin`` and the pre-open round at ``issued_at``:
+    ``base``, the last US session usable at 13:30 Taipei on the origin day; ``last``, the last
+    usable at ``issued_at``; ``sessions``, the US sessions closed in between (after ``base``, up
+    to ``last``), in order."""
+
+    origin: dt.date
+    issued_at: dt.datetime
+    base: dt.date | None
+    last: dt.date | None
+    sessions: tuple[dt.date, ...]
+
+    @property
+    def quiet(self) -> bool:
+        """No US session closed in between: every move is 0, and flagged."""
+        return not self.sessions
+
+
+def nights(
+    origins: Sequence[dt.date], rounds: Sequence[dt.date], preopen: dt.time = DEFAULT_PREOPEN
+) -> list[Night]:
+    """The night of each ``origins[i]``, whose pre-open round is for the TAIEX session
+    ``rounds[i]`` (the next session after it: the next stored day in a backtest, the next XTAI
+    session live), issued at ``preopen`` Taipei on that day."""
+    if len(origins) != len(rounds):
+        raise ValueError("one round day per origin")
+    if any(r <= o for o, r in zip(origins, rounds, strict=True)):
+        raise ValueError("a round's day comes after its origin")
+    issued = [round_time(day, preopen) for day in rounds]
+    bases = last_known_sessions([evening_time(day) for day in origins])
+    lasts = last_known_sessions(issued)
+    result = []
+    for origin, at, base, last in zip(origins, issued, bases, lasts, strict=True):
+        between = _sessions_after(base, last)
+        result.append(Night(origin, at, base, last, between))
+    return result
+
+
+def _sessions_after(base: dt.date | None, last: dt.date | None) -> tuple[dt.date, ...]:
+    if last is None or (base is not None and last <= base):
+        return ()
+    import pandas as pd
+
+    cal = _xnys()
+    first = cal.first_session if base is None else cal.next_session(pd.Timestamp(base))
+    return tuple(cal.sessions_in_range(first, pd.Timestamp(last)).date)
+
+
+@dataclass(frozen=True)
+class Move:
+    """A symbol's move over a night: ``log(close[last] / close[base])``; 0 and ``flagged`` when
+    no US session closed in between."""
+
+    symbol: str
+    value: float
+    flagged: bool
+
+
+class MissingCloseError(DataError):
+    """A close the round may know is not stored (not fetched yet, or never published): the
+    round cannot be computed and falls back to the evening forecast."""
+
+
+def night_moves(
+    night: Night, closes: Mapping[str, Mapping[dt.date, float]], symbols: Sequence[str]
+) -> list[Move]:
+    """The night's move of each symbol from its stored ``closes`` (symbol -> US date -> close);
+    :class:`MissingCloseError` naming the first symbol and session that are not stored."""
+    moves = []
+    for symbol in symbols:
+        if night.quiet:
+            moves.append(Move(symbol, 0.0, True))
+            continue
+        stored = closes.get(symbol, {})
+        for session in (night.base, night.last):
+            if session is None or session not in stored:
+                raise MissingCloseError(
+                    f"no {symbol} close for the US session of {session} (usable from "
+                    f"{_usable_text(session)}), needed by the pre-open round of "
+                    f"{night.issued_at:%Y-%m-%d %H:%M} Taipei"
+                )
+        assert night.base is not None and night.last is not None
+        moves.append(Move(symbol, math.log(stored[night.last] / stored[night.base]), False))
+    return moves
+
+
+def _usable_text(session: dt.date | None) -> str:
+    if session is None:
+        return "before the calendar starts"
+    return f"{us_close(session) + PUBLISH_DELAY:%Y-%m-%d %H:%M} Taipei"
