@@ -369,7 +369,13 @@ def variant(data: Data, years: Sequence[int], spec: Variant) -> Forecasts:
 
 
 def _variant_coef(
-    a: np.ndarray, y: np.ndarray, w: np.ndarray, rows: list[np.ndarray], spec: Variant, moves: slice
+    a: np.ndarray,
+    y: np.ndarray,
+    w: np.ndarray,
+    rows: list[np.ndarray],
+    spec: Variant,
+    moves: slice,
+    only: int | None = None,
 ) -> np.ndarray:
     def fit(design: np.ndarray, target: np.ndarray, weights: np.ndarray) -> np.ndarray:
         if spec.loss == "lad":
@@ -382,7 +388,7 @@ def _variant_coef(
     coef[0] = fit(a[r], y[r, 0], w[r])
     night = a[:, moves] @ coef[0, moves]
     others = [j for j in range(a.shape[1]) if j not in range(*moves.indices(a.shape[1]))]
-    for h in range(1, HORIZONS):
+    for h in range(1, HORIZONS) if only is None else range(max(only, 1), only + 1):
         r = rows[h]
         if not spec.tied:
             coef[h] = fit(a[r], y[r, h], w[r])
@@ -427,7 +433,7 @@ def _variant_bounds(
             for fold in np.array_split(np.arange(len(pool)), spec.folds):
                 first, last = pool[fold[0]] - HORIZONS, pool[fold[-1]] + HORIZONS
                 kept = [r[(r < first) | (r > last)] for r in rows]
-                fold_coef = _variant_coef(a, y, w, kept, spec, moves)
+                fold_coef = _variant_coef(a, y, w, kept, spec, moves, only=h)
                 residual[fold] = y[pool[fold], h] - a[pool[fold]] @ fold_coef[h]
         scores = residual / scale[pool, h]
         for k, pct in enumerate(LEVELS):
