@@ -708,6 +708,35 @@ def goals(
     return out
 
 
+def calibration_chance(scored: dict[int | str, dict[str, Scores]], years: Sequence[int]) -> str:
+    """How often a perfectly calibrated band would meet the per-year coverage goal: each year's
+    h1 and h2 hits as independent Bernoulli draws at the nominal rate (overlapping h2 pairs make
+    the real spread wider still)."""
+    from scipy.stats import binom
+
+    parts = []
+    for pct in LEVELS:
+        p = pct / 100
+        inside = []
+        for y in years:
+            for h in (1, 2):
+                n = int(scored[y][PREOPEN][f"n_{h}"])
+                low, high = (
+                    math.ceil(round(n * (p - 0.03), 9)),
+                    math.floor(round(n * (p + 0.03), 9)),
+                )
+                inside.append(float(binom.cdf(high, n, p) - binom.cdf(low - 1, n, p)))
+        expected = sum(1 - q for q in inside)
+        parts.append(
+            f"at {pct} %, {expected:.1f} of the {len(inside)} year-cells are expected off by "
+            f"more than 3 points and all are within with probability {np.prod(inside):.2f}"
+        )
+    return (
+        "A perfectly calibrated band (independent hits at the nominal rate, these pairs per "
+        "year): " + "; ".join(parts) + "."
+    )
+
+
 def goal_table(found: list[Goal]) -> str:
     return _table(
         ["goal", "value", "met"], [[g.text, g.value, "met" if g.met else "NOT met"] for g in found]
@@ -742,6 +771,9 @@ def check_evening(data: Data, year: int, mine: Forecasts) -> str:
     )  # fmt: skip
     rows = result.rows.dropna(subset=["actual"])
     index = np.searchsorted(data.prices.dates, rows["origin_date"].to_numpy("datetime64[ns]"))
+    # The year's last origin belongs to the next year's rounds here (fitted on this year too).
+    same = data.round_year[index] == year
+    rows, index = rows[same], index[same]
     j = rows["horizon"].to_numpy() - 1
     naive_ = rows["naive"].to_numpy()
     worst = 0.0
@@ -752,7 +784,8 @@ def check_evening(data: Data, year: int, mine: Forecasts) -> str:
         theirs = np.log(rows[column].to_numpy() / naive_)
         worst = max(worst, float(np.nanmax(np.abs(theirs - values[index, j]))))
     return (
-        f"evening contender vs backtest_lstm({year}): {len(rows)} pairs, largest difference "
+        f"evening contender vs backtest_lstm({year}), on the {len(rows)} pairs of the rounds "
+        f"issued in {year}: largest difference "
         f"{worst:.2e} in log units (forecast and bands; the network's shares kept "
         f"{result.model.lambdas_.tolist()})"
     )
@@ -762,9 +795,7 @@ def variants_section(data: Data, years: Sequence[int], chosen: Forecasts) -> Non
     print(f"\n### Variants on the tuning years {', '.join(map(str, years))} (pooled)")
     runs = {}
     for spec in VARIANTS:
-        started = time.perf_counter()
         runs[spec.name] = variant(data, years, spec)
-        print(f"<!-- {spec.name}: {time.perf_counter() - started:.1f} s -->", flush=True)
     same = np.nanmax(np.abs(runs[CHOSEN.name].centre - chosen.centre))
     same_band = max(
         np.nanmax(np.abs(runs[CHOSEN.name].bands[p][k] - chosen.bands[p][k]))
@@ -813,6 +844,56 @@ def variants_section(data: Data, years: Sequence[int], chosen: Forecasts) -> Non
         table.append(cells)
     print()
     print(_table(head, table))
+
+
+DRIFT_YEARS = tuple(range(2003, 2016))  # TAIEX alone: no US data, and before every test year
+
+
+def drift_check(data: Data, half_life: float = CHOSEN.half_life) -> str:
+    """The intercept question on TAIEX alone, 2003-2015: each year forecast from the gap level,
+    or from the gap level plus the weighted median of ``log(open[t+h] / close[t]) - level`` over
+    every origin before the year (half-life ``half_life`` years): the drift a fitted intercept
+    learns. No overnight data is needed, so these years can answer it."""
+    prices = data.prices
+    level = gap_level(prices)
+    dates = prices.dates
+    years_of = data.history["date"].dt.year.to_numpy()
+    loss: dict[str, list[np.ndarray]] = {"level": [], "level + drift": [], "naive": []}
+    hs = range(1, HORIZONS + 1)
+    per_h = {h: {name: [] for name in loss} for h in hs}
+    for year in DRIFT_YEARS:
+        start = int(np.argmax(years_of == year))
+        age = (dates[start] - dates).astype("timedelta64[D]").astype(float) / 365.25
+        for h in hs:
+            train = np.arange(0, start - h)  # j + h < start: targets before the year
+            test = np.flatnonzero((years_of == year) & (data.target_year[:, h - 1] == year))
+            offset = data.y[train, h - 1] - level[train]
+            order = np.argsort(offset, kind="stable")
+            cumulative = np.cumsum((0.5 ** (age[train] / half_life))[order])
+            drift = offset[order][np.searchsorted(cumulative, cumulative[-1] / 2)]
+            close = prices.close[test]
+            actual = close * np.exp(data.y[test, h - 1])
+            for name, centre in (("level", level[test]), ("level + drift", level[test] + drift),
+                                 ("naive", np.zeros(len(test)))):  # fmt: skip
+                per_h[h][name].append(smape_terms(close * np.exp(centre), actual))
+    head = ["TAIEX alone, 2003-2015", *(f"ratio h{h}" for h in hs),
+            *(f"DM t vs level h{h}" for h in hs)]  # fmt: skip
+    rows = []
+    for name in ("level", "level + drift"):
+        cells = [name]
+        for h in hs:
+            model, naive_ = np.concatenate(per_h[h][name]), np.concatenate(per_h[h]["naive"])
+            cells.append(f"{model.mean() / naive_.mean():.4f}")
+        for h in hs:
+            if name == "level":
+                cells.append("—")
+                continue
+            t = diebold_mariano(
+                np.concatenate(per_h[h][name]), np.concatenate(per_h[h]["level"]), lag=h
+            )
+            cells.append(_f(t, "+.2f"))
+        rows.append(cells)
+    return _table(head, rows)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -876,9 +957,12 @@ def main(argv: list[str] | None = None) -> int:
         print(check_evening(data, years[0], contenders[EVENING]))
     if args.variants:
         variants_section(data, tuned or years, contenders[PREOPEN])
+        print("\n### The drift question on TAIEX alone (no overnight data; before the test years)")
+        print(drift_check(data))
     label = ", ".join(map(str, years))
     print(f"\n### Goals of issue 21 (pre-open, {label})")
     print(goal_table(goals(scored, years, cost)))
+    print("\n" + calibration_chance(scored, years))
     print(
         f"\nruntime {time.perf_counter() - started:.0f} s wall; peak RSS "
         f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
