@@ -18,7 +18,7 @@ tuning years 2018-2020 only; figures in ``bench/preopen_results.md``):
 - **TAIEX's own day t** (``gap``, ``intra``): the US close-to-close move of the night includes
   what US futures did during TAIEX's session, which the close of day t has already priced; with
   the day's intraday return in the regression the night's coefficients measure the news TAIEX has
-  not seen yet. It took the h1 ratio to naive from 0.692 to 0.644 on the tuning years.
+  not seen yet. It takes the h1 ratio to naive from 0.686 to 0.636 on the tuning years.
 - **One night coefficient vector** ``b``, fitted at h1 where the signal is strong; at h >= 2 only
   its scale ``c_h`` is fitted (the night's news is permanent; per-horizon betas of four
   collinear moves fitted on a target whose variance is mostly later days are noise).
