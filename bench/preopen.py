@@ -17,7 +17,7 @@ Contenders, on the same pairs:
 - **naive**.
 - **evening**: the product's evening forecast, ``close * exp(gap level)`` (``models/gap_level``,
   the default LSTMConfig's span and shrink; the network earns no share, BENCHMARKS.md) with its
-  adaptive band (``models/intervals``, as ``LSTMForecaster._levels_and_bands``: the long-run
+  adaptive band (``models/intervals``, as ``GapLevelForecaster._levels_and_bands``: the long-run
   variance of the rows before the year, the conformal pool of the last 900 known outcomes).
   ``--check-evening`` compares it with ``backtest_lstm`` for the first year.
 - **OLS peer**, as issue 21 describes it: OLS of ``log(open[t+h] / close[t])`` on the night's 4

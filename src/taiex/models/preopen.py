@@ -11,7 +11,7 @@ also knows the night's log moves of four US closes (:mod:`taiex.overnight`, ``ni
 
 ``x[t]`` the night's 4 moves, ``gap[t] = log(open[t] / close[t-1])`` and ``intra[t] =
 log(close[t] / open[t])`` TAIEX's own day t. Why this shape (``bench/preopen.py``, chosen on the
-tuning years 2018-2020 only; figures in ``bench/preopen_results.md``):
+tuning years 2018-2020 only; figures in BENCHMARKS.md, "The pre-open round"):
 
 - **Least absolute deviations**, not least squares: sMAPE is an absolute error, and the night's
   large moves have heavy tails. Fitted by iteratively reweighted least squares (numpy only).
