@@ -9,6 +9,7 @@ misused command is one line too, with exit code 2.
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import logging
 from pathlib import Path
 from typing import Annotated
@@ -322,9 +323,29 @@ ToDate = Annotated[
 OutFile = Annotated[Path, typer.Option("--out", help="CSV file to write.", parser=nonempty_path)]
 
 
+class Round(enum.StrEnum):
+    """The two rounds of a day (docs/design.md, "Two rounds a day")."""
+
+    evening = "evening"
+    pre_open = "pre-open"
+
+
+RoundOption = Annotated[
+    Round,
+    typer.Option(
+        "--round", help="evening (after the close) or pre-open (with the night's US closes)."
+    ),
+]
+
+
 @app.command("backtest")
 def backtest(
-    kind: KindArg, train_until: TrainUntil, start: FromDate, out: OutFile, end: ToDate = None
+    kind: KindArg,
+    train_until: TrainUntil,
+    start: FromDate,
+    out: OutFile,
+    end: ToDate = None,
+    round_name: RoundOption = Round.evening,
 ) -> None:
     """Walk-forward test of a freshly trained, unregistered model: train on days <=
     --train-until, score every day in [--from, --to] beside the kind's baseline.
@@ -332,6 +353,10 @@ def backtest(
     The LSTM: sMAPE per horizon beside the naive forecast's, their ratio, the intervals'
     coverage. The classifier: the tournament's table, ROC AUC beside the trivial close/MA20
     score's. Writes every scored row to --out.
+
+    --round pre-open tests the pre-open round's forecaster instead: the evening's level plus
+    the night's US moves (stored with `taiex overnight`), each known only from 30 minutes after
+    its close.
 
     Example: taiex backtest lstm --train-until 2024-12-31 --from 2025-01-01 --out bt.csv
     """
@@ -342,7 +367,9 @@ def backtest(
     with context() as ctx:
         if ctx.store.holds_file(out):
             raise OutputError(f"{out}: is a file of the database; write the backtest elsewhere")
-        result = run_backtest(ctx, kind, train_until.date(), start.date(), day_of(end))
+        result = run_backtest(
+            ctx, kind, train_until.date(), start.date(), day_of(end), round_name.value
+        )
     console.print_backtest(result, write_csv(result.rows, out))
 
 

@@ -22,6 +22,7 @@ import datetime as dt
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import cache
 from typing import TYPE_CHECKING
 
@@ -163,7 +164,9 @@ class MissingCloseError(DataError):
 
 
 def night_moves(
-    night: Night, closes: Mapping[str, Mapping[dt.date, float]], symbols: Sequence[str]
+    night: Night,
+    closes: Mapping[str, Mapping[dt.date, float | Decimal]],
+    symbols: Sequence[str],
 ) -> list[Move]:
     """The night's move of each symbol from its stored ``closes`` (symbol -> US date -> close);
     :class:`MissingCloseError` naming the first symbol and session that are not stored."""
@@ -181,8 +184,39 @@ def night_moves(
                     f"{night.issued_at:%Y-%m-%d %H:%M} Taipei"
                 )
         assert night.base is not None and night.last is not None
-        moves.append(Move(symbol, math.log(stored[night.last] / stored[night.base]), False))
+        ratio = float(stored[night.last]) / float(stored[night.base])
+        moves.append(Move(symbol, math.log(ratio), False))
     return moves
+
+
+def night_moves_frame(
+    days: Sequence[dt.date],
+    closes: Mapping[str, Mapping[dt.date, float | Decimal]],
+    symbols: Sequence[str],
+    preopen: dt.time = DEFAULT_PREOPEN,
+) -> pd.DataFrame:
+    """The night's moves of every stored TAIEX day but the last, whose pre-open round is on the
+    next stored day (a backtest's view: the live round's day is the next XTAI session):
+    ``date`` (the origin), one column per symbol (NaN where a close the round needs is not
+    stored), ``quiet`` and ``sessions`` (the US sessions of the night)."""
+    import numpy as np
+    import pandas as pd
+
+    rows = {symbol: np.full(len(days), np.nan) for symbol in symbols}
+    quiet = np.zeros(len(days), dtype=bool)
+    sessions = np.zeros(len(days), dtype=np.int64)
+    found = nights(list(days[:-1]), list(days[1:]), preopen) if len(days) > 1 else []
+    for i, night in enumerate(found):
+        quiet[i], sessions[i] = night.quiet, len(night.sessions)
+        try:
+            moves = night_moves(night, closes, symbols)
+        except MissingCloseError:
+            continue
+        for move in moves:
+            rows[move.symbol][i] = move.value
+    return pd.DataFrame(
+        {"date": pd.to_datetime(list(days)), **rows, "quiet": quiet, "sessions": sessions}
+    )
 
 
 def _usable_text(session: dt.date | None) -> str:

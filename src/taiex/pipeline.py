@@ -383,23 +383,56 @@ class Backtest:
     plot: Path | None
 
 
+ROUNDS = ("evening", "pre-open")  # docs/design.md, "Two rounds a day"
+
+
 def backtest(
-    ctx: Context, kind_name: str, train_until: dt.date, start: dt.date, end: dt.date | None
+    ctx: Context,
+    kind_name: str,
+    train_until: dt.date,
+    start: dt.date,
+    end: dt.date | None,
+    round_name: str = "evening",
 ) -> Backtest:
     """A walk-forward test of a fresh, unregistered model of a kind (``taiex backtest``): trained
     on the days up to ``train_until`` with the configured hyperparameters, scored on
-    ``[start, end]``, beside the kind's baseline."""
+    ``[start, end]``, beside the kind's baseline. The ``pre-open`` round's model also reads the
+    night's US moves, each known only from its publication (:mod:`taiex.overnight`)."""
     spec = kind(kind_name)
     if start <= train_until:
         raise InputError(f"--from {start} must be after --train-until {train_until}")
     if end is not None and end < start:
         raise InputError(f"--to {end} is before --from {start}")
-    result = spec.backtest(
-        ctx.settings, ctx.history(), train_until=train_until, start=start, end=end
-    )
-    path = ctx.settings.plots_dir / f"backtest_{spec.name}.png"
-    plot = spec.plot_backtest(result.rows, path, f"{spec.title} backtest from {start}")
+    history = ctx.history()
+    if round_name == "pre-open":
+        result = spec.backtest_preopen(
+            history, _night_moves(ctx, history), train_until=train_until, start=start, end=end
+        )
+    else:
+        result = spec.backtest(ctx.settings, history, train_until=train_until, start=start, end=end)
+    suffix = "" if round_name == "evening" else f"_{round_name}"
+    path = ctx.settings.plots_dir / f"backtest_{spec.name}{suffix}.png"
+    title = f"{spec.title} backtest from {start}" + (f" ({round_name})" if suffix else "")
+    plot = spec.plot_backtest(result.rows, path, title)
     return Backtest(result.rows, result.text(), plot)
+
+
+def _night_moves(ctx: Context, history: pd.DataFrame) -> pd.DataFrame:
+    """Each stored day's night before the next stored day's pre-open round, from the stored US
+    closes of the configured symbols."""
+    import pandas as pd
+
+    from taiex.overnight import night_moves_frame
+
+    settings = ctx.settings
+    closes = ctx.store.overnight.closes(settings.symbols)
+    if not any(closes.values()):
+        raise DataError(
+            "no US closes stored: load them first (`taiex overnight update`, or "
+            "`taiex overnight import-csv FILE`)"
+        )
+    days = list(pd.to_datetime(history["date"]).dt.date)
+    return night_moves_frame(days, closes, settings.symbols, settings.preopen)
 
 
 # ---------------------------------------------------------------- monitoring

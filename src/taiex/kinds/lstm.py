@@ -26,7 +26,7 @@ from taiex.kinds.spec import Decision, Metric, TypedKindSpec, not_judged
 
 if TYPE_CHECKING:
     from taiex.kinds.protocols import Forecaster, ModelClass
-    from taiex.kinds.spec import Backtest, Evaluate, Plot, Serve
+    from taiex.kinds.spec import Backtest, Evaluate, Plot, PreopenBacktest, Serve
     from taiex.models.lstm_config import LSTMConfig
     from taiex.settings import Settings
 
@@ -242,6 +242,12 @@ def _backtest() -> Backtest[LSTMConfig]:
     return backtest_lstm
 
 
+def _preopen_backtest() -> PreopenBacktest:
+    from taiex.models.backtest import backtest_preopen
+
+    return backtest_preopen
+
+
 def _evaluation_plot() -> Plot:
     from taiex.plots import lstm_evaluation_plot
 
@@ -283,4 +289,5 @@ LSTM: TypedKindSpec[Forecaster, LSTMConfig] = TypedKindSpec(
     run_backtest=_backtest,
     evaluation_plot=_evaluation_plot,
     backtest_plot=_backtest_plot,
+    run_preopen_backtest=_preopen_backtest,
 )

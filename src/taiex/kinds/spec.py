@@ -142,6 +142,22 @@ class Backtest(Protocol[C_contra]):
     ) -> BacktestResult: ...
 
 
+class PreopenBacktest(Protocol):
+    """A walk-forward test of the pre-open round's model of a kind: trained on the days up to
+    ``train_until`` and their nights' ``moves`` (:func:`taiex.overnight.night_moves_frame`),
+    scored on ``[start, end]``."""
+
+    def __call__(
+        self,
+        history: pd.DataFrame,
+        moves: pd.DataFrame,
+        *,
+        train_until: dt.date,
+        start: dt.date,
+        end: dt.date | None,
+    ) -> BacktestResult: ...
+
+
 class Plot(Protocol):
     """A figure of a frame (None or empty: a placeholder) written to ``path``; the path."""
 
@@ -247,6 +263,19 @@ class KindSpec(abc.ABC):
         """A walk-forward test of a fresh, unregistered model with the configured
         hyperparameters (:mod:`taiex.models.backtest`)."""
 
+    def backtest_preopen(
+        self,
+        history: pd.DataFrame,
+        moves: pd.DataFrame,
+        *,
+        train_until: dt.date,
+        start: dt.date,
+        end: dt.date | None,
+    ) -> BacktestResult:
+        """A walk-forward test of the kind's pre-open model; InputError for a kind that has
+        none yet."""
+        raise InputError(f"the {self.title} has no pre-open round yet (issue 21)")
+
     @abc.abstractmethod
     def plot_evaluation(self, evaluation: Evaluation, path: Path, title: str) -> Path:
         """The evaluation's pairs or days drawn to ``path``."""
@@ -270,6 +299,7 @@ class TypedKindSpec(KindSpec, Generic[M, C]):
     run_backtest: Callable[[], Backtest[C]]
     evaluation_plot: Callable[[], Plot]
     backtest_plot: Callable[[], Plot] | None = None
+    run_preopen_backtest: Callable[[], PreopenBacktest] | None = None
 
     def config(self, settings: Settings) -> C:
         cls = self.config_class()
@@ -319,6 +349,22 @@ class TypedKindSpec(KindSpec, Generic[M, C]):
         config = self.config(settings)
         test = self.run_backtest()
         return test(history, train_until=train_until, start=start, end=end, config=config)
+
+    def backtest_preopen(
+        self,
+        history: pd.DataFrame,
+        moves: pd.DataFrame,
+        *,
+        train_until: dt.date,
+        start: dt.date,
+        end: dt.date | None,
+    ) -> BacktestResult:
+        if self.run_preopen_backtest is None:
+            return super().backtest_preopen(
+                history, moves, train_until=train_until, start=start, end=end
+            )
+        test = self.run_preopen_backtest()
+        return test(history, moves, train_until=train_until, start=start, end=end)
 
     def plot_evaluation(self, evaluation: Evaluation, path: Path, title: str) -> Path:
         return self.evaluation_plot()(evaluation.frame, path, title)

@@ -18,14 +18,16 @@ from typing import TypeVar
 import numpy as np
 import pandas as pd
 
+from taiex.calendar import next_sessions
 from taiex.errors import DataError, InputError
 from taiex.features import entry_labels, trivial_score
-from taiex.frames import FORECAST_COLUMNS, FloatArray, check_history
+from taiex.frames import FORECAST_COLUMNS, FloatArray, IntArray, Prices, check_history, to_date
 from taiex.metrics import coverage, diebold_mariano, interval_score, roc_auc, smape_terms
 from taiex.models.classifier import EntrySignalClassifier
 from taiex.models.classifier_config import ClassifierConfig
 from taiex.models.lstm import GapLevelForecaster
 from taiex.models.lstm_config import LSTMConfig
+from taiex.models.preopen import PreopenConfig, PreopenForecaster
 from taiex.models.tournament import format_table
 
 DateLike = dt.date | str | pd.Timestamp
@@ -80,7 +82,7 @@ class LSTMBacktest:
 
     rows: pd.DataFrame
     summary: pd.DataFrame
-    model: GapLevelForecaster
+    model: GapLevelForecaster | PreopenForecaster
 
     def text(self) -> str:
         """The summary per horizon, on days the model never saw: sMAPE beside the naive
@@ -131,6 +133,60 @@ def backtest_lstm(
         score=score,
     )
     return LSTMBacktest(rows=rows, summary=summarise(rows, end), model=model)
+
+
+def backtest_preopen(
+    history: pd.DataFrame,
+    moves: pd.DataFrame,
+    *,
+    train_until: DateLike,
+    start: DateLike,
+    end: DateLike | None = None,
+    config: PreopenConfig | None = None,
+) -> LSTMBacktest:
+    """The pre-open round's forecaster (:mod:`taiex.models.preopen`) trained on the rows dated
+    <= ``train_until`` and their nights' ``moves`` (:func:`taiex.overnight.night_moves_frame`),
+    then forecasting from every origin in [start, end] whose night is known: the same rows and
+    summary as :func:`backtest_lstm`, ``origin_date`` being the TAIEX close before the round."""
+    horizons = (config or PreopenConfig()).horizons
+    prices = check_history(history)
+
+    def score(model: PreopenForecaster, days: pd.DatetimeIndex) -> pd.DataFrame:
+        known = moves.set_index("date").reindex(days)[list(model.config.symbols)]
+        origins = [d.date() for d in days[known.notna().all(axis=1).to_numpy()]]
+        if not origins:
+            raise DataError(
+                f"no night's moves for any origin from {days[0].date()} to {days[-1].date()}: "
+                "load the US closes first (`taiex overnight update` or `import-csv`)"
+            )
+        rows = model.predict_origins(history, moves, origins)
+        index = np.searchsorted(prices.dates, rows["origin_date"].to_numpy("datetime64[ns]"))
+        rows["target_date"] = _target_dates(prices, index + rows["horizon"].to_numpy(), horizons)
+        rows["actual"] = _actual_opens(history, rows["target_date"])
+        return rows[BACKTEST_COLUMNS]
+
+    model, rows = walk_forward(
+        history,
+        train_until=train_until,
+        start=start,
+        end=end,
+        fit=lambda train: PreopenForecaster(config).fit(
+            train, moves[moves["date"] <= train["date"].iloc[-1]]
+        ),
+        score=score,
+    )
+    return LSTMBacktest(rows=rows, summary=summarise(rows, end), model=model)
+
+
+def _target_dates(prices: Prices, steps: IntArray, horizons: int) -> pd.Series:
+    """The date of history row ``steps`` (a stored session), or the XTAI sessions after the
+    history's last day for the steps past it."""
+    beyond = int(steps.max() - len(prices) + 1) if steps.size else 0
+    future = []
+    if beyond > 0:
+        future = [np.datetime64(d, "ns") for d in next_sessions(to_date(prices.dates[-1]), beyond)]
+    known = np.concatenate([prices.dates, np.array(future, dtype="datetime64[ns]")])
+    return pd.Series(known[steps])
 
 
 def _actual_opens(history: pd.DataFrame, target_dates: pd.Series) -> FloatArray:
