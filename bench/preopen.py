@@ -82,7 +82,7 @@ from taiex.models.preopen import (
     lad,
     log_targets,
 )
-from taiex.overnight import MissingCloseError, night_moves, nights
+from taiex.overnight import night_moves_frame
 
 HORIZONS = 5
 LEVELS = (80, 95)
@@ -140,22 +140,12 @@ def load(csv: Path, us_csv: Path) -> Data:
     }
     days = list(history["date"].dt.date)
     n = len(days)
-    x = np.full((n, len(SYMBOLS)), np.nan)
-    quiet = np.zeros(n, dtype=bool)
-    sessions = np.zeros(n, dtype=int)
-    rows = [i for i in range(n - 1) if days[i] >= FIRST_NIGHT]
-    # The same question as the live round: which closes are usable at 07:30 on the next session.
-    found = nights([days[i] for i in rows], [days[i + 1] for i in rows])
-    for i, night in zip(rows, found, strict=True):
-        quiet[i], sessions[i] = night.quiet, len(night.sessions)
-        try:
-            x[i] = [move.value for move in night_moves(night, closes, SYMBOLS)]
-        except MissingCloseError:
-            continue  # before the US file starts: no round
-    moves = pd.DataFrame({"date": history["date"]})
-    for j, symbol in enumerate(SYMBOLS):
-        moves[symbol] = x[:, j]
-    moves["quiet"], moves["sessions"] = quiet, sessions
+    # The same question as the live round, through the product's function: which closes are
+    # usable at 07:30 on the next session.
+    moves = night_moves_frame(days, closes, SYMBOLS)
+    early = moves["date"] < pd.Timestamp(FIRST_NIGHT)
+    moves.loc[early, list(SYMBOLS)] = np.nan
+    moves.loc[early, ["quiet", "sessions"]] = [False, 0]
     years = history["date"].dt.year.to_numpy()
     round_year = np.zeros(n, dtype=int)
     round_year[:-1] = years[1:]
