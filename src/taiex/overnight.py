@@ -37,7 +37,9 @@ PUBLISH_DELAY = dt.timedelta(minutes=30)
 TAIEX_CLOSE = dt.time(13, 30)  # the evening round knows the US closes published by then
 DEFAULT_PREOPEN = dt.time(7, 30)
 US_CALENDAR = "XNYS"
-US_CALENDAR_START = "1999-01-01"
+# A month before the first TAIEX session (1999-01-05): the closes of late 1998 that a first
+# update asks for (overnight_load.FIRST_US_DAY) are sessions, not unknown days.
+US_CALENDAR_START = "1998-12-01"
 
 
 @cache
@@ -62,6 +64,12 @@ def is_us_session(day: dt.date) -> bool:
     cal = _xnys()
     stamp = pd.Timestamp(day)
     return bool(cal.first_session <= stamp <= cal.last_session and cal.is_session(stamp))
+
+
+def first_us_session() -> dt.date:
+    """The first XNYS session of the calendar taiex reads: no close is known before it."""
+    first: dt.date = _xnys().first_session.date()
+    return first
 
 
 def us_close(session: dt.date) -> dt.datetime:

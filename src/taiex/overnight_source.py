@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Protocol
 from zoneinfo import ZoneInfo
 
 from taiex.errors import InputError, SourceError
-from taiex.overnight import is_us_session
+from taiex.overnight import first_us_session, is_us_session
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -68,6 +68,11 @@ def close_problem(row: UsClose, symbols: Sequence[str], today: dt.date) -> str |
         return f"{row.symbol} close {row.close} on {row.date} is not a positive price"
     if row.date > today:
         return f"{row.symbol} close dated {row.date} is after today in New York ({today})"
+    if row.date < first_us_session():
+        return (
+            f"{row.symbol} close dated {row.date} is before {first_us_session()}, where the "
+            "XNYS calendar taiex reads starts"
+        )
     if not is_us_session(row.date):
         return f"{row.symbol} close dated {row.date}: that day is not an XNYS session"
     return None
@@ -136,10 +141,16 @@ def _move_text(
 
 
 def parse_close_csv(
-    lines: Iterable[str], where: str, symbols: Sequence[str], today: dt.date
+    lines: Iterable[str],
+    where: str,
+    symbols: Sequence[str],
+    today: dt.date,
+    *,
+    since: dt.date | None = None,
 ) -> list[UsClose]:
     """The closes of a ``date,symbol,close`` text (columns in any order, extra columns
-    ignored), each checked (:func:`close_problem`); InputError naming ``where`` and the line."""
+    ignored), each checked (:func:`close_problem`); InputError naming ``where`` and the line.
+    Rows dated before ``since`` are skipped unchecked (a feed's older history, not asked for)."""
     numbered = _numbered(lines, where)
     reader = csv.reader(line for _, line in numbered)
     header = next(reader, None)
@@ -155,7 +166,9 @@ def parse_close_csv(
     for number, cells in enumerate(reader, start=2):
         if not any(cell.strip() for cell in cells):
             continue
-        row = _csv_close(cells, index, f"{where}: line {number}", symbols, today)
+        row = _csv_close(cells, index, f"{where}: line {number}", symbols, today, since)
+        if row is None:
+            continue
         key = (row.symbol, row.date)
         if key in rows and rows[key][0] != row.close:
             raise InputError(
@@ -174,8 +187,13 @@ def _numbered(lines: Iterable[str], where: str) -> Iterator[tuple[int, str]]:
 
 
 def _csv_close(
-    cells: list[str], index: list[int], where: str, symbols: Sequence[str], today: dt.date
-) -> UsClose:
+    cells: list[str],
+    index: list[int],
+    where: str,
+    symbols: Sequence[str],
+    today: dt.date,
+    since: dt.date | None,
+) -> UsClose | None:
     if len(cells) <= max(index):
         raise InputError(f"{where}: expected at least {max(index) + 1} values, got {len(cells)}")
     date_text, symbol, close_text = (cells[i].strip() for i in index)
@@ -187,6 +205,8 @@ def _csv_close(
         date = dt.date.fromisoformat(date_text)
     except ValueError as exc:
         raise InputError(f"{where}: {date_text!r} is not a date (YYYY-MM-DD)") from exc
+    if since is not None and date < since:
+        return None
     if not _CLOSE_TEXT.fullmatch(close_text):
         raise InputError(
             f"{where}: close {close_text!r} is not a decimal number with at most "
@@ -224,7 +244,7 @@ class CsvSource:
         self.max_bytes = max_bytes
 
     def fetch(self, symbols: Sequence[str], start: dt.date, end: dt.date) -> list[UsClose]:
-        rows = parse_close_csv(self._text().splitlines(), self.location, symbols, end)
+        rows = parse_close_csv(self._text().splitlines(), self.location, symbols, end, since=start)
         return [row for row in rows if start <= row.date <= end]
 
     def _text(self) -> str:
