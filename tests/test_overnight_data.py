@@ -72,7 +72,10 @@ def test_the_real_file_parses_whole() -> None:
             "2024-07-04: that day is not an XNYS session",
         ),
         ("date,symbol,close\n2024-11-30,^GSPC,5000\n", "that day is not an XNYS session"),
-        ("date,symbol,close\n2025-01-02,^GSPC,5000\n", "after today in New York (2024-12-31)"),
+        (
+            "date,symbol,close\n2025-01-02,^GSPC,5000\n",
+            "has not closed that day yet (closed through 2024-12-31)",
+        ),
         ("date,symbol,close\n2024-11-27,^DJI,5000\n", "'^DJI' is not a symbol of TAIEX_OVER"),
         ("date,symbol,close\n2024-11-27,^GSPC,-1\n", "close '-1' is not a decimal number"),
         ("date,symbol,close\n2024-11-27,^GSPC,0\n", "close 0 on 2024-11-27 is not a positive"),

@@ -84,3 +84,76 @@ def test_late_1998_closes_are_sessions_and_their_holidays_are_not() -> None:
 
 def _rows(*items: tuple[str, str, str]) -> list[UsClose]:
     return [UsClose(s, D.fromisoformat(d), Decimal(c)) for s, d, c in items]
+
+
+# ---------------------------------------------------------------- a session still trading
+
+
+@pytest.mark.parametrize(
+    ("utc", "closed"),
+    [
+        # 2024-11-27 (Wednesday): 15:59 in New York, then 16:00.
+        (dt.datetime(2024, 11, 27, 20, 59), D(2024, 11, 26)),
+        (dt.datetime(2024, 11, 27, 21, 0), D(2024, 11, 27)),
+        # The early close of 2024-11-29 (13:00 New York, 18:00 UTC).
+        (dt.datetime(2024, 11, 29, 17, 59), D(2024, 11, 28)),
+        (dt.datetime(2024, 11, 29, 18, 0), D(2024, 11, 29)),
+        # A Saturday, and Thanksgiving (no session): the day itself.
+        (dt.datetime(2024, 11, 30, 15, 0), D(2024, 11, 30)),
+        (dt.datetime(2024, 11, 28, 15, 0), D(2024, 11, 28)),
+        # Daylight saving: 16:00 New York is 20:00 UTC in summer.
+        (dt.datetime(2024, 7, 3, 16, 59), D(2024, 7, 2)),  # early close 13:00 EDT = 17:00 UTC
+        (dt.datetime(2024, 7, 5, 19, 59), D(2024, 7, 4)),
+        (dt.datetime(2024, 7, 5, 20, 0), D(2024, 7, 5)),
+    ],
+)
+def test_the_last_closed_day(utc: dt.datetime, closed: dt.date) -> None:
+    from taiex.overnight_source import last_closed_day
+
+    assert last_closed_day(utc.replace(tzinfo=dt.UTC)) == closed
+
+
+def test_a_close_of_a_session_still_trading_is_refused(tmp_path: Path, home: Path) -> None:
+    """Before 16:00 in New York, no close of that day exists: a file or a feed that gives one
+    gives a live price. It was stored (only a day after today in New York was refused)."""
+    import time_machine
+
+    path = tmp_path / "live.csv"
+    path.write_text("date,symbol,close\n2024-11-26,TSM,195\n2024-11-27,TSM,196.5\n")
+    with time_machine.travel(dt.datetime(2024, 11, 27, 18, 0, tzinfo=dt.UTC), tick=False):
+        code, _, err = cli("overnight", "import-csv", str(path))
+        assert code == 1
+        assert err == (
+            f"error: {path}: line 3: TSM close dated 2024-11-27: New York has not closed that day "
+            "yet (closed through 2024-11-26)\n"
+        )
+        code, out, _ = cli("overnight", "list", "--json")
+        assert code == 0 and '"closes": 0' in out
+
+
+def test_an_update_while_new_york_trades_asks_yahoo_up_to_yesterday(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time_machine
+    import yfinance
+
+    asked: dict[str, object] = {}
+
+    def download(tickers: list[str], **kwargs: object) -> pd.DataFrame:
+        asked.update(kwargs)
+        return yahoo_frame(["2024-11-25", "2024-11-26"], {s: [1.0, 1.01] for s in tickers})
+
+    monkeypatch.setattr(yfinance, "download", download)
+    with time_machine.travel(dt.datetime(2024, 11, 27, 18, 0, tzinfo=dt.UTC), tick=False):
+        code, _, err = cli("overnight", "update")
+    assert code == 0, err
+    assert asked["end"] == "2024-11-27"  # exclusive: up to 2024-11-26, not today's live row
+
+
+def cli(*args: str) -> tuple[int, str, str]:
+    from typer.testing import CliRunner
+
+    from taiex.cli import app
+
+    result = CliRunner().invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr

@@ -24,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from taiex.calendar import TAIPEI
 from taiex.errors import DataError
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 PUBLISH_DELAY = dt.timedelta(minutes=30)
 TAIEX_CLOSE = dt.time(13, 30)  # the evening round knows the US closes published by then
 DEFAULT_PREOPEN = dt.time(7, 30)
+_NEW_YORK = ZoneInfo("America/New_York")
 US_CALENDAR = "XNYS"
 # A month before the first TAIEX session (1999-01-05): the closes of late 1998 that a first
 # update asks for (overnight_load.FIRST_US_DAY) are sessions, not unknown days.
@@ -70,6 +72,16 @@ def first_us_session() -> dt.date:
     """The first XNYS session of the calendar taiex reads: no close is known before it."""
     first: dt.date = _xnys().first_session.date()
     return first
+
+
+def closed_through(now: dt.datetime) -> dt.date:
+    """The last US date (New York) whose session, if it had one, has closed by ``now`` (an aware
+    moment): today in New York once its session has closed or when it has none, else the day
+    before. A close dated later cannot exist yet (Yahoo gives the live price as today's row)."""
+    today = now.astimezone(_NEW_YORK).date()
+    if is_us_session(today) and now < us_close(today):
+        return today - dt.timedelta(days=1)
+    return today
 
 
 def us_close(session: dt.date) -> dt.datetime:

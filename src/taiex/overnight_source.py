@@ -6,10 +6,10 @@ library, the default), ``csv:PATH_OR_URL`` (a ``date,symbol,close`` file or HTTP
 licensed feed plugs in, and how the tests run) or ``none`` (no pre-open round).
 
 A close is a positive decimal below :data:`MAX_CLOSE` with at most :data:`CLOSE_DECIMALS`
-decimals, dated on an XNYS session that is not after today in New York, of a symbol asked for
-(``TAIEX_OVERNIGHT_SYMBOLS``). A move of more than :data:`MAX_MOVE` between two consecutive
-sessions of a symbol is refused unless a second fetch gives the same closes (an import names it,
-and takes it with ``--allow-large-moves``).
+decimals, dated on an XNYS session that New York has closed (not today before its close), of a
+symbol asked for (``TAIEX_OVERNIGHT_SYMBOLS``). A move of more than :data:`MAX_MOVE` between two
+consecutive sessions of a symbol is refused unless a second fetch gives the same closes (an
+import names it, and takes it with ``--allow-large-moves``).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Protocol
 from zoneinfo import ZoneInfo
 
 from taiex.errors import InputError, SourceError
-from taiex.overnight import first_us_session, is_us_session
+from taiex.overnight import closed_through, first_us_session, is_us_session
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -55,19 +55,25 @@ class UsClose:
     close: Decimal
 
 
-def new_york_today(now: dt.datetime | None = None) -> dt.date:
-    """Today in New York (the real clock unless ``now`` is given)."""
-    return (now or dt.datetime.now(dt.UTC)).astimezone(NEW_YORK).date()
+def last_closed_day(now: dt.datetime | None = None) -> dt.date:
+    """The last US date whose session, if any, has closed (the real clock unless ``now`` is
+    given): today in New York after its close, the day before while it trades. What a load may
+    store, and ask Yahoo for: during the session Yahoo's row of today is the live price."""
+    return closed_through(now or dt.datetime.now(dt.UTC))
 
 
 def close_problem(row: UsClose, symbols: Sequence[str], today: dt.date) -> str | None:
-    """Why ``row`` cannot be stored, or None. ``today`` is today in New York."""
+    """Why ``row`` cannot be stored, or None. ``today`` is the last US date closed so far
+    (:func:`last_closed_day`)."""
     if row.symbol not in symbols:
         return f"{row.symbol!r} is not a symbol of TAIEX_OVERNIGHT_SYMBOLS ({', '.join(symbols)})"
     if not row.close.is_finite() or not Decimal(0) < row.close < MAX_CLOSE:
         return f"{row.symbol} close {row.close} on {row.date} is not a positive price"
     if row.date > today:
-        return f"{row.symbol} close dated {row.date} is after today in New York ({today})"
+        return (
+            f"{row.symbol} close dated {row.date}: New York has not closed that day yet "
+            f"(closed through {today})"
+        )
     if row.date < first_us_session():
         return (
             f"{row.symbol} close dated {row.date} is before {first_us_session()}, where the "

@@ -27,7 +27,7 @@ def overnight_update() -> None:
     Example: TAIEX_OVERNIGHT_SOURCE=csv:us_closes.csv taiex overnight update
     """
     from taiex.overnight_load import update_overnight
-    from taiex.overnight_source import new_york_today, overnight_source
+    from taiex.overnight_source import last_closed_day, overnight_source
     from taiex.store import Store
 
     settings = load_settings()
@@ -38,7 +38,7 @@ def overnight_update() -> None:
             "there is nothing to update"
         )
     store = Store.from_settings(settings)
-    _print_load(update_overnight(store, source, settings.symbols, new_york_today()))
+    _print_load(update_overnight(store, source, settings.symbols, last_closed_day()))
 
 
 @app.command("import-csv")
@@ -61,13 +61,13 @@ def overnight_import_csv(
     Example: taiex overnight import-csv tests/data/us_closes.csv
     """
     from taiex.overnight_load import import_overnight_csv
-    from taiex.overnight_source import new_york_today
+    from taiex.overnight_source import last_closed_day
     from taiex.store import Store
 
     settings = load_settings()
     store = Store.from_settings(settings)
     load = import_overnight_csv(
-        store, path, settings.symbols, new_york_today(), allow_large_moves=allow_large_moves
+        store, path, settings.symbols, last_closed_day(), allow_large_moves=allow_large_moves
     )
     _print_load(load)
 
