@@ -82,7 +82,7 @@ def test_the_real_file_parses_whole() -> None:
         ("date,symbol,close\n2024-11-27,^GSPC,nan\n", "close 'nan' is not a decimal number"),
         ("date,symbol,close\n2024-11-27,^GSPC,1e3\n", "close '1e3' is not a decimal number"),
         ("date,symbol,close\n2024-11-27,^GSPC,1.23456\n", "at most 4 decimals"),
-        ("date,symbol,close\n2024-11-27,^GSPC\n", "line 2: expected at least 3 values, got 2"),
+        ("date,symbol,close\n2024-11-27,^GSPC\n", "line 2: 2 values where the header has 3"),
         (
             "date,symbol,close\n2024-11-27,^GSPC,1\n2024-11-27,^GSPC,2\n",
             "line 3: ^GSPC on 2024-11-27 repeats line 2 with another close",

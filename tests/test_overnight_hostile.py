@@ -157,3 +157,81 @@ def cli(*args: str) -> tuple[int, str, str]:
 
     result = CliRunner().invoke(app, list(args))
     return result.exit_code, result.stdout, result.stderr
+
+
+# ---------------------------------------------------------------- a file's text
+
+
+def import_text(store: Store, tmp_path: Path, data: bytes, **kwargs: bool) -> str:
+    """The one-line refusal of importing ``data``; the table is left empty."""
+    path = tmp_path / "us.csv"
+    path.write_bytes(data)
+    with pytest.raises(InputError) as caught:
+        import_overnight_csv(store, path, SYMBOLS, TODAY, **kwargs)
+    assert store.overnight.count() == 0
+    message = str(caught.value)
+    assert "\n" not in message and message.startswith(f"{path}: ")
+    return message.removeprefix(f"{path}: ")
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        # Thousands separators, unquoted: the close was the part before the comma (5 and 6).
+        (
+            b"date,symbol,close\n2024-11-26,^GSPC,6,021.63\n2024-11-27,^GSPC,5,998.74\n",
+            "line 2: 4 values where the header has 3 (a thousands separator in a number?)",
+        ),
+        (
+            b"date,symbol,close\n2024-11-27,^GSPC,5998.74,1\n",
+            "line 2: 4 values where the header has 3",
+        ),
+        # A header that names a column twice: which date is meant?
+        (
+            b"date,symbol,close,date\n2024-11-27,^GSPC,5998.74,2024-11-26\n",
+            "line 1: the header names date more than once",
+        ),
+        # Line breaks an editor does not see split a line (str.splitlines): FS, NEL, U+2028.
+        (
+            b"date,symbol,close\n2024-11-27,^GSPC,5998.74\x1c2024-11-26,^GSPC,6021.63\n",
+            "line 2: 5 values where the header has 3",
+        ),
+        (
+            "date,symbol,close,note\n2024-11-27,^GSPC,5998.74,a\x85b\n2024-11-26,^GSPC,x,\n".encode(),
+            "line 3: close 'x' is not a decimal number",
+        ),
+        # A quoted cell over two lines: the next record is on line 4.
+        (
+            b'date,symbol,close,note\n2024-11-27,^GSPC,5998.74,"a\nb"\n2024-11-26,^GSPC,x,\n',
+            "line 4: close 'x' is not a decimal number",
+        ),
+        # A quote never closed swallows the file into one cell, beyond csv's field limit.
+        (
+            b'date,symbol,close\n2024-11-27,^GSPC,"5998.74\n' + b"a,b,c\n" * 30_000,
+            "line 2: not a CSV record (field larger than field limit (131072))",
+        ),
+        (b"date,symbol,close\n2024-11-27,^GSPC,1\n2024-11-26,caf\xe9,1\n", "line 3: not UTF-8"),
+        (b"date,symbol,close\r\n2024-11-27,^GSPC,1\r\n" + b"x" * 1_001 + b"\r\n", "line 3 is lo"),
+    ],
+)
+def test_a_bad_file_is_one_line_naming_where(
+    store: Store, tmp_path: Path, data: bytes, message: str
+) -> None:
+    assert import_text(store, tmp_path, data).startswith(message)
+
+
+def test_crlf_bom_and_a_line_of_the_longest_length_are_read(store: Store, tmp_path: Path) -> None:
+    line = b"2024-11-27,^GSPC,5998.74,"
+    data = b"\xef\xbb\xbfdate,symbol,close,note\r\n" + line + b"x" * (1_000 - len(line)) + b"\r\n"
+    path = tmp_path / "us.csv"
+    path.write_bytes(data)
+    assert import_overnight_csv(store, path, SYMBOLS, TODAY).result.inserted == 1
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="no /proc (not Linux)")
+def test_a_file_without_a_size_is_read_no_further_than_the_bound() -> None:
+    """A device or a /proc file has no size to check first (st_size 0): /dev/zero was read until
+    memory ran out. (Shown on /proc/self/maps, which ends, so a regression fails, not hangs.)"""
+    source = CsvSource("/proc/self/maps", max_bytes=100)
+    with pytest.raises(InputError, match=r"^/proc/self/maps: larger than 100 bytes$"):
+        source.fetch(SYMBOLS, D(2024, 1, 1), TODAY)

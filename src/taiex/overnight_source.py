@@ -153,25 +153,40 @@ def parse_close_csv(
     today: dt.date,
     *,
     since: dt.date | None = None,
+    line_of: dict[tuple[str, dt.date], int] | None = None,
 ) -> list[UsClose]:
     """The closes of a ``date,symbol,close`` text (columns in any order, extra columns
     ignored), each checked (:func:`close_problem`); InputError naming ``where`` and the line.
-    Rows dated before ``since`` are skipped unchecked (a feed's older history, not asked for)."""
-    numbered = _numbered(lines, where)
-    reader = csv.reader(line for _, line in numbered)
-    header = next(reader, None)
+    ``lines`` are the physical lines, with their line breaks (:func:`csv_lines`) or without.
+    Rows dated before ``since`` are skipped unchecked (a feed's older history, not asked for);
+    ``line_of``, when given, receives the line of each close (symbol, date)."""
+    reader = csv.reader(_bounded(lines, where))
+    header = _record(reader, where, 1)
     if header is None:
         raise InputError(f"{where}: the file is empty; expected a header with date,symbol,close")
     names = [cell.strip().lower() for cell in header]
+    shown = [cell[:MAX_CELL] for cell in header[:10]]
     missing = [name for name in CSV_COLUMNS if name not in names]
     if missing:
-        shown = [cell[:MAX_CELL] for cell in header[:10]]
         raise InputError(f"{where}: line 1: the header lacks {', '.join(missing)}: {shown}")
+    repeated = [name for name in CSV_COLUMNS if names.count(name) > 1]
+    if repeated:
+        raise InputError(
+            f"{where}: line 1: the header names {', '.join(repeated)} more than once: {shown}"
+        )
     index = [names.index(name) for name in CSV_COLUMNS]
     rows: dict[tuple[str, dt.date], tuple[Decimal, int]] = {}
-    for number, cells in enumerate(reader, start=2):
+    last = reader.line_num
+    while (cells := _record(reader, where, last + 1)) is not None:
+        number, last = last + 1, reader.line_num  # a record's first line (a quoted cell spans)
         if not any(cell.strip() for cell in cells):
             continue
+        if len(cells) != len(header):
+            hint = " (a thousands separator in a number?)" if len(cells) > len(header) else ""
+            raise InputError(
+                f"{where}: line {number}: {len(cells)} values where the header has "
+                f"{len(header)}{hint}"
+            )
         row = _csv_close(cells, index, f"{where}: line {number}", symbols, today, since)
         if row is None:
             continue
@@ -182,14 +197,32 @@ def parse_close_csv(
                 f"{rows[key][1]} with another close"
             )
         rows[key] = (row.close, number)
+    if line_of is not None:
+        line_of.update({key: number for key, (_, number) in rows.items()})
     return sorted(UsClose(s, d, close) for (s, d), (close, _) in rows.items())
 
 
-def _numbered(lines: Iterable[str], where: str) -> Iterator[tuple[int, str]]:
+def csv_lines(text: str) -> Iterator[str]:
+    """The lines of ``text`` with their line breaks, split at \\n, \\r\\n and \\r only (as
+    an editor numbers them; ``str.splitlines`` also splits at \\x1c, \\x85, \\u2028, ...)."""
+    return iter(io.StringIO(text, newline=""))
+
+
+def _bounded(lines: Iterable[str], where: str) -> Iterator[str]:
     for number, line in enumerate(lines, start=1):
-        if len(line) > MAX_LINE:
+        if len(line.rstrip("\r\n")) > MAX_LINE:
             raise InputError(f"{where}: line {number} is longer than {MAX_LINE:,} characters")
-        yield number, line
+        yield line
+
+
+def _record(reader: Iterator[list[str]], where: str, line: int) -> list[str] | None:
+    """The next CSV record, which starts on ``line``, or None at the end; InputError for one
+    that csv cannot read (a quote never closed makes the rest of the file one cell, beyond csv's
+    field limit)."""
+    try:
+        return next(reader, None)
+    except csv.Error as exc:
+        raise InputError(f"{where}: line {line}: not a CSV record ({exc})") from exc
 
 
 def _csv_close(
@@ -200,8 +233,6 @@ def _csv_close(
     today: dt.date,
     since: dt.date | None,
 ) -> UsClose | None:
-    if len(cells) <= max(index):
-        raise InputError(f"{where}: expected at least {max(index) + 1} values, got {len(cells)}")
     date_text, symbol, close_text = (cells[i].strip() for i in index)
     if any(len(text) > MAX_CELL for text in (date_text, symbol, close_text)):
         raise InputError(f"{where}: a value is longer than {MAX_CELL} characters")
@@ -248,9 +279,19 @@ class CsvSource:
         self.name = f"csv:{location}"
         self.timeout = timeout
         self.max_bytes = max_bytes
+        # The line of each close of the last fetch, (symbol, date) -> line, for a later refusal.
+        self.line_of: dict[tuple[str, dt.date], int] = {}
 
     def fetch(self, symbols: Sequence[str], start: dt.date, end: dt.date) -> list[UsClose]:
-        rows = parse_close_csv(self._text().splitlines(), self.location, symbols, end, since=start)
+        self.line_of = {}
+        rows = parse_close_csv(
+            csv_lines(self._text()),
+            self.location,
+            symbols,
+            end,
+            since=start,
+            line_of=self.line_of,
+        )
         return [row for row in rows if start <= row.date <= end]
 
     def _text(self) -> str:
@@ -258,13 +299,15 @@ class CsvSource:
             return self._download()
         path = Path(self.location).expanduser()
         try:
-            if path.stat().st_size > self.max_bytes:
-                raise InputError(f"{path}: larger than {self.max_bytes:,} bytes")
-            return path.read_text(encoding="utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise InputError(f"{path}: not UTF-8 text ({exc.reason})") from exc
+            # Read whole, but never more than max_bytes: a device (/dev/zero) has no size to
+            # check first, and would be read until memory runs out.
+            with path.open("rb") as handle:
+                data = handle.read(self.max_bytes + 1)
         except OSError as exc:
             raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+        if len(data) > self.max_bytes:
+            raise InputError(f"{path}: larger than {self.max_bytes:,} bytes")
+        return _decoded(data, str(path), InputError)
 
     def _download(self) -> str:
         import httpx
@@ -282,7 +325,7 @@ class CsvSource:
                         raise SourceError(
                             f"{self.location}: the answer is larger than {self.max_bytes:,} bytes"
                         )
-            return body.getvalue().decode("utf-8-sig")
+            return _decoded(body.getvalue(), self.location, SourceError)
         except httpx.HTTPStatusError as exc:
             status = exc.response.status_code
             raise SourceError(
@@ -291,8 +334,15 @@ class CsvSource:
         except httpx.HTTPError as exc:
             reason = " ".join(str(exc).split())
             raise SourceError(f"{self.location}: {type(exc).__name__}: {reason}") from exc
-        except UnicodeDecodeError as exc:
-            raise SourceError(f"{self.location}: the answer is not UTF-8 text") from exc
+
+
+def _decoded(data: bytes, where: str, error: type[InputError | SourceError]) -> str:
+    """``data`` as UTF-8 text (a BOM dropped); ``error`` naming the line that is not."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise error(f"{where}: line {line}: not UTF-8 text ({exc.reason})") from exc
 
 
 class YahooSource:
