@@ -165,7 +165,7 @@ def test_a_large_move_is_found_against_stored_neighbours() -> None:
 def test_an_import_refuses_a_large_move_unless_allowed(store: Store, tmp_path: Path) -> None:
     path = tmp_path / "us.csv"
     path.write_text("date,symbol,close\n2024-11-27,TSM,100\n2024-11-29,TSM,70\n")
-    with pytest.raises(InputError, match=r"us.csv: TSM moves -30.0 % .* --allow-large-moves"):
+    with pytest.raises(InputError, match=r"us.csv: line 2: TSM moves -30.0 % .* --allow-large"):
         import_overnight_csv(store, path, SYMBOLS, TODAY)
     assert store.overnight.count() == 0
     load = import_overnight_csv(store, path, SYMBOLS, TODAY, allow_large_moves=True)

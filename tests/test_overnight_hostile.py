@@ -235,3 +235,28 @@ def test_a_file_without_a_size_is_read_no_further_than_the_bound() -> None:
     source = CsvSource("/proc/self/maps", max_bytes=100)
     with pytest.raises(InputError, match=r"^/proc/self/maps: larger than 100 bytes$"):
         source.fetch(SYMBOLS, D(2024, 1, 1), TODAY)
+
+
+# ---------------------------------------------------------------- large moves
+
+
+def test_a_large_move_refused_names_its_line(store: Store, tmp_path: Path) -> None:
+    store.overnight.merge(_rows(("^GSPC", "2024-11-26", "6021.63")), source="test")
+    path = tmp_path / "moved.csv"
+    path.write_text("date,symbol,close\n2024-11-29,^GSPC,6032.38\n2024-11-27,^GSPC,599.87\n")
+    with pytest.raises(InputError) as caught:
+        import_overnight_csv(store, path, SYMBOLS, TODAY)
+    assert str(caught.value) == (
+        f"{path}: line 3: ^GSPC moves -90.0 % from 6021.6300 on 2024-11-26 to 599.87 on "
+        "2024-11-27, beyond ±25 % in a day; if it is real, import with --allow-large-moves"
+    )
+    assert store.overnight.count() == 1
+
+
+def test_the_note_of_a_large_move_says_how_it_was_let_in(home: Path, tmp_path: Path) -> None:
+    path = tmp_path / "moved.csv"
+    path.write_text("date,symbol,close\n2024-11-27,TSM,100\n2024-11-29,TSM,70\n")
+    code, _, err = cli("overnight", "import-csv", str(path), "--allow-large-moves")
+    assert code == 0
+    assert err.endswith(", beyond ±25 % in a day (stored with --allow-large-moves)\n")
+    assert "confirmed" not in err  # nothing confirmed it: the flag let it in

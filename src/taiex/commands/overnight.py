@@ -38,7 +38,8 @@ def overnight_update() -> None:
             "there is nothing to update"
         )
     store = Store.from_settings(settings)
-    _print_load(update_overnight(store, source, settings.symbols, last_closed_day()))
+    load = update_overnight(store, source, settings.symbols, last_closed_day())
+    _print_load(load, "confirmed by a second fetch")
 
 
 @app.command("import-csv")
@@ -69,7 +70,7 @@ def overnight_import_csv(
     load = import_overnight_csv(
         store, path, settings.symbols, last_closed_day(), allow_large_moves=allow_large_moves
     )
-    _print_load(load)
+    _print_load(load, "stored with --allow-large-moves")
 
 
 @app.command("list")
@@ -99,11 +100,13 @@ def overnight_list(as_json: JsonFlag = False) -> None:
         console.say(f"{row['symbol']}: {row['closes']} closes, {span}")
 
 
-def _print_load(load: OvernightLoad) -> None:
+def _print_load(load: OvernightLoad, stored_as: str) -> None:
+    """The load's counts on stdout, and a note on stderr for each large move it stored (how it
+    was let in: ``stored_as``)."""
     result = load.result
     console.say(
         f"{result.rows} US closes from {load.source}: {result.inserted} new, "
         f"{result.updated} revised, {result.unchanged} unchanged"
     )
     for move in load.confirmed:
-        console.note(f"note: {move} (stored: confirmed)")
+        console.note(f"note: {move} ({stored_as})")
