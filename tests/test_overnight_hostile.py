@@ -260,3 +260,38 @@ def test_the_note_of_a_large_move_says_how_it_was_let_in(home: Path, tmp_path: P
     assert code == 0
     assert err.endswith(", beyond ±25 % in a day (stored with --allow-large-moves)\n")
     assert "confirmed" not in err  # nothing confirmed it: the flag let it in
+
+
+# ---------------------------------------------------------------- messages
+
+
+def test_a_close_too_large_is_not_called_not_positive(store: Store, tmp_path: Path) -> None:
+    message = import_text(store, tmp_path, b"date,symbol,close\n2024-11-27,^GSPC,999999999.9999\n")
+    assert message == "line 2: ^GSPC close 999999999.9999 on 2024-11-27 is not below 10,000,000"
+
+
+def test_a_bad_yahoo_row_names_the_source(monkeypatch: pytest.MonkeyPatch) -> None:
+    import yfinance
+
+    monkeypatch.setattr(
+        yfinance, "download", lambda tickers, **kw: yahoo_frame(["2024-07-04"], {"^SOX": [1.0]})
+    )
+    with pytest.raises(InputError) as caught:
+        YahooSource().fetch(["^SOX"], D(2024, 7, 1), D(2024, 7, 5))
+    assert str(caught.value) == (
+        "yahoo: ^SOX close dated 2024-07-04: that day is not an XNYS session"
+    )
+
+
+def test_without_yfinance_the_hint_names_a_package_that_exists(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import sys
+
+    from taiex.errors import SourceError
+
+    monkeypatch.setitem(sys.modules, "yfinance", None)  # import yfinance raises ImportError
+    with pytest.raises(SourceError) as caught:
+        YahooSource().fetch(["^SOX"], D(2024, 7, 1), D(2024, 7, 5))
+    assert "taiex[yahoo]" not in str(caught.value)  # no such extra: yfinance is a dependency
+    assert "pip install yfinance" in str(caught.value)

@@ -67,8 +67,10 @@ def close_problem(row: UsClose, symbols: Sequence[str], today: dt.date) -> str |
     (:func:`last_closed_day`)."""
     if row.symbol not in symbols:
         return f"{row.symbol!r} is not a symbol of TAIEX_OVERNIGHT_SYMBOLS ({', '.join(symbols)})"
-    if not row.close.is_finite() or not Decimal(0) < row.close < MAX_CLOSE:
+    if not row.close.is_finite() or row.close <= 0:
         return f"{row.symbol} close {row.close} on {row.date} is not a positive price"
+    if row.close >= MAX_CLOSE:
+        return f"{row.symbol} close {row.close} on {row.date} is not below {MAX_CLOSE:,}"
     if row.date > today:
         return (
             f"{row.symbol} close dated {row.date}: New York has not closed that day yet "
@@ -84,13 +86,16 @@ def close_problem(row: UsClose, symbols: Sequence[str], today: dt.date) -> str |
     return None
 
 
-def checked(rows: Iterable[UsClose], symbols: Sequence[str], today: dt.date) -> list[UsClose]:
-    """``rows`` when every one can be stored; InputError naming the first that cannot."""
+def checked(
+    rows: Iterable[UsClose], symbols: Sequence[str], today: dt.date, where: str
+) -> list[UsClose]:
+    """``rows`` when every one can be stored; InputError naming ``where`` (the source) and the
+    first that cannot."""
     rows = list(rows)
     for row in rows:
         problem = close_problem(row, symbols, today)
         if problem:
-            raise InputError(problem)
+            raise InputError(f"{where}: {problem}")
     return rows
 
 
@@ -369,7 +374,7 @@ class YahooSource:
                 f"yahoo: no close for {', '.join(symbols)} from {start} to {end} "
                 "(Yahoo answered nothing usable)"
             )
-        return checked(sorted(rows), symbols, end)
+        return checked(sorted(rows), symbols, end, self.name)
 
     @staticmethod
     def _download(symbols: Sequence[str], start: dt.date, end: dt.date) -> pd.DataFrame:
@@ -378,8 +383,8 @@ class YahooSource:
             import yfinance
         except ImportError as exc:
             raise SourceError(
-                "yahoo: the yfinance library is not installed (pip install 'taiex[yahoo]'), "
-                "or set TAIEX_OVERNIGHT_SOURCE=csv:PATH_OR_URL"
+                "yahoo: the yfinance library is not installed (pip install yfinance, a "
+                "dependency of taiex), or set TAIEX_OVERNIGHT_SOURCE=csv:PATH_OR_URL"
             ) from exc
         try:
             frame = yfinance.download(
