@@ -5,6 +5,7 @@ real (a first update's late-1998 closes, a feed's older history) is not refused.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -295,3 +296,104 @@ def test_without_yfinance_the_hint_names_a_package_that_exists(
         YahooSource().fetch(["^SOX"], D(2024, 7, 1), D(2024, 7, 5))
     assert "taiex[yahoo]" not in str(caught.value)  # no such extra: yfinance is a dependency
     assert "pip install yfinance" in str(caught.value)
+
+
+# ---------------------------------------------------------------- a CSV URL
+
+
+@pytest.fixture
+def trickle() -> Iterator[str]:
+    """A local HTTP server whose /slow.csv sends a valid file a byte every 50 ms (7 s in all),
+    and whose headers come as slowly on /slow-headers.csv. (Short enough that a regression
+    fails instead of hanging.)"""
+    import http.server
+    import threading
+    import time
+
+    text = b"date,symbol,close\n" + b"2024-11-27,TSM,195.02\n" * 5
+    stopping = threading.Event()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            try:
+                if self.path == "/slow-headers.csv":
+                    for byte in b"HTTP/1.1 200 OK\r\nX-Padding: " + b"x" * 100:
+                        if stopping.is_set():
+                            return
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                        time.sleep(0.05)
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(text)))
+                self.end_headers()
+                for byte in text:
+                    if stopping.is_set():
+                        return
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    time.sleep(0.05)
+            except OSError:
+                pass
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        stopping.set()
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("name", ["slow.csv", "slow-headers.csv"])
+def test_a_trickling_url_ends_within_its_timeout(trickle: str, name: str) -> None:
+    """Each read came within httpx's timeout, so a download took as long as the server liked
+    (here 7 s; a byte a second of a real file is days)."""
+    import time
+
+    from taiex.errors import SourceError
+
+    started = time.monotonic()
+    with pytest.raises(SourceError) as caught:
+        CsvSource(f"{trickle}/{name}", timeout=1.0).fetch(SYMBOLS, D(2024, 1, 1), TODAY)
+    assert time.monotonic() - started < 5
+    assert str(caught.value) == f"{trickle}/{name}: no complete answer within 1 s"
+
+
+def test_an_invalid_url_is_one_line() -> None:
+    from taiex.errors import SourceError
+
+    with pytest.raises(SourceError, match=r"^http://\[::1/x.csv: not a valid URL"):
+        CsvSource("http://[::1/x.csv").fetch(SYMBOLS, D(2024, 1, 1), TODAY)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "csv:http://[::1/x.csv",
+        "csv:http://127.0.0.1:99999/x",
+        "csv:file:///tmp/x.csv",
+        "csv:ftp://h/x",
+    ],
+)
+def test_a_source_url_that_is_not_http_is_a_settings_error(
+    home: Path, monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("TAIEX_OVERNIGHT_SOURCE", value)
+    code, _, err = cli("overnight", "update")
+    assert code == 1
+    assert err == (
+        f"error: TAIEX_OVERNIGHT_SOURCE={value!r}: {value[4:]!r} is not an http(s) URL "
+        "(a file is csv:PATH)\n"
+    )
+
+
+def test_an_upper_case_scheme_is_a_url(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TAIEX_OVERNIGHT_SOURCE", "csv:HTTP://127.0.0.1:9/x.csv")
+    code, _, err = cli("overnight", "update")
+    assert code == 1 and err.startswith("error: HTTP://127.0.0.1:9/x.csv: ConnectError")

@@ -20,6 +20,7 @@ import io
 import logging
 import math
 import re
+import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -277,7 +278,8 @@ class OvernightSource(Protocol):
 
 
 class CsvSource:
-    """A ``date,symbol,close`` file, or the same text at an HTTP(S) URL (read whole, bounded)."""
+    """A ``date,symbol,close`` file, or the same text at an HTTP(S) URL (read whole, at most
+    ``max_bytes``; a URL's answer whole within ``timeout`` seconds)."""
 
     def __init__(self, location: str, *, timeout: float = 30.0, max_bytes: int = 50 << 20) -> None:
         self.location = location
@@ -300,7 +302,7 @@ class CsvSource:
         return [row for row in rows if start <= row.date <= end]
 
     def _text(self) -> str:
-        if self.location.startswith(("http://", "https://")):
+        if self.location.lower().startswith(("http://", "https://")):
             return self._download()
         path = Path(self.location).expanduser()
         try:
@@ -315,6 +317,31 @@ class CsvSource:
         return _decoded(data, str(path), InputError)
 
     def _download(self) -> str:
+        """The body at the URL, whole within ``timeout`` seconds. httpx's timeout bounds each
+        read, not the whole: a server sending a byte a second never trips it. So the request
+        runs in a helper thread that this one waits for at most ``timeout``; past that the
+        helper is told to stop and abandoned (its own reads end within one more ``timeout``)."""
+        body: list[bytes] = []
+        failure: list[BaseException] = []
+        cancelled = threading.Event()
+
+        def run() -> None:
+            try:
+                body.append(self._read(cancelled))
+            except BaseException as exc:  # handed to the waiting thread, which raises it
+                failure.append(exc)
+
+        worker = threading.Thread(target=run, name="overnight-csv-get", daemon=True)
+        worker.start()
+        worker.join(self.timeout)
+        if worker.is_alive():
+            cancelled.set()
+            raise SourceError(f"{self.location}: no complete answer within {self.timeout:g} s")
+        if failure:
+            raise failure[0]
+        return _decoded(body[0], self.location, SourceError)
+
+    def _read(self, cancelled: threading.Event) -> bytes:
         import httpx
 
         try:
@@ -325,12 +352,16 @@ class CsvSource:
                 response.raise_for_status()
                 body = io.BytesIO()
                 for chunk in response.iter_bytes():
+                    if cancelled.is_set():
+                        break
                     body.write(chunk)
                     if body.tell() > self.max_bytes:
                         raise SourceError(
                             f"{self.location}: the answer is larger than {self.max_bytes:,} bytes"
                         )
-            return _decoded(body.getvalue(), self.location, SourceError)
+            return body.getvalue()
+        except httpx.InvalidURL as exc:  # not an httpx.HTTPError
+            raise SourceError(f"{self.location}: not a valid URL ({exc})") from exc
         except httpx.HTTPStatusError as exc:
             status = exc.response.status_code
             raise SourceError(

@@ -183,6 +183,12 @@ class Settings:
             raise SettingsError(
                 f"{self.origin('overnight_source')}={source!r}: use yahoo, csv:PATH_OR_URL or none"
             )
+        location = source[4:].strip()
+        if source.startswith("csv:") and "://" in location and not _is_http_url(location):
+            raise SettingsError(
+                f"{self.origin('overnight_source')}={source!r}: {location!r} is not an http(s) "
+                "URL (a file is csv:PATH)"
+            )
         symbols = self.symbols
         if not all(_SYMBOL.fullmatch(symbol) for symbol in symbols) or len(set(symbols)) < len(
             symbols
@@ -198,13 +204,7 @@ class Settings:
             )
 
     def _check_twse_url(self) -> None:
-        try:
-            parts = urlsplit(self.twse_url)
-            valid = parts.scheme in ("http", "https") and bool(parts.hostname)
-            valid = valid and (parts.port is None or parts.port > 0)
-        except ValueError:  # a bad port, a bracket that is no IPv6 address, ...
-            valid = False
-        if not valid:
+        if not _is_http_url(self.twse_url):
             raise SettingsError(
                 f"{self.origin('twse_url')} {self.twse_url!r} is not an http(s) URL"
             )
@@ -262,6 +262,16 @@ def is_memory_sqlite(url: str) -> bool:
     path, _, query = rest.partition("?")
     database = path.removeprefix("/")
     return database in ("", ":memory:") or "mode=memory" in query
+
+
+def _is_http_url(url: str) -> bool:
+    """Whether ``url`` is an http(s) URL with a host and, if any, a valid port."""
+    try:
+        parts = urlsplit(url)
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname)
+        return valid and (parts.port is None or parts.port > 0)
+    except ValueError:  # a bad port, a bracket that is no IPv6 address, ...
+        return False
 
 
 def url_host(url: str) -> str:
