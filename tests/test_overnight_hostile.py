@@ -397,3 +397,26 @@ def test_an_upper_case_scheme_is_a_url(home: Path, monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("TAIEX_OVERNIGHT_SOURCE", "csv:HTTP://127.0.0.1:9/x.csv")
     code, _, err = cli("overnight", "update")
     assert code == 1 and err.startswith("error: HTTP://127.0.0.1:9/x.csv: ConnectError")
+
+
+# ---------------------------------------------------------------- settings
+
+
+@pytest.mark.parametrize("value", ["^gspc,tsm", "TSM,tsm", "^GSPC,Tsm"])
+def test_lower_case_symbols_are_refused(
+    home: Path, monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("TAIEX_OVERNIGHT_SYMBOLS", value)
+    code, _, err = cli("overnight", "list")
+    assert code == 1
+    assert err == (
+        f"error: TAIEX_OVERNIGHT_SYMBOLS={value!r}: give distinct Yahoo Finance symbols "
+        "separated by commas, in upper case as Yahoo writes them (^GSPC,^IXIC,^SOX,TSM)\n"
+    )
+
+
+def test_symbols_yahoo_writes_are_accepted() -> None:
+    from taiex.settings import Settings
+
+    symbols = "^GSPC,BRK-B,ES=F,2330.TW,^N225"
+    assert Settings(overnight_symbols=symbols).symbols == tuple(symbols.split(","))

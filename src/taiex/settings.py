@@ -195,7 +195,8 @@ class Settings:
         ):
             raise SettingsError(
                 f"{self.origin('overnight_symbols')}={self.overnight_symbols!r}: give distinct "
-                "Yahoo Finance symbols separated by commas (^GSPC,^IXIC,^SOX,TSM)"
+                "Yahoo Finance symbols separated by commas, in upper case as Yahoo writes them "
+                "(^GSPC,^IXIC,^SOX,TSM)"
             )
         if not _TIME.fullmatch(self.preopen_time):
             raise SettingsError(
@@ -230,8 +231,10 @@ _RANGES: dict[str, tuple[float, float]] = {
     "classifier_trivial_margin": (-1, 1),
 }
 
-# A Yahoo Finance symbol: letters, digits and ^ . - = (^GSPC, TSM, BRK-B, ES=F).
-_SYMBOL = re.compile(r"[A-Za-z0-9^.=-]{1,20}", re.ASCII)
+# A Yahoo Finance symbol: capitals, digits and ^ . - = (^GSPC, TSM, BRK-B, ES=F, 2330.TW).
+# Lower case is refused: yfinance asks Yahoo in upper case and answers under that name, so "tsm"
+# was never found, and "TSM,tsm" were two symbols stored apart.
+_SYMBOL = re.compile(r"[A-Z0-9^.=-]{1,20}", re.ASCII)
 # The round is issued before TAIEX opens at 09:00 (and after midnight: it belongs to that day).
 _TIME = re.compile(r"0[0-8]:[0-5]\d", re.ASCII)
 
