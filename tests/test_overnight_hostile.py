@@ -420,3 +420,35 @@ def test_symbols_yahoo_writes_are_accepted() -> None:
 
     symbols = "^GSPC,BRK-B,ES=F,2330.TW,^N225"
     assert Settings(overnight_symbols=symbols).symbols == tuple(symbols.split(","))
+
+
+# ---------------------------------------------------------------- taiex status
+
+
+def test_the_index_s_last_load_is_not_an_overnight_load(store: Store, tmp_path: Path) -> None:
+    """`taiex status` and the report show the last load beside the index's last stored day and
+    its freshness; an overnight load took its place, so a TWSE update that kept failing looked
+    fresh after any `overnight update`."""
+    from taiex.etl import import_csv
+
+    assert store.last_load() is None
+    store.overnight.merge(_rows(("TSM", "2024-11-27", "195.02")), source="test")
+    assert store.last_load() is None and store.loads.last() is not None
+    path = tmp_path / "index.csv"
+    path.write_text("date,open,high,low,close\n2024-11-27,22000,22100,21900,22050\n")
+    import_csv(store, path, today=TODAY)
+    store.overnight.merge(_rows(("TSM", "2024-11-29", "196.5")), source="test")
+    last = store.last_load()
+    assert last is not None and last.source == "csv:index.csv" and last.inserted == 1
+
+
+def test_status_shows_the_index_s_last_load(home: Path, tmp_path: Path) -> None:
+    import json
+
+    from tests.series import REAL_DATA
+
+    code, _, err = cli("overnight", "import-csv", str(REAL_DATA / "us_closes.csv"))
+    assert code == 0, err
+    code, out, _ = cli("status", "--json")
+    facts = json.loads(out)
+    assert facts["last_load"] is None and facts["summary"]["last load"] == "never"
