@@ -54,6 +54,7 @@ def test_columns_in_any_order_with_extra_columns() -> None:
     ]
 
 
+@pytest.mark.realdata
 def test_the_real_file_parses_whole() -> None:
     rows = parse(US_CSV.read_text())
     assert len(rows) == 8_548 and {r.symbol for r in rows} == set(SYMBOLS)
@@ -138,6 +139,7 @@ def test_a_merge_inserts_then_changes_nothing_then_records_a_revision(store: Sto
     assert count(store, "etl_loads") == 3 and store.loads.last().updated == 1  # type: ignore[union-attr]
 
 
+@pytest.mark.realdata
 def test_the_real_file_imports_once(store: Store) -> None:
     load = import_overnight_csv(store, US_CSV, SYMBOLS, TODAY)
     assert (load.result.inserted, load.result.updated) == (8_548, 0)
@@ -240,6 +242,7 @@ def csv_server(tmp_path: Path) -> Iterator[str]:
         server.server_close()
 
 
+@pytest.mark.realdata
 def test_a_csv_url_is_a_source(store: Store, csv_server: str, tmp_path: Path) -> None:
     (tmp_path / "us.csv").write_bytes(US_CSV.read_bytes())
     source = overnight_source(f"csv:{csv_server}/us.csv")
@@ -336,6 +339,7 @@ def cli(*args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
+@pytest.mark.realdata
 def test_overnight_commands_import_list_and_status(
     home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -366,6 +370,7 @@ def test_overnight_commands_import_list_and_status(
     assert json.loads(out)["summary"]["US closes (pre-open)"].startswith("off")
 
 
+@pytest.mark.realdata
 def test_overnight_update_from_a_csv_source_and_its_errors(
     home: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

@@ -442,6 +442,7 @@ def test_the_index_s_last_load_is_not_an_overnight_load(store: Store, tmp_path: 
     assert last is not None and last.source == "csv:index.csv" and last.inserted == 1
 
 
+@pytest.mark.realdata
 def test_status_shows_the_index_s_last_load(home: Path, tmp_path: Path) -> None:
     import json
 
