@@ -211,6 +211,8 @@ def import_text(store: Store, tmp_path: Path, data: bytes, **kwargs: bool) -> st
             b'date,symbol,close\n2024-11-27,^GSPC,"5998.74\n' + b"a,b,c\n" * 30_000,
             "line 2: not a CSV record (field larger than field limit (131072))",
         ),
+        # A quote opened and never closed: the rest of the file is one value.
+        (b'date,symbol,close\n"2024-11-27,^GSPC,1\n2024-11-26,TSM,1\n', "line 2: 1 value where"),
         (b"date,symbol,close\n2024-11-27,^GSPC,1\n2024-11-26,caf\xe9,1\n", "line 3: not UTF-8"),
         (b"date,symbol,close\r\n2024-11-27,^GSPC,1\r\n" + b"x" * 1_001 + b"\r\n", "line 3 is lo"),
     ],
@@ -453,3 +455,26 @@ def test_status_shows_the_index_s_last_load(home: Path, tmp_path: Path) -> None:
     code, out, _ = cli("status", "--json")
     facts = json.loads(out)
     assert facts["last_load"] is None and facts["summary"]["last load"] == "never"
+
+
+def test_list_on_a_database_from_before_the_us_closes_upgrades_it(home: Path) -> None:
+    """Every command brings the database to the newest revision (README); `overnight list` read
+    it as it was: 'database error while reading US closes: no such table: overnight_closes'."""
+    import json
+
+    from taiex.store.testing import alembic
+
+    home.mkdir(parents=True)
+    store = Store(f"sqlite:///{home / 'taiex.db'}")
+    store.upgrade()
+    alembic(store, "downgrade", "0006_lstm_evaluation_counts")
+    store.dispose()
+    code, out, err = cli("overnight", "list", "--json")
+    assert code == 0, err
+    assert [row["closes"] for row in json.loads(out)] == [0, 0, 0, 0]
+
+
+def test_list_without_a_database_creates_none(home: Path) -> None:
+    code, _, err = cli("overnight", "list")
+    assert code == 1 and err.startswith("error: no database at ") and len(err.splitlines()) == 1
+    assert not (home / "taiex.db").exists()

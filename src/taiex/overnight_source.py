@@ -189,9 +189,9 @@ def parse_close_csv(
             continue
         if len(cells) != len(header):
             hint = " (a thousands separator in a number?)" if len(cells) > len(header) else ""
+            values = f"{len(cells)} value" + ("" if len(cells) == 1 else "s")
             raise InputError(
-                f"{where}: line {number}: {len(cells)} values where the header has "
-                f"{len(header)}{hint}"
+                f"{where}: line {number}: {values} where the header has {len(header)}{hint}"
             )
         row = _csv_close(cells, index, f"{where}: line {number}", symbols, today, since)
         if row is None:

@@ -82,7 +82,9 @@ def overnight_list(as_json: JsonFlag = False) -> None:
     from taiex.store import Store
 
     settings = load_settings()
-    closes = Store.existing(settings).overnight.closes(settings.symbols)
+    store = Store.existing(settings)  # a database that does not exist is not created ...
+    store.upgrade()  # ... but one from before revision 0007 gets its table, as in every command
+    closes = store.overnight.closes(settings.symbols)
     rows = [
         {
             "symbol": symbol,
