@@ -106,6 +106,7 @@ def test_a_monday_round_knows_friday() -> None:
     )
 
 
+@pytest.mark.realdata
 def test_a_us_holiday_on_a_twse_day_gives_a_quiet_night(
     closes: dict[str, dict[dt.date, float]],
 ) -> None:
@@ -118,6 +119,7 @@ def test_a_us_holiday_on_a_twse_day_gives_a_quiet_night(
     assert [(m.value, m.flagged) for m in moves] == [(0.0, True)] * 4
 
 
+@pytest.mark.realdata
 def test_a_twse_holiday_accumulates_the_us_sessions(
     closes: dict[str, dict[dt.date, float]],
 ) -> None:
@@ -136,6 +138,7 @@ def test_a_twse_holiday_accumulates_the_us_sessions(
     )
 
 
+@pytest.mark.realdata
 def test_an_early_close_after_thanksgiving(closes: dict[str, dict[dt.date, float]]) -> None:
     # Friday 2024-11-29 closed at 13:00 New York (02:00 Taipei on the 30th).
     found = night(D(2024, 11, 29), D(2024, 12, 2))
@@ -158,6 +161,7 @@ def test_a_twse_make_up_saturday() -> None:
     assert weekend.base == D(2018, 12, 21) and weekend.quiet
 
 
+@pytest.mark.realdata
 def test_a_round_before_the_close_is_stored_falls_back(
     closes: dict[str, dict[dt.date, float]],
 ) -> None:

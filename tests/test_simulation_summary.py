@@ -385,3 +385,25 @@ def test_comparison_labels_are_each_used_once(tmp_path: Path) -> None:
     folder, _ = fake_run(tmp_path / "a", days=30)
     labels = [label for label, _ in comparison({"a": summarise(folder, Costs(), {"policy": "x"})})]
     assert len(labels) == len(set(labels))
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"[" * 100_000 + b"]" * 100_000, "cannot be read (nested too deeply)"),
+        (b" " * 10_000_001, "larger than 10,000,000 bytes: not a summary"),
+        (b"\xff{}", "cannot be read ('utf-8' codec can't decode byte 0xff"),
+    ],
+)
+def test_compare_refuses_a_hostile_summary_in_one_line(
+    tmp_path: Path, content: bytes, message: str
+) -> None:
+    """Deep JSON was a RecursionError traceback; a summary.json linked to /dev/zero was read
+    until memory ran out (19 GB before it was stopped)."""
+    from taiex.errors import InputError
+    from taiex.simulation.summary import compare_folders
+
+    (tmp_path / "summary.json").write_bytes(content)
+    with pytest.raises(InputError) as caught:
+        compare_folders([tmp_path])
+    assert str(caught.value).startswith(f"{tmp_path / 'summary.json'}: {message}")

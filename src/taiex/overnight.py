@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from taiex.calendar import TAIPEI
 from taiex.errors import DataError
@@ -37,8 +38,11 @@ if TYPE_CHECKING:
 PUBLISH_DELAY = dt.timedelta(minutes=30)
 TAIEX_CLOSE = dt.time(13, 30)  # the evening round knows the US closes published by then
 DEFAULT_PREOPEN = dt.time(7, 30)
+_NEW_YORK = ZoneInfo("America/New_York")
 US_CALENDAR = "XNYS"
-US_CALENDAR_START = "1999-01-01"
+# A month before the first TAIEX session (1999-01-05): the closes of late 1998 that a first
+# update asks for (overnight_load.FIRST_US_DAY) are sessions, not unknown days.
+US_CALENDAR_START = "1998-12-01"
 
 
 @cache
@@ -63,6 +67,22 @@ def is_us_session(day: dt.date) -> bool:
     cal = _xnys()
     stamp = pd.Timestamp(day)
     return bool(cal.first_session <= stamp <= cal.last_session and cal.is_session(stamp))
+
+
+def first_us_session() -> dt.date:
+    """The first XNYS session of the calendar taiex reads: no close is known before it."""
+    first: dt.date = _xnys().first_session.date()
+    return first
+
+
+def closed_through(now: dt.datetime) -> dt.date:
+    """The last US date (New York) whose session, if it had one, has closed by ``now`` (an aware
+    moment): today in New York once its session has closed or when it has none, else the day
+    before. A close dated later cannot exist yet (Yahoo gives the live price as today's row)."""
+    today = now.astimezone(_NEW_YORK).date()
+    if is_us_session(today) and now < us_close(today):
+        return today - dt.timedelta(days=1)
+    return today
 
 
 def us_close(session: dt.date) -> dt.datetime:

@@ -80,9 +80,10 @@ def import_overnight_csv(
     with store.lock(OVERNIGHT_LOCK):
         moves = large_moves(rows, store.overnight.closes(sorted({r.symbol for r in rows})))
         if moves and not allow_large_moves:
-            raise InputError(
-                f"{path}: {moves[0][1]}; if it is real, import with --allow-large-moves"
-            )
+            moved, why = moves[0]
+            line = source.line_of.get((moved.symbol, moved.date))
+            at = f"line {line}: " if line else ""
+            raise InputError(f"{path}: {at}{why}; if it is real, import with --allow-large-moves")
         result = store.overnight.merge(rows, source=source.name)
     start, end = rows[0].date, max(row.date for row in rows)
     _log_load(source.name, start, end, result)

@@ -183,13 +183,20 @@ class Settings:
             raise SettingsError(
                 f"{self.origin('overnight_source')}={source!r}: use yahoo, csv:PATH_OR_URL or none"
             )
+        location = source[4:].strip()
+        if source.startswith("csv:") and "://" in location and not _is_http_url(location):
+            raise SettingsError(
+                f"{self.origin('overnight_source')}={source!r}: {location!r} is not an http(s) "
+                "URL (a file is csv:PATH)"
+            )
         symbols = self.symbols
         if not all(_SYMBOL.fullmatch(symbol) for symbol in symbols) or len(set(symbols)) < len(
             symbols
         ):
             raise SettingsError(
                 f"{self.origin('overnight_symbols')}={self.overnight_symbols!r}: give distinct "
-                "Yahoo Finance symbols separated by commas (^GSPC,^IXIC,^SOX,TSM)"
+                "Yahoo Finance symbols separated by commas, in upper case as Yahoo writes them "
+                "(^GSPC,^IXIC,^SOX,TSM)"
             )
         if not _TIME.fullmatch(self.preopen_time):
             raise SettingsError(
@@ -198,13 +205,7 @@ class Settings:
             )
 
     def _check_twse_url(self) -> None:
-        try:
-            parts = urlsplit(self.twse_url)
-            valid = parts.scheme in ("http", "https") and bool(parts.hostname)
-            valid = valid and (parts.port is None or parts.port > 0)
-        except ValueError:  # a bad port, a bracket that is no IPv6 address, ...
-            valid = False
-        if not valid:
+        if not _is_http_url(self.twse_url):
             raise SettingsError(
                 f"{self.origin('twse_url')} {self.twse_url!r} is not an http(s) URL"
             )
@@ -230,8 +231,10 @@ _RANGES: dict[str, tuple[float, float]] = {
     "classifier_trivial_margin": (-1, 1),
 }
 
-# A Yahoo Finance symbol: letters, digits and ^ . - = (^GSPC, TSM, BRK-B, ES=F).
-_SYMBOL = re.compile(r"[A-Za-z0-9^.=-]{1,20}", re.ASCII)
+# A Yahoo Finance symbol: capitals, digits and ^ . - = (^GSPC, TSM, BRK-B, ES=F, 2330.TW).
+# Lower case is refused: yfinance asks Yahoo in upper case and answers under that name, so "tsm"
+# was never found, and "TSM,tsm" were two symbols stored apart.
+_SYMBOL = re.compile(r"[A-Z0-9^.=-]{1,20}", re.ASCII)
 # The round is issued before TAIEX opens at 09:00 (and after midnight: it belongs to that day).
 _TIME = re.compile(r"0[0-8]:[0-5]\d", re.ASCII)
 
@@ -262,6 +265,16 @@ def is_memory_sqlite(url: str) -> bool:
     path, _, query = rest.partition("?")
     database = path.removeprefix("/")
     return database in ("", ":memory:") or "mode=memory" in query
+
+
+def _is_http_url(url: str) -> bool:
+    """Whether ``url`` is an http(s) URL with a host and, if any, a valid port."""
+    try:
+        parts = urlsplit(url)
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname)
+        return valid and (parts.port is None or parts.port > 0)
+    except ValueError:  # a bad port, a bracket that is no IPv6 address, ...
+        return False
 
 
 def url_host(url: str) -> str:

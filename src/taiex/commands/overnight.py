@@ -27,7 +27,7 @@ def overnight_update() -> None:
     Example: TAIEX_OVERNIGHT_SOURCE=csv:us_closes.csv taiex overnight update
     """
     from taiex.overnight_load import update_overnight
-    from taiex.overnight_source import new_york_today, overnight_source
+    from taiex.overnight_source import last_closed_day, overnight_source
     from taiex.store import Store
 
     settings = load_settings()
@@ -38,7 +38,8 @@ def overnight_update() -> None:
             "there is nothing to update"
         )
     store = Store.from_settings(settings)
-    _print_load(update_overnight(store, source, settings.symbols, new_york_today()))
+    load = update_overnight(store, source, settings.symbols, last_closed_day())
+    _print_load(load, "confirmed by a second fetch")
 
 
 @app.command("import-csv")
@@ -61,15 +62,15 @@ def overnight_import_csv(
     Example: taiex overnight import-csv tests/data/us_closes.csv
     """
     from taiex.overnight_load import import_overnight_csv
-    from taiex.overnight_source import new_york_today
+    from taiex.overnight_source import last_closed_day
     from taiex.store import Store
 
     settings = load_settings()
     store = Store.from_settings(settings)
     load = import_overnight_csv(
-        store, path, settings.symbols, new_york_today(), allow_large_moves=allow_large_moves
+        store, path, settings.symbols, last_closed_day(), allow_large_moves=allow_large_moves
     )
-    _print_load(load)
+    _print_load(load, "stored with --allow-large-moves")
 
 
 @app.command("list")
@@ -81,7 +82,9 @@ def overnight_list(as_json: JsonFlag = False) -> None:
     from taiex.store import Store
 
     settings = load_settings()
-    closes = Store.existing(settings).overnight.closes(settings.symbols)
+    store = Store.existing(settings)  # a database that does not exist is not created ...
+    store.upgrade()  # ... but one from before revision 0007 gets its table, as in every command
+    closes = store.overnight.closes(settings.symbols)
     rows = [
         {
             "symbol": symbol,
@@ -99,11 +102,13 @@ def overnight_list(as_json: JsonFlag = False) -> None:
         console.say(f"{row['symbol']}: {row['closes']} closes, {span}")
 
 
-def _print_load(load: OvernightLoad) -> None:
+def _print_load(load: OvernightLoad, stored_as: str) -> None:
+    """The load's counts on stdout, and a note on stderr for each large move it stored (how it
+    was let in: ``stored_as``)."""
     result = load.result
     console.say(
         f"{result.rows} US closes from {load.source}: {result.inserted} new, "
         f"{result.updated} revised, {result.unchanged} unchanged"
     )
     for move in load.confirmed:
-        console.note(f"note: {move} (stored: confirmed)")
+        console.note(f"note: {move} ({stored_as})")

@@ -401,14 +401,24 @@ def compare_folders(folders: Sequence[Path]) -> Comparison:
     return Comparison(list(summaries), comparison(summaries))
 
 
+# A summary.json is a few kilobytes; a file beyond this is not one (or is /dev/zero behind a link).
+MAX_SUMMARY_BYTES = 10_000_000
+
+
 def _read_summary(folder: Path) -> dict[str, object]:
     path = folder / RunFolder.SUMMARY
     try:
-        summary = json.loads(path.read_text(encoding="utf-8"))
+        with path.open("rb") as handle:
+            data = handle.read(MAX_SUMMARY_BYTES + 1)
+        if len(data) > MAX_SUMMARY_BYTES:
+            raise InputError(f"{path}: larger than {MAX_SUMMARY_BYTES:,} bytes: not a summary")
+        summary = json.loads(data.decode("utf-8"))
     except FileNotFoundError as exc:
         raise InputError(f"{path}: no summary (is {folder} a finished simulation?)") from exc
     except (OSError, ValueError) as exc:
         raise InputError(f"{path}: cannot be read ({exc})") from exc
+    except RecursionError as exc:  # JSON nested deeper than Python's stack
+        raise InputError(f"{path}: cannot be read (nested too deeply)") from exc
     if not isinstance(summary, dict):
         raise InputError(f"{path}: cannot be read (not a JSON object)")
     return summary

@@ -22,7 +22,7 @@ from taiex.store.figures import FigureRepository
 from taiex.store.forecasts import ForecastRepository
 from taiex.store.loads import LoadRecord, LoadRepository, MergeResult
 from taiex.store.locks import Locks
-from taiex.store.overnight import OvernightRepository
+from taiex.store.overnight import OVERNIGHT_SOURCE, OvernightRepository
 from taiex.store.prices import PriceRepository
 from taiex.store.responses import ResponseRepository
 from taiex.store.signals import SignalRepository
@@ -153,7 +153,9 @@ class Store:
         return self.prices.fingerprint()
 
     def last_load(self) -> LoadRecord | None:
-        return self.loads.last()
+        """The latest load of the index's days (TWSE, a CSV import, a delete): what `taiex
+        status` and the report call the last load. The US closes' loads are not it."""
+        return self.loads.last(excluding=OVERNIGHT_SOURCE)
 
     # ------------------------------------------------------------ locking
 

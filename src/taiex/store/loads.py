@@ -55,13 +55,15 @@ class LoadRepository:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    def last(self) -> LoadRecord | None:
-        """The latest merge, or None before the first."""
+    def last(self, *, excluding: str | None = None) -> LoadRecord | None:
+        """The latest merge (but none whose source starts with ``excluding``), or None."""
         query = (
             select(*_RECORD_COLUMNS)
             .order_by(etl_loads.c.loaded_at.desc(), etl_loads.c.id.desc())
             .limit(1)
         )
+        if excluding is not None:
+            query = query.where(~etl_loads.c.source.startswith(excluding, autoescape=True))
         with storage_errors("reading etl_loads"), self._engine.connect() as conn:
             row = conn.execute(query).first()
         return LoadRecord(*row) if row else None

@@ -27,6 +27,8 @@ from taiex.store.schema import overnight_closes
 log = logging.getLogger(__name__)
 
 Closes = dict[str, dict[dt.date, Decimal]]  # symbol -> US date -> close
+# What an overnight load's source in etl_loads starts with.
+OVERNIGHT_SOURCE = "overnight "
 
 
 class OvernightRepository:
@@ -77,7 +79,7 @@ class OvernightRepository:
             loads.record(
                 conn,
                 uuid.uuid4().hex,
-                source=f"overnight {source}",
+                source=f"{OVERNIGHT_SOURCE}{source}",
                 month=None,
                 dates=[row.date for row in rows],
                 result=result,
