@@ -71,6 +71,16 @@ def regime_history(
         sigma[jump_at:] *= factor
     gap = gap_mean + rng.normal(0.0, 1.0, n) * sigma / 3.0
     intraday = rng.normal(0.0, 1.0, n) * sigma * 0.94 - gap_mean
+    return ohlc_of_moves(gap, intraday, sigma, rng)
+
+
+def ohlc_of_moves(
+    gap: np.ndarray, intraday: np.ndarray, sigma: float | np.ndarray, rng: np.random.Generator
+) -> pd.DataFrame:
+    """Daily OHLC on business days from 2001-01-02, from 10,000: each day opens ``gap`` (log)
+    from the close before and closes ``intraday`` from its open; highs and lows a little beyond
+    the open and the close (``sigma``: the daily volatility, one number or one per row)."""
+    n = len(gap)
     log_close = np.cumsum(gap + intraday) + np.log(10_000.0)
     log_open = np.concatenate([[np.log(10_000.0)], log_close[:-1]]) + gap
     top = np.maximum(log_open, log_close) + np.abs(rng.normal(0.0, 0.4, n)) * sigma

@@ -14,7 +14,7 @@ from taiex.models import artifact
 from taiex.models.lstm import GapLevelForecaster, LSTMConfig
 from taiex.models.lstm_config import split_origins
 from taiex.models.lstm_training import LAMBDAS, SHARE_MARGIN, pick_shares, share_ratios
-from tests.series import regime_history
+from tests.series import ohlc_of_moves, regime_history
 
 # Small enough for seconds of CPU, with enough optimiser steps (batch 32) to learn a pattern.
 SMALL = LSTMConfig(
@@ -143,19 +143,7 @@ def planted_history(n: int, seed: int = 0, beta: float = -0.5) -> pd.DataFrame:
     sigma = 0.01
     intraday = rng.normal(0.0, sigma, n)
     gap = np.concatenate([[0.0], beta * intraday[:-1]]) + rng.normal(0.0, sigma / 6, n)
-    log_close = np.cumsum(gap + intraday) + np.log(10_000.0)
-    log_open = np.concatenate([[np.log(10_000.0)], log_close[:-1]]) + gap
-    top = np.maximum(log_open, log_close) + np.abs(rng.normal(0.0, 0.4, n)) * sigma
-    bottom = np.minimum(log_open, log_close) - np.abs(rng.normal(0.0, 0.4, n)) * sigma
-    return pd.DataFrame(
-        {
-            "date": pd.bdate_range("2001-01-02", periods=n),
-            "open": np.exp(log_open),
-            "high": np.exp(top),
-            "low": np.exp(bottom),
-            "close": np.exp(log_close),
-        }
-    )
+    return ohlc_of_moves(gap, intraday, sigma, rng)
 
 
 def _h1_out_of_sample(model: GapLevelForecaster, history: pd.DataFrame, first: int) -> float | None:

@@ -18,14 +18,13 @@ from typing import TypeVar
 import numpy as np
 import pandas as pd
 
-from taiex.calendar import next_sessions
 from taiex.errors import DataError, InputError
 from taiex.features import entry_labels, trivial_score
-from taiex.frames import FORECAST_COLUMNS, FloatArray, IntArray, Prices, check_history, to_date
+from taiex.frames import FORECAST_COLUMNS, FloatArray, check_history
 from taiex.metrics import coverage, diebold_mariano, interval_score, roc_auc, smape_terms
 from taiex.models.classifier import EntrySignalClassifier
 from taiex.models.classifier_config import ClassifierConfig
-from taiex.models.lstm import GapLevelForecaster
+from taiex.models.lstm import GapLevelForecaster, target_dates
 from taiex.models.lstm_config import LSTMConfig
 from taiex.models.preopen import PreopenConfig, PreopenForecaster
 from taiex.models.tournament import format_table
@@ -160,8 +159,9 @@ def backtest_preopen(
                 "load the US closes first (`taiex overnight update` or `import-csv`)"
             )
         rows = model.predict_origins(history, moves, origins)
+        # One row per origin and horizon, in that order: the dates as the evening forecast's.
         index = np.searchsorted(prices.dates, rows["origin_date"].to_numpy("datetime64[ns]"))
-        rows["target_date"] = _target_dates(prices, index + rows["horizon"].to_numpy(), horizons)
+        rows["target_date"] = target_dates(prices, index[::horizons], horizons).ravel()
         rows["actual"] = _actual_opens(history, rows["target_date"])
         return rows[BACKTEST_COLUMNS]
 
@@ -176,17 +176,6 @@ def backtest_preopen(
         score=score,
     )
     return LSTMBacktest(rows=rows, summary=summarise(rows, end), model=model)
-
-
-def _target_dates(prices: Prices, steps: IntArray, horizons: int) -> pd.Series:
-    """The date of history row ``steps`` (a stored session), or the XTAI sessions after the
-    history's last day for the steps past it."""
-    beyond = int(steps.max() - len(prices) + 1) if steps.size else 0
-    future = []
-    if beyond > 0:
-        future = [np.datetime64(d, "ns") for d in next_sessions(to_date(prices.dates[-1]), beyond)]
-    known = np.concatenate([prices.dates, np.array(future, dtype="datetime64[ns]")])
-    return pd.Series(known[steps])
 
 
 def _actual_opens(history: pd.DataFrame, target_dates: pd.Series) -> FloatArray:

@@ -261,7 +261,7 @@ class GapLevelForecaster:
         columns: dict[str, NDArray[np.generic]] = {
             "origin_date": np.repeat(prices.dates[origins], horizons),
             "horizon": np.tile(np.arange(1, horizons + 1), len(origins)),
-            "target_date": _target_dates(prices, origins, horizons).ravel(),
+            "target_date": target_dates(prices, origins, horizons).ravel(),
             "forecast": np.exp(centre).ravel(),
         }
         for k, level in enumerate(INTERVAL_LEVELS):
@@ -436,7 +436,7 @@ def _load_payload(payload: bytes) -> dict[str, Any]:
     return state
 
 
-def _target_dates(prices: Prices, origins: IntArray, horizons: int) -> NDArray[np.datetime64]:
+def target_dates(prices: Prices, origins: IntArray, horizons: int) -> NDArray[np.datetime64]:
     """Target dates, shape ``(m, horizons)``: row ``origin + h`` of the history, or the XTAI
     sessions after its last day for the steps past it."""
     steps = origins[:, None] + np.arange(1, horizons + 1)[None, :]
