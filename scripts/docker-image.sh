@@ -20,6 +20,7 @@ CACHE=${TAIEX_DOCKER_CACHE:-/tmp/taiex-docker-cache}
 MIRROR=${TAIEX_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 TORCH=${TAIEX_TORCH_SPEC:-torch==2.13.0}
 PYTHON=${PYTHON:-python3}
+IMAGE_PYTHON=3.11.2  # bookworm's python3, what the image installs into (docker/constraints.txt)
 mkdir -p "$CACHE"
 
 timed() {  # timed LABEL COMMAND...: run, then print how long it took
@@ -49,19 +50,44 @@ wheels() {
 import sys, tomllib
 project = tomllib.load(open("pyproject.toml", "rb"))["project"]
 extras = project["optional-dependencies"]
-print(sorted(project["dependencies"]), extras["mysql"], extras["postgres"], sys.argv[1])
+print(sorted(project["dependencies"]), extras["mysql"], extras["postgres"], sys.argv[1],
+      open("docker/constraints.txt").read())
 ' "$TORCH" | sha256sum | cut -c1-16)
   DEPS=$CACHE/deps-$key
   if [ ! -f "$DEPS/.complete" ]; then
     rm -rf "$DEPS"; mkdir -p "$DEPS"
-    "$PYTHON" -m pip wheel --quiet --wheel-dir "$DEPS" "$TORCH" ".[mysql,postgres]"
+    "$PYTHON" -m pip wheel --quiet --wheel-dir "$DEPS" -c docker/constraints.txt \
+      "$TORCH" ".[mysql,postgres]"
     rm -f "$DEPS"/taiex-*.whl
+    check_requires_python "$DEPS"
     if ls "$DEPS" | grep -q -E '^nvidia_|^triton'; then
       echo "docker-image: the wheelhouse has CUDA packages; give a CPU torch (TAIEX_TORCH_SPEC)" >&2
       exit 1
     fi
     touch "$DEPS/.complete"
   fi
+}
+
+check_requires_python() {  # every wheel of $1 must install on the image's Python
+  "$PYTHON" - "$1" "$IMAGE_PYTHON" <<'PY'
+import sys, zipfile
+from pathlib import Path
+from pip._vendor.packaging.specifiers import SpecifierSet
+
+folder, version = Path(sys.argv[1]), sys.argv[2]
+refused = []
+for wheel in sorted(folder.glob("*.whl")):
+    with zipfile.ZipFile(wheel) as archive:
+        name = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
+        for line in archive.read(name).decode("utf-8", "replace").splitlines():
+            if line.lower().startswith("requires-python:"):
+                spec = line.split(":", 1)[1].strip()
+                if version not in SpecifierSet(spec):
+                    refused.append(f"{wheel.name} (Requires-Python {spec})")
+if refused:
+    sys.exit(f"docker-image: the image's Python {version} cannot install: {', '.join(refused)}; "
+             "cap them in docker/constraints.txt")
+PY
 }
 
 CONTEXT=""
