@@ -9,7 +9,6 @@ misused command is one line too, with exit code 2.
 from __future__ import annotations
 
 import datetime as dt
-import enum
 import logging
 from pathlib import Path
 from typing import Annotated
@@ -33,6 +32,7 @@ from taiex.commands.common import (
 )
 from taiex.errors import LockedError, OutputError, TaiexError
 from taiex.kinds import KIND_NAMES
+from taiex.overnight import Round
 from taiex.progress import LoadProgress
 
 EXIT_ERROR = 1
@@ -323,13 +323,6 @@ ToDate = Annotated[
 OutFile = Annotated[Path, typer.Option("--out", help="CSV file to write.", parser=nonempty_path)]
 
 
-class Round(enum.StrEnum):
-    """The two rounds of a day (docs/design.md, "Two rounds a day")."""
-
-    evening = "evening"
-    pre_open = "pre-open"
-
-
 RoundOption = Annotated[
     Round,
     typer.Option(
@@ -367,9 +360,7 @@ def backtest(
     with context() as ctx:
         if ctx.store.holds_file(out):
             raise OutputError(f"{out}: is a file of the database; write the backtest elsewhere")
-        result = run_backtest(
-            ctx, kind, train_until.date(), start.date(), day_of(end), round_name.value
-        )
+        result = run_backtest(ctx, kind, train_until.date(), start.date(), day_of(end), round_name)
     console.print_backtest(result, write_csv(result.rows, out))
 
 

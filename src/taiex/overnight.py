@@ -19,6 +19,7 @@ the live round read the same function, so they cannot drift apart.
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -33,6 +34,14 @@ from taiex.errors import DataError
 if TYPE_CHECKING:
     import exchange_calendars as xc
     import pandas as pd
+
+
+class Round(enum.StrEnum):
+    """The two rounds of a day (docs/design.md, "Two rounds a day")."""
+
+    evening = "evening"
+    pre_open = "pre-open"
+
 
 # A close becomes usable this long after the session's end (the feeds publish within minutes).
 PUBLISH_DELAY = dt.timedelta(minutes=30)

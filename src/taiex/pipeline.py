@@ -46,6 +46,7 @@ from taiex.frames import to_date
 from taiex.kinds import KINDS, KindSpec
 from taiex.kinds import get as kind
 from taiex.kinds import of_version as kind_of_version
+from taiex.overnight import Round
 from taiex.settings import Settings
 from taiex.source import TwseClient
 from taiex.store import Store
@@ -383,16 +384,13 @@ class Backtest:
     plot: Path | None
 
 
-ROUNDS = ("evening", "pre-open")  # docs/design.md, "Two rounds a day"
-
-
 def backtest(
     ctx: Context,
     kind_name: str,
     train_until: dt.date,
     start: dt.date,
     end: dt.date | None,
-    round_name: str = "evening",
+    round_name: Round = Round.evening,
 ) -> Backtest:
     """A walk-forward test of a fresh, unregistered model of a kind (``taiex backtest``): trained
     on the days up to ``train_until`` with the configured hyperparameters, scored on
@@ -404,13 +402,13 @@ def backtest(
     if end is not None and end < start:
         raise InputError(f"--to {end} is before --from {start}")
     history = ctx.history()
-    if round_name == "pre-open":
+    if round_name is Round.pre_open:
         result = spec.backtest_preopen(
             history, _night_moves(ctx, history), train_until=train_until, start=start, end=end
         )
     else:
         result = spec.backtest(ctx.settings, history, train_until=train_until, start=start, end=end)
-    suffix = "" if round_name == "evening" else f"_{round_name}"
+    suffix = "" if round_name is Round.evening else f"_{round_name}"
     path = ctx.settings.plots_dir / f"backtest_{spec.name}{suffix}.png"
     title = f"{spec.title} backtest from {start}" + (f" ({round_name})" if suffix else "")
     plot = spec.plot_backtest(result.rows, path, title)
