@@ -252,3 +252,50 @@ def _usable_text(session: dt.date | None) -> str:
     if session is None:
         return "before the calendar starts"
     return f"{us_close(session) + PUBLISH_DELAY:%Y-%m-%d %H:%M} Taipei"
+
+
+# ---------------------------------------------------------------- a history that knows its nights
+
+# A pre-open model (a kind of the pre-open round) reads one frame, like every model: the TAIEX
+# history, plus one column per symbol holding the night's move after that day (the night before
+# the next session's pre-open round), NaN where it is not known. ``night:quiet`` says no US
+# session closed that night (the moves are 0). The columns are named so that no price column can
+# clash with them.
+NIGHT_PREFIX = "night:"
+QUIET_COLUMN = f"{NIGHT_PREFIX}quiet"
+
+
+def night_column(symbol: str) -> str:
+    """The history's column of ``symbol``'s night moves."""
+    return f"{NIGHT_PREFIX}{symbol}"
+
+
+def with_nights(history: pd.DataFrame, moves: pd.DataFrame, symbols: Sequence[str]) -> pd.DataFrame:
+    """``history`` with its nights' moves as columns (:func:`night_column`, :data:`QUIET_COLUMN`):
+    ``moves`` is a frame of :func:`night_moves_frame` (``date``, one column per symbol,
+    ``quiet``); a day it does not hold gets NaN (unknown) and not quiet."""
+    import pandas as pd
+
+    wanted = moves.set_index(pd.to_datetime(moves["date"]))
+    index = pd.to_datetime(history["date"])
+    frame = history.copy()
+    for symbol in symbols:
+        frame[night_column(symbol)] = wanted[symbol].reindex(index).to_numpy(dtype=float)
+    quiet = wanted["quiet"].reindex(index) if "quiet" in wanted else None
+    frame[QUIET_COLUMN] = quiet.fillna(False).to_numpy(dtype=bool) if quiet is not None else False
+    return frame
+
+
+def nights_of(history: pd.DataFrame, symbols: Sequence[str]) -> pd.DataFrame:
+    """The moves frame (``date`` and one column per symbol) that :func:`with_nights` put in
+    ``history``; DataError naming the first symbol whose column it lacks."""
+    import pandas as pd
+
+    missing = [s for s in symbols if night_column(s) not in history.columns]
+    if missing:
+        raise DataError(
+            f"the history holds no night moves of {', '.join(missing)}: a pre-open model reads "
+            "them (taiex.overnight.with_nights)"
+        )
+    columns = {symbol: history[night_column(symbol)].to_numpy(dtype=float) for symbol in symbols}
+    return pd.DataFrame({"date": pd.to_datetime(history["date"]).to_numpy(), **columns})
