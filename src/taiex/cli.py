@@ -31,9 +31,9 @@ from taiex.commands.common import (
     parse_month,
 )
 from taiex.errors import LockedError, OutputError, TaiexError
-from taiex.kinds import KIND_NAMES
-from taiex.overnight import Round
+from taiex.kinds import of_round
 from taiex.progress import LoadProgress
+from taiex.rounds import Round
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -285,19 +285,30 @@ def train(
     )
 
 
+RoundOption = Annotated[
+    Round,
+    typer.Option(
+        "--round", help="evening (after the close) or pre-open (with the night's US closes)."
+    ),
+]
+
+
 @app.command()
-def predict(as_json: JsonFlag = False, day: DayOption = None) -> None:
+def predict(
+    as_json: JsonFlag = False, day: DayOption = None, round_name: RoundOption = Round.evening
+) -> None:
     """Forecast the next 5 trading days' opening levels and the entry signal, from the champions.
 
     Forecasts start from the last stored trading day (or --day). When a champion's artifact is
-    damaged, the last good former champion is used, and the output says so.
+    damaged, the last good former champion is used, and the output says so. --round pre-open:
+    the pre-open round's champions, with the night after that day (its US closes stored).
 
     Example: taiex predict --json
     """
     from taiex.pipeline import predict as run_predict
 
     with context() as ctx:
-        served = run_predict(ctx, day_of(day))
+        served = run_predict(ctx, day_of(day), round_name)
     console.print_served(served, as_json)
 
 
@@ -321,14 +332,6 @@ ToDate = Annotated[
     ),
 ]
 OutFile = Annotated[Path, typer.Option("--out", help="CSV file to write.", parser=nonempty_path)]
-
-
-RoundOption = Annotated[
-    Round,
-    typer.Option(
-        "--round", help="evening (after the close) or pre-open (with the night's US closes)."
-    ),
-]
 
 
 @app.command("backtest")
@@ -368,7 +371,9 @@ def backtest(
 
 
 @app.command()
-def evaluate(as_json: JsonFlag = False, day: DayOption = None) -> None:
+def evaluate(
+    as_json: JsonFlag = False, day: DayOption = None, round_name: RoundOption = Round.evening
+) -> None:
     """Measure the champions on the days they never trained on and store the figures.
 
     The LSTM: sMAPE over the last 120 trading days (every target from each of its 5 origins),
@@ -380,12 +385,16 @@ def evaluate(as_json: JsonFlag = False, day: DayOption = None) -> None:
     from taiex.pipeline import evaluate as run_evaluate
 
     with context() as ctx:
-        result = {kind: run_evaluate(ctx, kind, day_of(day)) for kind in KIND_NAMES}
+        result = {
+            spec.name: run_evaluate(ctx, spec.name, day_of(day)) for spec in of_round(round_name)
+        }
     console.print_monitoring(result, as_json)
 
 
 @app.command()
-def monitor(as_json: JsonFlag = False, day: DayOption = None) -> None:
+def monitor(
+    as_json: JsonFlag = False, day: DayOption = None, round_name: RoundOption = Round.evening
+) -> None:
     """Evaluate the champions, decide, retrain what degraded and promote only what is better.
 
     Example: taiex monitor --json
@@ -393,20 +402,36 @@ def monitor(as_json: JsonFlag = False, day: DayOption = None) -> None:
     from taiex.pipeline import monitor as run_monitor
 
     with context() as ctx:
-        result = {kind: run_monitor(ctx, kind, day_of(day)) for kind in KIND_NAMES}
+        result = {
+            spec.name: run_monitor(ctx, spec.name, day_of(day)) for spec in of_round(round_name)
+        }
     console.print_monitoring(result, as_json)
 
 
 @app.command()
-def run(as_of: AsOf = None, as_json: JsonFlag = False) -> None:
+def run(
+    as_of: AsOf = None, as_json: JsonFlag = False, round_name: RoundOption = Round.evening
+) -> None:
     """The daily job: update the data (the whole history on an empty database), train any
     missing model, classify, forecast, monitor, and write the report.
 
     Forecasts start from the last stored trading day. Run twice on the same data, it changes
     nothing.
 
-    Example: taiex run
+    --round pre-open runs the round before TAIEX opens (07:30, TAIEX_PREOPEN_TIME): it fetches
+    the night's US closes and refreshes the forecast and the signal with them; when a close it
+    needs is not there yet, the evening's answer stands and it says why. With --as-of DAY, the
+    round of the first session on or after DAY.
+
+    Example: taiex run --round pre-open --as-of 2024-12-31
     """
+    if round_name is Round.pre_open:
+        from taiex.preopen_run import run_preopen
+
+        with context() as ctx, LoadProgress() as progress:
+            preopen = run_preopen(ctx, day_of(as_of), progress)
+        console.print_preopen_run(preopen, as_json)
+        return
     from taiex.pipeline import run as run_job
 
     with context() as ctx, LoadProgress() as progress:

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from taiex.etl import DataStatus, MonthLoad
     from taiex.models.registry import ModelVersion
     from taiex.pipeline import Backtest, Served
+    from taiex.preopen_run import NightSummary, PreopenSummary
     from taiex.report.facts import ReportFacts
     from taiex.simulation.replay import Outcome
     from taiex.simulation.summary import Comparison
@@ -296,6 +297,51 @@ def print_run(result: Result, as_json: bool) -> None:
         _SUMMARY[spec.serves](result["served"][spec.name])
     print_monitoring(result["monitor"], as_json=False)
     say(f"report: {result['outputs']['report']}")
+
+
+def print_preopen_run(result: PreopenSummary, as_json: bool) -> None:
+    """``taiex run --round pre-open``: the round, the US closes, the night, what was served
+    (the evening's, saying why, when the round cannot serve), the monitoring, the report."""
+    if as_json:
+        print_json(result)
+        return
+    say(
+        f"pre-open round for the session of {result['session']} (issued "
+        f"{result['issued_at'][:16].replace('T', ' ')} Taipei), from the close of "
+        f"{result['origin']}"
+    )
+    data = result["data"]
+    if data is not None:
+        say(f"TWSE: {data['inserted']} new days, {data['updated']} revised")
+    overnight = result["overnight"]
+    if overnight["error"]:
+        say(f"US closes not updated: {overnight['error']}")
+    else:
+        say(
+            f"US closes from {overnight['source']} through {overnight['through']}: "
+            f"{overnight['inserted']} new, {overnight['updated']} revised"
+        )
+    say(_night_line(result["night"]))
+    if result["fallback"]:
+        say(f"fallback: the evening's answer stands, because {result['fallback']}")
+    from taiex.kinds import get
+
+    for name, part in result["served"].items():
+        _SUMMARY[get(name).serves](part)
+    print_monitoring(result["monitor"], as_json=False)
+    if result["outputs"]:
+        say(f"report: {result['outputs']['report']}")
+
+
+def _night_line(night: NightSummary) -> str:
+    if night["quiet"]:
+        return "night: no US session closed since the origin's close (moves 0)"
+    moves = ", ".join(
+        f"{symbol} {'unknown' if value is None else f'{value * 100:+.2f} %'}"
+        for symbol, value in night["moves"].items()
+    )
+    sessions = ", ".join(night["sessions"])
+    return f"night (US session {sessions}): {moves}"
 
 
 def _forecast_summary(forecast: Result) -> None:

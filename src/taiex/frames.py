@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from taiex.calendar import next_sessions
 from taiex.errors import DataError
 
 PRICE_COLUMNS = ("open", "high", "low", "close")
@@ -131,3 +132,17 @@ def _check_prices(history: pd.DataFrame, dates: NDArray[np.datetime64]) -> Float
             f"open {o}, high {h}, low {lo}, close {c}"
         )
     return ohlc
+
+
+def target_dates(prices: Prices, origins: IntArray, horizons: int) -> NDArray[np.datetime64]:
+    """Target dates, shape ``(m, horizons)``: row ``origin + h`` of the history, or the XTAI
+    sessions after its last day for the steps past it."""
+    steps = origins[:, None] + np.arange(1, horizons + 1)[None, :]
+    beyond = int(steps.max() - len(prices) + 1) if steps.size else 0
+    future: list[np.datetime64] = []
+    if beyond > 0:
+        sessions = next_sessions(to_date(prices.dates[-1]), beyond)
+        future = [np.datetime64(day, "ns") for day in sessions]
+    known = np.concatenate([prices.dates, np.array(future, dtype="datetime64[ns]")])
+    dates: NDArray[np.datetime64] = known[steps]
+    return dates

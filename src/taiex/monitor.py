@@ -84,6 +84,7 @@ def record_evaluation(store: Store, spec: KindSpec, evaluation: Evaluation) -> N
         "window_start": evaluation.window_start,
         "window_end": evaluation.window_end,
         "reason": evaluation.reason,
+        "round": spec.round.value,
         **spec.evaluation_row(evaluation),
     }
     store.evaluations.record(spec.metric.table, row)

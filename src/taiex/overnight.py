@@ -19,7 +19,6 @@ the live round read the same function, so they cannot drift apart.
 from __future__ import annotations
 
 import datetime as dt
-import enum
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -34,13 +33,6 @@ from taiex.errors import DataError
 if TYPE_CHECKING:
     import exchange_calendars as xc
     import pandas as pd
-
-
-class Round(enum.StrEnum):
-    """The two rounds of a day (docs/design.md, "Two rounds a day")."""
-
-    evening = "evening"
-    pre_open = "pre-open"
 
 
 # A close becomes usable this long after the session's end (the feeds publish within minutes).
@@ -299,3 +291,45 @@ def nights_of(history: pd.DataFrame, symbols: Sequence[str]) -> pd.DataFrame:
         )
     columns = {symbol: history[night_column(symbol)].to_numpy(dtype=float) for symbol in symbols}
     return pd.DataFrame({"date": pd.to_datetime(history["date"]).to_numpy(), **columns})
+
+
+@dataclass(frozen=True)
+class NightsOfHistory:
+    """A history with its nights (:func:`with_nights`) as a pre-open model reads it, the round
+    its last day serves (``night``: before the next XTAI session) and, when that night's moves
+    are not known, why (``problem``; the last row's moves are then NaN)."""
+
+    frame: pd.DataFrame
+    night: Night
+    problem: str | None
+
+
+def history_nights(
+    history: pd.DataFrame,
+    closes: Mapping[str, Mapping[dt.date, float | Decimal]],
+    symbols: Sequence[str],
+    preopen: dt.time = DEFAULT_PREOPEN,
+) -> NightsOfHistory:
+    """``history`` with each day's night: a stored day's before the next stored day's round (as
+    a backtest sees it), the last day's before the round of the next XTAI session (the live
+    round). Days before the first stored close are not looked at: their nights are unknown."""
+    import pandas as pd
+
+    from taiex.calendar import next_sessions
+
+    days = [stamp.date() for stamp in pd.to_datetime(history["date"])]
+    firsts = [min(stored) for stored in closes.values() if stored]
+    # A night starts from the close before it: a week before the first close is enough.
+    since = min(firsts) - dt.timedelta(days=7) if firsts else days[-1]
+    start = next((i for i, day in enumerate(days) if day >= since), len(days) - 1)
+    frame = with_nights(history, night_moves_frame(days[start:], closes, symbols, preopen), symbols)
+    night = nights([days[-1]], next_sessions(days[-1], 1), preopen)[0]
+    try:
+        moves = night_moves(night, closes, symbols)
+    except MissingCloseError as exc:
+        return NightsOfHistory(frame, night, str(exc))
+    last = frame.index[-1]
+    for move in moves:
+        frame.loc[last, night_column(move.symbol)] = move.value
+    frame.loc[last, QUIET_COLUMN] = night.quiet
+    return NightsOfHistory(frame, night, None)

@@ -291,11 +291,13 @@ class CsvSource:
 
     def fetch(self, symbols: Sequence[str], start: dt.date, end: dt.date) -> list[UsClose]:
         self.line_of = {}
+        # A close after ``end`` is not wrong (a round replayed as of a past day asks for less
+        # than the file holds); one after the real clock's last close is.
         rows = parse_close_csv(
             csv_lines(self._text()),
             self.location,
             symbols,
-            end,
+            max(end, last_closed_day()),
             since=start,
             line_of=self.line_of,
         )

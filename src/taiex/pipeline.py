@@ -43,10 +43,10 @@ from taiex.etl import (
     update_months,
 )
 from taiex.frames import to_date
-from taiex.kinds import KINDS, KindSpec
+from taiex.kinds import KINDS, KindSpec, of_round
 from taiex.kinds import get as kind
 from taiex.kinds import of_version as kind_of_version
-from taiex.overnight import Round
+from taiex.rounds import Round
 from taiex.settings import Settings
 from taiex.source import TwseClient
 from taiex.store import Store
@@ -58,6 +58,7 @@ if TYPE_CHECKING:
     from taiex.kinds.protocols import Model
     from taiex.models.registry import LoadedModel, ModelVersion, Registry
     from taiex.monitor import KindSummary, RetrainPolicy, TrialSummary
+    from taiex.overnight import NightsOfHistory
 
 log = logging.getLogger(__name__)
 
@@ -264,6 +265,38 @@ def update_data(
 # ---------------------------------------------------------------- models
 
 
+def model_history(ctx: Context, spec: KindSpec, history: pd.DataFrame) -> pd.DataFrame:
+    """``history`` as a model of ``spec`` reads it: a pre-open kind's carries the nights' moves
+    from the stored US closes (:func:`taiex.overnight.history_nights`), the last day's unknown
+    (NaN) when a close its round may know is not stored."""
+    if spec.round is Round.evening:
+        return history
+    return nights_of_history(ctx, history).frame
+
+
+def nights_of_history(ctx: Context, history: pd.DataFrame) -> NightsOfHistory:
+    """``history`` with its nights, the live round's night of its last day and what is missing."""
+    from taiex.overnight import history_nights
+
+    settings = ctx.settings
+    closes = ctx.store.overnight.closes(settings.symbols)
+    return history_nights(history, closes, settings.symbols, settings.preopen)
+
+
+def serving_history(ctx: Context, spec: KindSpec, history: pd.DataFrame) -> pd.DataFrame:
+    """:func:`model_history` for serving: a pre-open kind cannot serve from a night it does not
+    know (:class:`taiex.overnight.MissingCloseError`, which the round turns into the evening's
+    forecast, saying why)."""
+    if spec.round is Round.evening:
+        return history
+    from taiex.overnight import MissingCloseError
+
+    nights = nights_of_history(ctx, history)
+    if nights.problem is not None:
+        raise MissingCloseError(nights.problem)
+    return nights.frame
+
+
 def champion(ctx: Context, spec: KindSpec, history: pd.DataFrame) -> LoadedModel[Model]:
     """The champion of a kind, training the first one (on ``history``) when there is none."""
     from taiex.monitor import first_model
@@ -288,6 +321,7 @@ def serve(ctx: Context, kind_name: str, day: dt.date | None = None) -> dict[str,
     stored = _stored_serve(ctx, spec, to_date(history["date"].iloc[-1]))
     if stored is not None:
         return stored
+    history = serving_history(ctx, spec, history)
     loaded = champion(ctx, spec, history)
     rows = spec.served_rows(loaded.model, loaded.version.version, history)
     getattr(ctx.store, spec.serves).save(rows)
@@ -320,7 +354,7 @@ def train(ctx: Context, kind_name: str, until: dt.date | None = None) -> dict[st
     from taiex.monitor import train_and_register
 
     spec = kind(kind_name)
-    history = ctx.history()
+    history = model_history(ctx, spec, ctx.history())
     first, last = to_date(history["date"].iloc[0]), to_date(history["date"].iloc[-1])
     until = until or last
     if until < first:
@@ -348,16 +382,20 @@ class Served:
     skipped: list[str]
 
 
-def predict(ctx: Context, day: dt.date | None = None) -> list[Served]:
-    """Every champion's answer for the session after the data day (``taiex predict``); a
-    champion whose artifact is damaged is replaced by the last good former one, as ``skipped``
-    says."""
+def predict(
+    ctx: Context, day: dt.date | None = None, round_name: Round = Round.evening
+) -> list[Served]:
+    """Every champion's answer of a round for the session after the data day (``taiex
+    predict``); a champion whose artifact is damaged is replaced by the last good former one, as
+    ``skipped`` says."""
     history = ctx.history(day)
     registry = ctx.registry()
     served = []
-    for spec in KINDS:
+    for spec in of_round(round_name):
         loaded = registry.load_champion(spec.name, spec.from_bytes)
-        rows = spec.served_rows(loaded.model, loaded.version.version, history)
+        rows = spec.served_rows(
+            loaded.model, loaded.version.version, serving_history(ctx, spec, history)
+        )
         served.append(Served(spec, loaded.version.version, rows, loaded.skipped))
     return served
 
@@ -407,6 +445,7 @@ def backtest(
             history, _night_moves(ctx, history), train_until=train_until, start=start, end=end
         )
     else:
+        history = model_history(ctx, spec, history)
         result = spec.backtest(ctx.settings, history, train_until=train_until, start=start, end=end)
     suffix = "" if round_name is Round.evening else f"_{round_name}"
     path = ctx.settings.plots_dir / f"backtest_{spec.name}{suffix}.png"
@@ -443,7 +482,7 @@ def evaluate(ctx: Context, kind_name: str, day: dt.date | None = None) -> KindSu
     from taiex.monitor import CONFIGURED, evaluate_kind, stored_report
 
     spec = kind(kind_name)
-    history = ctx.history(day)
+    history = model_history(ctx, spec, ctx.history(day))
     policy = ctx.policy or CONFIGURED
     report = stored_report(spec, ctx.store, history, ctx.settings, policy)
     figure = None
@@ -478,12 +517,19 @@ def retrain(ctx: Context, kind_name: str, day: dt.date | None = None) -> TrialSu
     when it is better; a promoted one stores its answer for the session after ``day``."""
     from taiex.monitor import retrain_kind
 
-    trial = retrain_kind(kind(kind_name), ctx.store, ctx.history(day), ctx.settings)
+    spec = kind(kind_name)
+    history = model_history(ctx, spec, ctx.history(day))
+    trial = retrain_kind(spec, ctx.store, history, ctx.settings)
     summary = trial.summary()
     if trial.promoted:
         # The new champion speaks for tomorrow at once (under ``output``): the report after
-        # monitoring then needs no model.
-        summary["output"] = serve(ctx, kind_name, day)
+        # monitoring then needs no model. A pre-open one cannot while its night is unknown.
+        from taiex.overnight import MissingCloseError
+
+        try:
+            summary["output"] = serve(ctx, kind_name, day)
+        except MissingCloseError as exc:
+            summary["output"] = {"unserved": str(exc)}
     return summary
 
 

@@ -28,11 +28,14 @@ from taiex.kinds.spec import (
     TypedKindSpec,
     not_judged,
 )
+from taiex.rounds import Round
 
 __all__ = [
+    "ALL_KINDS",
     "KINDS",
     "KIND_NAMES",
     "MIN_DAYS_TO_JUDGE",
+    "PREOPEN_KINDS",
     "Decision",
     "Evaluation",
     "KindSpec",
@@ -40,26 +43,41 @@ __all__ = [
     "TypedKindSpec",
     "get",
     "not_judged",
+    "of_round",
     "of_version",
     "unseen_window",
 ]
 
 
-def _registered() -> tuple[KindSpec, ...]:
+def _evening() -> tuple[KindSpec, ...]:
     from taiex.kinds.classifier import CLASSIFIER
     from taiex.kinds.lstm import LSTM
 
     return (LSTM, CLASSIFIER)
 
 
-# Every kind the loop runs, in the order it runs them. A new kind: one module, one entry here.
-KINDS: tuple[KindSpec, ...] = _registered()
-KIND_NAMES: tuple[str, ...] = tuple(spec.name for spec in KINDS)
+def _preopen() -> tuple[KindSpec, ...]:
+    from taiex.kinds.preopen import PREOPEN_FORECASTER
+
+    return (PREOPEN_FORECASTER,)
+
+
+# Every kind the evening loop runs, in the order it runs them (the original system's), and the
+# pre-open round's. A new kind: one module, one entry in its round's tuple.
+KINDS: tuple[KindSpec, ...] = _evening()
+PREOPEN_KINDS: tuple[KindSpec, ...] = _preopen()
+ALL_KINDS: tuple[KindSpec, ...] = KINDS + PREOPEN_KINDS
+KIND_NAMES: tuple[str, ...] = tuple(spec.name for spec in ALL_KINDS)
+
+
+def of_round(round_name: Round) -> tuple[KindSpec, ...]:
+    """The kinds that serve in ``round_name``, in the order the loop runs them."""
+    return tuple(spec for spec in ALL_KINDS if spec.round is round_name)
 
 
 def get(name: str) -> KindSpec:
     """The spec of the kind called ``name``; an InputError naming the known ones otherwise."""
-    for spec in KINDS:
+    for spec in ALL_KINDS:
         if spec.name == name:
             return spec
     raise InputError(f"{name!r} is not a kind of model: use one of {', '.join(KIND_NAMES)}")

@@ -69,6 +69,11 @@ def evaluation_row(evaluation: Evaluation) -> dict[str, object]:
 def from_row(row: Row) -> Evaluation:
     """An evaluation read back from ``lstm_model_evaluate``: exactly the one computed when the
     row holds its day count (revision 0006), else without what older rows do not keep."""
+    return forecast_from_row(row, NAME)
+
+
+def forecast_from_row(row: Row, kind: str) -> Evaluation:
+    """:func:`from_row` for a forecasting kind called ``kind`` (each round has one)."""
     pairs = as_count(row["n_pairs"])
     days = row.get("n_days")
     detail: dict[str, object] = {}
@@ -81,7 +86,7 @@ def from_row(row: Row) -> Evaluation:
         counts = {k: row.get(k) for k in ("origins_reused", "origins_computed")}
         detail |= {k: as_count(v) for k, v in counts.items() if v is not None}
     return Evaluation(
-        kind=NAME,
+        kind=kind,
         model_version=str(row["model_version"]),
         data_date=as_date(row["data_date"]),
         metric=as_number(row["sMAPE"]),
@@ -105,8 +110,14 @@ def decide(evaluation: Evaluation | None, settings: Settings) -> Decision:
     """Retrain when sMAPE > TAIEX_LSTM_SMAPE_MAX, or worse than naive by more than
     TAIEX_LSTM_NAIVE_MARGIN, or significantly worse than naive (the pooled Diebold-Mariano t
     above TAIEX_LSTM_DM_T_MAX), or when there is no model; never on an undefined figure."""
+    return decide_forecast(evaluation, settings, "LSTM")
+
+
+def decide_forecast(evaluation: Evaluation | None, settings: Settings, model: str) -> Decision:
+    """:func:`decide` for a forecasting kind whose model is called ``model`` (the same rules
+    and thresholds for both rounds)."""
     if evaluation is None:
-        return Decision(True, "no LSTM model yet", "none")
+        return Decision(True, f"no {model} model yet", "none")
     undecided = not_judged(evaluation)
     if undecided:
         return undecided
@@ -140,6 +151,13 @@ def decide(evaluation: Evaluation | None, settings: Settings) -> Decision:
 def reading(evaluation: Evaluation | None, decision: Decision, settings: Settings) -> str:
     """One line that says what the latest sMAPE means for a reader of the forecast; the verdict
     is ``decision``'s, the words say how large the difference is."""
+    return read_forecast(evaluation, decision, settings, "The LSTM")
+
+
+def read_forecast(
+    evaluation: Evaluation | None, decision: Decision, settings: Settings, name: str
+) -> str:
+    """:func:`reading` for a forecasting kind whose model is called ``name``."""
     if evaluation is None:
         return f"Not monitored yet: `{RUN}` scores it on days it did not train on."
     model, naive, n = evaluation.metric, evaluation.baseline, evaluation.n
@@ -156,27 +174,27 @@ def reading(evaluation: Evaluation | None, decision: Decision, settings: Setting
     if decision.code == "significance":
         t = as_number(evaluation.detail.get("dm_t")) or 0.0  # known: the rule was significance
         return (
-            f"The LSTM is {-gain:.1f} % worse than the naive forecast over {n} pairs, and "
+            f"{name} is {-gain:.1f} % worse than the naive forecast over {n} pairs, and "
             f"consistently so (Diebold-Mariano t {t:+.1f}): a retrain is due; until then the "
             "last close is the better guess."
         )
     if decision.retrain:
         return (
-            f"The LSTM is {-gain:.1f} % worse than the naive forecast over {n} pairs: "
+            f"{name} is {-gain:.1f} % worse than the naive forecast over {n} pairs: "
             "a retrain is due; until then the last close is the better guess."
         )
     if gain <= 0:
         return (
-            f"The LSTM is {-gain:.1f} % worse than the naive forecast over {n} pairs: "
+            f"{name} is {-gain:.1f} % worse than the naive forecast over {n} pairs: "
             "no better than the last close; treat the forecast as a range, not a call."
         )
     if gain < settings.lstm_naive_margin * 100:
         return (
-            f"The LSTM is {gain:.1f} % better than the naive forecast over {n} pairs: "
+            f"{name} is {gain:.1f} % better than the naive forecast over {n} pairs: "
             "the naive forecast is hard to beat; treat the forecast as a range, not a call."
         )
     return (
-        f"The LSTM is {gain:.1f} % better than the naive forecast over {n} pairs: a real edge, "
+        f"{name} is {gain:.1f} % better than the naive forecast over {n} pairs: a real edge, "
         "but day-to-day moves are mostly noise; read the bands, not only the line."
     )
 

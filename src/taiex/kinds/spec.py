@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Generic, Protocol, TypeGuard, TypeVar
 from taiex.errors import InputError, SettingsError
 from taiex.kinds.evaluation import Evaluation, Row
 from taiex.kinds.protocols import Model, ModelClass, ModelConfig
+from taiex.rounds import Round
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -206,6 +207,9 @@ class KindSpec(abc.ABC):
     # What a version's registered metrics say of how it was fitted, in one line for the report
     # (None: nothing to say beyond its family).
     version_note: Callable[[Row], str | None] = lambda metrics: None
+    # The round it serves in (docs/design.md, "Two rounds a day"): a pre-open kind's history
+    # carries the night's moves (taiex.overnight.with_nights), and its rows record the round.
+    round: Round = Round.evening
 
     @property
     def evaluation_figure(self) -> str:
@@ -335,7 +339,8 @@ class TypedKindSpec(KindSpec, Generic[M, C]):
     def served_rows(
         self, model: Model, version: str, history: pd.DataFrame
     ) -> list[dict[str, object]]:
-        return self.serve()(self.own(model), version, history)
+        rows = self.serve()(self.own(model), version, history)
+        return [{**row, "round": self.round.value} for row in rows]
 
     def backtest(
         self,

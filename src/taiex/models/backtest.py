@@ -20,11 +20,11 @@ import pandas as pd
 
 from taiex.errors import DataError, InputError
 from taiex.features import entry_labels, trivial_score
-from taiex.frames import FORECAST_COLUMNS, FloatArray, check_history
+from taiex.frames import FORECAST_COLUMNS, FloatArray, check_history, target_dates
 from taiex.metrics import coverage, diebold_mariano, interval_score, roc_auc, smape_terms
 from taiex.models.classifier import EntrySignalClassifier
 from taiex.models.classifier_config import ClassifierConfig
-from taiex.models.lstm import GapLevelForecaster, target_dates
+from taiex.models.lstm import GapLevelForecaster
 from taiex.models.lstm_config import LSTMConfig
 from taiex.models.preopen import PreopenConfig, PreopenForecaster
 from taiex.models.tournament import format_table

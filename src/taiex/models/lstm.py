@@ -54,7 +54,6 @@ import torch
 from numpy.typing import NDArray
 
 from taiex import __version__
-from taiex.calendar import next_sessions
 from taiex.errors import ArtifactError, DataError, NotFittedError
 from taiex.frames import (
     FORECAST_COLUMNS,
@@ -63,6 +62,7 @@ from taiex.frames import (
     IntArray,
     Prices,
     check_history,
+    target_dates,
     to_date,
 )
 from taiex.models import artifact
@@ -434,17 +434,3 @@ def _load_payload(payload: bytes) -> dict[str, Any]:
     if not isinstance(state, dict):
         raise ArtifactError(f"LSTM artifact payload is a {type(state).__name__}, not a dict")
     return state
-
-
-def target_dates(prices: Prices, origins: IntArray, horizons: int) -> NDArray[np.datetime64]:
-    """Target dates, shape ``(m, horizons)``: row ``origin + h`` of the history, or the XTAI
-    sessions after its last day for the steps past it."""
-    steps = origins[:, None] + np.arange(1, horizons + 1)[None, :]
-    beyond = int(steps.max() - len(prices) + 1) if steps.size else 0
-    future: list[np.datetime64] = []
-    if beyond > 0:
-        sessions = next_sessions(to_date(prices.dates[-1]), beyond)
-        future = [np.datetime64(day, "ns") for day in sessions]
-    known = np.concatenate([prices.dates, np.array(future, dtype="datetime64[ns]")])
-    dates: NDArray[np.datetime64] = known[steps]
-    return dates

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from alembic.script import ScriptDirectory
 
 INITIAL = "0001_initial"
-HEAD = "0007_overnight_closes"
+HEAD = "0008_rounds"
 MIGRATIONS = Path(__file__).with_name("migrations")
 SCHEMA_LOCK = "schema"
 # Another process creating or upgrading the same database finishes within this.

@@ -33,6 +33,13 @@ Blob = LargeBinary().with_variant(mysql.LONGBLOB(), "mysql", "mariadb")
 KIND = String(20)
 VERSION = String(40)
 LOAD_ID = String(32)
+# The round that served or measured a row (revision 0008): "evening" or "pre-open"
+# (taiex.rounds.Round); rows from before it are the evening's.
+ROUND = String(10)
+
+
+def round_column() -> Column[str]:
+    return Column("round", ROUND, nullable=False, server_default="evening")
 
 weighted_index = Table(
     "weighted_index",
@@ -135,6 +142,7 @@ lstm_model_evaluate = Table(
     Column("n_days", Integer),
     Column("origins_reused", Integer),
     Column("origins_computed", Integer),
+    round_column(),
     UniqueConstraint("model_version", "data_date", name="uq_lstm_model_evaluate_run"),
 )
 
@@ -154,6 +162,7 @@ svm_model_evaluate = Table(
     Column("n_positive", Integer, nullable=False),
     Column("n_negative", Integer, nullable=False),
     Column("reason", Text),
+    round_column(),
     UniqueConstraint("model_version", "data_date", name="uq_svm_model_evaluate_run"),
 )
 
@@ -172,6 +181,7 @@ forecasts = Table(
     Column("upper_95", Double, nullable=False),
     Column("naive", Double, nullable=False),
     Column("created_at", DateTime, nullable=False),
+    round_column(),
     UniqueConstraint("model_version", "origin_date", "horizon", name="uq_forecasts_run"),
 )
 
@@ -186,6 +196,7 @@ signals = Table(
     Column("signal", Integer, nullable=False),
     Column("threshold", Double, nullable=False),
     Column("created_at", DateTime, nullable=False),
+    round_column(),
     UniqueConstraint("model_version", "based_on", name="uq_signals_run"),
 )
 

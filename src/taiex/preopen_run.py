@@ -1,0 +1,264 @@
+"""The pre-open round as a job (docs/design.md, "Two rounds a day"): ``taiex run --round
+pre-open``, and the steps of the DAG ``taiex_preopen``.
+
+The round for the TAIEX session S is issued at ``TAIEX_PREOPEN_TIME`` (07:30) Taipei on S. Its
+origin is the last stored TAIEX day before S (the evening's data day), and it knows the US closes
+published by then (:mod:`taiex.overnight`). It refreshes the forecast of the next opens and the
+entry signal with the night's moves; when a close the night needs is not stored (not published
+yet, or the source failed), the evening's answer stands, and the summary says why.
+
+``--as-of D`` means what it means for every load: as if today were D in Taipei, here at the round's
+time, so the round is the one for the first session on or after D. Live, the round is today's
+until TAIEX opens (09:00), the next session's after.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypedDict
+
+from taiex.calendar import TAIPEI, next_sessions
+from taiex.errors import DataError, InputError, SourceError
+from taiex.etl import ETL_LOCK
+from taiex.kinds import KINDS, PREOPEN_KINDS
+from taiex.overnight import MissingCloseError, Night, closed_through, round_time
+from taiex.pipeline import (
+    Context,
+    DataUpdate,
+    Progress,
+    Silent,
+    draw_outputs,
+    monitor,
+    nights_of_history,
+    serve,
+    update_data,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from taiex.monitor import KindSummary
+
+log = logging.getLogger(__name__)
+
+TAIEX_OPEN = dt.time(9, 0)
+
+
+@dataclass(frozen=True)
+class RoundTime:
+    """The round for the TAIEX session ``session``, issued at ``issued_at`` (Taipei)."""
+
+    session: dt.date
+    issued_at: dt.datetime
+
+
+def round_for(as_of: dt.date | None, preopen: dt.time, now: dt.datetime | None = None) -> RoundTime:
+    """The round a run makes: as if today were ``as_of`` at the round's time, else at ``now``
+    (the clock): today's session's round before TAIEX opens, the next session's after."""
+    if as_of is not None:
+        session = next_sessions(as_of - dt.timedelta(days=1), 1)[0]
+    else:
+        moment = (now or dt.datetime.now(TAIPEI)).astimezone(TAIPEI)
+        today = moment.date()
+        after = today if moment.time() >= TAIEX_OPEN else today - dt.timedelta(days=1)
+        session = next_sessions(after, 1)[0]
+    return RoundTime(session, round_time(session, preopen))
+
+
+def origin_of(ctx: Context, session: dt.date) -> dt.date:
+    """The last stored TAIEX day before ``session``: the data the round starts from."""
+    history = ctx.history(session - dt.timedelta(days=1))
+    origin: dt.date = history["date"].iloc[-1].date()
+    return origin
+
+
+def data_is_behind(ctx: Context, session: dt.date) -> bool:
+    """Whether the session before ``session`` is not stored (the evening's data is missing)."""
+    last = ctx.store.summary()["last_date"]
+    before = _session_before(session)
+    return last is None or last < before
+
+
+def _session_before(session: dt.date) -> dt.date:
+    # The first of the sessions after a day a fortnight back that precedes ``session``.
+    sessions = next_sessions(session - dt.timedelta(days=15), 20)
+    return max(day for day in sessions if day < session)
+
+
+class OvernightUpdate(TypedDict):
+    """What the round's download of US closes did: its source, the rows, or why it failed."""
+
+    source: str
+    through: str  # the last US date asked for (New York)
+    inserted: int
+    updated: int
+    error: str | None
+
+
+def update_overnight_data(ctx: Context, issued_at: dt.datetime) -> OvernightUpdate:
+    """Fetch the US closes published by ``issued_at`` (or by now, if earlier) from
+    ``TAIEX_OVERNIGHT_SOURCE`` and store them; InputError when the round is off."""
+    from taiex.overnight_load import update_overnight
+    from taiex.overnight_source import overnight_source
+
+    settings = ctx.settings
+    source = overnight_source(settings.overnight_source)
+    if source is None:
+        raise InputError(
+            f"{settings.origin('overnight_source')}=none: the pre-open round is off; set it to "
+            "yahoo or csv:PATH_OR_URL"
+        )
+    through = closed_through(min(issued_at, dt.datetime.now(TAIPEI)))
+    load = update_overnight(ctx.store, source, settings.symbols, through)
+    return {
+        "source": load.source,
+        "through": through.isoformat(),
+        "inserted": load.result.inserted,
+        "updated": load.result.updated,
+        "error": None,
+    }
+
+
+class NightSummary(TypedDict):
+    """The night the round knows: the US sessions closed since the origin's close, each
+    symbol's log move (None when unknown), and whether no session closed (moves 0, flagged)."""
+
+    base: str | None
+    last: str | None
+    sessions: list[str]
+    quiet: bool
+    moves: dict[str, float | None]
+
+
+class PreopenSummary(TypedDict):
+    """``taiex run --round pre-open``'s JSON."""
+
+    round: str
+    session: str  # the TAIEX session the round is for
+    issued_at: str
+    origin: str  # the last TAIEX close it starts from
+    data: DataUpdate | None  # the TWSE update, when the evening's data was missing
+    overnight: OvernightUpdate
+    night: NightSummary
+    fallback: str | None  # why the evening's answer stands, when it does
+    served: dict[str, dict[str, object]]
+    monitor: dict[str, KindSummary]
+    outputs: dict[str, str]
+    seconds: float
+
+
+def run_preopen(
+    ctx: Context,
+    as_of: dt.date | None = None,
+    progress: Progress | None = None,
+    now: dt.datetime | None = None,
+) -> PreopenSummary:
+    """The pre-open round in one process: the US closes, the night, each pre-open kind's
+    answer (or the evening's, saying why), their monitoring, the report. Like the evening's
+    job it holds the load lock throughout."""
+    progress = progress or Silent()
+    started = time.monotonic()
+    when = round_for(as_of, ctx.settings.preopen, now)
+    with ctx.store.lock(ETL_LOCK):
+        data = None
+        if data_is_behind(ctx, when.session):
+            progress.step("data")
+            data = update_data(ctx, as_of, progress)
+        origin = origin_of(ctx, when.session)
+        progress.step("US closes")
+        overnight = _overnight(ctx, when.issued_at)
+        nights = nights_of_history(ctx, ctx.history(origin))
+        fallback = _fallback(nights.problem, when, origin, overnight)
+        served = _serve_round(ctx, origin, fallback, progress)
+        monitored: dict[str, KindSummary] = {}
+        for spec in PREOPEN_KINDS:
+            progress.step(f"monitor {spec.name}")
+            monitored[spec.name] = monitor(ctx, spec.name, origin)
+            challenger = monitored[spec.name]["challenger"]
+            if fallback is None and challenger is not None and challenger["promoted"]:
+                served[spec.name] = challenger["output"]
+        if ctx.draw:
+            progress.step("report")
+        outputs = draw_outputs(ctx) if ctx.draw else {}
+    return {
+        "round": "pre-open",
+        "session": when.session.isoformat(),
+        "issued_at": when.issued_at.isoformat(),
+        "origin": origin.isoformat(),
+        "data": data,
+        "overnight": overnight,
+        "night": night_summary(nights.night, nights.frame, ctx.settings.symbols),
+        "fallback": fallback,
+        "served": served,
+        "monitor": monitored,
+        "outputs": outputs,
+        "seconds": round(time.monotonic() - started, 3),
+    }
+
+
+def _overnight(ctx: Context, issued_at: dt.datetime) -> OvernightUpdate:
+    """The download of US closes; a source that fails leaves what is stored, and says why."""
+    try:
+        return update_overnight_data(ctx, issued_at)
+    except (SourceError, DataError) as exc:
+        log.warning("US closes not updated: %s", exc)
+        return {
+            "source": ctx.settings.overnight_source,
+            "through": "",
+            "inserted": 0,
+            "updated": 0,
+            "error": str(exc),
+        }
+
+
+def _fallback(
+    problem: str | None, when: RoundTime, origin: dt.date, overnight: OvernightUpdate
+) -> str | None:
+    """Why the round cannot serve (the evening's answer stands), or None."""
+    if problem is None:
+        after = next_sessions(origin, 1)[0]
+        if after != when.session:  # the data stops before the evening's day
+            return (
+                f"the last stored TAIEX day is {origin}, not the session before {when.session}: "
+                "the round would forecast sessions already traded"
+            )
+        return None
+    failed = f" (the update failed: {overnight['error']})" if overnight["error"] else ""
+    return f"{problem}{failed}"
+
+
+def _serve_round(
+    ctx: Context, origin: dt.date, fallback: str | None, progress: Progress
+) -> dict[str, dict[str, object]]:
+    """Each pre-open kind's answer; on a fallback, the evening kinds' (stored or made now)."""
+    if fallback is not None:
+        log.warning("pre-open round falls back to the evening's answer: %s", fallback)
+    served: dict[str, dict[str, object]] = {}
+    for spec in PREOPEN_KINDS if fallback is None else KINDS:
+        progress.step(f"serve {spec.name}")
+        try:
+            served[spec.name] = serve(ctx, spec.name, origin)
+        except MissingCloseError as exc:  # not expected: the night was checked just before
+            raise DataError(str(exc)) from exc
+    return served
+
+
+def night_summary(night: Night, frame: pd.DataFrame, symbols: tuple[str, ...]) -> NightSummary:
+    """The night of the history's last day, as JSON."""
+    from taiex.overnight import night_column
+
+    last = frame.iloc[-1]
+    moves: dict[str, float | None] = {}
+    for symbol in symbols:
+        value = float(last[night_column(symbol)])
+        moves[symbol] = None if value != value else round(value, 6)  # NaN: unknown
+    return {
+        "base": night.base.isoformat() if night.base else None,
+        "last": night.last.isoformat() if night.last else None,
+        "sessions": [day.isoformat() for day in night.sessions],
+        "quiet": night.quiet,
+        "moves": moves,
+    }
