@@ -11,17 +11,21 @@ import datetime as dt
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from taiex.calendar import sessions_between
 from taiex.etl import DataStatus, data_status
 from taiex.frames import FORECAST_VALUES
-from taiex.kinds import KINDS, Decision, Evaluation, KindSpec
+from taiex.kinds import ALL_KINDS, KINDS, Decision, Evaluation, KindSpec
 from taiex.models.registry import ModelVersion, Registry
+from taiex.rounds import Round
 from taiex.settings import Settings
 from taiex.source import DailyRow
 from taiex.store import Store
+
+if TYPE_CHECKING:
+    from taiex.report.preopen import PreopenFacts
 
 TAIPEI = ZoneInfo("Asia/Taipei")
 HISTORY_DAYS = 30
@@ -29,13 +33,16 @@ RUN = "taiex run"
 ENTER, DO_NOT_ENTER = "適合進場", "不適合進場"
 
 
-def _serving(what: str) -> str:
-    """The kind whose champion serves ``what`` (a store repository: forecasts, signals)."""
-    return next(spec.name for spec in KINDS if spec.serves == what)
+def _serving(what: str) -> KindSpec:
+    """The evening kind whose champion serves ``what`` (a store repository: forecasts,
+    signals)."""
+    return next(spec for spec in KINDS if spec.serves == what)
 
 
-FORECASTER = _serving("forecasts")
-SIGNALLER = _serving("signals")
+FORECASTER_SPEC = _serving("forecasts")
+SIGNALLER_SPEC = _serving("signals")
+FORECASTER = FORECASTER_SPEC.name
+SIGNALLER = SIGNALLER_SPEC.name
 
 
 # ---------------------------------------------------------------- the facts
@@ -160,11 +167,16 @@ class ReportFacts:
     signal: SignalFacts | None
     champions: tuple[ChampionFacts, ...]
     versions: tuple[ModelVersion, ...]
-    evaluations: Mapping[str, tuple[dict[str, Any], ...]]  # a kind's table rows, oldest first
+    # A kind's rows of its evaluation table (its own versions, its own round), oldest first;
+    # every kind's, the pre-open round's too.
+    evaluations: Mapping[str, tuple[dict[str, Any], ...]]
     counts: Mapping[str, int]
     thresholds: Mapping[str, float]  # a kind's retrain threshold
     # The US closes of the pre-open round, one a symbol; empty when the round is off.
     overnight: tuple[OvernightFacts, ...] = ()
+    # The pre-open round beside the evening's (:mod:`taiex.report.preopen`); None when the
+    # round is off or there is no data.
+    preopen: PreopenFacts | None = None
 
     def champion(self, kind: str) -> ChampionFacts | None:
         return next((c for c in self.champions if c.kind == kind), None)
@@ -211,17 +223,25 @@ def gather(store: Store, settings: Settings, *, now: dt.datetime | None = None) 
     data = data_status(store)
     registry = Registry(store)
     versions = tuple(registry.versions())
-    champions = {spec.name: registry.champion(spec.name) for spec in KINDS}
-    evaluations = {spec.name: tuple(store.evaluations.rows(spec.metric.table)) for spec in KINDS}
-    forecast = _latest_forecast(store, champions[FORECASTER])
-    signal = _latest_signal(store, champions[SIGNALLER])
+    champions = {spec.name: registry.champion(spec.name) for spec in ALL_KINDS}
+    tables = {table: store.evaluations.rows(table) for table in {s.metric.table for s in ALL_KINDS}}
+    evaluations = {spec.name: own_rows(spec, tables[spec.metric.table]) for spec in ALL_KINDS}
+    forecast = _latest_forecast(store, FORECASTER_SPEC, champions[FORECASTER])
+    signal = _latest_signal(store, SIGNALLER_SPEC, champions[SIGNALLER])
     counts = {
         "trading days stored": data.rows,
         "model versions": len(versions),
         "forecast rows": store.forecasts.count(),
         "signals": store.signals.count(),
-        **{f"{spec.title} evaluations": len(evaluations[spec.name]) for spec in KINDS},
+        **{
+            f"{spec.title} evaluations": len(evaluations[spec.name])
+            for spec in ALL_KINDS
+            if spec in KINDS or evaluations[spec.name]
+        },
     }
+    from taiex.report.preopen import gather_preopen  # it reads this module's facts
+
+    preopen = gather_preopen(store, settings, now, data.last_date, champions, evaluations)
     return ReportFacts(
         generated_at=now,
         data=data,
@@ -229,12 +249,29 @@ def gather(store: Store, settings: Settings, *, now: dt.datetime | None = None) 
         recent=_recent(store, data.last_date),
         forecast=forecast,
         signal=signal,
-        champions=_champion_facts(champions, evaluations, settings),
+        champions=champion_facts(KINDS, champions, evaluations, settings),
         versions=versions,
         evaluations=evaluations,
         counts=counts,
-        thresholds={spec.name: spec.threshold(settings) for spec in KINDS},
+        thresholds={spec.name: spec.threshold(settings) for spec in ALL_KINDS},
         overnight=_overnight_facts(store, settings, now),
+        preopen=preopen,
+    )
+
+
+def version_kind(version: str) -> str:
+    """The kind of a version name such as ``lstm-v3`` (``lstm``)."""
+    return version.rsplit("-v", 1)[0]
+
+
+def own_rows(spec: KindSpec, rows: Sequence[Mapping[str, Any]]) -> tuple[dict[str, Any], ...]:
+    """The rows of an evaluation table that are ``spec``'s: its versions', measured in its
+    round (rows from before the round column are the evening's)."""
+    return tuple(
+        dict(row)
+        for row in rows
+        if version_kind(str(row["model_version"])) == spec.name
+        and str(row.get("round") or Round.evening.value) == spec.round.value
     )
 
 
@@ -250,21 +287,30 @@ def _overnight_facts(
     return tuple(OvernightFacts(s, stored.get(s), expected) for s in settings.symbols)
 
 
-def _latest_forecast(store: Store, champion: ModelVersion | None) -> ForecastFacts | None:
-    """The champion's forecast from its latest origin; another version's when it has none."""
+def _latest_forecast(
+    store: Store, spec: KindSpec, champion: ModelVersion | None
+) -> ForecastFacts | None:
+    """The champion's forecast from its latest origin; another version's of its round when it
+    has none."""
     for version in ([champion.version] if champion else []) + [None]:
-        found = store.forecasts.latest(version)
-        if not found:
-            continue
-        made_by = found[0]["model_version"]
-        return ForecastFacts(
-            model_version=made_by,
-            origin_date=found[0]["origin_date"],
-            created_at=max(row["created_at"] for row in found),
-            rows=tuple(_forecast_row(row) for row in found),
-            by_champion=champion is not None and made_by == champion.version,
-        )
+        found = store.forecasts.latest(version, round_name=spec.round.value)
+        if found:
+            return forecast_facts(found, champion)
     return None
+
+
+def forecast_facts(
+    rows: Sequence[Mapping[str, Any]], champion: ModelVersion | None
+) -> ForecastFacts:
+    """One version's stored rows from one origin (every horizon), as facts."""
+    made_by = rows[0]["model_version"]
+    return ForecastFacts(
+        model_version=made_by,
+        origin_date=rows[0]["origin_date"],
+        created_at=max(row["created_at"] for row in rows),
+        rows=tuple(_forecast_row(row) for row in sorted(rows, key=lambda r: int(r["horizon"]))),
+        by_champion=champion is not None and made_by == champion.version,
+    )
 
 
 def _forecast_row(row: Mapping[str, Any]) -> ForecastRow:
@@ -275,22 +321,28 @@ def _forecast_row(row: Mapping[str, Any]) -> ForecastRow:
     )
 
 
-def _latest_signal(store: Store, champion: ModelVersion | None) -> SignalFacts | None:
+def _latest_signal(
+    store: Store, spec: KindSpec, champion: ModelVersion | None
+) -> SignalFacts | None:
     for version in ([champion.version] if champion else []) + [None]:
-        row = store.signals.latest(version)
-        if row is None:
-            continue
-        return SignalFacts(
-            model_version=row["model_version"],
-            date=row["target_date"],
-            based_on=row["based_on"],
-            probability=float(row["probability"]),
-            signal=int(row["signal"]),
-            threshold=float(row["threshold"]),
-            created_at=row["created_at"],
-            by_champion=champion is not None and row["model_version"] == champion.version,
-        )
+        row = store.signals.latest(version, round_name=spec.round.value)
+        if row is not None:
+            return signal_facts(row, champion)
     return None
+
+
+def signal_facts(row: Mapping[str, Any], champion: ModelVersion | None) -> SignalFacts:
+    """One stored signal, as facts."""
+    return SignalFacts(
+        model_version=row["model_version"],
+        date=row["target_date"],
+        based_on=row["based_on"],
+        probability=float(row["probability"]),
+        signal=int(row["signal"]),
+        threshold=float(row["threshold"]),
+        created_at=row["created_at"],
+        by_champion=champion is not None and row["model_version"] == champion.version,
+    )
 
 
 def taipei(moment: dt.datetime) -> dt.datetime:
@@ -322,13 +374,15 @@ def latest_evaluation(
     return spec.from_row(own[-1]) if own else None
 
 
-def _champion_facts(
+def champion_facts(
+    specs: Sequence[KindSpec],
     champions: Mapping[str, ModelVersion | None],
     evaluations: Mapping[str, Sequence[Mapping[str, Any]]],
     settings: Settings,
 ) -> tuple[ChampionFacts, ...]:
+    """Each of ``specs``' champion (those that have one), its latest figure and its reading."""
     facts = []
-    for spec in KINDS:
+    for spec in specs:
         version = champions.get(spec.name)
         if version is None:
             continue

@@ -3,8 +3,12 @@
 The page answers three questions: what does tomorrow look like (the forecaster's 5-day forecast of
 the open, 開盤, with its bands beside the naive level), should I enter (the classifier's 適合進場 /
 不適合進場 with its probability), and can I trust the models (each champion's latest monitored
-metric beside its baseline, read in one honest line, and the metric history). It also says how
-fresh the data is and, on an empty database, what to run.
+metric beside its baseline, read in one honest line, and the metric history). Once the pre-open
+round has served, a section above them answers whether the night moved the outlook: the night's US
+moves, the refreshed forecast and signal beside the evening's for the same origin and what changed,
+or, when the round has not served for the latest data, that the evening's figures stand; and each
+pre-open kind's monitoring beside naive (:mod:`taiex.report.preopen`). It also says how fresh the
+data is and, on an empty database, what to run.
 
 Everything comes from the facts (:mod:`taiex.report.facts`): the report never loads a model. The
 page carries its images as base64 data URIs and no external CSS, JS or font, so it works when
@@ -28,10 +32,10 @@ from markupsafe import Markup, escape
 
 from taiex.files import publish
 from taiex.frames import PRICE_COLUMNS
-from taiex.kinds import KINDS, KindSpec
+from taiex.kinds import KINDS, PREOPEN_KINDS, KindSpec
 from taiex.plots import MetricPanel, forecast_plot, metric_history_plot
 from taiex.report.facts import RUN, ForecastFacts, ReportFacts, SignalFacts, gather, taipei
-from taiex.report.status import freshness_text, load_text
+from taiex.report.status import freshness_text, load_text, overnight_text
 from taiex.settings import Settings
 from taiex.source import DailyRow
 from taiex.store import Store
@@ -63,7 +67,8 @@ def write_report(store: Store, settings: Settings, *, now: dt.datetime | None = 
     images = draw_plots(facts, settings.plots_dir)
     if facts.forecast is not None and not images["forecast"].empty:
         keep_forecast_figure(store, facts.forecast, images["forecast"].png)
-    page = render(facts, images, stored_evaluation_plots(store))
+    preopen = stored_evaluation_plots(store, PREOPEN_KINDS) if facts.preopen else []
+    page = render(facts, images, stored_evaluation_plots(store), preopen)
     path = publish(settings.report_location, "index.html", page.encode("utf-8"))
     log.info("wrote the report to %s", path)
     return path
@@ -82,7 +87,7 @@ def draw_plots(facts: ReportFacts, folder: Path) -> dict[str, Image]:
         list(facts.versions),
         folder / "metric_history.png",
     )
-    return {
+    drawn = {
         "forecast": Image(
             "加權指數 TAIEX: the last 30 trading days and the next 5 opens",
             "Candles: red up, green down (Taiwan's colours). Blue: the forecast open (開盤) "
@@ -95,9 +100,24 @@ def draw_plots(facts: ReportFacts, folder: Path) -> dict[str, Image]:
             "Each champion's score on days it did not train on, beside its baseline (dashed); "
             "dotted lines: a model trained, green lines: a promotion.",
             history.read_bytes(),
-            empty=not any(facts.evaluations.values()),
+            empty=not any(facts.evaluations[spec.name] for spec in KINDS),
         ),
     }
+    if facts.preopen is not None and facts.preopen.ever:
+        preopen = metric_history_plot(
+            [_panel(spec, facts) for spec in PREOPEN_KINDS],
+            [v for v in facts.versions if v.kind in {spec.name for spec in PREOPEN_KINDS}],
+            folder / "preopen_metric_history.png",
+        )
+        drawn["preopen_metric_history"] = Image(
+            "Pre-open monitoring over time",
+            "Each pre-open champion's score on its own round's pairs, on days it did not train "
+            "on, beside its baseline (dashed); dotted lines: a model trained, green lines: a "
+            "promotion.",
+            preopen.read_bytes(),
+            empty=not any(facts.evaluations[spec.name] for spec in PREOPEN_KINDS),
+        )
+    return drawn
 
 
 def _panel(spec: KindSpec, facts: ReportFacts) -> MetricPanel:
@@ -122,11 +142,11 @@ def metric_panel(spec: KindSpec, rows: pd.DataFrame | None, limit: float) -> Met
     )
 
 
-def stored_evaluation_plots(store: Store) -> list[Image]:
-    """The latest evaluation plot of each kind, as the monitoring step stored it in the
-    database (on whichever worker it ran)."""
+def stored_evaluation_plots(store: Store, specs: Sequence[KindSpec] = KINDS) -> list[Image]:
+    """The latest evaluation plot of each of ``specs`` (the evening's kinds by default), as the
+    monitoring step stored it in the database (on whichever worker it ran)."""
     found = []
-    for spec in KINDS:
+    for spec in specs:
         figure = store.figures.latest(spec.evaluation_figure)
         if figure is not None:
             found.append(Image(f"Latest evaluation: {spec.title}", figure.name, figure.png))
@@ -179,7 +199,10 @@ def _code_spans(text: str) -> Markup:
 
 
 def render(
-    facts: ReportFacts, images: Mapping[str, Image], evaluations: Sequence[Image] = ()
+    facts: ReportFacts,
+    images: Mapping[str, Image],
+    evaluations: Sequence[Image] = (),
+    preopen_evaluations: Sequence[Image] = (),
 ) -> str:
     """The page as HTML text (autoescaped; images inlined)."""
     environment = jinja2.Environment(
@@ -192,7 +215,9 @@ def render(
     environment.filters.update(
         code=_code_spans,
         points=lambda v: f"{v:,.2f}",
-        signed=lambda v: "–" if math.isnan(v) else f"{v:+.2f} %",
+        signed=lambda v: "–" if v is None or math.isnan(v) else f"{v:+.2f} %",
+        signed_points=lambda v: "–" if v is None or math.isnan(v) else f"{v:+,.2f}",
+        percent=lambda v: "–" if v is None else f"{v:+.2f} %",
         utc=lambda v: f"{v:%Y-%m-%d %H:%M} UTC ({taipei(v):%H:%M} Taipei)",
     )
     template = environment.get_template("report.html.j2")
@@ -200,7 +225,9 @@ def render(
         facts=facts,
         images=images,
         evaluations=evaluations,
+        preopen_evaluations=preopen_evaluations,
         freshness=freshness_text(facts),
+        overnight=overnight_text(facts),
         last_load=load_text(facts.data.last_load),
         run=RUN,
     )

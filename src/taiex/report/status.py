@@ -23,6 +23,7 @@ def status_rows(facts: ReportFacts) -> list[tuple[str, str]]:
         ("last load", load_text(facts.data.last_load)),
         ("freshness", freshness_text(facts)),
         ("US closes (pre-open)", overnight_text(facts)),
+        ("pre-open round", preopen_text(facts)),
         ("forecast 開盤 (open)", _forecast_text(facts.forecast)),
         ("entry signal", _signal_text(facts.signal)),
     ]
@@ -75,6 +76,13 @@ def overnight_text(facts: ReportFacts) -> str:
     expected = stale[0].expected
     behind = ", ".join(f"{s.symbol} {s.last or 'none'}" for s in stale)
     return f"stale: {behind}; New York has closed up to {expected} (`taiex overnight update`)"
+
+
+def preopen_text(facts: ReportFacts) -> str:
+    """Whether the pre-open round served for the latest data, and what it changed."""
+    if facts.preopen is None:
+        return "off (TAIEX_OVERNIGHT_SOURCE=none)" if not facts.overnight else "no data yet"
+    return facts.preopen.summary
 
 
 def _forecast_text(forecast: ForecastFacts | None) -> str:

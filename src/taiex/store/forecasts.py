@@ -26,12 +26,16 @@ class ForecastRepository:
         with storage_errors(f"saving {len(rows)} forecast rows"), self._engine.begin() as conn:
             insert_missing(conn, forecasts, [{**row, "created_at": now} for row in rows])
 
-    def latest(self, model_version: str | None) -> list[dict[str, Any]]:
-        """Every horizon of ``model_version``'s latest origin (any version's when None), by
-        horizon; [] when there is none."""
+    def latest(
+        self, model_version: str | None, *, round_name: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Every horizon of ``model_version``'s latest origin (any version's when None; of the
+        round ``round_name`` only, when given), by horizon; [] when there is none."""
         query = select(forecasts.c.model_version, forecasts.c.origin_date)
         if model_version is not None:
             query = query.where(forecasts.c.model_version == model_version)
+        if round_name is not None:
+            query = query.where(forecasts.c.round == round_name)
         query = query.order_by(forecasts.c.origin_date.desc(), forecasts.c.id.desc()).limit(1)
         with storage_errors("reading forecasts"), self._engine.connect() as conn:
             latest = conn.execute(query).first()
@@ -53,6 +57,16 @@ class ForecastRepository:
             .where(forecasts.c.origin_date >= first, forecasts.c.origin_date <= last)
             .order_by(forecasts.c.origin_date, forecasts.c.horizon)
         )
+        with storage_errors("reading forecasts"), self._engine.connect() as conn:
+            return [dict(row) for row in conn.execute(query).mappings()]
+
+    def of_origin(self, origin: dt.date, *, round_name: str | None = None) -> list[dict[str, Any]]:
+        """Every version's rows from the origin ``origin`` (of the round ``round_name`` only,
+        when given), by version and horizon."""
+        query = select(forecasts).where(forecasts.c.origin_date == origin)
+        if round_name is not None:
+            query = query.where(forecasts.c.round == round_name)
+        query = query.order_by(forecasts.c.model_version, forecasts.c.horizon)
         with storage_errors("reading forecasts"), self._engine.connect() as conn:
             return [dict(row) for row in conn.execute(query).mappings()]
 

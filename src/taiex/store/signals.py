@@ -27,11 +27,16 @@ class SignalRepository:
         with storage_errors("saving signals"), self._engine.begin() as conn:
             insert_missing(conn, signals, values)
 
-    def latest(self, model_version: str | None) -> dict[str, Any] | None:
-        """``model_version``'s signal from its latest day (any version's when None)."""
+    def latest(
+        self, model_version: str | None, *, round_name: str | None = None
+    ) -> dict[str, Any] | None:
+        """``model_version``'s signal from its latest day (any version's when None; of the round
+        ``round_name`` only, when given)."""
         query = select(signals)
         if model_version is not None:
             query = query.where(signals.c.model_version == model_version)
+        if round_name is not None:
+            query = query.where(signals.c.round == round_name)
         query = query.order_by(signals.c.based_on.desc(), signals.c.id.desc()).limit(1)
         with storage_errors("reading signals"), self._engine.connect() as conn:
             row = conn.execute(query).mappings().first()
@@ -45,6 +50,16 @@ class SignalRepository:
             .where(signals.c.based_on >= first, signals.c.based_on <= last)
             .order_by(signals.c.based_on)
         )
+        with storage_errors("reading signals"), self._engine.connect() as conn:
+            return [dict(row) for row in conn.execute(query).mappings()]
+
+    def of_day(self, based_on: dt.date, *, round_name: str | None = None) -> list[dict[str, Any]]:
+        """Every version's signal from the day ``based_on`` (of the round ``round_name`` only,
+        when given), by version."""
+        query = select(signals).where(signals.c.based_on == based_on)
+        if round_name is not None:
+            query = query.where(signals.c.round == round_name)
+        query = query.order_by(signals.c.model_version)
         with storage_errors("reading signals"), self._engine.connect() as conn:
             return [dict(row) for row in conn.execute(query).mappings()]
 
