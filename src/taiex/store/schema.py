@@ -41,6 +41,7 @@ ROUND = String(10)
 def round_column() -> Column[str]:
     return Column("round", ROUND, nullable=False, server_default="evening")
 
+
 weighted_index = Table(
     "weighted_index",
     metadata,
