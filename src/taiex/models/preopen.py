@@ -25,22 +25,32 @@ tuning years 2018-2020 only; figures in BENCHMARKS.md, "The pre-open round"):
 - **No intercept**: the offset is the evening's gap level, the same at every horizon. A fitted
   intercept is the median drift of the training years; on TAIEX alone (2003-2015, no overnight
   data needed) such a drift loses to the gap level at every horizon.
-- **Betas that drift**: training rows are weighted ``0.5 ** (age / half_life_years)`` (2 years;
-  TSMC's weight in the index keeps rising).
-- **Bands**: ``centre +- q * S[t, h]``, ``S`` the evening band's volatility scale
-  (:func:`taiex.models.intervals.horizon_scale`, so a rough market widens the band at once) and
-  ``q`` the split-conformal quantile of ``|residual| / S`` over the last ``band_pool`` (250)
-  training origins. The residuals there are out of fold (``band_folds`` contiguous folds, purged
-  by ``horizons`` rows on each side): in-sample residuals of a fit are smaller than those of its
-  forecasts. Symmetric, unlike the evening band: once the night's move is in the centre, the
-  residuals' skew changes sign from year to year, and signed quantiles carried 2018's falls into
-  2019's upper bound (80 % covered 74.8 % at h1 there).
+- **Betas that drift**: the h1 fit (the night's vector ``b``) weights its rows
+  ``0.5 ** (age / half_life_years)`` (2 years; TSMC's weight in the index keeps rising). The fits
+  of h >= 2 (``c_h`` and the day's coefficients) weight every year alike
+  (``later_half_life_years``, infinite): their targets are mostly later days' moves, and more rows
+  help there more than recency (2018-2020: h4 0.941 to 0.940, h5 0.955 to 0.953; h1 unchanged).
+- **Bands**: ``centre +- q * V[t, h]``, ``V = sqrt(S^2 + k m^2)``: ``S`` the evening band's
+  volatility scale (:func:`taiex.models.intervals.horizon_scale`, so a rough market widens the
+  band at once), ``m`` the night's predicted move at h (``c_h b . x``) and ``k``
+  ``band_night_weight`` (0.7): how much of a large night's news the open takes is itself
+  uncertain. With ``S`` alone the band covered large nights less than small ones; ``k`` was
+  chosen on 2018-2020 as the value that evens the coverage over terciles of the night's size (it
+  also narrows the h1 interval score by 2-5 %). ``q`` is the split-conformal quantile of
+  ``|residual| / V`` over the last ``band_pool`` (250) training origins. The residuals there
+  are out of fold (``band_folds`` contiguous folds, purged by ``horizons`` rows on each side):
+  in-sample residuals of a fit are smaller than those of its forecasts. Symmetric, unlike the
+  evening band: once the night's move is in the centre, the residuals' skew changes sign from
+  year to year, and signed quantiles carried 2018's falls into 2019's upper bound (80 % covered
+  74.8 % at h1 there).
 
-State (:meth:`PreopenForecaster.state`): the coefficients ``(horizons, 6)`` in the order of
-:attr:`PreopenForecaster.features`, the band multipliers ``(levels, 2, horizons)``, the long-run
-variance of the scale filter and the training range: plain numbers. A forecast reads the history
-up to its origin (the gap level and the scale look back about 1,500 sessions) and the night's 4
-moves; nothing else.
+State (:meth:`PreopenForecaster.state`): the config, the coefficients ``(horizons, 6)`` in the
+order of :attr:`PreopenForecaster.features`, the band multipliers ``(levels, 2, horizons)`` of
+``V``, the long-run variance of the scale filter and the training range: plain numbers. A
+forecast reads the history up to its origin (the gap level and the scale look back about 1,500
+sessions) and the night's 4 moves; nothing else. A state written before ``band_night_weight``
+and ``later_half_life_years`` existed is read as what it was fitted with (0, and
+``half_life_years``).
 """
 
 from __future__ import annotations
