@@ -286,18 +286,27 @@ class Variant:
     day: bool = True  # TAIEX's own day t (gap, intra) as features
     intercept: bool = False  # a fitted intercept (the training years' drift) instead of the level
     tied: bool = True  # h >= 2: only the scale of h1's night combination (else free betas)
-    half_life: float = 2.0  # years; math.inf for equal weights
+    half_life: float = 2.0  # years, the h1 fit; math.inf for equal weights
+    later_half_life: float = math.inf  # years, the fits of h >= 2
     refit: str = "month"  # month or year
     residuals: str = "out-of-fold"  # or in-sample
     pool: int | None = 250  # the last this many scores (None: all)
-    scale: str = "evening"  # evening (S), sqrt (S ** 0.5), none, or night (S and the move's size)
+    scale: str = "evening"  # evening (S), sqrt (S ** 0.5) or none
+    night_weight: float = 0.7  # k in sqrt(scale^2 + k m^2), m the night's predicted move at h
     folds: int = 5
     signed: bool = False  # signed quantiles of the scores (else of their absolute values)
+    pool_half_life: float | None = None  # origins; a score's weight in the quantile halves with it
 
 
 CHOSEN = Variant("chosen (the module's default)")
+BEFORE = Variant(
+    "before (first version: S alone, 2-year half-life at every h)",
+    later_half_life=2.0,
+    night_weight=0.0,
+)
 VARIANTS = [
     CHOSEN,
+    BEFORE,
     replace(CHOSEN, name="least squares", loss="ols"),
     replace(CHOSEN, name="no TAIEX day features (moves only)", day=False),
     replace(CHOSEN, name="fitted intercept (drift), no level", intercept=True),
@@ -305,16 +314,35 @@ VARIANTS = [
     replace(CHOSEN, name="equal weights (no half-life)", half_life=math.inf),
     replace(CHOSEN, name="half-life 1 year", half_life=1.0),
     replace(CHOSEN, name="half-life 4 years", half_life=4.0),
+    replace(CHOSEN, name="h >= 2 half-life 2 years (as h1)", later_half_life=2.0),
+    replace(CHOSEN, name="h >= 2 half-life 4 years", later_half_life=4.0),
     replace(CHOSEN, name="refit once a year", refit="year"),
     replace(CHOSEN, name="band: in-sample residuals", residuals="in-sample"),
     replace(CHOSEN, name="band: every residual (no pool)", pool=None),
     replace(CHOSEN, name="band: pool 500", pool=500),
-    replace(CHOSEN, name="band: plain quantiles (no scale)", scale="none"),
-    replace(CHOSEN, name="band: scale S ** 0.5", scale="sqrt"),
-    replace(CHOSEN, name="band: scale with the night's size", scale="night"),
+    replace(CHOSEN, name="band: pool 125", pool=125),
+    replace(
+        CHOSEN, name="band: recency-weighted, half-life 60 of 500", pool=500, pool_half_life=60.0
+    ),
+    replace(
+        CHOSEN, name="band: recency-weighted, half-life 125 of 500", pool=500, pool_half_life=125.0
+    ),
+    replace(CHOSEN, name="band: plain quantiles (no scale)", scale="none", night_weight=0.0),
+    replace(CHOSEN, name="band: scale S ** 0.5", scale="sqrt", night_weight=0.0),
+    replace(CHOSEN, name="band: S alone (night weight 0)", night_weight=0.0),
+    replace(CHOSEN, name="band: night weight 0.3", night_weight=0.3),
+    replace(CHOSEN, name="band: night weight 1", night_weight=1.0),
+    replace(CHOSEN, name="band: night weight 2", night_weight=2.0),
     replace(CHOSEN, name="band: signed quantiles", signed=True),
 ]
-NIGHT_SIZE = 0.03  # the "night" scale: sqrt(S^2 + NIGHT_SIZE * (h1's night combination)^2)
+# The band variants shown by terciles of the night's size (the choice of the night weight).
+TERCILE_VARIANTS = [
+    "band: S alone (night weight 0)",
+    "band: night weight 0.3",
+    CHOSEN.name,
+    "band: night weight 1",
+    "band: night weight 2",
+]
 
 
 def variant(data: Data, years: Sequence[int], spec: Variant) -> Forecasts:
@@ -343,7 +371,7 @@ def variant(data: Data, years: Sequence[int], spec: Variant) -> Forecasts:
                 for h in range(1, HORIZONS + 1)
             ]
             age = (dates[origin] - dates).astype("timedelta64[D]").astype(float) / 365.25
-            w = 0.5 ** (age / spec.half_life)
+            w = np.stack([0.5 ** (age / spec.half_life), 0.5 ** (age / spec.later_half_life)])
             coef = _variant_coef(a, y, w, rows, spec, moves)
             v_long = long_run_variance(Prices(dates[: origin + 1], prices.ohlc[: origin + 1]))
             scale = _variant_scale(prices, v_long, spec, a, coef, moves)
@@ -375,15 +403,15 @@ def _variant_coef(
 
     coef = np.zeros((HORIZONS, a.shape[1]))
     r = rows[0]
-    coef[0] = fit(a[r], y[r, 0], w[r])
+    coef[0] = fit(a[r], y[r, 0], w[0, r])
     night = a[:, moves] @ coef[0, moves]
     others = [j for j in range(a.shape[1]) if j not in range(*moves.indices(a.shape[1]))]
     for h in range(1, HORIZONS) if only is None else range(max(only, 1), only + 1):
         r = rows[h]
         if not spec.tied:
-            coef[h] = fit(a[r], y[r, h], w[r])
+            coef[h] = fit(a[r], y[r, h], w[1, r])
             continue
-        fitted = fit(np.column_stack([night[r], a[r][:, others]]), y[r, h], w[r])
+        fitted = fit(np.column_stack([night[r], a[r][:, others]]), y[r, h], w[1, r])
         coef[h, moves] = fitted[0] * coef[0, moves]
         coef[h, others] = fitted[1:]
     return coef
@@ -394,13 +422,13 @@ def _variant_scale(
 ) -> np.ndarray:
     s = horizon_scale(prices, HORIZONS, v_long, BandConfig())
     if spec.scale == "none":
-        return np.ones_like(s)
-    if spec.scale == "sqrt":
-        return np.sqrt(s)
-    if spec.scale == "night":
-        night = a[:, moves] @ coef[0, moves]
-        return np.sqrt(s**2 + NIGHT_SIZE * night[:, None] ** 2)
-    return s
+        s = np.ones_like(s)
+    elif spec.scale == "sqrt":
+        s = np.sqrt(s)
+    if not spec.night_weight:
+        return s
+    night = a[:, moves] @ coef[:, moves].T  # (n, H): the night's predicted move per horizon
+    return np.sqrt(s**2 + spec.night_weight * np.nan_to_num(night) ** 2)
 
 
 def _variant_bounds(
@@ -429,10 +457,24 @@ def _variant_bounds(
         for k, pct in enumerate(LEVELS):
             if spec.signed:
                 bounds[k, :, h] = pool_quantiles(scores[:, None], pct / 100)[:, 0]
+            elif spec.pool_half_life is not None:
+                age = np.arange(len(scores))[::-1]
+                width = weighted_width(np.abs(scores), 0.5 ** (age / spec.pool_half_life), pct)
+                bounds[k, :, h] = (-width, width)
             else:
                 width = conformal_width(np.abs(scores), pct / 100)
                 bounds[k, :, h] = (-width, width)
     return bounds
+
+
+def weighted_width(scores: np.ndarray, weights: np.ndarray, pct: int) -> float:
+    """The weighted split-conformal bound (Barber et al. 2023, non-exchangeable): the level
+    quantile of the scores' weighted distribution with the test point's weight (the largest, 1)
+    put at infinity; the largest score when that passes them."""
+    order = np.argsort(scores, kind="stable")
+    share = np.cumsum(weights[order]) / (weights.sum() + 1.0)
+    rank = int(np.searchsorted(share, pct / 100 - 1e-12))
+    return float(scores[order][min(rank, len(scores) - 1)])
 
 
 # ------------------------------------------------------------------------ scoring
@@ -628,7 +670,7 @@ def goals(
     )
     for h in (3, 4, 5):
         r = pooled[f"ratio_{h}"]
-        out.append(Goal(f"h{h} ratio <= 0.93 pooled", f"{r:.3f}", r <= 0.93))
+        out.append(Goal(f"h{h} ratio <= 0.93 pooled", f"{r:.4f}", r <= 0.93))
     for h in (1, 2):
         t = pooled.get(f"dm_{PEER}_{h}", math.nan)
         out.append(Goal(f"h{h} DM t vs the OLS peer < -1.645 pooled", f"{t:+.2f}", t < -DM_LIMIT))
@@ -671,6 +713,19 @@ def goals(
             )
         )
     for pct in LEVELS:
+        cells = [(binomial_p(per_year[y], pct, h), y, h) for y in years for h in (1, 2)]
+        limit = 0.05 / len(cells)
+        p, y, h = min(cells)
+        out.append(
+            Goal(
+                f"proposed: {pct} % coverage per year at h1 and h2 not rejected by an exact "
+                f"binomial test at family-wise 5 % (p >= 0.05 / {len(cells)})",
+                f"smallest p {p:.4f} ({y} h{h}: {per_year[y][f'cover_{pct}_{h}']:.1f}); "
+                f"p < 0.05 in {sum(c[0] < 0.05 for c in cells)} of {len(cells)}",
+                p >= limit,
+            )
+        )
+    for pct in LEVELS:
         mine, theirs = pooled[f"score_{pct}_1"], scored["pooled"][EVENING][f"score_{pct}_1"]
         cut = 1 - mine / theirs
         out.append(
@@ -696,6 +751,17 @@ def goals(
             )
         )
     return out
+
+
+def binomial_p(s: Scores, pct: int, h: int) -> float:
+    """The two-sided exact binomial p-value of the coverage of one year-cell at its nominal
+    rate (twice the smaller tail, at most 1)."""
+    from scipy.stats import binom
+
+    n = int(s[f"n_{h}"])
+    hits = round(s[f"cover_{pct}_{h}"] * n / 100)
+    tail = min(binom.cdf(hits, n, pct / 100), binom.sf(hits - 1, n, pct / 100))
+    return float(min(1.0, 2 * tail))
 
 
 def calibration_chance(scored: dict[int | str, dict[str, Scores]], years: Sequence[int]) -> str:
@@ -834,6 +900,78 @@ def variants_section(data: Data, years: Sequence[int], chosen: Forecasts) -> Non
         table.append(cells)
     print()
     print(_table(head, table))
+    print(
+        "\nCoverage (%) by terciles of the night's size (|h1 forecast - gap level|: small, "
+        "middle, large), h1 and h2; z2: the mean squared binomial z of the 12 cells (1 when "
+        "calibrated)"
+    )
+    print(tercile_table(data, {name: runs[name] for name in TERCILE_VARIANTS}, years))
+
+
+def tercile_table(data: Data, runs: dict[str, Forecasts], years: Sequence[int]) -> str:
+    """Coverage by terciles of the night's size, how the night weight of the band was chosen."""
+    head = ["variant", *(f"cover {pct} h{h}" for h in (1, 2) for pct in LEVELS), "z2"]
+    table = []
+    for name, f in runs.items():
+        cells, z2 = [name], []
+        for h in (1, 2):
+            rows, p = pairs(data, years, h)
+            size = np.abs(f.centre[rows, 0] - gap_level(data.prices)[rows])
+            tercile = np.digitize(size, np.quantile(size, [1 / 3, 2 / 3]))
+            for pct in LEVELS:
+                lo = p.close * np.exp(f.bands[pct][0][rows, h - 1])
+                hi = p.close * np.exp(f.bands[pct][1][rows, h - 1])
+                hit = (p.actual >= lo) & (p.actual <= hi)
+                share = [float(hit[tercile == k].mean()) for k in range(3)]
+                q = pct / 100
+                z2 += [
+                    (c - q) ** 2 / (q * (1 - q) / int((tercile == k).sum()))
+                    for k, c in enumerate(share)
+                ]
+                cells.append(" / ".join(f"{100 * c:.1f}" for c in share))
+        cells.append(f"{np.mean(z2):.2f}")
+        table.append(cells)
+    return _table(head, table)
+
+
+def oracle_table(data: Data, model: Forecasts, years: Sequence[int]) -> str:
+    """What h2-h5 could reach if the open of t + 1 were known exactly at 07:30: the h-step
+    target is the h1 gap plus the moves from open[t+1] to open[t+h], which nothing known at
+    07:30 sees. ``oracle``: the actual h1 offset and nothing after it; ``oracle + the model's
+    continuation``: the actual h1 offset plus the model's own forecast of the rest (its
+    h-step forecast less its h1 forecast). Also the share of the target's variance that the
+    later days' moves hold."""
+    known_h1 = data.y[:, [0]]
+    oracles = {
+        "the model": model.centre,
+        "oracle: the open of t+1 known, nothing after": np.repeat(known_h1, HORIZONS, axis=1),
+        "oracle + the model's continuation": known_h1 + model.centre - model.centre[:, [0]],
+    }
+    hs = range(2, HORIZONS + 1)
+    groups = {
+        "tuning": [y for y in years if y in TUNING],
+        "not tuned": [y for y in years if y not in TUNING],
+        "pooled": list(years),
+    }
+    head = ["years", "forecast", *(f"ratio h{h}" for h in hs)]
+    table = []
+    for label, chosen in groups.items():
+        if not chosen:
+            continue
+        for name, centre in oracles.items():
+            cells = [label, name]
+            for h in hs:
+                rows, p = pairs(data, chosen, h)
+                loss = smape_terms(p.close * np.exp(centre[rows, h - 1]), p.actual).mean()
+                cells.append(f"{loss / smape_terms(p.close, p.actual).mean():.3f}")
+            table.append(cells)
+        cells = [label, "share of var(target) after open[t+1]"]
+        for h in hs:
+            rows, _ = pairs(data, chosen, h)
+            target = data.y[rows, h - 1]
+            cells.append(f"{np.var(target - data.y[rows, 0]) / np.var(target):.3f}")
+        table.append(cells)
+    return _table(head, table)
 
 
 DRIFT_YEARS = tuple(range(2003, 2016))  # TAIEX alone: no US data, and before every test year
@@ -936,6 +1074,8 @@ def main(argv: list[str] | None = None) -> int:
     print(dm_table(scored, [EVENING, PEER, PREOPEN]))
     print("\n### Bands: coverage (%) and interval score (% of the origin's close)")
     print(band_table(scored, [EVENING, PEER, PREOPEN]))
+    print("\n### What h2-h5 can reach: the open of t+1 known exactly (an oracle)")
+    print(oracle_table(data, contenders[PREOPEN], years))
     cost = fit_cost(data)
     print(
         f"\ncost: a fit on every day up to {LAST_DAY} ({cost['rows']} origins with moves at h1): "

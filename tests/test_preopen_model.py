@@ -20,6 +20,7 @@ from taiex.models.preopen import (
     conformal_width,
     lad,
 )
+from tests.tolerance import assert_close
 
 BETA = np.array([0.05, 0.05, 0.15, 0.10])  # the night's planted coefficients at h1
 
@@ -191,6 +192,67 @@ def test_the_state_round_trips_through_json(
     assert again.config == fitted.config
 
 
+def test_a_state_of_the_first_version_is_read_as_fitted(
+    series: tuple[pd.DataFrame, pd.DataFrame],
+) -> None:
+    """A state written before band_night_weight and later_half_life_years: its bounds are
+    multipliers of S alone, so it is served with S alone (weight 0), not the new default."""
+    history, moves = series
+    config = PreopenConfig(band_night_weight=0.0, later_half_life_years=2.0)
+    old = PreopenForecaster(config).fit(history.iloc[:700], moves.iloc[:700])
+    state = old.state()
+    del state["config"]["band_night_weight"], state["config"]["later_half_life_years"]
+    again = PreopenForecaster.from_state(json.loads(json.dumps(state)))
+    assert again.config == config
+    pd.testing.assert_frame_equal(
+        again.predict(history.iloc[:750], night(moves, 749)),
+        old.predict(history.iloc[:750], night(moves, 749)),
+    )
+
+
+# ---------------------------------------------------------------- the band's scale
+
+
+def test_a_large_night_widens_the_band_by_its_predicted_move(
+    series: tuple[pd.DataFrame, pd.DataFrame], fitted: PreopenForecaster
+) -> None:
+    """The band is centre +- q sqrt(S^2 + k m^2), m the night's predicted move at h: the same
+    history with a quiet and a large night gives half-widths whose squares differ by
+    q^2 k (m_large^2 - m_quiet^2), and with weight 0 the night leaves the width alone."""
+    history, _ = series
+    k = fitted.config.band_night_weight
+    assert k == 0.7
+    part = history.iloc[:750]
+    quiet = fitted.predict(part, [0.0, 0.0, 0.0, 0.0])
+    large = fitted.predict(part, [-0.04, -0.05, -0.07, -0.08])
+    q = fitted.bounds_[0, 1]  # the 80 % multipliers, per horizon
+    night = np.array([-0.04, -0.05, -0.07, -0.08]) @ fitted.coef_[:, :4].T
+
+    def half_width(frame: pd.DataFrame) -> np.ndarray:
+        return np.log(frame["upper_80"] / frame["forecast"]).to_numpy()
+
+    assert (half_width(large) > half_width(quiet)).all()
+    assert_close(half_width(large) ** 2 - half_width(quiet) ** 2, q**2 * k * night**2, rtol=1e-7)
+    plain = PreopenForecaster.from_state(
+        {**fitted.state(), "config": {**fitted.state()["config"], "band_night_weight": 0.0}}
+    )
+    assert_close(half_width(plain.predict(part, [-0.04, -0.05, -0.07, -0.08])), half_width(quiet))
+
+
+def test_the_later_horizons_have_their_own_half_life(
+    series: tuple[pd.DataFrame, pd.DataFrame],
+) -> None:
+    """later_half_life_years weights the fits of h >= 2 only: h1's coefficients are those of
+    the same half-life at every horizon, the later ones are not."""
+    history, moves = series
+    same = PreopenForecaster(PreopenConfig(later_half_life_years=2.0))
+    same.fit(history.iloc[:700], moves.iloc[:700])
+    own = PreopenForecaster(PreopenConfig(later_half_life_years=0.5))
+    own.fit(history.iloc[:700], moves.iloc[:700])
+    np.testing.assert_array_equal(own.coef_[0], same.coef_[0])
+    assert np.abs(own.coef_[1:] - same.coef_[1:]).max() > 1e-4
+
+
 def test_equal_weights_are_a_half_life_of_infinity(
     series: tuple[pd.DataFrame, pd.DataFrame],
 ) -> None:
@@ -280,6 +342,9 @@ def test_a_symbol_that_never_moves_is_refused(series: tuple[pd.DataFrame, pd.Dat
         {"symbols": ("^SOX", "^SOX")},
         {"band_folds": 1},
         {"gap_shrink": -1.0},
+        {"later_half_life_years": 0.0},
+        {"band_night_weight": -0.1},
+        {"band_night_weight": math.inf},
     ],
 )
 def test_config_rejects_nonsense(settings: dict[str, object]) -> None:

@@ -25,22 +25,32 @@ tuning years 2018-2020 only; figures in BENCHMARKS.md, "The pre-open round"):
 - **No intercept**: the offset is the evening's gap level, the same at every horizon. A fitted
   intercept is the median drift of the training years; on TAIEX alone (2003-2015, no overnight
   data needed) such a drift loses to the gap level at every horizon.
-- **Betas that drift**: training rows are weighted ``0.5 ** (age / half_life_years)`` (2 years;
-  TSMC's weight in the index keeps rising).
-- **Bands**: ``centre +- q * S[t, h]``, ``S`` the evening band's volatility scale
-  (:func:`taiex.models.intervals.horizon_scale`, so a rough market widens the band at once) and
-  ``q`` the split-conformal quantile of ``|residual| / S`` over the last ``band_pool`` (250)
-  training origins. The residuals there are out of fold (``band_folds`` contiguous folds, purged
-  by ``horizons`` rows on each side): in-sample residuals of a fit are smaller than those of its
-  forecasts. Symmetric, unlike the evening band: once the night's move is in the centre, the
-  residuals' skew changes sign from year to year, and signed quantiles carried 2018's falls into
-  2019's upper bound (80 % covered 74.8 % at h1 there).
+- **Betas that drift**: the h1 fit (the night's vector ``b``) weights its rows
+  ``0.5 ** (age / half_life_years)`` (2 years; TSMC's weight in the index keeps rising). The fits
+  of h >= 2 (``c_h`` and the day's coefficients) weight every year alike
+  (``later_half_life_years``, infinite): their targets are mostly later days' moves, and more rows
+  help there more than recency (2018-2020: h4 0.941 to 0.940, h5 0.955 to 0.953; h1 unchanged).
+- **Bands**: ``centre +- q * V[t, h]``, ``V = sqrt(S^2 + k m^2)``: ``S`` the evening band's
+  volatility scale (:func:`taiex.models.intervals.horizon_scale`, so a rough market widens the
+  band at once), ``m`` the night's predicted move at h (``c_h b . x``) and ``k``
+  ``band_night_weight`` (0.7): how much of a large night's news the open takes is itself
+  uncertain. With ``S`` alone the band covered large nights less than small ones; ``k`` was
+  chosen on 2018-2020 as the value that evens the coverage over terciles of the night's size (it
+  also narrows the h1 interval score by 2-5 %). ``q`` is the split-conformal quantile of
+  ``|residual| / V`` over the last ``band_pool`` (250) training origins. The residuals there
+  are out of fold (``band_folds`` contiguous folds, purged by ``horizons`` rows on each side):
+  in-sample residuals of a fit are smaller than those of its forecasts. Symmetric, unlike the
+  evening band: once the night's move is in the centre, the residuals' skew changes sign from
+  year to year, and signed quantiles carried 2018's falls into 2019's upper bound (80 % covered
+  74.8 % at h1 there).
 
-State (:meth:`PreopenForecaster.state`): the coefficients ``(horizons, 6)`` in the order of
-:attr:`PreopenForecaster.features`, the band multipliers ``(levels, 2, horizons)``, the long-run
-variance of the scale filter and the training range: plain numbers. A forecast reads the history
-up to its origin (the gap level and the scale look back about 1,500 sessions) and the night's 4
-moves; nothing else.
+State (:meth:`PreopenForecaster.state`): the config, the coefficients ``(horizons, 6)`` in the
+order of :attr:`PreopenForecaster.features`, the band multipliers ``(levels, 2, horizons)`` of
+``V``, the long-run variance of the scale filter and the training range: plain numbers. A
+forecast reads the history up to its origin (the gap level and the scale look back about 1,500
+sessions) and the night's 4 moves; nothing else. A state written before ``band_night_weight``
+and ``later_half_life_years`` existed is read as what it was fitted with (0, and
+``half_life_years``).
 """
 
 from __future__ import annotations
@@ -77,6 +87,8 @@ _DAYS_PER_YEAR = 365.25
 _LAD_FLOOR = 1e-5
 _LAD_TOLERANCE = 1e-10
 _LAD_ITERATIONS = 200
+# A state written before these fields existed was fitted and banded without them.
+_BEFORE_LATER_FIELDS = {"band_night_weight": 0.0}
 
 
 @dataclass(frozen=True)
@@ -84,20 +96,26 @@ class PreopenConfig:
     """Settings of the pre-open forecaster; the defaults are the benchmarked ones.
 
     ``symbols``: the night's moves, in this order. ``half_life_years``: a training row's weight
-    halves with every this many years of age (``math.inf``: equal weights). ``gap_span`` and
-    ``gap_shrink``: the evening's gap level. ``band_pool``: the most recent training origins whose
-    out-of-fold residuals give the band's quantiles, cut into ``band_folds`` folds. ``band``: the
-    evening band's scale filter. ``min_rows``: origins with moves and targets that a fit needs.
+    halves with every this many years of age (``math.inf``: equal weights) in the fit of h1 (the
+    night's vector ``b``); ``later_half_life_years`` the same for the fits of h >= 2 (the scale
+    ``c_h`` and the day's coefficients). ``gap_span`` and ``gap_shrink``: the evening's gap level.
+    ``band_pool``: the most recent training origins whose out-of-fold residuals give the band's
+    quantiles, cut into ``band_folds`` folds. ``band``: the evening band's scale filter.
+    ``band_night_weight``: the weight ``k`` of the night's predicted move in the band's scale,
+    ``sqrt(S^2 + k m^2)`` (0: the evening's ``S`` alone). ``min_rows``: origins with moves and
+    targets that a fit needs.
     """
 
     horizons: int = 5
     symbols: tuple[str, ...] = SYMBOLS
     half_life_years: float = 2.0
+    later_half_life_years: float = math.inf
     gap_span: int = GAP_SPAN
     gap_shrink: float = GAP_SHRINK
     band_pool: int = 250
     band_folds: int = 5
     band: BandConfig = field(default_factory=BandConfig)
+    band_night_weight: float = 0.7
     min_rows: int = 250
 
     def __post_init__(self) -> None:
@@ -110,10 +128,15 @@ class PreopenConfig:
             raise ValueError(
                 f"PreopenConfig.symbols must be distinct and not empty: {self.symbols}"
             )
-        if not self.half_life_years > 0 or self.gap_shrink < 0:
+        if not self.half_life_years > 0 or not self.later_half_life_years > 0:
             raise ValueError(
-                "PreopenConfig needs half_life_years > 0 and gap_shrink >= 0, got "
-                f"{self.half_life_years} and {self.gap_shrink}"
+                "PreopenConfig needs half_life_years > 0 and later_half_life_years > 0, got "
+                f"{self.half_life_years} and {self.later_half_life_years}"
+            )
+        if self.gap_shrink < 0 or not 0 <= self.band_night_weight < math.inf:
+            raise ValueError(
+                "PreopenConfig needs gap_shrink >= 0 and a finite band_night_weight >= 0, got "
+                f"{self.gap_shrink} and {self.band_night_weight}"
             )
         if not 40 <= self.band_pool <= self.min_rows:  # 40: 95 % bounds inside the sample
             raise ValueError(
@@ -226,14 +249,33 @@ class PreopenForecaster:
                 f"moves and all {cfg.horizons} targets in the history; it has {len(rows[-1])}"
             )
         age = (prices.dates[-1] - prices.dates).astype("timedelta64[D]").astype(float)
-        weights = 0.5 ** (age / _DAYS_PER_YEAR / cfg.half_life_years)
+        weights = np.stack(
+            [
+                0.5 ** (age / _DAYS_PER_YEAR / cfg.half_life_years),
+                0.5 ** (age / _DAYS_PER_YEAR / cfg.later_half_life_years),
+            ]
+        )
         self.coef_ = _fit_coefficients(features, y, weights, rows)
         self.v_long_ = long_run_variance(prices, cfg.band)
-        scale = horizon_scale(prices, cfg.horizons, self.v_long_, cfg.band)
+        scale = self._scale(prices, features, self.coef_)
         self.bounds_ = self._band_bounds(features, y, weights, rows, scale)
         self.train_start_, self.train_end_ = to_date(prices.dates[0]), to_date(prices.dates[-1])
         self.n_rows_ = len(rows[0])
         return self
+
+    def _scale(self, prices: Prices, features: FloatArray, coef: FloatArray) -> FloatArray:
+        """The band's scale ``(n, horizons)``: ``sqrt(S[t, h]^2 + k m[t, h]^2)``, ``S`` the
+        evening band's scale, ``m`` the night's predicted move at h (its moves times ``coef``'s
+        night columns) and ``k`` ``band_night_weight``. A large night makes a wide band: how
+        much of its news the open takes is itself uncertain."""
+        cfg = self.config
+        scale = horizon_scale(prices, cfg.horizons, self.v_long_, cfg.band)
+        if not cfg.band_night_weight:
+            return scale
+        n_moves = len(cfg.symbols)
+        night = features[:, :n_moves] @ coef[:, :n_moves].T
+        widened: FloatArray = np.sqrt(scale**2 + cfg.band_night_weight * night**2)
+        return widened
 
     def _band_bounds(
         self,
@@ -244,7 +286,7 @@ class PreopenForecaster:
         scale: FloatArray,
     ) -> FloatArray:
         """Conformal multipliers ``(levels, 2, horizons)`` from out-of-fold residuals of the last
-        ``band_pool`` origins of each horizon, scaled by ``S[t, h]``."""
+        ``band_pool`` origins of each horizon, each divided by its band scale (:meth:`_scale`)."""
         cfg = self.config
         bounds = np.empty((len(INTERVAL_LEVELS), 2, cfg.horizons))
         for h in range(cfg.horizons):
@@ -303,7 +345,9 @@ class PreopenForecaster:
         level = gap_level(prices, cfg.gap_span, cfg.gap_shrink)[origins]
         features = np.column_stack([x, day_features(prices)[origins]])
         centre = level[:, None] + features @ self.coef_.T  # (m, H) log offsets from the close
-        scale = horizon_scale(prices, cfg.horizons, self.v_long_, cfg.band)[origins]
+        every = np.full((len(prices), features.shape[1]), np.nan)
+        every[origins] = features  # the scale filter runs over the whole history
+        scale = self._scale(prices, every, self.coef_)[origins]
         close = prices.close[origins]
         columns: dict[str, Any] = {
             "origin_date": np.repeat(prices.dates[origins], cfg.horizons),
@@ -400,8 +444,10 @@ class PreopenForecaster:
     @classmethod
     def from_state(cls, state: Mapping[str, Any]) -> Self:
         """The forecaster :meth:`state` describes."""
-        config = dict(state["config"])
+        config = {**_BEFORE_LATER_FIELDS, **state["config"]}
         config["symbols"] = tuple(config["symbols"])
+        if "later_half_life_years" not in state["config"]:  # a state of the first version
+            config["later_half_life_years"] = config["half_life_years"]
         config["band"] = BandConfig(**config["band"])
         model = cls(PreopenConfig(**config))
         if list(state["features"]) != list(model.features):
@@ -424,18 +470,21 @@ def _fit_coefficients(
 ) -> FloatArray:
     """Coefficients ``(horizons, features)`` in the raw features' order: at h1 every feature
     freely; at h >= 2 the scale of h1's night combination and the day features (with ``only``,
-    h1 and that horizon's index alone, the other rows left 0)."""
+    h1 and that horizon's index alone, the other rows left 0). ``weights``: per row, or
+    ``(2, n)``: the rows' weights at h1, then at h >= 2."""
+    weights = np.atleast_2d(weights)
+    first_weights, later_weights = weights[0], weights[-1]
     horizons = y.shape[1]
     n_moves = features.shape[1] - len(DAY_FEATURES)
     coef = np.zeros((horizons, features.shape[1]))
     first = rows[0]
-    coef[0] = lad(features[first], y[first, 0], weights[first])
+    coef[0] = lad(features[first], y[first, 0], first_weights[first])
     night = features[:, :n_moves] @ coef[0, :n_moves]
     later = range(1, horizons) if only is None else range(max(only, 1), only + 1)
     for h in later:
         r = rows[h]
         design = np.column_stack([night[r], features[r, n_moves:]])
-        fitted = lad(design, y[r, h], weights[r])
+        fitted = lad(design, y[r, h], later_weights[r])
         coef[h, :n_moves] = fitted[0] * coef[0, :n_moves]
         coef[h, n_moves:] = fitted[1:]
     return coef
