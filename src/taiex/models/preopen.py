@@ -429,6 +429,10 @@ class PreopenForecaster:
         self._check_fitted()
         config = asdict(self.config)
         config["symbols"] = list(self.config.symbols)
+        # JSON has no infinity: an equal-weights half-life (math.inf) is written as null.
+        for name in _HALF_LIVES:
+            if math.isinf(config[name]):
+                config[name] = None
         return {
             "config": config,
             "features": list(self.features),
@@ -448,6 +452,9 @@ class PreopenForecaster:
         config["symbols"] = tuple(config["symbols"])
         if "later_half_life_years" not in state["config"]:  # a state of the first version
             config["later_half_life_years"] = config["half_life_years"]
+        for name in _HALF_LIVES:
+            if config[name] is None:
+                config[name] = math.inf
         config["band"] = BandConfig(**config["band"])
         model = cls(PreopenConfig(**config))
         if list(state["features"]) != list(model.features):
@@ -459,6 +466,9 @@ class PreopenForecaster:
         model.train_end_ = dt.date.fromisoformat(state["train_end"])
         model.n_rows_ = int(state["rows"])
         return model
+
+
+_HALF_LIVES = ("half_life_years", "later_half_life_years")
 
 
 def _fit_coefficients(
