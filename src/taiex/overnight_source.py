@@ -14,6 +14,7 @@ import names it, and takes it with ``--allow-large-moves``).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import io
@@ -21,11 +22,12 @@ import logging
 import math
 import re
 import threading
+import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
 
 from taiex.errors import InputError, SourceError
@@ -412,6 +414,8 @@ class YahooSource:
     @staticmethod
     def _download(symbols: Sequence[str], start: dt.date, end: dt.date) -> pd.DataFrame:
         """The ``Close`` table (dates by symbols) as yfinance gives it."""
+        import pandas as pd
+
         try:
             import yfinance
         except ImportError as exc:
@@ -420,23 +424,47 @@ class YahooSource:
                 "dependency of taiex), or set TAIEX_OVERNIGHT_SOURCE=csv:PATH_OR_URL"
             ) from exc
         try:
-            frame = yfinance.download(
-                list(symbols),
-                start=start.isoformat(),
-                end=(end + dt.timedelta(days=1)).isoformat(),  # yfinance's end is exclusive
-                auto_adjust=False,
-                actions=False,
-                progress=False,
-                threads=False,
-                group_by="column",
-                multi_level_index=True,
-            )
+            with _quiet_yfinance():
+                frame = _yahoo_download(yfinance, symbols, start, end)
         except Exception as exc:  # yfinance raises what its HTTP stack raises; all mean the same
             raise SourceError(f"yahoo: {type(exc).__name__}: {exc}") from exc
         if frame is None or frame.empty or "Close" not in frame.columns.get_level_values(0):
             raise SourceError(f"yahoo: no data for {', '.join(symbols)} from {start} to {end}")
-        closes: pd.DataFrame = frame["Close"]
+        closes = frame["Close"]  # with a multi-level index, a frame of dates by symbols
+        assert isinstance(closes, pd.DataFrame)
         return closes
+
+
+def _yahoo_download(
+    yfinance: Any, symbols: Sequence[str], start: dt.date, end: dt.date
+) -> pd.DataFrame | None:
+    frame: pd.DataFrame | None = yfinance.download(
+        list(symbols),
+        start=start.isoformat(),
+        end=(end + dt.timedelta(days=1)).isoformat(),  # yfinance's end is exclusive
+        auto_adjust=False,
+        actions=False,
+        progress=False,
+        threads=False,
+        group_by="column",
+        multi_level_index=True,
+    )
+    return frame
+
+
+@contextlib.contextmanager
+def _quiet_yfinance() -> Iterator[None]:
+    """yfinance logs each failed symbol at ERROR and warns about pandas: the load's one
+    ``SourceError`` says what failed, so its own lines would only bury it."""
+    logger = logging.getLogger("yfinance")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logger.setLevel(level)
 
 
 def overnight_source(setting: str) -> OvernightSource | None:
