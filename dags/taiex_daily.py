@@ -17,270 +17,35 @@ scikit-learn or pandas). The steps are idempotent for a data day and hand each o
 may run on any worker: each one works in a fresh, empty ``TAIEX_HOME`` of its own, removed when
 it ends.
 
-Configuration, from the environment of the scheduler, the dag-processor and the workers:
-
-- ``TAIEX_DB_URL``, else the Airflow connection ``taiex_db`` (type mysql, postgres or sqlite).
-- ``TAIEX_REPORT_URL``: where the report page goes (a folder, or an fsspec URL such as s3://...).
-- ``TAIEX_AIRFLOW_MODE``: where the model steps of a kind that runs in a container (the
-  LSTM's) run: ``local`` (default, in the worker),
-  ``docker`` (DockerOperator) or ``kubernetes`` (KubernetesPodOperator), in the image
-  ``TAIEX_AIRFLOW_IMAGE`` (default ``taiex:latest``, docker/Dockerfile).
-- ``TAIEX_AIRFLOW_GPUS``: GPUs for those containers (a count or ``all``); unset asks for none.
-- ``TAIEX_AIRFLOW_DOCKER_NETWORK``: the containers' Docker network (``host`` to reach a database
-  on the Docker host's loopback); unset is Docker's default.
-- ``TAIEX_AIRFLOW_K8S_SECRET`` (default ``taiex-db``): the Kubernetes Secret whose key
-  ``TAIEX_DB_URL`` the pods read; ``TAIEX_AIRFLOW_K8S_NAMESPACE``: their namespace.
-- every other ``TAIEX_*`` variable and ``config.toml``, as for the ``taiex`` command: the worker
-  reads them, and hands the containers its settings as variables.
+Configuration: as for ``taiex_preopen``, from the environment of the scheduler, the
+dag-processor and the workers (``TAIEX_DB_URL`` or the connection ``taiex_db``,
+``TAIEX_AIRFLOW_MODE`` and the rest): see ``taiex_dag_common``, the code both DAG files share.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import json
-import logging
-import os
-import shutil
-import tempfile
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pendulum
-from airflow.providers.standard.operators.empty import EmptyOperator
-from airflow.sdk import (
-    BaseHook,
-    Connection,
-    TriggerRule,
-    XComArg,
-    chain,
-    dag,
-    get_current_context,
-    task,
-    task_group,
-)
-
-try:  # the Task SDK has it from Airflow 3.2; Airflow 3.1 only in core
-    from airflow.sdk import CronTriggerTimetable
-except ImportError:  # pragma: no cover - Airflow 3.1
-    from airflow.timetables.trigger import CronTriggerTimetable  # type: ignore[assignment]
+from airflow.sdk import TriggerRule, chain, dag, task
 
 from taiex.kinds import KINDS
-
-log = logging.getLogger(__name__)
-
-TZ = "Asia/Taipei"
-DB_CONN_ID = "taiex_db"
-MODES = ("local", "docker", "kubernetes")
-# Read at parse time: they are configuration (which operators to build), not work.
-MODE = os.environ.get("TAIEX_AIRFLOW_MODE", "") or "local"
-IMAGE = os.environ.get("TAIEX_AIRFLOW_IMAGE", "") or "taiex:latest"
-GPUS = os.environ.get("TAIEX_AIRFLOW_GPUS", "")
-DOCKER_NETWORK = os.environ.get("TAIEX_AIRFLOW_DOCKER_NETWORK", "") or None
-K8S_SECRET = os.environ.get("TAIEX_AIRFLOW_K8S_SECRET", "") or "taiex-db"
-K8S_NAMESPACE = os.environ.get("TAIEX_AIRFLOW_K8S_NAMESPACE", "") or None
-if MODE not in MODES:
-    raise ValueError(f"TAIEX_AIRFLOW_MODE={MODE!r}: expected one of {', '.join(MODES)}")
-if GPUS and GPUS != "all" and not (GPUS.isdigit() and int(GPUS) > 0):
-    raise ValueError(f"TAIEX_AIRFLOW_GPUS={GPUS!r}: expected a count above 0 or 'all'")
-# Airflow connection types and the SQLAlchemy drivers of taiex's extras (mysql, postgres).
-DRIVERS = {"mysql": "mysql+pymysql", "postgres": "postgresql+psycopg", "sqlite": "sqlite"}
-
-
-def connection_url(conn: Connection) -> str:
-    """The SQLAlchemy URL of an Airflow connection (a sqlite one names its file as host or path;
-    extras are not used)."""
-    from taiex.store import build_url
-
-    if conn.conn_type not in DRIVERS:
-        raise ValueError(
-            f"connection {conn.conn_id!r} has type {conn.conn_type!r}; taiex supports "
-            + ", ".join(DRIVERS)
-        )
-    if conn.conn_type == "sqlite":
-        return build_url("sqlite", database=conn.host or conn.schema)
-    return build_url(
-        DRIVERS[conn.conn_type],
-        username=conn.login,
-        password=conn.password,
-        host=conn.host,
-        port=conn.port,
-        database=conn.schema,
-    )
-
-
-def db_url() -> str:
-    """``TAIEX_DB_URL``, else the ``taiex_db`` connection's URL; its password masked in logs.
-
-    The password is masked before anything parses the URL: a malformed URL whose parse fails
-    must not reach a log with its password in clear.
-    """
-    from airflow.sdk.log import mask_secret
-
-    from taiex.settings import url_password
-
-    url = os.environ.get("TAIEX_DB_URL")
-    if not url:
-        try:
-            url = connection_url(BaseHook.get_connection(DB_CONN_ID))
-        except _not_found() as exc:
-            raise RuntimeError(
-                f"no database: set TAIEX_DB_URL or create the Airflow connection {DB_CONN_ID!r}"
-            ) from exc
-    for password in {url_password(url), url_password(url, raw=True)} - {None}:
-        mask_secret(password)
-    return url
-
-
-def _not_found() -> type[Exception]:
-    """What BaseHook.get_connection raises for an unknown connection."""
-    try:  # the Task SDK's from Airflow 3.2
-        from airflow.sdk.exceptions import AirflowNotFoundException
-    except ImportError:  # pragma: no cover - Airflow 3.1
-        from airflow.exceptions import AirflowNotFoundException  # type: ignore[attr-defined]
-    return AirflowNotFoundException  # type: ignore[no-any-return]
+from taiex_dag_common import (
+    DEFAULT_ARGS,
+    TZ,
+    CronTriggerTimetable,
+    monitoring,
+    run_day,
+    run_step,
+    step_task,
+)
 
 
 def data_day() -> dt.date:
     """The day a run loads as of: its logical date in Taipei, or when it was due for a manual run
     without one. Never the clock: a rerun of last Monday's run loads as of last Monday."""
-    context = get_current_context()
-    when = context.get("logical_date") or context["dag_run"].run_after
-    return pendulum.instance(when).in_timezone(TZ).date()
-
-
-@contextlib.contextmanager
-def scratch_home() -> Iterator[Path]:
-    """A new empty folder for this task's TAIEX_HOME, removed when it ends: nothing a task leaves
-    on its worker's disk can reach another task (only the database is shared)."""
-    home = Path(tempfile.mkdtemp(prefix="taiex-task-"))
-    log.info("TAIEX_HOME for this task: %s (new, empty)", home)
-    try:
-        yield home
-    finally:
-        left = sum(1 for _ in home.rglob("*"))
-        shutil.rmtree(home, ignore_errors=True)
-        log.info("TAIEX_HOME %s removed (%d entries in it)", home, left)
-
-
-def run_step(name: str, *args: Any) -> Any:
-    """Run ``taiex.pipeline.<name>`` on the configured database, in a scratch TAIEX_HOME, and
-    return its small result."""
-    from taiex import pipeline
-    from taiex.settings import Settings
-
-    # The configured TAIEX_HOME still gives config.toml and, when TAIEX_REPORT_URL is unset, the
-    # report's folder: a one-machine deployment keeps its page where it was.
-    settings = Settings.from_env()
-    settings = settings.replace(db_url=db_url(), report_url=settings.report_location)
-    with scratch_home() as home:
-        ctx = pipeline.Context.open(settings.replace(home=home))
-        try:
-            result = getattr(pipeline, name)(ctx, *args)
-        finally:
-            ctx.close()
-    # The JSON that `taiex step` prints (dates as text), as a container task would push it.
-    return json.loads(json.dumps(result, default=str))
-
-
-def container_environment() -> dict[str, str]:
-    """The worker's settings as variables for a container (no TAIEX_HOME: the image has its own
-    scratch; no database URL: each mode hands that over its own secret way)."""
-    from taiex.settings import Settings
-
-    settings = Settings.from_env()
-    return settings.replace(report_url=settings.report_location).to_environ()
-
-
-def gpu_count() -> int:
-    """``TAIEX_AIRFLOW_GPUS`` as Docker counts them (-1: all); 0 when unset."""
-    return -1 if GPUS == "all" else int(GPUS or 0)
-
-
-def docker_step(task_id: str, command: tuple[str, ...]) -> XComArg:
-    """``taiex step <command>`` in the image under Docker, with no host folder mounted."""
-    from airflow.providers.docker.operators.docker import DockerOperator
-    from docker.types import DeviceRequest
-
-    class TaiexDockerOperator(DockerOperator):  # type: ignore[misc]
-        """Settings read when the task runs, on the worker (not when the DAG is parsed); the
-        database URL as a private variable, never rendered in the UI."""
-
-        def execute(self, context: Any) -> Any:
-            self.environment = container_environment()
-            self._private_environment = {"TAIEX_DB_URL": db_url()}
-            return super().execute(context)
-
-    gpus = gpu_count()
-    operator = TaiexDockerOperator(
-        task_id=task_id,
-        image=IMAGE,
-        entrypoint=["taiex"],
-        command=["step", *command],
-        user="50000",
-        network_mode=DOCKER_NETWORK,
-        device_requests=[DeviceRequest(count=gpus, capabilities=[["gpu"]])] if gpus else None,
-        mounts=[],
-        mount_tmp_dir=False,
-        auto_remove="success",
-        do_xcom_push=True,  # the last line of output: the step's JSON
-    )
-    return operator.output
-
-
-def kubernetes_step(task_id: str, command: tuple[str, ...]) -> XComArg:
-    """``taiex step <command>`` in the image, in a pod: the database URL from a Secret."""
-    from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
-    from airflow.providers.cncf.kubernetes.secret import Secret
-    from kubernetes.client import models as k8s
-
-    class TaiexPodOperator(KubernetesPodOperator):  # type: ignore[misc]
-        """Settings read when the task runs, on the worker (not when the DAG is parsed)."""
-
-        def execute(self, context: Any) -> Any:
-            self.env_vars = [
-                k8s.V1EnvVar(name=name, value=value)
-                for name, value in container_environment().items()
-            ]
-            return super().execute(context)
-
-    # The pod's XCom is the file /airflow/xcom/return.json; the step's JSON goes there and to the
-    # log. `set -e` makes a failed step fail the pod.
-    script = "set -e; taiex step {0} > /airflow/xcom/return.json; cat /airflow/xcom/return.json"
-    gpus = GPUS if GPUS != "all" else "1"  # Kubernetes has no "all": one GPU per pod
-    operator = TaiexPodOperator(
-        task_id=task_id,
-        name=f"taiex-{task_id.rsplit('.', 1)[-1].replace('_', '-')}",
-        namespace=K8S_NAMESPACE,
-        image=IMAGE,
-        cmds=["/bin/sh", "-c"],
-        arguments=[script.format(" ".join(command))],
-        secrets=[Secret("env", "TAIEX_DB_URL", K8S_SECRET, "TAIEX_DB_URL")],  # type: ignore[no-untyped-call]
-        container_resources=(
-            k8s.V1ResourceRequirements(limits={"nvidia.com/gpu": gpus}) if GPUS else None
-        ),
-        security_context=k8s.V1PodSecurityContext(run_as_user=50000, run_as_non_root=True),
-        do_xcom_push=True,
-        get_logs=True,
-        on_finish_action="delete_pod",
-    )
-    return operator.output
-
-
-def step_task(task_id: str, name: str, kind: str, *, container: bool) -> XComArg:
-    """A kind's model step for the run's data day: in the image when the kind runs there and a
-    container mode is on, else in the worker."""
-    command = (name, kind, "--day", "{{ taiex_data_day() }}")
-    if container and MODE == "docker":
-        return docker_step(task_id, command)
-    if container and MODE == "kubernetes":
-        return kubernetes_step(task_id, command)
-
-    def model_step() -> Any:
-        return run_step(name, kind, data_day())
-
-    return task(task_id=task_id)(model_step)()
+    return run_day()
 
 
 # Tasks return Any, not dict: a Mapping annotation makes TaskFlow push one XCom per key.
@@ -311,26 +76,6 @@ def process_models_predict_outputs() -> Any:
     return run_step("draw_outputs")
 
 
-@task.branch
-def branch(evaluation: Any, kind: str) -> str:
-    """Retrain the model when its evaluation says so, else pass."""
-    # A container task's XCom is the JSON line it printed; a Python task's is the dict itself.
-    result = json.loads(evaluation) if isinstance(evaluation, str) else evaluation
-    return f"monitoring.train_{kind}" if result["retrain"] else f"monitoring.{kind}_healthy"
-
-
-@task_group
-def monitoring() -> None:
-    """Per model: evaluate the champion on days it never saw, then retrain it or pass (a promoted
-    challenger stores its answer for tomorrow at once)."""
-    for spec in KINDS:
-        kind, container = spec.name, spec.in_container
-        evaluation = step_task(f"evaluate_{kind}", "evaluate", kind, container=container)
-        choice = branch.override(task_id=f"branch_{kind}")(evaluation, kind)
-        train = step_task(f"train_{kind}", "retrain", kind, container=container)
-        choice >> [train, EmptyOperator(task_id=f"{kind}_healthy")]
-
-
 @task(trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS)
 def refresh_report() -> Any:
     """The report again, with today's evaluations and trials. One of each pair of monitoring
@@ -346,7 +91,7 @@ def refresh_report() -> Any:
     catchup=False,  # a missed day is loaded by the next run: it asks for the months since
     max_active_runs=1,  # the steps share one database and its load lock
     # A TWSE block, or the load lock held by a `taiex` command, passes within minutes.
-    default_args={"retries": 2, "retry_delay": dt.timedelta(minutes=5)},
+    default_args=dict(DEFAULT_ARGS),
     user_defined_macros={"taiex_data_day": data_day},
     tags=["taiex"],
     doc_md=__doc__,
@@ -356,9 +101,12 @@ def taiex_daily() -> None:
     load_id = save_to_database(download_weighted_stock_price())  # type: ignore[arg-type]
     chain(
         merge_weighted_index(load_id),  # type: ignore[arg-type]
-        *(step_task(s.serve_task, "serve", s.name, container=s.in_container) for s in KINDS),
+        *(
+            step_task(s.serve_task, "serve", s.name, data_day, container=s.in_container)
+            for s in KINDS
+        ),
         process_models_predict_outputs(),
-        monitoring(),
+        monitoring(KINDS, data_day),
         refresh_report(),
     )
 

@@ -272,3 +272,37 @@ HOME_LINE = re.compile(r"TAIEX_HOME for this task: (\S+) \(new, empty\)")
 def task_homes(log: str) -> list[str]:
     """The scratch TAIEX_HOMEs a task's log names (the DAG's run_step logs each one)."""
     return HOME_LINE.findall(log)
+
+
+# ---------------------------------------------------------------- the pre-open round's world
+
+US_CLOSES = ROOT / "tests" / "data" / "us_closes.csv"  # real US closes, 1998-12 … 2024-12-31
+
+
+def store_real_days(url: str, first: str, last: str) -> int:
+    """Store the real TAIEX days from ``first`` to ``last`` (ISO dates, both included), as the
+    evening DAG would have loaded them; how many. The schema is made on an empty database."""
+    from decimal import Decimal
+
+    import pandas as pd
+
+    from taiex.source import DailyRow
+    from taiex.store import Store
+    from tests.series import real_history
+
+    history = real_history()
+    days = history[(history["date"] >= first) & (history["date"] <= last)]
+    rows = [
+        DailyRow(
+            pd.Timestamp(row.date).date(),
+            *(Decimal(f"{getattr(row, c):.2f}") for c in ("open", "high", "low", "close")),
+        )
+        for row in days.itertuples()
+    ]
+    store = Store(url)
+    try:
+        store.upgrade()
+        store.merge_rows(rows, source="test")
+    finally:
+        store.dispose()
+    return len(rows)

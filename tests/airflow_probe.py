@@ -2,14 +2,17 @@
 Airflow reads its configuration once, at import, and must not touch the caller's ~/airflow.
 
     python tests/airflow_probe.py describe          the parsed DAG as JSON
-    python tests/airflow_probe.py parse             import errors and the number of tasks
-    python tests/airflow_probe.py run YYYY-MM-DD    dag.test() for that day's 15:30 in Taipei
+    python tests/airflow_probe.py parse             import errors and each DAG's number of tasks
+    python tests/airflow_probe.py run YYYY-MM-DD [HH:MM]
+                                                    dag.test() for that day's 15:30 (or HH:MM)
+                                                    in Taipei
     python tests/airflow_probe.py db-url            the database URL the tasks would use
     python tests/airflow_probe.py branch            where the branches go for given XComs
     python tests/airflow_probe.py container-env     the variables a container task hands over
     python tests/airflow_probe.py skops-warnings    warnings of a classifier's save and load
 
-Each prints one line of JSON, the last line on stdout (Airflow logs there too).
+The DAG is TAIEX_PROBE_DAG's (default taiex_daily). Each prints one line of JSON, the last line
+on stdout (Airflow logs there too).
 """
 
 from __future__ import annotations
@@ -33,22 +36,31 @@ HEAVY = (
     "taiex.pipeline",
     "taiex.store",
 )
-DAG_ID = "taiex_daily"
+DAG_ID = os.environ.get("TAIEX_PROBE_DAG", "") or "taiex_daily"
 
 
-def load_dag() -> tuple[Any, dict[str, str]]:
+def load_bag() -> Any:
     try:
         from airflow.dag_processing.dagbag import DagBag
     except ImportError:  # Airflow 3.1
         from airflow.models.dagbag import DagBag
 
-    bag = DagBag(os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
+    folder = os.environ["AIRFLOW__CORE__DAGS_FOLDER"]
+    # As Airflow's dag-processor and task runner do: the DAG files import their shared module.
+    if folder not in sys.path:
+        sys.path.append(folder)
+    return DagBag(folder)
+
+
+def load_dag() -> tuple[Any, dict[str, str]]:
+    bag = load_bag()
     return bag.dags.get(DAG_ID), dict(bag.import_errors)
 
 
 def parse() -> dict[str, Any]:
-    dag, errors = load_dag()
-    return {"import_errors": errors, "tasks": len(dag.tasks) if dag else None}
+    bag = load_bag()
+    tasks = {dag_id: len(dag.tasks) for dag_id, dag in sorted(bag.dags.items())}
+    return {"import_errors": dict(bag.import_errors), "tasks": tasks}
 
 
 def describe() -> dict[str, Any]:
@@ -125,9 +137,10 @@ def container_env() -> dict[str, Any]:
     return dag_module().container_environment()  # type: ignore[no-any-return]
 
 
-def run(day: str) -> dict[str, Any]:
-    """dag.test() for ``day``'s 15:30 in Taipei, the clock moved there: the day a run loads as
-    of is its logical date, but a fetch is stamped with the real day, which must be that day."""
+def run(day: str, time_of_day: str = "15:30") -> dict[str, Any]:
+    """dag.test() for ``day``'s 15:30 (or ``time_of_day``) in Taipei, the clock moved there: the
+    day a run loads as of is its logical date, but a fetch is stamped with the real day, which
+    must be that day."""
     import pendulum
     import time_machine
     from airflow.models.taskinstance import TaskInstance
@@ -141,7 +154,7 @@ def run(day: str) -> dict[str, Any]:
     for task in dag.tasks:
         task.retries = 0  # a failure shows at once instead of waiting for the retry delay
     started = time.perf_counter()
-    logical = pendulum.parse(f"{day}T15:30:00", tz="Asia/Taipei")
+    logical = pendulum.parse(f"{day}T{time_of_day}:00", tz="Asia/Taipei")
     with time_machine.travel(logical.add(minutes=1)):
         run = dag.test(logical_date=logical)
     seconds = time.perf_counter() - started
@@ -167,10 +180,11 @@ def run(day: str) -> dict[str, Any]:
 
 
 def dag_module() -> Any:
+    """The module the DAG files share (the container tasks, the database URL, the branches)."""
     sys.path.insert(0, os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
-    import taiex_daily
+    import taiex_dag_common
 
-    return taiex_daily
+    return taiex_dag_common
 
 
 def db_url() -> dict[str, Any]:
@@ -180,9 +194,9 @@ def db_url() -> dict[str, Any]:
     except ImportError:  # Airflow 3.1: the Task SDK keeps it in its shared package
         from airflow.sdk._shared.secrets_masker import _secrets_masker
 
-    taiex_daily = dag_module()
+    common = dag_module()
     try:
-        url = taiex_daily.db_url()
+        url = common.db_url()
     except Exception as exc:
         return {"error": f"{type(exc).__name__}: {exc}"}
     return {"url": url, "logged": _secrets_masker().redact(url)}

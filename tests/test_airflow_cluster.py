@@ -1,4 +1,4 @@
-"""The DAG the way a deployment runs it: scheduler, dag-processor and api-server apart,
+"""The DAGs the way a deployment runs them: scheduler, dag-processor and api-server apart,
 LocalExecutor, PostgreSQL for Airflow's metadata and for taiex, a run triggered over REST.
 
 Nothing is shared between tasks but the database: each task logs the new, empty TAIEX_HOME it
@@ -17,9 +17,16 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from taiex.kinds import PREOPEN_KINDS
 from taiex.store import Store
-from taiex.store.testing import count
-from tests.airflow_cluster import AirflowCluster, postgres_database, task_homes
+from taiex.store.testing import count, rows
+from tests.airflow_cluster import (
+    US_CLOSES,
+    AirflowCluster,
+    postgres_database,
+    store_real_days,
+    task_homes,
+)
 from tests.conftest import FAST, SERVER_URLS
 from tests.series import TINY_CONFIG, synthetic_history
 from tests.twse_server import TwseServer
@@ -180,6 +187,115 @@ def test_a_day_under_a_real_scheduler(
     assert [p.name for p in taiex_home.iterdir()] == ["config.toml"]
 
 
+PREOPEN = "taiex_preopen"
+PREOPEN_SERVING = {spec.serve_task: "success" for spec in PREOPEN_KINDS}
+PREOPEN_MONITORED = {
+    **{
+        f"monitoring.{step}_{spec.name}": "success"
+        for spec in PREOPEN_KINDS
+        for step in ("evaluate", "branch")
+    },
+    **{f"monitoring.{spec.name}_healthy": "success" for spec in PREOPEN_KINDS},
+    **{f"monitoring.train_{spec.name}": "skipped" for spec in PREOPEN_KINDS},
+}
+PREOPEN_ROUND = {
+    **dict.fromkeys(
+        ["is_session_day", "download_overnight_closes", "night", "serve_or_fallback"], "success"
+    ),
+    **PREOPEN_SERVING,
+    "evening_answer_stands": "skipped",
+    "process_preopen_outputs": "success",
+    **PREOPEN_MONITORED,
+    "refresh_preopen_report": "success",
+}
+
+
+def preopen_counts(url: str) -> dict[str, int]:
+    store = Store(url)
+    found = {
+        "overnight_closes": count(store, "overnight_closes"),
+        "forecasts": len(rows(store, "forecasts", round="pre-open")),
+        "model_versions": count(store, "model_versions"),
+        "lstm_model_evaluate": len(rows(store, "lstm_model_evaluate", round="pre-open")),
+        "weighted_index": count(store, "weighted_index"),
+    }
+    store.dispose()
+    return found
+
+
+@pytest.mark.realdata
+def test_preopen_rounds_under_a_real_scheduler(tmp_path: Path, databases: tuple[str, str]) -> None:
+    """The pre-open DAG on the real TAIEX days up to 2024-12-31 (as the evening DAG left them)
+    and the real US closes of tests/data (a csv: source, no network): the round of 2025-01-02
+    serves; 2025-01-01 is a holiday (nothing runs); the round of 2025-01-03 needs the US close
+    of 2025-01-02, which the file lacks: it falls back, its serving tasks skipped, and succeeds."""
+    metadata_url, taiex_url = databases
+    stored = store_real_days(taiex_url, "2023-01-01", "2024-12-31")
+    taiex_home = tmp_path / "taiex-home"  # config.toml only: the tasks work in scratch homes
+    taiex_home.mkdir()
+    (taiex_home / "config.toml").write_text(TINY_CONFIG, encoding="utf-8")
+    env = {
+        **HEALTHY,
+        "TAIEX_HOME": str(taiex_home),
+        "TAIEX_REPORT_URL": str(tmp_path / "site"),
+        "TAIEX_OVERNIGHT_SOURCE": f"csv:{US_CLOSES}",
+        "AIRFLOW_CONN_TAIEX_DB": connection_uri(taiex_url),
+    }
+    with AirflowCluster.start(tmp_path / "airflow", metadata_url, env) as cluster:
+        cluster.wait_for_dag(PREOPEN)
+        # 07:30 in Taipei is 23:30 UTC the day before. Runs wait for each other (one at a time).
+        served = cluster.trigger(PREOPEN, "2025-01-01T23:30:00Z")
+        holiday = cluster.trigger(PREOPEN, "2024-12-31T23:30:00Z")
+        for run_id, expected in ((served, PREOPEN_ROUND), (holiday, None)):
+            run = cluster.wait(PREOPEN, run_id)
+            states = cluster.task_states(PREOPEN, run_id)
+            assert run["state"] == "success", (
+                states,
+                _failed_logs(cluster, run_id, states, PREOPEN),
+            )
+            if expected is None:  # not an XTAI session: every task but the check skipped
+                expected = {**dict.fromkeys(PREOPEN_ROUND, "skipped"), "is_session_day": "success"}
+            assert states == expected
+        log = cluster.task_log(PREOPEN, holiday, "is_session_day")
+        assert "2025-01-01 is not an XTAI session" in log
+        after_round = preopen_counts(taiex_url)
+        assert after_round == {
+            "overnight_closes": 8548,  # the whole file
+            "forecasts": 5 * len(PREOPEN_KINDS),  # each pre-open kind's next 5 opens
+            "model_versions": len(PREOPEN_KINDS),  # each one's first model
+            "lstm_model_evaluate": len(PREOPEN_KINDS),
+            "weighted_index": stored,
+        }
+
+        # Cleared, the round's steps run again and store nothing new.
+        again = ["download_overnight_closes", "night", *PREOPEN_SERVING]
+        cluster.clear(PREOPEN, served, again)
+        assert cluster.wait(PREOPEN, served)["state"] == "success"
+        assert preopen_counts(taiex_url) == after_round
+
+        # The evening DAG stores 2025-01-02; the file has no US close of that day.
+        store_real_days(taiex_url, "2025-01-02", "2025-01-02")
+        fallback = cluster.trigger(PREOPEN, "2025-01-02T23:30:00Z")
+        run = cluster.wait(PREOPEN, fallback)
+        states = cluster.task_states(PREOPEN, fallback)
+        assert run["state"] == "success", (states, _failed_logs(cluster, fallback, states, PREOPEN))
+        assert states == {
+            **PREOPEN_ROUND,
+            **dict.fromkeys(PREOPEN_SERVING, "skipped"),
+            "evening_answer_stands": "success",
+        }
+        log = cluster.task_log(PREOPEN, fallback, "serve_or_fallback")
+        assert "the pre-open round of 2025-01-03 falls back" in log
+        assert "no ^GSPC close for the US session of 2025-01-02" in log
+        assert "The evening's answer stands" in log
+        # Nothing served; monitoring ran on the new day.
+        assert preopen_counts(taiex_url) == {
+            **after_round,
+            "lstm_model_evaluate": 2 * len(PREOPEN_KINDS),
+            "weighted_index": stored + 1,
+        }
+
+
 def _homes(cluster: AirflowCluster, run_id: str, tries: dict[str, Any]) -> dict[str, str]:
     homes = {}
     for task in STEP_TASKS:
@@ -190,12 +306,14 @@ def _homes(cluster: AirflowCluster, run_id: str, tries: dict[str, Any]) -> dict[
     return homes
 
 
-def _failed_logs(cluster: AirflowCluster, run_id: str, states: dict[str, Any]) -> str:
+def _failed_logs(
+    cluster: AirflowCluster, run_id: str, states: dict[str, Any], dag_id: str = DAG_ID
+) -> str:
     logs = []
     for task, state in states.items():
         if state == "failed":
             try:
-                logs.append(f"--- {task}\n{cluster.task_log(DAG_ID, run_id, task)[-4000:]}")
+                logs.append(f"--- {task}\n{cluster.task_log(dag_id, run_id, task)[-4000:]}")
             except OSError as exc:
                 logs.append(f"--- {task}: {exc}")
     return "\n".join(logs)

@@ -1,4 +1,4 @@
-"""The Airflow DAG (dags/taiex_daily.py) with real Airflow, no scheduler.
+"""The Airflow DAGs (dags/taiex_daily.py, dags/taiex_preopen.py) with real Airflow, no scheduler.
 
 Airflow reads its configuration once, at import, so everything Airflow runs in a subprocess
 (tests/airflow_probe.py) with a temporary AIRFLOW_HOME and its own SQLite metadata database;
@@ -21,9 +21,11 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from taiex.kinds import PREOPEN_KINDS
 from taiex.models.registry import Registry
 from taiex.store import Store
 from taiex.store.testing import rows
+from tests.airflow_cluster import US_CLOSES, free_port, store_real_days
 from tests.conftest import FAST
 from tests.series import TINY_CONFIG, synthetic_history
 from tests.twse_server import TwseServer
@@ -145,7 +147,10 @@ def test_the_slim_install_parses_the_dag(airflow_home: Path, mode: str) -> None:
         pytest.importorskip("airflow.providers.cncf.kubernetes", reason="no cncf provider")
     env = airflow_env(airflow_home, TAIEX_AIRFLOW_MODE=mode, TAIEX_PROBE_BLOCK=SLIM)
     found = probe(env, "parse")
-    assert found == {"import_errors": {}, "tasks": 15}
+    assert found == {
+        "import_errors": {},  # both DAG files, and their shared module is no DAG file
+        "tasks": {"taiex_daily": 15, "taiex_preopen": len(PREOPEN_TASKS)},
+    }
 
 
 def test_dag_parses_with_the_specified_shape(airflow_home: Path) -> None:
@@ -560,3 +565,196 @@ def test_the_docker_mode_on_a_real_engine(
         assert [v["decision"] for v in lstm] == ["initial", decision]
         # The containers trained with the worker's tiny settings, not the image's defaults.
         assert all(p["hidden_size"] == 4 for p in params), params
+
+
+# ---------------------------------------------------------------- the pre-open DAG
+
+PREOPEN = "taiex_preopen"
+PREOPEN_LINE = ["is_session_day", "download_overnight_closes", "night", "serve_or_fallback"]
+PREOPEN_SERVING = [spec.serve_task for spec in PREOPEN_KINDS]
+FALLBACK = "evening_answer_stands"
+PREOPEN_OUTPUTS = "process_preopen_outputs"
+PREOPEN_MONITORING = [
+    f"monitoring.{step}_{spec.name}"
+    for spec in PREOPEN_KINDS
+    for step in ("evaluate", "branch", "train")
+] + [f"monitoring.{spec.name}_healthy" for spec in PREOPEN_KINDS]
+PREOPEN_JOIN = "refresh_preopen_report"
+PREOPEN_TASKS = [
+    *PREOPEN_LINE,
+    *PREOPEN_SERVING,
+    FALLBACK,
+    PREOPEN_OUTPUTS,
+    *PREOPEN_MONITORING,
+    PREOPEN_JOIN,
+]
+
+
+def test_the_preopen_dag_has_the_specified_shape(airflow_home: Path) -> None:
+    found = probe(airflow_env(airflow_home, TAIEX_PROBE_DAG=PREOPEN), "describe")
+    assert found["import_errors"] == {}
+    assert found["heavy_modules"] == []
+    assert found["dag"] == {
+        "schedule": "30 7 * * 1-5",  # TAIEX_PREOPEN_TIME's default; is_session_day skips holidays
+        "timetable": "CronTriggerTimetable",
+        "timezone": "Asia/Taipei",
+        "catchup": False,
+        "max_active_runs": 1,
+        "retries": 2,
+        "retry_delay": 300.0,
+    }
+    tasks = found["tasks"]
+    assert sorted(tasks) == sorted(PREOPEN_TASKS)
+    assert tasks["is_session_day"]["type"] == "_ShortCircuitDecoratedOperator"
+    assert tasks["is_session_day"]["upstream"] == []
+    for before, after in itertools.pairwise(PREOPEN_LINE):
+        assert tasks[before]["downstream"] == [after]
+    # The branch serves each pre-open kind, one after the other, or lets the evening's stand.
+    assert tasks["serve_or_fallback"]["type"] == "_BranchPythonDecoratedOperator"
+    assert tasks["serve_or_fallback"]["downstream"] == sorted([FALLBACK, PREOPEN_SERVING[0]])
+    for before, after in itertools.pairwise([*PREOPEN_SERVING, PREOPEN_OUTPUTS]):
+        assert tasks[before]["downstream"] == [after]
+    assert tasks[FALLBACK]["type"] == "EmptyOperator"
+    assert tasks[PREOPEN_OUTPUTS]["upstream"] == sorted([FALLBACK, PREOPEN_SERVING[-1]])
+    assert tasks[PREOPEN_OUTPUTS]["downstream"] == sorted(
+        f"monitoring.evaluate_{spec.name}" for spec in PREOPEN_KINDS
+    )
+    for spec in PREOPEN_KINDS:
+        kind = spec.name
+        assert tasks[f"monitoring.evaluate_{kind}"]["downstream"] == [f"monitoring.branch_{kind}"]
+        assert tasks[f"monitoring.branch_{kind}"]["downstream"] == [
+            f"monitoring.{kind}_healthy",
+            f"monitoring.train_{kind}",
+        ]
+    assert tasks[PREOPEN_JOIN]["upstream"] == sorted(
+        f"monitoring.{name}"
+        for spec in PREOPEN_KINDS
+        for name in (f"{spec.name}_healthy", f"train_{spec.name}")
+    )
+    joins = {PREOPEN_OUTPUTS, PREOPEN_JOIN}
+    for task_id, task in tasks.items():
+        assert (task["retries"], task["retry_delay"]) == (2, 300.0)
+        rule = "none_failed_min_one_success" if task_id in joins else "all_success"
+        assert task["trigger_rule"] == rule, task_id
+        assert task["type"] != "TaiexDockerOperator"  # local mode: all in the worker
+
+
+@pytest.mark.parametrize(
+    ("preopen_time", "schedule"),
+    [("08:15", "15 8 * * 1-5"), ("09:30", "error: TAIEX_PREOPEN_TIME='09:30'")],
+)
+def test_taiex_preopen_time_sets_the_schedule(
+    airflow_home: Path, preopen_time: str, schedule: str
+) -> None:
+    env = airflow_env(airflow_home, TAIEX_PROBE_DAG=PREOPEN, TAIEX_PREOPEN_TIME=preopen_time)
+    found = probe(env, "describe")
+    if schedule.startswith("error: "):
+        (error,) = found["import_errors"].values()
+        assert schedule.removeprefix("error: ") in error and "before TAIEX's 09:00 open" in error
+    else:
+        assert found["import_errors"] == {}
+        assert found["dag"]["schedule"] == schedule
+
+
+def test_the_preopen_dag_runs_its_kinds_in_the_image_in_docker_mode(airflow_home: Path) -> None:
+    env = airflow_env(
+        airflow_home,
+        TAIEX_PROBE_DAG=PREOPEN,
+        TAIEX_AIRFLOW_MODE="docker",
+        TAIEX_AIRFLOW_IMAGE="taiex:test",
+        TAIEX_DB_URL="postgresql+psycopg://taiex:pw@db.example:5432/taiex",
+    )
+    found = probe(env, "describe")
+    assert found["import_errors"] == {}
+    assert found["heavy_modules"] == []
+    tasks = found["tasks"]
+    in_image = {}
+    for spec in PREOPEN_KINDS:
+        if spec.in_container:
+            for task_id, step in (
+                (spec.serve_task, "serve"),
+                (f"monitoring.evaluate_{spec.name}", "evaluate"),
+                (f"monitoring.train_{spec.name}", "retrain"),
+            ):
+                # The model steps use the stored days up to the eve of the session.
+                in_image[task_id] = ["step", step, spec.name, "--day", "{{ taiex_data_day() }}"]
+    for task_id, command in in_image.items():
+        task = tasks[task_id]
+        assert task["type"] == "TaiexDockerOperator"
+        assert (task["image"], task["command"], task["environment"]) == ("taiex:test", command, {})
+    # The round's own steps (the US closes, the night, the branches, the report) run in the
+    # worker: they need no model library.
+    assert {tasks[t]["type"] for t in set(tasks) - set(in_image)} == {
+        "_ShortCircuitDecoratedOperator",
+        "_PythonDecoratedOperator",
+        "_BranchPythonDecoratedOperator",
+        "EmptyOperator",
+    }
+
+
+def step(*args: str) -> tuple[int, Any, str]:
+    """``taiex step ...`` through Typer's runner: its exit code, its JSON line, its errors."""
+    from typer.testing import CliRunner
+
+    from taiex.cli import app
+
+    result = CliRunner().invoke(app, ["step", *args])
+    lines = result.stdout.strip().splitlines()
+    return result.exit_code, json.loads(lines[-1]) if result.exit_code == 0 else None, result.stderr
+
+
+@pytest.mark.realdata
+def test_the_steps_of_the_preopen_dag_rerun_to_the_same_answer(
+    tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``taiex step overnight`` and ``taiex step night`` for a session, twice: the same answer,
+    nothing stored twice; each reason for a fallback, said."""
+    url = f"sqlite:///{tmp_path / 'taiex.db'}"
+    store_real_days(url, "2024-10-01", "2024-12-31")
+    monkeypatch.setenv("TAIEX_DB_URL", url)
+    monkeypatch.setenv("TAIEX_OVERNIGHT_SOURCE", f"csv:{US_CLOSES}")
+    source = f"csv:{US_CLOSES}"
+    for inserted in (8548, 0):  # the whole file, then nothing new
+        assert step("overnight", "--session", "2025-01-02") == (
+            0,
+            {
+                "source": source,
+                "through": "2025-01-01",
+                "inserted": inserted,
+                "updated": 0,
+                "error": None,
+            },
+            "",
+        )
+    for _ in range(2):
+        code, night, err = step("night", "--session", "2025-01-02")
+        assert code == 0, err
+        assert night["origin"] == "2024-12-31" and night["fallback"] is None
+        assert night["issued_at"] == "2025-01-02T07:30:00+08:00"
+        assert (night["night"]["base"], night["night"]["last"]) == ("2024-12-30", "2024-12-31")
+        assert all(move is not None for move in night["night"]["moves"].values())
+    # The evening's data of 2025-01-02 is missing: the round of 2025-01-03 falls back.
+    code, night, err = step("night", "--session", "2025-01-03")
+    assert code == 0, err
+    assert night["origin"] == "2024-12-31"
+    assert night["fallback"].startswith("the last stored TAIEX day is 2024-12-31, not the session")
+    # Stored, the night of 2025-01-02 needs a US close the file lacks: the round falls back,
+    # saying why, and why the download failed when it did.
+    store_real_days(url, "2025-01-02", "2025-01-02")
+    code, night, err = step("night", "--session", "2025-01-03", "--update-error", "HTTP 503")
+    assert code == 0, err
+    assert night["origin"] == "2025-01-02"
+    assert night["fallback"].startswith("no ^GSPC close for the US session of 2025-01-02")
+    assert night["fallback"].endswith("(the update failed: HTTP 503)")
+    # A source that fails (nothing listens on the port): said, nothing stored; with --strict (a
+    # scheduler's try that can be retried), a failure.
+    closed = f"http://127.0.0.1:{free_port()}/closes.csv"
+    monkeypatch.setenv("TAIEX_OVERNIGHT_SOURCE", f"csv:{closed}")
+    code, update, err = step("overnight", "--session", "2025-01-03")
+    assert code == 0, err
+    assert update["inserted"] == 0 and closed in update["error"]
+    code, _, err = step("overnight", "--session", "2025-01-03", "--strict")
+    assert code == 1 and closed in err
+    # A holiday has no round.
+    code, _, err = step("night", "--session", "2025-01-01")
+    assert code == 1 and "2025-01-01 is not an XTAI session" in err

@@ -262,3 +262,74 @@ def night_summary(night: Night, frame: pd.DataFrame, symbols: tuple[str, ...]) -
         "quiet": night.quiet,
         "moves": moves,
     }
+
+
+# ---------------------------------------------------------------- the DAG's steps (taiex step)
+
+# The DAG ``taiex_preopen`` runs the round as separate tasks that share only the database: each
+# step below is one task's work for the round of one XTAI session (the run's day), reruns to the
+# same result for that session, and returns what ``taiex step`` prints as one line of JSON.
+
+
+def session_round(ctx: Context, session: dt.date) -> RoundTime:
+    """The round for the XTAI session ``session``, issued at the configured pre-open time on
+    that day; InputError when ``session`` is not a session."""
+    from taiex.calendar import sessions_between
+
+    if sessions_between(session, session) != [session]:
+        raise InputError(f"{session} is not an XTAI session: it has no pre-open round")
+    return RoundTime(session, round_time(session, ctx.settings.preopen))
+
+
+def overnight_step(ctx: Context, session: dt.date, *, strict: bool = False) -> OvernightUpdate:
+    """Fetch and store the US closes the round for ``session`` may know (published by its
+    issue time): one transaction, idempotent (a close stored again is the same row). A source
+    that fails leaves what is stored and says why (the night then falls back), unless ``strict``:
+    then it raises, so that a scheduler retries it. InputError when the round is off."""
+    when = session_round(ctx, session)
+    if strict:
+        return update_overnight_data(ctx, when.issued_at)
+    return _overnight(ctx, when.issued_at)
+
+
+class NightStep(TypedDict):
+    """``taiex step night``'s JSON: the round, its origin, its night, and whether it falls back
+    to the evening's answer (why, or None: each pre-open kind serves)."""
+
+    round: str
+    session: str
+    issued_at: str
+    origin: str
+    night: NightSummary
+    fallback: str | None
+
+
+def night_step(ctx: Context, session: dt.date, update_error: str | None = None) -> NightStep:
+    """The origin and the night of the round for ``session`` from the stored TAIEX days and US
+    closes, and whether the round falls back to the evening's answer (a close it may know is not
+    stored, or the evening's data is missing); ``update_error``, why the download failed, is
+    added to a fallback's reason. Reads only: a rerun gives the same answer while nothing new is
+    stored."""
+    when = session_round(ctx, session)
+    origin = origin_of(ctx, session)
+    nights = nights_of_history(ctx, ctx.history(origin))
+    overnight: OvernightUpdate = {
+        "source": ctx.settings.overnight_source,
+        "through": "",
+        "inserted": 0,
+        "updated": 0,
+        "error": update_error,
+    }
+    fallback = _fallback(nights.problem, when, origin, overnight)
+    if fallback is not None:
+        log.warning(
+            "the pre-open round of %s falls back to the evening's answer: %s", session, fallback
+        )
+    return {
+        "round": "pre-open",
+        "session": session.isoformat(),
+        "issued_at": when.issued_at.isoformat(),
+        "origin": origin.isoformat(),
+        "night": night_summary(nights.night, nights.frame, ctx.settings.symbols),
+        "fallback": fallback,
+    }

@@ -1,15 +1,25 @@
-"""``taiex step``: one step of the daily job, its result printed as one line of JSON (what
-Airflow's container tasks run)."""
+"""``taiex step``: one step of the daily job or of the pre-open round, its result printed as one
+line of JSON (what the Airflow DAGs' container tasks run)."""
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
 from collections.abc import Callable
 from typing import Annotated
 
 import typer
 
 from taiex import console
-from taiex.commands.common import AsOf, DayOption, KindArg, context, day_of, parse_month
+from taiex.commands.common import (
+    AsOf,
+    DayOption,
+    KindArg,
+    context,
+    day_of,
+    not_future,
+    parse_month,
+)
 
 app = typer.Typer(
     help="Run one step of the daily job and print its result as one line of JSON "
@@ -104,3 +114,56 @@ def step_retrain(kind: KindArg, day: DayOption = None) -> None:
     from taiex.pipeline import retrain
 
     _step(retrain, kind, day_of(day))
+
+
+SessionOption = Annotated[
+    dt.datetime,
+    typer.Option(
+        "--session",
+        formats=["%Y-%m-%d"],
+        help="The XTAI session whose pre-open round this is (the DAG run's day, Taipei).",
+        callback=not_future,
+    ),
+]
+
+
+@app.command("overnight")
+def step_overnight(
+    session: SessionOption,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict",
+            help="Fail when the source fails (for a retry) instead of printing why with "
+            "nothing new stored.",
+        ),
+    ] = False,
+) -> None:
+    """Fetch and store the US closes the pre-open round of the session may know; prints what
+    was stored (or why the source failed). Fails when TAIEX_OVERNIGHT_SOURCE=none.
+
+    Example: taiex step overnight --session 2026-08-19
+    """
+    from taiex.preopen_run import overnight_step
+
+    _step(functools.partial(overnight_step, strict=strict), session.date())
+
+
+@app.command("night")
+def step_night(
+    session: SessionOption,
+    update_error: Annotated[
+        str | None,
+        typer.Option(
+            "--update-error", help="Why the download of US closes failed (for the reason)."
+        ),
+    ] = None,
+) -> None:
+    """The origin and the night of the pre-open round of the session, and whether it falls back
+    to the evening's answer (a close it may know is not stored); prints them.
+
+    Example: taiex step night --session 2026-08-19
+    """
+    from taiex.preopen_run import night_step
+
+    _step(night_step, session.date(), update_error)
