@@ -128,10 +128,16 @@ class Data:
         return self.moves[list(SYMBOLS)].to_numpy()
 
 
-def load(csv: Path, us_csv: Path) -> Data:
+def read_history(csv: Path) -> pd.DataFrame:
+    """The TAIEX history up to :data:`LAST_DAY` (the pre-open benches read nothing after it)."""
     history = pd.read_csv(csv, parse_dates=["date"])
-    history = history[history["date"] <= pd.Timestamp(LAST_DAY)].reset_index(drop=True)
-    prices = check_history(history)
+    return history[history["date"] <= pd.Timestamp(LAST_DAY)].reset_index(drop=True)
+
+
+def read_moves(history: pd.DataFrame, us_csv: Path) -> pd.DataFrame:
+    """The night's moves after every day of ``history`` (``night_moves_frame``: date, the
+    symbols, quiet, sessions) from the US closes up to :data:`LAST_DAY`; NaN before
+    :data:`FIRST_NIGHT`."""
     us = pd.read_csv(us_csv, parse_dates=["date"])
     us = us[us["date"] <= pd.Timestamp(LAST_DAY)]
     closes = {
@@ -139,13 +145,20 @@ def load(csv: Path, us_csv: Path) -> Data:
         for symbol, rows in us.groupby("symbol")
     }
     days = list(history["date"].dt.date)
-    n = len(days)
     # The same question as the live round, through the product's function: which closes are
     # usable at 07:30 on the next session.
     moves = night_moves_frame(days, closes, SYMBOLS)
     early = moves["date"] < pd.Timestamp(FIRST_NIGHT)
     moves.loc[early, list(SYMBOLS)] = np.nan
     moves.loc[early, ["quiet", "sessions"]] = [False, 0]
+    return moves
+
+
+def load(csv: Path, us_csv: Path) -> Data:
+    history = read_history(csv)
+    prices = check_history(history)
+    moves = read_moves(history, us_csv)
+    n = len(history)
     years = history["date"].dt.year.to_numpy()
     round_year = np.zeros(n, dtype=int)
     round_year[:-1] = years[1:]

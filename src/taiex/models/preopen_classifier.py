@@ -1,0 +1,236 @@
+"""The pre-open round's entry signal: the evening question, asked knowing the night's US moves.
+
+The evening classifier (:mod:`taiex.models.classifier`) answers for day t, after TAIEX's close:
+P(close[t+1] > MA20[t]). The pre-open round (issue 21), issued at 07:30 Taipei before session
+t + 1, asks the same question and also knows the night's log moves of four US closes
+(:mod:`taiex.overnight`: ``^GSPC, ^IXIC, ^SOX, TSM``). Its history is the TAIEX frame with the
+night columns of :func:`taiex.overnight.with_nights` (the night after each day; NaN unknown).
+
+Features of day t: the evening's six (:data:`taiex.features.FEATURE_COLUMNS`), the night's moves,
+and ``intra``, log(close[t] / open[t]), TAIEX's own session. Why ``intra``: the US
+close-to-close move of the night includes what US futures did during TAIEX's session, which
+close[t] has already priced; beside ``intra`` the night's coefficients can measure the news TAIEX
+has not seen (the pre-open forecaster, :mod:`taiex.models.preopen`, found the same). The night's
+^SOX move less the day's return, which issue 21 suggests, is the same linear span. Chosen on the
+tuning years 2018-2020 only (``bench/preopen_signal.py``; BENCHMARKS.md, "The pre-open signal").
+
+Method: the evening tournament (:mod:`taiex.models.tournament`, the same candidates and
+time-series CV) on these features, over the days whose night is known (from 2016-06-27, where
+the stored US closes start); the winner is refit on all of them. This class is the evening
+classifier with other features: signal, metadata and the artifact (a skops payload loaded
+trusting only :data:`~taiex.models.candidates.TRUSTED_TYPES`) are the evening's code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, Self
+
+import numpy as np
+import pandas as pd
+
+from taiex.errors import ArtifactError, DataError, InputError
+from taiex.features import FEATURE_COLUMNS, classifier_features, entry_labels
+from taiex.kinds.protocols import Signal
+from taiex.models import artifact
+from taiex.models.candidates import candidate_pipeline
+from taiex.models.classifier import (
+    EntrySignalClassifier,
+    _load_model,
+    _table_from_records,
+    _warn_on_version_change,
+)
+from taiex.models.classifier_config import ClassifierConfig
+from taiex.models.preopen import SYMBOLS
+from taiex.models.tournament import TrainingSet, run_tournament
+from taiex.overnight import MissingCloseError, night_column, nights_of
+
+__all__ = ["INTRA", "PreopenClassifierConfig", "PreopenSignalClassifier", "preopen_features"]
+
+logger = logging.getLogger(__name__)
+
+INTRA = "intra"  # log(close[t] / open[t])
+
+
+@dataclass(frozen=True)
+class PreopenClassifierConfig(ClassifierConfig):
+    """The evening tournament's settings (:class:`ClassifierConfig`: candidates, grids, CV,
+    ``threshold``, ``min_train_days``, counted in days with a known night) and ``symbols``, the
+    night's moves read from the history, in this order."""
+
+    symbols: tuple[str, ...] = SYMBOLS
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.symbols or not all(isinstance(s, str) and s for s in self.symbols):
+            raise InputError(f"symbols must be a non-empty list of names, got {self.symbols!r}")
+        if len(set(self.symbols)) != len(self.symbols):
+            raise InputError(f"symbols are listed twice: {self.symbols}")
+
+    def to_dict(self) -> dict[str, object]:
+        values = super().to_dict()
+        values["symbols"] = list(self.symbols)
+        return values
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, object]) -> Self:
+        known = dict(values)
+        symbols = known.get("symbols", SYMBOLS)
+        # A bare string would split into characters: name it instead.
+        if isinstance(symbols, str) or not isinstance(symbols, list | tuple):
+            raise InputError(f"symbols must be a list of names, got {symbols!r}")
+        known["symbols"] = tuple(symbols)
+        return super().from_dict(known)
+
+
+def feature_names(symbols: tuple[str, ...]) -> list[str]:
+    """The columns of :func:`preopen_features`, in order."""
+    return [*FEATURE_COLUMNS, *(night_column(s) for s in symbols), INTRA]
+
+
+def preopen_features(history: pd.DataFrame, symbols: tuple[str, ...]) -> pd.DataFrame:
+    """The features of every day (:func:`feature_names`): NaN where MA20 or the night is unknown.
+
+    Day t reads days <= t and the night after t only. ``DataError`` when the history lacks a
+    symbol's night column."""
+    evening = classifier_features(history)  # checks the history
+    nights = nights_of(history, symbols)
+    frame = evening.copy()
+    for symbol in symbols:
+        frame[night_column(symbol)] = nights[symbol].to_numpy()
+    prices = history[["open", "close"]].to_numpy(dtype=float)
+    frame[INTRA] = np.log(prices[:, 1] / prices[:, 0])
+    return frame.loc[:, feature_names(symbols)]
+
+
+def preopen_training_set(history: pd.DataFrame, config: PreopenClassifierConfig) -> TrainingSet:
+    """Every labelled day of ``history`` with its features and a known night."""
+    features = preopen_features(history, config.symbols)
+    labels = entry_labels(history)
+    usable = features.notna().all(axis=1) & labels.notna()
+    n_days = int(usable.sum())
+    if n_days < config.min_train_days:
+        raise DataError(
+            f"history too short to train the pre-open classifier: {n_days} labelled days with "
+            f"a known night (needs {config.min_train_days}, plus 20 days for the first MA20)"
+        )
+    # Both classes in every CV fold are checked by the tournament, naming the fold.
+    return TrainingSet(
+        features=features.loc[usable].reset_index(drop=True),
+        labels=labels[usable].to_numpy(dtype=np.int64),
+        dates=pd.DatetimeIndex(history.loc[usable, "date"]),
+    )
+
+
+class PreopenSignalClassifier(EntrySignalClassifier):
+    """Says, before session t + 1 opens and knowing the night, whether it is a day to enter.
+
+    ``fit(history)`` runs the evening tournament on the labelled days of ``history`` whose night
+    is known (others are skipped) and refits the winner on all of them. Learned state as the
+    evening classifier's; ``train_start_`` and ``train_end_`` are the first and last such day.
+    """
+
+    kind: ClassVar[str] = "preopen-classifier"
+    config: PreopenClassifierConfig
+
+    def __init__(self, config: PreopenClassifierConfig = PreopenClassifierConfig()) -> None:
+        if not isinstance(config, PreopenClassifierConfig):
+            raise InputError(
+                "a pre-open classifier takes a PreopenClassifierConfig, got "
+                f"{type(config).__name__}"
+            )
+        self.config = config
+
+    def fit(self, history: pd.DataFrame) -> Self:
+        data = preopen_training_set(history, self.config)
+        table = run_tournament(data, self.config)
+        best = table.iloc[0]
+        if math.isnan(best["cv_auc_mean"]):
+            raise DataError("no pre-open classifier candidate could be fitted on this history")
+        winner, params = str(best["candidate"]), dict(best["params"])
+        model = candidate_pipeline(winner, params, seed=self.config.seed)
+        self.model_ = model.fit(data.features, data.labels)
+        self.winner_, self.winner_params_, self.table_ = winner, params, table
+        self.train_start_: dt.date = data.dates[0].date()
+        self.train_end_: dt.date = data.dates[-1].date()
+        self.n_train_days_ = len(data.labels)
+        self._payload: bytes | None = None
+        logger.info(
+            "pre-open classifier: %s %s won with CV AUC %.4f over %d days %s..%s",
+            winner,
+            params,
+            best["cv_auc_mean"],
+            self.n_train_days_,
+            self.train_start_,
+            self.train_end_,
+        )
+        return self
+
+    def predict_proba(self, history: pd.DataFrame) -> pd.Series:
+        """P(close[t+1] > MA20[t]) of every day t of ``history`` with features and a known
+        night, indexed by date."""
+        self._check_fitted()
+        features = preopen_features(history, self.config.symbols)
+        usable = features.notna().all(axis=1)
+        index = pd.DatetimeIndex(history.loc[usable, "date"], name="date")
+        if not usable.any():
+            return pd.Series([], index=index, dtype=float, name="probability")
+        probability = self.model_.predict_proba(features.loc[usable])[:, 1]
+        return pd.Series(probability, index=index, name="probability")
+
+    def signal(self, history: pd.DataFrame) -> Signal:
+        """The signal for the session after the last day of ``history``, from that day and the
+        night after it; :class:`~taiex.overnight.MissingCloseError` naming the day when a move
+        of that night is unknown (the round then falls back to the evening signal)."""
+        self._check_fitted()
+        if history.empty:
+            raise DataError("no history to base a signal on")
+        last = nights_of(history.tail(1), self.config.symbols)
+        unknown = [s for s in self.config.symbols if math.isnan(float(last[s].iloc[0]))]
+        if unknown:
+            day = pd.Timestamp(last["date"].iloc[0]).date()
+            raise MissingCloseError(
+                f"the night after {day} has no move of {', '.join(unknown)}: the pre-open signal "
+                "needs every symbol's move"
+            )
+        return super().signal(history)
+
+    def _description(self) -> dict[str, object]:
+        return {**super()._description(), "features": feature_names(self.config.symbols)}
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Self:
+        """Rebuild a fitted classifier from ``to_bytes`` output; ``ArtifactError`` if it is bad.
+
+        The evening's, with this kind's config."""
+        header, payload = artifact.unpack(data, cls.kind)
+        _warn_on_version_change(header["libraries"].get("scikit-learn"))
+        model = _load_model(payload)
+        meta: dict[str, Any] = header["metadata"]  # JSON: what does not fit raises below
+        try:
+            classifier = cls(PreopenClassifierConfig.from_dict(meta["config"]))
+            classifier.model_ = model
+            classifier.winner_ = str(meta["winner"])
+            classifier.winner_params_ = dict(meta["winner_params"])
+            classifier.table_ = _table_from_records(meta["table"])
+            classifier.train_start_ = dt.date.fromisoformat(meta["train_start"])
+            classifier.train_end_ = dt.date.fromisoformat(meta["train_end"])
+            classifier.n_train_days_ = int(meta["n_train_days"])
+            _check_features(meta.get("features"), classifier.config.symbols)
+        except (KeyError, TypeError, ValueError, InputError) as exc:
+            raise ArtifactError(
+                f"pre-open classifier artifact header is incomplete or invalid: {exc!r}"
+            ) from exc
+        classifier._payload = payload
+        return classifier
+
+
+def _check_features(saved: object, symbols: tuple[str, ...]) -> None:
+    # The pipeline was fitted on these columns in this order: a header that names others was
+    # written by a version whose features this one does not compute.
+    if saved != feature_names(symbols):
+        raise ValueError(f"features {saved!r} are not this version's {feature_names(symbols)}")
