@@ -278,6 +278,15 @@ def with_nights(history: pd.DataFrame, moves: pd.DataFrame, symbols: Sequence[st
     return frame
 
 
+def night_symbols(history: pd.DataFrame) -> tuple[str, ...]:
+    """The symbols whose night moves ``history`` carries, in its column order."""
+    return tuple(
+        str(column)[len(NIGHT_PREFIX) :]
+        for column in history.columns
+        if str(column).startswith(NIGHT_PREFIX) and column != QUIET_COLUMN
+    )
+
+
 def nights_of(history: pd.DataFrame, symbols: Sequence[str]) -> pd.DataFrame:
     """The moves frame (``date`` and one column per symbol) that :func:`with_nights` put in
     ``history``; DataError naming the first symbol whose column it lacks."""

@@ -72,8 +72,10 @@ class Settings:
     # ClassifierConfig field names); empty means the models' defaults.
     lstm: Mapping[str, object] = field(default_factory=dict)
     classifier: Mapping[str, object] = field(default_factory=dict)
-    # ... and [preopen_forecaster] (PreopenModelConfig's), the pre-open round's forecaster.
+    # ... and [preopen_forecaster] (PreopenModelConfig's) and [preopen_classifier]
+    # (PreopenClassifierConfig's), the pre-open round's models.
     preopen_forecaster: Mapping[str, object] = field(default_factory=dict)
+    preopen_classifier: Mapping[str, object] = field(default_factory=dict)
     # Where each value was read (``TAIEX_TWSE_RETRIES``, ``twse_retries in /x/config.toml``), so
     # that an error names the place to fix; no setting of its own.
     origins: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
@@ -241,7 +243,7 @@ _SYMBOL = re.compile(r"[A-Z0-9^.=-]{1,20}", re.ASCII)
 _TIME = re.compile(r"0[0-8]:[0-5]\d", re.ASCII)
 
 # Tables: in the config file, or JSON in the environment.
-_TABLES = ("lstm", "classifier", "preopen_forecaster")
+_TABLES = ("lstm", "classifier", "preopen_forecaster", "preopen_classifier")
 _NOT_SETTINGS = ("origins",)  # fields that no variable or key sets
 
 

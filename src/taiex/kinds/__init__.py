@@ -57,9 +57,9 @@ def _evening() -> tuple[KindSpec, ...]:
 
 
 def _preopen() -> tuple[KindSpec, ...]:
-    from taiex.kinds.preopen import PREOPEN_FORECASTER
+    from taiex.kinds.preopen import PREOPEN_CLASSIFIER, PREOPEN_FORECASTER
 
-    return (PREOPEN_FORECASTER,)
+    return (PREOPEN_FORECASTER, PREOPEN_CLASSIFIER)
 
 
 # Every kind the evening loop runs, in the order it runs them (the original system's), and the

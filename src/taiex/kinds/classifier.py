@@ -67,8 +67,13 @@ def evaluation_row(evaluation: Evaluation) -> dict[str, object]:
 
 def from_row(row: Row) -> Evaluation:
     """An evaluation read back from ``svm_model_evaluate``."""
+    return signal_from_row(row, NAME)
+
+
+def signal_from_row(row: Row, kind: str) -> Evaluation:
+    """:func:`from_row` for a classifying kind called ``kind`` (each round has one)."""
     return Evaluation(
-        kind=NAME,
+        kind=kind,
         model_version=str(row["model_version"]),
         data_date=as_date(row["data_date"]),
         metric=as_number(row["ROC_AUC"]),

@@ -1,10 +1,11 @@
 """The pre-open round's kinds (docs/design.md, "Two rounds a day"; issue 21).
 
 ``preopen-forecaster``: the next 5 opens, refreshed at 07:30 Taipei with the night's US moves,
-scored by sMAPE beside the naive forecast on its own pairs, in ``lstm_model_evaluate`` with the
-round ``pre-open``, and retrained by the evening forecaster's rules and thresholds. Its history
-carries the nights' moves (:func:`taiex.overnight.with_nights`), which the loop adds for a kind
-of this round.
+scored by sMAPE beside the naive forecast on its own pairs (``lstm_model_evaluate``, round
+``pre-open``). ``preopen-classifier``: the entry signal refreshed with the night's moves, scored by
+ROC AUC beside the trivial close/MA20 score (``svm_model_evaluate``, round ``pre-open``). Each is
+retrained by its evening counterpart's rules and thresholds. Their history carries the nights'
+moves (:func:`taiex.overnight.with_nights`), which the loop adds for a kind of this round.
 
 Light, like every spec: the model (:mod:`taiex.models.preopen_model`) is reached through the
 loaders below.
@@ -14,18 +15,20 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from taiex.kinds import lstm
+from taiex.kinds import classifier, lstm
 from taiex.kinds.evaluation import Evaluation, Row
 from taiex.kinds.spec import Decision, TypedKindSpec
 from taiex.rounds import Round
 
 if TYPE_CHECKING:
-    from taiex.kinds.protocols import Forecaster, ModelClass
+    from taiex.kinds.protocols import Classifier, Forecaster, ModelClass
     from taiex.kinds.spec import Backtest, Evaluate, Plot, Serve
+    from taiex.models.preopen_classifier import PreopenClassifierConfig
     from taiex.models.preopen_model import PreopenModelConfig
     from taiex.settings import Settings
 
 FORECASTER = "preopen-forecaster"
+CLASSIFIER = "preopen-classifier"
 MODEL = "pre-open forecaster"
 
 
@@ -112,4 +115,75 @@ PREOPEN_FORECASTER: TypedKindSpec[Forecaster, PreopenModelConfig] = TypedKindSpe
     run_backtest=_backtest,
     evaluation_plot=_evaluation_plot,
     backtest_plot=_backtest_plot,
+)
+
+
+# ---------------------------------------------------------------- the signal
+
+
+def signal_from_row(row: Row) -> Evaluation:
+    return classifier.signal_from_row(row, CLASSIFIER)
+
+
+def _classifier_model() -> ModelClass[Classifier, PreopenClassifierConfig]:
+    from taiex.models.preopen_classifier import PreopenSignalClassifier
+
+    return PreopenSignalClassifier
+
+
+def _classifier_config() -> type[PreopenClassifierConfig]:
+    from taiex.models.preopen_classifier import PreopenClassifierConfig
+
+    return PreopenClassifierConfig
+
+
+def _classifier_evaluate() -> Evaluate[Classifier]:
+    from taiex.models.classifier_evaluation import evaluate
+
+    return evaluate
+
+
+def _classifier_serve() -> Serve[Classifier]:
+    from taiex.models.classifier_evaluation import serve
+
+    return serve
+
+
+def _classifier_backtest() -> Backtest[PreopenClassifierConfig]:
+    from taiex.models.preopen_classifier import backtest
+
+    return backtest
+
+
+def _classifier_plot() -> Plot:
+    from taiex.plots import classifier_evaluation_plot
+
+    return classifier_evaluation_plot
+
+
+PREOPEN_CLASSIFIER: TypedKindSpec[Classifier, PreopenClassifierConfig] = TypedKindSpec(
+    name=CLASSIFIER,
+    title="Pre-open entry signal",
+    serves="signals",
+    serve_task="preopen_classifier_predict_task",
+    in_container=False,
+    metric=classifier.METRIC,
+    window=classifier.WINDOW,
+    unlabelled_tail=1,
+    config_section="preopen_classifier",
+    threshold_setting="classifier_auc_min",
+    threshold_text=lambda value: f"retrain below {value:g}",
+    decide=classifier.decide,
+    reading=classifier.reading,
+    summarise=classifier.summarise,
+    evaluation_row=classifier.evaluation_row,
+    from_row=signal_from_row,
+    served_day="based_on",
+    round=Round.pre_open,
+    model_class=_classifier_model,
+    config_class=_classifier_config,
+    evaluate=_classifier_evaluate,
+    serve=_classifier_serve,
+    run_backtest=_classifier_backtest,
+    evaluation_plot=_classifier_plot,
 )

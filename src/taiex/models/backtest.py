@@ -258,6 +258,7 @@ def backtest_classifier(
     start: DateLike,
     end: DateLike | None = None,
     config: ClassifierConfig = ClassifierConfig(),
+    model_class: Callable[[ClassifierConfig], EntrySignalClassifier] = EntrySignalClassifier,
 ) -> ClassifierBacktest:
     """Run a fresh tournament on days <= ``train_until`` and score every day in [start, end].
 
@@ -281,7 +282,7 @@ def backtest_classifier(
         train_until=train_until,
         start=start,
         end=end,
-        fit=lambda train: EntrySignalClassifier(config).fit(train),
+        fit=lambda train: model_class(config).fit(train),
         score=score,
     )
     by_date = pd.DatetimeIndex(history["date"])

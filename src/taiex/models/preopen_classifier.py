@@ -28,7 +28,7 @@ import logging
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import numpy as np
 import pandas as pd
@@ -45,11 +45,13 @@ from taiex.models.classifier import (
     _warn_on_version_change,
 )
 from taiex.models.classifier_config import ClassifierConfig
-from taiex.models.preopen import SYMBOLS
 from taiex.models.tournament import TrainingSet, run_tournament
-from taiex.overnight import MissingCloseError, night_column, nights_of
+from taiex.overnight import MissingCloseError, night_column, night_symbols, nights_of
 
 __all__ = ["INTRA", "PreopenClassifierConfig", "PreopenSignalClassifier", "preopen_features"]
+
+if TYPE_CHECKING:
+    from taiex.models.backtest import ClassifierBacktest
 
 logger = logging.getLogger(__name__)
 
@@ -60,14 +62,15 @@ INTRA = "intra"  # log(close[t] / open[t])
 class PreopenClassifierConfig(ClassifierConfig):
     """The evening tournament's settings (:class:`ClassifierConfig`: candidates, grids, CV,
     ``threshold``, ``min_train_days``, counted in days with a known night) and ``symbols``, the
-    night's moves read from the history, in this order."""
+    night's moves read from the history, in this order; none (the default): every symbol whose
+    night the history carries (those of ``TAIEX_OVERNIGHT_SYMBOLS``, as the round builds it)."""
 
-    symbols: tuple[str, ...] = SYMBOLS
+    symbols: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if not self.symbols or not all(isinstance(s, str) and s for s in self.symbols):
-            raise InputError(f"symbols must be a non-empty list of names, got {self.symbols!r}")
+        if not all(isinstance(s, str) and s for s in self.symbols):
+            raise InputError(f"symbols must be a list of names, got {self.symbols!r}")
         if len(set(self.symbols)) != len(self.symbols):
             raise InputError(f"symbols are listed twice: {self.symbols}")
 
@@ -79,7 +82,7 @@ class PreopenClassifierConfig(ClassifierConfig):
     @classmethod
     def from_dict(cls, values: Mapping[str, object]) -> Self:
         known = dict(values)
-        symbols = known.get("symbols", SYMBOLS)
+        symbols = known.get("symbols", [])
         # A bare string would split into characters: name it instead.
         if isinstance(symbols, str) or not isinstance(symbols, list | tuple):
             raise InputError(f"symbols must be a list of names, got {symbols!r}")
@@ -107,9 +110,12 @@ def preopen_features(history: pd.DataFrame, symbols: tuple[str, ...]) -> pd.Data
     return frame.loc[:, feature_names(symbols)]
 
 
-def preopen_training_set(history: pd.DataFrame, config: PreopenClassifierConfig) -> TrainingSet:
-    """Every labelled day of ``history`` with its features and a known night."""
-    features = preopen_features(history, config.symbols)
+def preopen_training_set(
+    history: pd.DataFrame, config: PreopenClassifierConfig, symbols: tuple[str, ...]
+) -> TrainingSet:
+    """Every labelled day of ``history`` with its features (the nights of ``symbols``) and a
+    known night."""
+    features = preopen_features(history, symbols)
     labels = entry_labels(history)
     usable = features.notna().all(axis=1) & labels.notna()
     n_days = int(usable.sum())
@@ -146,7 +152,13 @@ class PreopenSignalClassifier(EntrySignalClassifier):
         self.config = config
 
     def fit(self, history: pd.DataFrame) -> Self:
-        data = preopen_training_set(history, self.config)
+        symbols = self.config.symbols or night_symbols(history)
+        if not symbols:
+            raise DataError(
+                "the pre-open classifier reads the night's moves, and this history holds none "
+                "(taiex.overnight.with_nights)"
+            )
+        data = preopen_training_set(history, self.config, symbols)
         table = run_tournament(data, self.config)
         best = table.iloc[0]
         if math.isnan(best["cv_auc_mean"]):
@@ -158,6 +170,7 @@ class PreopenSignalClassifier(EntrySignalClassifier):
         self.train_start_: dt.date = data.dates[0].date()
         self.train_end_: dt.date = data.dates[-1].date()
         self.n_train_days_ = len(data.labels)
+        self.symbols_ = symbols
         self._payload: bytes | None = None
         logger.info(
             "pre-open classifier: %s %s won with CV AUC %.4f over %d days %s..%s",
@@ -174,7 +187,7 @@ class PreopenSignalClassifier(EntrySignalClassifier):
         """P(close[t+1] > MA20[t]) of every day t of ``history`` with features and a known
         night, indexed by date."""
         self._check_fitted()
-        features = preopen_features(history, self.config.symbols)
+        features = preopen_features(history, self.symbols_)
         usable = features.notna().all(axis=1)
         index = pd.DatetimeIndex(history.loc[usable, "date"], name="date")
         if not usable.any():
@@ -189,8 +202,8 @@ class PreopenSignalClassifier(EntrySignalClassifier):
         self._check_fitted()
         if history.empty:
             raise DataError("no history to base a signal on")
-        last = nights_of(history.tail(1), self.config.symbols)
-        unknown = [s for s in self.config.symbols if math.isnan(float(last[s].iloc[0]))]
+        last = nights_of(history.tail(1), self.symbols_)
+        unknown = [s for s in self.symbols_ if math.isnan(float(last[s].iloc[0]))]
         if unknown:
             day = pd.Timestamp(last["date"].iloc[0]).date()
             raise MissingCloseError(
@@ -200,7 +213,11 @@ class PreopenSignalClassifier(EntrySignalClassifier):
         return super().signal(history)
 
     def _description(self) -> dict[str, object]:
-        return {**super()._description(), "features": feature_names(self.config.symbols)}
+        return {
+            **super()._description(),
+            "symbols": list(self.symbols_),
+            "features": feature_names(self.symbols_),
+        }
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Self:
@@ -220,7 +237,8 @@ class PreopenSignalClassifier(EntrySignalClassifier):
             classifier.train_start_ = dt.date.fromisoformat(meta["train_start"])
             classifier.train_end_ = dt.date.fromisoformat(meta["train_end"])
             classifier.n_train_days_ = int(meta["n_train_days"])
-            _check_features(meta.get("features"), classifier.config.symbols)
+            classifier.symbols_ = tuple(str(s) for s in meta["symbols"])
+            _check_features(meta.get("features"), classifier.symbols_)
         except (KeyError, TypeError, ValueError, InputError) as exc:
             raise ArtifactError(
                 f"pre-open classifier artifact header is incomplete or invalid: {exc!r}"
@@ -234,3 +252,24 @@ def _check_features(saved: object, symbols: tuple[str, ...]) -> None:
     # written by a version whose features this one does not compute.
     if saved != feature_names(symbols):
         raise ValueError(f"features {saved!r} are not this version's {feature_names(symbols)}")
+
+
+def backtest(
+    history: pd.DataFrame,
+    *,
+    train_until: dt.date,
+    start: dt.date,
+    end: dt.date | None,
+    config: PreopenClassifierConfig,
+) -> ClassifierBacktest:
+    """The evening classifier's walk-forward test (:func:`taiex.models.backtest.
+    backtest_classifier`) of a pre-open classifier, on a history that carries its nights."""
+    from taiex.models.backtest import backtest_classifier
+
+    def make(values: ClassifierConfig) -> PreopenSignalClassifier:
+        assert isinstance(values, PreopenClassifierConfig)
+        return PreopenSignalClassifier(values)
+
+    return backtest_classifier(
+        history, train_until=train_until, start=start, end=end, config=config, model_class=make
+    )

@@ -31,7 +31,7 @@ from taiex.errors import ArtifactError, DataError, InputError, NotFittedError
 from taiex.frames import FORECAST_VALUES, check_history, target_dates, to_date
 from taiex.models import artifact
 from taiex.models.preopen import PreopenConfig, PreopenForecaster
-from taiex.overnight import NIGHT_PREFIX, QUIET_COLUMN, nights_of
+from taiex.overnight import night_symbols, nights_of
 
 if TYPE_CHECKING:
     from taiex.models.backtest import LSTMBacktest
@@ -71,15 +71,6 @@ class PreopenModelConfig:
     @classmethod
     def from_dict(cls, values: Mapping[str, object]) -> Self:
         return cls(**values)  # type: ignore[arg-type]  # checked by the kind spec's types
-
-
-def night_symbols(history: pd.DataFrame) -> tuple[str, ...]:
-    """The symbols whose night moves ``history`` carries, in its column order."""
-    return tuple(
-        str(column)[len(NIGHT_PREFIX) :]
-        for column in history.columns
-        if str(column).startswith(NIGHT_PREFIX) and column != QUIET_COLUMN
-    )
 
 
 class PreopenModel:
