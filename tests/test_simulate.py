@@ -122,6 +122,15 @@ def test_every_session_is_served_and_judged(every5: RunFolder) -> None:
     assert summary["policy"] == "every-5"
     assert summary["period"] == {"first": str(START), "last": str(END)}
     assert (every5.path / "index.html").stat().st_size > 10_000
+    # No US close is stored: the evening round only, and the summary and the page say why.
+    assert summary["rounds"] == ["evening"] and list(summary["by_round"]) == ["evening"]
+    assert summary["preopen_off"].startswith("no US close of ^GSPC, ^IXIC, ^SOX, TSM is stored")
+    for table in (FORECASTS, SIGNALS, DECISIONS, VERSIONS, DAYS):
+        assert set(every5.read(table)["round"]) == {"evening"}, table.file
+    assert (
+        "Only the evening round was replayed: no US close"
+        in (every5.path / "index.html").read_text()
+    )
 
 
 def test_each_served_row_came_from_a_model_trained_before_its_day(every5: RunFolder) -> None:
@@ -208,6 +217,16 @@ def test_the_users_database_and_home_are_untouched(homes: dict[str, Path]) -> No
     assert sorted(p.name for p in user.iterdir()) == listing  # no report, plots or models
 
 
+def test_the_overnight_source_none_replays_the_evening_only(homes: dict[str, Path]) -> None:
+    settings = settings_for(homes["user"]).replace(overnight_source="none")
+    out = simulate(settings, homes["runs"] / "none", Request(DATES[-2], END, "never"))
+    assert out.summary["rounds"] == ["evening"]
+    assert out.summary["preopen_off"] == "TAIEX_OVERNIGHT_SOURCE=none: the pre-open round is off"
+    days = RunFolder(out.folder).read(DAYS)
+    assert days["round"].tolist() == ["evening", "evening"]
+    assert "preopen-forecaster" not in out.summary["thresholds"]
+
+
 def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -265,8 +284,9 @@ def test_killed_or_interrupted_it_resumes_to_the_same_tables(
         assert table_text(folder, table) == table_text(every5, table), table.file
     summary = json.loads((out / "summary.json").read_text())
     expected = json.loads((every5.path / "summary.json").read_text())
-    for key in ("forecast", "signal", "strategy"):
-        assert summary[key] == expected[key]
+    for name, figures in expected["by_round"].items():
+        for key in ("forecast", "signal", "strategy"):
+            assert summary["by_round"][name][key] == figures[key]
 
 
 # ---------------------------------------------------------------- the command

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
+from taiex.metrics import MIN_DM_PAIRS
 from taiex.simulation.page import plain_words, write_page
 from taiex.simulation.records import (
     DAYS,
@@ -33,9 +34,13 @@ from taiex.simulation.summary import (
 from tests.series import synthetic_history
 
 
-def fake_run(path: Path, days: int = 90, seed: int = 3) -> tuple[RunFolder, pd.DataFrame]:
+def fake_run(
+    path: Path, days: int = 90, seed: int = 3, *, preopen: bool = False
+) -> tuple[RunFolder, pd.DataFrame]:
     """A folder holding the tables a simulation of ``days`` sessions would write: forecasts with
-    noise around the truth, probabilities loosely tied to the labels, decisions and versions."""
+    noise around the truth, probabilities loosely tied to the labels, decisions and versions;
+    with ``preopen``, the pre-open round's too (a signal included, as a pre-open signal kind
+    would serve, and a fallback every 11th session)."""
     rng = np.random.default_rng(seed)
     history = synthetic_history(n=days + 80, seed=seed)
     dates = [d.date() for d in history["date"]]
@@ -45,6 +50,8 @@ def fake_run(path: Path, days: int = 90, seed: int = 3) -> tuple[RunFolder, pd.D
     folder.create()
     for i in range(start, start + days):
         day = dates[i]
+        if preopen:
+            _fake_preopen(folder, history, i, rng)
         targets = dates[i + 1 : i + 6]
         drift = drift_forecast(closes[: i + 1], 5)
         forecasts = []
@@ -52,6 +59,7 @@ def fake_run(path: Path, days: int = 90, seed: int = 3) -> tuple[RunFolder, pd.D
             level = closes[i] * (1 + rng.normal(0, 0.004 * h))
             forecasts.append(
                 {
+                    "round": "evening",
                     "origin_date": day,
                     "horizon": h,
                     "target_date": target,
@@ -74,6 +82,7 @@ def fake_run(path: Path, days: int = 90, seed: int = 3) -> tuple[RunFolder, pd.D
             SIGNALS,
             [
                 {
+                    "round": "evening",
                     "date": day,
                     "probability": probability,
                     "signal": int(probability >= 0.5),
@@ -81,6 +90,7 @@ def fake_run(path: Path, days: int = 90, seed: int = 3) -> tuple[RunFolder, pd.D
                     "model_version": "classifier-v1",
                     "trivial": trivial,
                     "close": closes[i],
+                    "trade_price": closes[i],
                 }
             ],
         )
@@ -89,6 +99,7 @@ def fake_run(path: Path, days: int = 90, seed: int = 3) -> tuple[RunFolder, pd.D
             DECISIONS,
             [
                 {
+                    "round": "evening",
                     "date": day,
                     "kind": kind,
                     "champion": f"{kind}-v1",
@@ -111,6 +122,7 @@ def fake_run(path: Path, days: int = 90, seed: int = 3) -> tuple[RunFolder, pd.D
                 VERSIONS,
                 [
                     {
+                        "round": "evening",
                         "kind": kind,
                         "version": f"{kind}-v{i}",
                         "train_start": dates[0],
@@ -121,9 +133,71 @@ def fake_run(path: Path, days: int = 90, seed: int = 3) -> tuple[RunFolder, pd.D
                     for kind in ("lstm", "classifier")
                 ],
             )
-        folder.append(DAYS, [{"date": day, "cpu_seconds": 0.25, "seconds": 0.5}])
+        folder.append(
+            DAYS, [{"round": "evening", "date": day, "cpu_seconds": 0.25, "seconds": 0.5}]
+        )
     folder.fill_outcomes(history[history["date"] <= pd.Timestamp(dates[start + days - 1])])
     return folder, history
+
+
+def _fake_preopen(
+    folder: RunFolder, history: pd.DataFrame, i: int, rng: np.random.Generator
+) -> None:
+    """The pre-open round of session ``i``: from the origin ``i - 1``, nearer the truth."""
+    dates = [d.date() for d in history["date"]]
+    closes, opens = history["close"].to_numpy(float), history["open"].to_numpy(float)
+    origin, session = dates[i - 1], dates[i]
+    drift = drift_forecast(closes[:i], 5)
+    rows = []
+    for h, target in enumerate(dates[i : i + 5], start=1):
+        level = opens[i + h - 1] * (1 + rng.normal(0, 0.002 * h))
+        rows.append(
+            {
+                "round": "pre-open",
+                "origin_date": origin,
+                "horizon": h,
+                "target_date": target,
+                "forecast": level,
+                "lower_80": level * (1 - 0.01 * h),
+                "upper_80": level * (1 + 0.01 * h),
+                "lower_95": level * (1 - 0.015 * h),
+                "upper_95": level * (1 + 0.015 * h),
+                "naive": closes[i - 1],
+                "drift": drift[h - 1],
+                "model_version": "preopen-forecaster-v1",
+            }
+        )
+    folder.append(FORECASTS, rows)
+    ma20 = closes[i - 20 : i].mean()
+    trivial = closes[i - 1] / ma20 - 1
+    probability = float(np.clip(0.5 + 10 * trivial + rng.normal(0, 0.1), 0, 1))
+    signal = {
+        "round": "pre-open",
+        "date": origin,
+        "probability": probability,
+        "signal": int(probability >= 0.5),
+        "model_version": "preopen-classifier-v1",
+        "trivial": trivial,
+        "close": closes[i - 1],
+    }
+    folder.append(SIGNALS, [signal])
+    decision = {
+        "round": "pre-open",
+        "date": session,
+        "kind": "preopen-forecaster",
+        "champion": "preopen-forecaster-v1",
+        "metric": rng.uniform(0.3, 1.0),
+        "baseline": rng.uniform(0.5, 1.5),
+        "threshold": 100.0,
+        "retrain": False,
+        "reason": "healthy",
+        "promoted": False,
+        "served_by": "preopen-forecaster-v1",
+    }
+    folder.append(DECISIONS, [decision])
+    fallback = "no TSM close for the US session of ..." if i % 11 == 0 else None
+    day = {"round": "pre-open", "date": session, "cpu_seconds": 0.1, "seconds": 0.2}
+    folder.append(DAYS, [{**day, "fallback": fallback}])
 
 
 # ---------------------------------------------------------------- the tables
@@ -151,6 +225,7 @@ def test_tables_round_trip_and_outcomes_stop_at_the_last_day(tmp_path: Path) -> 
 def test_values_have_one_fixed_format(tmp_path: Path) -> None:
     folder = RunFolder(tmp_path)
     row = {
+        "round": "evening",
         "date": dt.date(2020, 1, 2),
         "probability": 1 / 3,
         "signal": 1,
@@ -158,13 +233,14 @@ def test_values_have_one_fixed_format(tmp_path: Path) -> None:
         "model_version": "classifier-v1",
         "trivial": np.float64(-0.0123456789),
         "close": 12345.678901,
+        "trade_price": 12345.678901,
     }
     folder.append(SIGNALS, [row])
-    folder.append(SIGNALS, [{**row, "date": pd.Timestamp("2020-01-03")}])
+    folder.append(SIGNALS, [{**row, "date": pd.Timestamp("2020-01-03"), "trade_price": None}])
     assert folder.file(SIGNALS).read_text() == (
-        "date,probability,signal,label,model_version,trivial,close\n"
-        "2020-01-02,0.333333,1,,classifier-v1,-0.012346,12345.6789\n"
-        "2020-01-03,0.333333,1,,classifier-v1,-0.012346,12345.6789\n"
+        "round,date,probability,signal,label,model_version,trivial,close,trade_price\n"
+        "evening,2020-01-02,0.333333,1,,classifier-v1,-0.012346,12345.6789,12345.6789\n"
+        "evening,2020-01-03,0.333333,1,,classifier-v1,-0.012346,12345.6789,\n"
     )
 
 
@@ -175,7 +251,7 @@ def test_truncate_keeps_whole_rows_of_done_days_only(tmp_path: Path) -> None:
     before = {t.file: folder.file(t).read_text() for t in TABLES}
     # A kill in the middle of the next day's rows: a line cut in half at the end of a file.
     with folder.file(FORECASTS).open("a") as handle:
-        handle.write(f"{days[-1] + dt.timedelta(days=3)},1,2020-")
+        handle.write(f"evening,{days[-1] + dt.timedelta(days=3)},1,2020-")
     dropped = folder.truncate_after(done)
     assert dropped["forecasts.csv"] == 5 * 4 + 1
     for table in TABLES:
@@ -211,8 +287,41 @@ def test_summary_equals_a_recomputation_from_the_csv_files(tmp_path: Path) -> No
 
 
 def check_summary(folder: RunFolder, summary: dict, costs: Costs) -> None:
-    """Every figure of ``summary`` recomputed from the folder's CSV files by plain code."""
+    """Every figure of ``summary`` recomputed from the folder's CSV files by plain code, each
+    round on its own rows."""
+    days = pd.read_csv(folder.file(DAYS), keep_default_na=False)
+    assert summary["rounds"] == list(summary["by_round"])
+    assert summary["rounds"][0] == "evening"
+    assert set(days["round"]) == set(summary["rounds"])
+    for name, figures in summary["by_round"].items():
+        mine = days[days["round"] == name]
+        assert figures["rounds"] == len(mine)
+        assert figures["fallbacks"] == (mine["fallback"] != "").sum()
+        assert figures["cpu_seconds"] == pytest.approx(mine["cpu_seconds"].sum())
+        _check_round(folder, name, figures, costs)
+
+    loop = summary["loop"]
+    decisions = pd.read_csv(folder.file(DECISIONS), keep_default_na=False)
+    versions = pd.read_csv(folder.file(VERSIONS))
+    assert set(loop["kinds"]) == set(decisions["kind"])
+    for kind, figures in loop["kinds"].items():
+        mine = decisions[decisions["kind"] == kind]
+        assert {figures["round"]} == set(mine["round"])
+        assert figures["retrain_decisions"] == (mine["retrain"] == 1).sum()
+        assert figures["promotions"] == (mine["promoted"] == 1).sum()
+        tried = set(mine["challenger"]) - {""}
+        trained = versions[versions["kind"] == kind]["version"]
+        assert figures["challengers"] == sum(v in tried for v in trained)
+        assert figures["models_trained"] == (versions["kind"] == kind).sum()
+        assert figures["days_judged"] == (mine["metric"] != "").sum()
+    assert loop["cpu_seconds"] == pytest.approx(days["cpu_seconds"].sum())
+    assert summary["days"] == days["date"].nunique()
+
+
+def _check_round(folder: RunFolder, name: str, summary: dict, costs: Costs) -> None:
     forecasts = pd.read_csv(folder.file(FORECASTS), parse_dates=["origin_date"])
+    forecasts = forecasts[forecasts["round"] == name]
+    assert summary["forecast"]["pairs"] == forecasts["actual"].notna().sum()
     for figures in summary["forecast"]["horizons"]:
         rows = forecasts[(forecasts["horizon"] == figures["horizon"]) & forecasts["actual"].notna()]
         rows = rows.sort_values("origin_date")
@@ -228,25 +337,37 @@ def check_summary(folder: RunFolder, summary: dict, costs: Costs) -> None:
             ) / len(a)
             assert figures[key] == pytest.approx(expected, rel=1e-12)
         assert figures["ratio_naive"] == pytest.approx(figures["smape"] / figures["naive_smape"])
-        assert figures["dm_t_naive"] == pytest.approx(
-            _dm(rows["forecast"], rows["naive"], a, figures["horizon"]), rel=1e-9
-        )
-        assert figures["dm_t_drift"] == pytest.approx(
-            _dm(rows["forecast"], rows["drift"], a, figures["horizon"]), rel=1e-9
-        )
+        if len(a) < MIN_DM_PAIRS:  # too few pairs for a Diebold-Mariano t
+            assert figures["dm_t_naive"] is None and figures["dm_t_drift"] is None
+        else:
+            assert figures["dm_t_naive"] == pytest.approx(
+                _dm(rows["forecast"], rows["naive"], a, figures["horizon"]), rel=1e-9
+            )
+            assert figures["dm_t_drift"] == pytest.approx(
+                _dm(rows["forecast"], rows["drift"], a, figures["horizon"]), rel=1e-9
+            )
         inside = [
             lo <= y <= hi for lo, hi, y in zip(rows["lower_80"], rows["upper_80"], a, strict=True)
         ]
         assert figures["coverage_80"] == pytest.approx(sum(inside) / len(a))
 
     signals = pd.read_csv(folder.file(SIGNALS))
+    signals = signals[signals["round"] == name].reset_index(drop=True)
     known = signals.dropna(subset=["label"])
     figures = summary["signal"]
     assert figures["n"] == len(known)
-    assert figures["roc_auc"] == pytest.approx(roc_auc_score(known["label"], known["probability"]))
-    assert figures["trivial_roc_auc"] == pytest.approx(
-        roc_auc_score(known["label"], known["trivial"])
-    )
+    if known.empty:
+        assert summary["strategy"]["days"] == max(signals["trade_price"].notna().sum() - 1, 0)
+        return
+    if known["label"].nunique() < 2:  # one class only: no ROC AUC
+        assert figures["roc_auc"] is None and figures["roc_auc_undefined"]
+    else:
+        assert figures["roc_auc"] == pytest.approx(
+            roc_auc_score(known["label"], known["probability"])
+        )
+        assert figures["trivial_roc_auc"] == pytest.approx(
+            roc_auc_score(known["label"], known["trivial"])
+        )
     assert figures["brier"] == pytest.approx(((known["probability"] - known["label"]) ** 2).mean())
     rule = (known["trivial"] > 0).astype(float)
     assert figures["trivial_rule_brier"] == pytest.approx(((rule - known["label"]) ** 2).mean())
@@ -260,23 +381,7 @@ def check_summary(folder: RunFolder, summary: dict, costs: Costs) -> None:
         np.mean((np.array(base) - known["label"]) ** 2)
     )
 
-    _check_strategy(summary["strategy"], signals, costs)
-
-    loop = summary["loop"]
-    decisions = pd.read_csv(folder.file(DECISIONS), keep_default_na=False)
-    versions = pd.read_csv(folder.file(VERSIONS))
-    assert set(loop["kinds"]) == set(decisions["kind"])
-    for kind, figures in loop["kinds"].items():
-        mine = decisions[decisions["kind"] == kind]
-        assert figures["retrain_decisions"] == (mine["retrain"] == 1).sum()
-        assert figures["promotions"] == (mine["promoted"] == 1).sum()
-        tried = set(mine["challenger"]) - {""}
-        trained = versions[versions["kind"] == kind]["version"]
-        assert figures["challengers"] == sum(v in tried for v in trained)
-        assert figures["models_trained"] == (versions["kind"] == kind).sum()
-        assert figures["days_judged"] == (mine["metric"] != "").sum()
-    assert loop["cpu_seconds"] == pytest.approx(pd.read_csv(folder.file(DAYS))["cpu_seconds"].sum())
-    assert summary["days"] == len(pd.read_csv(folder.file(DAYS)))
+    _check_strategy(summary["strategy"], signals.dropna(subset=["trade_price"]), costs)
 
 
 def _dm(forecast: pd.Series, baseline: pd.Series, actual: list[float], lag: int) -> float:
@@ -292,8 +397,9 @@ def _dm(forecast: pd.Series, baseline: pd.Series, actual: list[float], lag: int)
 
 
 def _check_strategy(figures: dict, signals: pd.DataFrame, costs: Costs) -> None:
-    """The strategy's figures replayed day by day, as a person would with a spreadsheet."""
-    closes, held = signals["close"].tolist(), signals["signal"].tolist()
+    """The strategy's figures replayed day by day, as a person would with a spreadsheet (at the
+    prices the round trades at: the evening's closes, the pre-open round's next opens)."""
+    closes, held = signals["trade_price"].tolist(), signals["signal"].tolist()
     equity, position, returns, switches = 1.0, 0, [], 0
     for t in range(len(closes) - 1):
         cost = 0.0
@@ -329,6 +435,7 @@ def test_strategy_on_numbers_worked_by_hand() -> None:
             "close": [100.0, 110.0, 99.0, 99.0],
         }
     )
+    signals["trade_price"] = signals["close"]
     returns = strategy_returns(signals, Costs())
     buy, sell = 0.001425, 0.002425
     assert returns["signal"].tolist() == pytest.approx([(1 - buy) * 1.1 - 1, -sell, -buy])
@@ -355,12 +462,17 @@ def test_comparison_and_plain_words(tmp_path: Path) -> None:
     rows = dict(comparison(summaries))
     assert rows["policy"] == ["never", "every-20"]
     assert rows["days"] == ["40", "60"]
-    h1 = summaries["b"]["forecast"]["horizons"][0]
-    assert rows["sMAPE h1 (%)"][1] == f"{h1['smape']:.4f}"
+    assert rows["rounds"] == ["evening", "evening"]
+    h1 = summaries["b"]["by_round"]["evening"]["forecast"]["horizons"][0]
+    assert rows["evening: sMAPE h1 (%)"][1] == f"{h1['smape']:.4f}"
     assert rows["period"] == ["x … y", "–"]
+    assert not any(label.startswith("pre-open") for label in rows)
     words = " ".join(plain_words(summaries["a"]))
-    assert "from x to y (40 sessions)" in words
-    assert f"{summaries['a']['forecast']['horizons'][0]['smape']:.2f} %" in words
+    assert "From x to y (40 sessions)" in words
+    assert (
+        f"{summaries['a']['by_round']['evening']['forecast']['horizons'][0]['smape']:.2f} %"
+        in words
+    )
 
 
 def test_the_page_is_self_contained(tmp_path: Path) -> None:
@@ -377,7 +489,7 @@ def test_the_page_is_self_contained(tmp_path: Path) -> None:
     assert len(re.findall(r'<img src="data:image/png;base64,', html)) == 4
     assert not re.search(r'(src|href)="(https?:)?//', html)  # nothing fetched
     assert "<script" not in html
-    assert f"{summary['forecast']['horizons'][0]['smape']:.4f}" in html
+    assert f"{summary['by_round']['evening']['forecast']['horizons'][0]['smape']:.4f}" in html
     assert 'data-strategy="buy_and_hold"' in html
 
 
@@ -407,3 +519,123 @@ def test_compare_refuses_a_hostile_summary_in_one_line(
     with pytest.raises(InputError) as caught:
         compare_folders([tmp_path])
     assert str(caught.value).startswith(f"{tmp_path / 'summary.json'}: {message}")
+
+
+# ---------------------------------------------------------------- the two rounds
+
+
+def test_each_round_is_summarised_on_its_own_rows(tmp_path: Path) -> None:
+    folder, history = fake_run(tmp_path / "run", days=60, preopen=True)
+    costs = Costs()
+    summary = json.loads(json.dumps(summarise(folder, costs, {"policy": "configured"})))
+    assert summary["rounds"] == ["evening", "pre-open"]
+    check_summary(folder, summary, costs)
+    evening, preopen = summary["by_round"]["evening"], summary["by_round"]["pre-open"]
+    assert evening["rounds"] == preopen["rounds"] == summary["days"] == 60
+    assert preopen["fallbacks"] == sum(1 for i in range(60, 120) if i % 11 == 0)
+    # The pre-open round's h1 pairs: one a session, its target that session; the evening's
+    # last forecast has no actual yet, the pre-open round's (from the day before) has.
+    assert preopen["forecast"]["horizons"][0]["n"] == 60
+    assert evening["forecast"]["horizons"][0]["n"] == 59
+    # Its fake forecasts are nearer the truth: the figures did not mix the rounds.
+    assert preopen["forecast"]["horizons"][0]["smape"] < evening["forecast"]["horizons"][0]["smape"]
+    # The pre-open strategy trades at the open of the session after each signal's day.
+    signals = folder.read(SIGNALS)
+    early = signals[signals["round"] == "pre-open"]
+    opens = history.set_index("date")["open"]
+    after = [history["date"][history["date"] > d].iloc[0] for d in early["date"]]
+    assert np.allclose(early["trade_price"], opens.reindex(after).to_numpy(), atol=5e-5)
+    later = signals[signals["round"] == "evening"]
+    assert (later["trade_price"] == later["close"]).all()
+    assert preopen["strategy"]["days"] == 59 and preopen["signal"]["n"] == 60
+
+
+def test_strategy_of_the_pre_open_round_worked_by_hand() -> None:
+    """In at the open after a 1, out at the open after a 0: open-to-open returns."""
+    signals = pd.DataFrame(
+        {
+            "round": "pre-open",
+            "date": pd.to_datetime(["2020-01-02", "2020-01-03", "2020-01-06", "2020-01-07"]),
+            "signal": [1, 1, 0, 1],
+            "trivial": [0.1, 0.1, 0.1, 0.1],
+            "close": [500.0, 500.0, 500.0, 500.0],  # the origin's close: not what it trades at
+            "trade_price": [100.0, 120.0, 90.0, 90.0],  # the next opens
+        }
+    )
+    returns = strategy_returns(signals, Costs())
+    buy, sell = 0.001425, 0.002425
+    assert returns["signal"].tolist() == pytest.approx([(1 - buy) * 1.2 - 1, -0.25, -sell])
+    # A signal whose session is after the last day (no open yet) is left out.
+    signals.loc[3, "trade_price"] = float("nan")
+    assert len(strategy_returns(signals, Costs())) == 2
+
+
+def test_resume_drops_the_pre_open_rows_of_the_session_after_the_last_done(
+    tmp_path: Path,
+) -> None:
+    """A pre-open row's origin is the session before the one whose round wrote it: with the
+    session ``done`` committed, its pre-open rows (origin the session before) stay, and those of
+    the next session (origin ``done``) go with the rest of that session."""
+    folder, _ = fake_run(tmp_path / "run", days=12, preopen=True)
+    sessions = sorted(set(folder.read(DAYS)["date"].dt.date))
+    done = sessions[7]
+    folder.truncate_after(done)
+    forecasts = folder.read(FORECASTS)
+    preopen = forecasts[forecasts["round"] == "pre-open"]
+    assert preopen["origin_date"].max().date() == sessions[6]
+    assert len(preopen) == 5 * 8  # sessions 0 … 7, each from the day before
+    evening = forecasts[forecasts["round"] == "evening"]
+    assert evening["origin_date"].max().date() == done
+    for table, per_session in ((SIGNALS, 1), (DECISIONS, 2), (DAYS, 1)):  # evening's per session
+        size = folder.read(table).groupby("round").size()
+        assert size.to_dict() == {"evening": 8 * per_session, "pre-open": 8}, table.file
+    decisions = folder.read(DECISIONS)
+    assert decisions["date"].dt.date.max() == done
+
+
+def test_both_rounds_compared_and_on_the_page(tmp_path: Path) -> None:
+    both, _ = fake_run(tmp_path / "both", days=40, preopen=True)
+    evening, _ = fake_run(tmp_path / "evening", days=40)
+    about = {
+        "policy": "never",
+        "period": {"first": "2020-01-01", "last": "2020-03-01"},
+        "thresholds": {"lstm": 100.0, "classifier": 0.8, "preopen-forecaster": 100.0},
+    }
+    off = "TAIEX_OVERNIGHT_SOURCE=none: the pre-open round is off"
+    summaries = {
+        "both": summarise(both, Costs(), {**about, "rounds": ["evening", "pre-open"]}),
+        "evening": summarise(evening, Costs(), {**about, "preopen_off": off}),
+    }
+    rows = dict(comparison(summaries))
+    preopen = summaries["both"]["by_round"]["pre-open"]
+    assert rows["pre-open: sMAPE h1 (%)"] == [
+        f"{preopen['forecast']['horizons'][0]['smape']:.4f}",
+        "–",
+    ]
+    assert rows["pre-open: rounds / fallbacks"] == ["40 / 4", "–"]
+    assert rows["rounds"] == ["evening, pre-open", "evening"]
+    words = " ".join(plain_words(summaries["evening"]))
+    assert f"Only the evening round was replayed: {off}." in words
+    words = " ".join(plain_words(summaries["both"]))
+    assert "The pre-open round" in words and "trading at the next open" in words
+    html = write_page(both, summaries["both"], Costs()).read_text()
+    assert 'data-round="pre-open"' in html and 'data-round="evening"' in html
+    assert f"{preopen['forecast']['horizons'][0]['smape']:.4f}" in html
+    assert len(re.findall(r'<img src="data:image/png;base64,', html)) == 7
+    html = write_page(evening, summaries["evening"], Costs()).read_text()
+    assert 'id="evening-only"' in html and 'data-round="pre-open"' not in html
+
+
+def test_compare_reads_a_summary_written_before_the_rounds(tmp_path: Path) -> None:
+    """A summary.json of an older taiex held the evening's figures at its top."""
+    from taiex.simulation.summary import compare_folders
+
+    folder, _ = fake_run(tmp_path / "new", days=30)
+    summary = summarise(folder, Costs(), {"policy": "never"})
+    old = {k: v for k, v in summary.items() if k not in ("by_round", "rounds")}
+    old.update(summary["by_round"]["evening"])
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "summary.json").write_text(json.dumps(old))
+    (folder.path / "summary.json").write_text(json.dumps(summary))
+    rows = dict(compare_folders([tmp_path / "old", folder.path]).rows)
+    assert rows["evening: sMAPE h1 (%)"][0] == rows["evening: sMAPE h1 (%)"][1] != "–"

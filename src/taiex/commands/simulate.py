@@ -1,5 +1,6 @@
-"""``taiex simulate``: replay the daily loop over past sessions (``taiex simulate --from … --to …
---out DIR``), and compare finished replays (``taiex simulate compare DIR…``)."""
+"""``taiex simulate``: replay both rounds of the daily loop over past sessions (``taiex simulate
+--from … --to … --out DIR``), and compare finished replays round by round (``taiex simulate
+compare DIR…``)."""
 
 from __future__ import annotations
 
@@ -85,9 +86,12 @@ def simulate(
 ) -> None:
     """Replay the daily loop over past sessions and measure what it would have served.
 
-    Every session from --from to --to is run as the daily job would have run that evening, with
-    only the data stored up to that day, on a scratch database in --out (your database, models
-    and report are not touched). Interrupted (Ctrl-C, or killed), the same command resumes.
+    Every session from --from to --to is run as the jobs would have run it: its pre-open round
+    (07:30, with the US closes published by then) and its evening round, each with only the
+    data stored up to its time, on a scratch database in --out (your database, models and
+    report are not touched). With TAIEX_OVERNIGHT_SOURCE=none, or no US close stored, only the
+    evening round is replayed, and the summary says so. Every figure is given per round, beside
+    its baselines. Interrupted (Ctrl-C, or killed), the same command resumes.
     `taiex simulate compare DIR…` prints finished simulations side by side (`taiex simulate
     --compare DIR…` still works in this release).
 
@@ -162,7 +166,7 @@ def simulate_compare(
         ),
     ],
 ) -> None:
-    """Print the summaries of finished simulations side by side.
+    """Print the summaries of finished simulations side by side, round by round.
 
     Example: taiex simulate compare sim-2020 sim-2020-never
     """

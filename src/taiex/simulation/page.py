@@ -15,11 +15,14 @@ import jinja2
 
 from taiex.files import write_atomic
 from taiex.metrics import MIN_DM_PAIRS
+from taiex.rounds import Round
 from taiex.simulation.records import DECISIONS, FORECASTS, SIGNALS, RunFolder
 from taiex.simulation.summary import (
     Costs,
     HorizonFigures,
+    KindLoop,
     LoopFigures,
+    RoundFigures,
     SignalFigures,
     StrategyFigures,
     Summary,
@@ -32,34 +35,67 @@ PLOTS = "plots"
 
 
 def plain_words(summary: Summary) -> list[str]:
-    """What the loop would have served, in a few sentences a user can act on."""
+    """What the loop would have served, in a few sentences a user can act on: round by round."""
     lines = [_period_line(summary)]
-    horizons = summary.get("forecast", {}).get("horizons", [])
+    off = summary.get("preopen_off")
+    if off:
+        lines.append(f"Only the evening round was replayed: {off}.")
+    for name, figures in (summary.get("by_round") or {}).items():
+        lines.extend(_round_lines(name, figures))
+    lines.extend(_loop_lines(summary.get("loop", {})))
+    return lines
+
+
+ROUND_TITLES = {
+    Round.evening.value: "The evening round (after the close)",
+    Round.pre_open.value: "The pre-open round (before the open, with the night's US closes)",
+}
+
+
+def round_title(name: str) -> str:
+    return ROUND_TITLES.get(name, name)
+
+
+def _round_lines(name: str, figures: RoundFigures) -> list[str]:
+    lines = []
+    horizons = figures.get("forecast", {}).get("horizons", [])
     if horizons:
-        lines.append(_forecast_line(horizons[0], horizons[-1]))
+        lines.append(f"{round_title(name)}: " + _forecast_line(horizons[0], horizons[-1]))
         lines.append(_band_line(horizons[0]))
-    signal = summary.get("signal", {})
+    else:
+        lines.append(f"{round_title(name)}: no forecast with a known outcome.")
+    if figures.get("fallbacks"):
+        lines.append(
+            f"On {figures['fallbacks']} of its {figures['rounds']} rounds a US close the night "
+            "needed was not stored, and the evening's answer stood (days.csv says why)."
+        )
+    signal = figures.get("signal", {})
     if signal.get("n"):
         lines.append(_signal_line(signal))
-    strategy = summary.get("strategy", {})
+    strategy = figures.get("strategy", {})
     if "signal" in strategy:
-        lines.append(_strategy_line(strategy))
-    lines.extend(_loop_lines(summary.get("loop", {})))
+        lines.append(_strategy_line(strategy, name))
     return lines
 
 
 def _period_line(summary: Summary) -> str:
     period = summary.get("period") or {}
+    rounds = summary.get("rounds") or [Round.evening.value]
+    when = (
+        "before each open (with the night's US closes) and after each close"
+        if Round.pre_open.value in rounds
+        else "every evening"
+    )
     return (
-        f"Every evening from {period.get('first', '?')} to {period.get('last', '?')} "
-        f"({summary.get('days', 0):,} sessions) the loop forecast the next 5 opens and gave an "
-        f"entry signal, retraining by the policy '{summary.get('policy', '?')}'."
+        f"From {period.get('first', '?')} to {period.get('last', '?')} "
+        f"({summary.get('days', 0):,} sessions), {when}, the loop forecast the next 5 opens and "
+        f"gave an entry signal, retraining by the policy '{summary.get('policy', '?')}'."
     )
 
 
 def _forecast_line(first: HorizonFigures, last: HorizonFigures) -> str:
     text = (
-        f"Its next-day forecast missed the actual open by {first['smape']:.2f} % on average "
+        f"its next-day forecast missed the actual open by {first['smape']:.2f} % on average "
         f"(sMAPE), the last close by {first['naive_smape']:.2f} %: "
         f"{_better(first['ratio_naive'])} ({_significance(first['dm_t_naive'])})."
     )
@@ -106,12 +142,14 @@ def _signal_line(signal: SignalFigures) -> str:
     )
 
 
-def _strategy_line(strategy: StrategyFigures) -> str:
+def _strategy_line(strategy: StrategyFigures, name: str) -> str:
     costs = strategy.get("costs", {})
     mine, hold = strategy["signal"], strategy["buy_and_hold"]
+    at = "the next open" if name == Round.pre_open.value else "the close"
     return (
-        f"Following it (in when it said 1, out when 0, paying {costs.get('fee_pct', 0):g} % a "
-        f"side and {costs.get('exit_tax_pct', 0):g} % tax on exits) turned 1 into "
+        f"Following it (trading at {at}: in when it said 1, out when 0, paying "
+        f"{costs.get('fee_pct', 0):g} % a side and {costs.get('exit_tax_pct', 0):g} % tax on "
+        "exits) turned 1 into "
         f"{1 + mine['total_return']:.3f} with {mine['switches']} switches, a maximum drawdown of "
         f"{mine['max_drawdown']:.1%} and a Sharpe ratio of {_num(mine['sharpe'], '.2f')}; "
         f"buy-and-hold turned it into {1 + hold['total_return']:.3f} (drawdown "
@@ -123,7 +161,7 @@ def _loop_lines(loop: LoopFigures) -> list[str]:
     kinds = loop.get("kinds", {})
     parts = [
         f"the {titles().get(kind, kind)} was judged due for a retrain on "
-        f"{k['retrain_decisions']} evening(s), trained {k['challengers']} challenger(s) and "
+        f"{k['retrain_decisions']} {_occasions(k)}, trained {k['challengers']} challenger(s) and "
         f"promoted {k['promotions']}"
         for kind, k in kinds.items()
     ]
@@ -133,18 +171,25 @@ def _loop_lines(loop: LoopFigures) -> list[str]:
     return [f"Over the period {'; '.join(parts)}; it took {cpu:,.0f} CPU seconds in all."]
 
 
+def _occasions(kind: KindLoop) -> str:
+    """What a kind's monitoring ran on: evenings, or mornings before the open."""
+    return "morning(s)" if kind.get("round") == Round.pre_open.value else "evening(s)"
+
+
 def titles() -> dict[str, str]:
     """Each kind's title, by name ("LSTM forecaster")."""
-    from taiex.kinds import KINDS
+    from taiex.kinds import ALL_KINDS
 
-    return {spec.name: spec.title for spec in KINDS}
+    return {spec.name: spec.title for spec in ALL_KINDS}
 
 
 def metric_names() -> dict[str, str]:
     """Each kind's metric as a label ("sMAPE %", "ROC AUC")."""
-    from taiex.kinds import KINDS
+    from taiex.kinds import ALL_KINDS
 
-    return {spec.name: spec.metric.name + (" %" if spec.metric.percent else "") for spec in KINDS}
+    return {
+        spec.name: spec.metric.name + (" %" if spec.metric.percent else "") for spec in ALL_KINDS
+    }
 
 
 def _num(value: object, fmt: str) -> str:
@@ -167,41 +212,71 @@ class Image:
         return "data:image/png;base64," + base64.b64encode(self.path.read_bytes()).decode("ascii")
 
 
-def draw(folder: RunFolder, summary: Summary, costs: Costs) -> list[Image]:
-    """The page's plots, drawn from the folder's tables into ``folder/plots``."""
+@dataclass(frozen=True)
+class RoundImages:
+    served: Image
+    ratio: Image
+    equity: Image
+
+
+@dataclass(frozen=True)
+class Images:
+    rounds: dict[str, RoundImages]
+    monitoring: Image
+
+    def __len__(self) -> int:
+        return 1 + 3 * len(self.rounds)
+
+
+def draw(folder: RunFolder, summary: Summary, costs: Costs) -> Images:
+    """The page's plots, drawn from the folder's tables into ``folder/plots``: three for each
+    round replayed, on its own rows, and the monitoring of every kind."""
     from taiex.simulation import plots
 
     forecasts = folder.read(FORECASTS)
+    signals = folder.read(SIGNALS)
     decisions = folder.read(DECISIONS)
     horizons = tuple(sorted({int(h) for h in forecasts["horizon"]})) or (1,)
     shown = (horizons[0], horizons[-1]) if len(horizons) > 1 else horizons
     into = folder.path / PLOTS
     thresholds = summary.get("thresholds") or {}
-    return [
-        Image(
-            "What was served",
-            "The forecast made each evening for the next open (top) and for the open "
-            f"{shown[-1]} sessions ahead, with its 80 % and 95 % bands, against the actual.",
-            plots.served_forecast_plot(forecasts, into / "served.png", shown),
-        ),
-        Image(
-            "Better than the baselines?",
-            f"sMAPE of the served forecast over the last {plots.ROLLING_TARGETS} target days, "
-            "divided by the naive forecast's (solid) and the drift random walk's (dotted).",
-            plots.rolling_ratio_plot(forecasts, into / "ratio.png", shown),
-        ),
-        Image(
-            "Monitoring, retraining, promotion",
-            "The metric each evening's monitoring computed for the champion, its baseline, the "
-            "threshold, the days a challenger was trained and the promotions.",
-            plots.monitoring_plot(decisions, into / "monitoring.png", thresholds, metric_names()),
-        ),
-        Image(
-            "The signal as a strategy",
-            "Growth of 1 after costs, and the drawdown from the last peak.",
-            plots.equity_plot(strategy_returns(folder.read(SIGNALS), costs), into / "equity.png"),
-        ),
-    ]
+    rounds = {}
+    for name in list(summary.get("by_round") or [Round.evening.value]):
+        mine = forecasts[forecasts["round"] == name]
+        suffix = "" if name == Round.evening.value else f"_{name}"
+        when = "before each open" if name == Round.pre_open.value else "each evening"
+        trades = "from open to next open" if name == Round.pre_open.value else "from close to close"
+        rounds[name] = RoundImages(
+            Image(
+                f"What was served ({name})",
+                f"The forecast made {when} for the next open (top) and for the open "
+                f"{shown[-1]} sessions ahead, with its 80 % and 95 % bands, against the actual.",
+                plots.served_forecast_plot(mine, into / f"served{suffix}.png", shown),
+            ),
+            Image(
+                f"Better than the baselines? ({name})",
+                f"sMAPE of the served forecast over the last {plots.ROLLING_TARGETS} target "
+                "days, divided by the naive forecast's (solid) and the drift random walk's "
+                "(dotted).",
+                plots.rolling_ratio_plot(mine, into / f"ratio{suffix}.png", shown),
+            ),
+            Image(
+                f"The signal as a strategy ({name})",
+                f"Growth of 1 after costs, trading {trades}, and the drawdown from the last peak.",
+                plots.equity_plot(
+                    strategy_returns(signals[signals["round"] == name], costs),
+                    into / f"equity{suffix}.png",
+                    f"hold {trades} when the signal is 1",
+                ),
+            ),
+        )
+    monitoring = Image(
+        "Monitoring, retraining, promotion",
+        "The metric each round's monitoring computed for the champion, its baseline, the "
+        "threshold, the days a challenger was trained and the promotions.",
+        plots.monitoring_plot(decisions, into / "monitoring.png", thresholds, metric_names()),
+    )
+    return Images(rounds, monitoring)
 
 
 def write_page(folder: RunFolder, summary: Summary, costs: Costs) -> Path:
@@ -225,5 +300,6 @@ def write_page(folder: RunFolder, summary: Summary, costs: Costs) -> Path:
         images=images,
         names=titles(),
         metric_names=metric_names(),
+        round_title=round_title,
     )
     return write_atomic(folder.path / RunFolder.PAGE, page.encode("utf-8"))

@@ -169,15 +169,16 @@ def _metric_lines(ax: Axes, rows: pd.DataFrame, name: str, threshold: float | No
     ax.set_ylabel(name)
 
 
-def equity_plot(returns: pd.DataFrame, path: Path) -> Path:
-    """Growth of 1 invested: the signal followed as a strategy, the trivial rule, buy-and-hold."""
+def equity_plot(
+    returns: pd.DataFrame,
+    path: Path,
+    held: str = "hold from close t to close t+1 when day t's signal is 1",
+) -> Path:
+    """Growth of 1 invested: the signal followed as a strategy, the trivial rule, buy-and-hold
+    (``held`` says from when to when a position is held)."""
     with _style():
         figure, (top, bottom) = _figure(2, heights=(3, 1))
-        _titles(
-            figure,
-            "The signal as a strategy: growth of 1, after costs",
-            "hold from close t to close t+1 when day t's signal is 1",
-        )
+        _titles(figure, "The signal as a strategy: growth of 1, after costs", held)
         if returns.empty:
             _empty(top, "fewer than two days of signals")
             bottom.set_axis_off()

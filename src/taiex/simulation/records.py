@@ -7,9 +7,15 @@ day after the last committed one, and any line a kill cut in half, is dropped, a
 redone. Values are written in one fixed format, so the same simulation on one machine gives the
 same bytes.
 
-The outcomes of what was served (a forecast's ``actual`` open, a signal's ``label``) are not known
-on the day it is served; :meth:`RunFolder.fill_outcomes` writes them in from the history when the
-simulation ends.
+Every row records its round (docs/design.md, "Two rounds a day"): ``evening`` or ``pre-open``. A
+session's pre-open round runs before its evening: its forecasts and signals start from the
+session before (their ``origin_date`` or ``date``), so a pre-open row of those tables belongs to
+the session after its origin day, and is kept on resume only when that day is before the last
+session done (:attr:`Table.origin_keyed`).
+
+The outcomes of what was served (a forecast's ``actual`` open, a signal's ``label``, the pre-open
+strategy's trading price, the next session's open) are not known when it is served;
+:meth:`RunFolder.fill_outcomes` writes them in from the history when the simulation ends.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ import pandas as pd
 
 from taiex.errors import InputError
 from taiex.files import write_atomic
+from taiex.rounds import Round
 
 ColumnKind = Literal["date", "int", "bool", "level", "ratio", "seconds", "text"]
 _DECIMALS = {"level": 4, "ratio": 6, "seconds": 3}
@@ -55,11 +62,14 @@ class Column:
 
 @dataclass(frozen=True)
 class Table:
-    """One CSV file: its name, its columns, and the column holding the day a row was written."""
+    """One CSV file: its name, its columns, and the column holding the day a row was written;
+    ``origin_keyed``: for a pre-open row, that column holds its origin, the session before the
+    one whose round wrote it."""
 
     file: str
     key: str
     columns: tuple[Column, ...]
+    origin_keyed: bool = False
 
     @property
     def names(self) -> list[str]:
@@ -85,47 +95,59 @@ def _columns(spec: str) -> tuple[Column, ...]:
     return tuple(Column(*p.split(":")) for p in spec.split())  # type: ignore[arg-type]
 
 
-# What was served: one row per origin and horizon, the columns of `taiex backtest lstm`, the
-# drift random walk's forecast beside the naive one, and the version that served it.
+# What was served: one row per round, origin and horizon, the columns of `taiex backtest lstm`,
+# the drift random walk's forecast beside the naive one, and the version that served it (on a
+# pre-open round that fell back, the evening's).
 FORECASTS = Table(
     "forecasts.csv",
     "origin_date",
     _columns(
-        "origin_date:date horizon:int target_date:date forecast:level lower_80:level "
+        "round:text origin_date:date horizon:int target_date:date forecast:level lower_80:level "
         "upper_80:level lower_95:level upper_95:level actual:level naive:level drift:level "
         "model_version:text"
     ),
+    origin_keyed=True,
 )
-# The entry signal served each evening (for the next session), its label once known, the trivial
-# close/MA20 - 1 score of the same day, and the day's close (what the strategy trades on).
+# The entry signal served by each round for the session after ``date``, its label once known,
+# the trivial close/MA20 - 1 score of ``date``, its close, and the price the round's strategy
+# trades at: the evening's at that close, the pre-open round's at the next session's open (an
+# outcome, filled in at the end).
 SIGNALS = Table(
     "signals.csv",
     "date",
     _columns(
-        "date:date probability:ratio signal:int label:int model_version:text trivial:ratio "
-        "close:level"
+        "round:text date:date probability:ratio signal:int label:int model_version:text "
+        "trivial:ratio close:level trade_price:level"
     ),
+    origin_keyed=True,
 )
-# What monitoring found and did, one row per day and kind.
+# What monitoring found and did, one row per session, round and kind (``date``: the session
+# whose round it was; a pre-open round judges the data up to the session before).
 DECISIONS = Table(
     "decisions.csv",
     "date",
     _columns(
-        "date:date kind:text champion:text metric:ratio baseline:ratio threshold:ratio "
-        "retrain:bool reason:text challenger:text challenger_score:ratio champion_score:ratio "
-        "promoted:bool served_by:text"
+        "round:text date:date kind:text champion:text metric:ratio baseline:ratio "
+        "threshold:ratio retrain:bool reason:text challenger:text challenger_score:ratio "
+        "champion_score:ratio promoted:bool served_by:text"
     ),
 )
-# Every model trained, with the simulated day it was trained on and the seconds it took.
+# Every model trained, with the session whose round trained it and the seconds it took.
 VERSIONS = Table(
     "versions.csv",
     "trained_on_day",
     _columns(
-        "kind:text version:text train_start:date train_end:date trained_on_day:date seconds:seconds"
+        "round:text kind:text version:text train_start:date train_end:date "
+        "trained_on_day:date seconds:seconds"
     ),
 )
-# The cost of each day: CPU seconds of the process (every thread) and wall seconds.
-DAYS = Table("days.csv", "date", _columns("date:date cpu_seconds:seconds seconds:seconds"))
+# The cost of each session's rounds: CPU seconds of the process (every thread) and wall seconds;
+# for a pre-open round that served the evening's answer, why.
+DAYS = Table(
+    "days.csv",
+    "date",
+    _columns("round:text date:date cpu_seconds:seconds seconds:seconds fallback:text"),
+)
 
 TABLES = (FORECASTS, SIGNALS, DECISIONS, VERSIONS, DAYS)
 
@@ -202,23 +224,26 @@ class RunFolder:
         return read_table(table, self.file(table))
 
     def fill_outcomes(self, history: pd.DataFrame) -> None:
-        """Write each served forecast's actual open and each signal's label, where the history
-        holds them (the days after the simulation's last day stay empty)."""
+        """Write each served forecast's actual open, each signal's label and each pre-open
+        signal's trading price (the next session's open), where the history holds them (the
+        days after the simulation's last day stay empty)."""
         from taiex.features import entry_labels
 
+        dates = pd.to_datetime(history["date"])
+        opens = pd.Series(history["open"].to_numpy(float), index=dates)
         forecasts = self.read(FORECASTS)
         if not forecasts.empty:
-            opens = pd.Series(
-                history["open"].to_numpy(float), index=pd.to_datetime(history["date"])
-            )
             forecasts["actual"] = opens.reindex(forecasts["target_date"]).to_numpy()
             self.rewrite(FORECASTS, forecasts)
         signals = self.read(SIGNALS)
         if not signals.empty:
-            labels = pd.Series(
-                entry_labels(history).to_numpy(), index=pd.to_datetime(history["date"])
-            )
+            labels = pd.Series(entry_labels(history).to_numpy(), index=dates)
             signals["label"] = labels.reindex(signals["date"]).to_numpy()
+            next_open = pd.Series(opens.to_numpy()[1:], index=dates[:-1])
+            preopen = (signals["round"] == Round.pre_open.value).to_numpy()
+            signals.loc[preopen, "trade_price"] = next_open.reindex(
+                signals.loc[preopen, "date"]
+            ).to_numpy()
             self.rewrite(SIGNALS, signals)
 
 
@@ -260,21 +285,26 @@ def _rows_up_to(table: Table, text: str, day: dt.date | None) -> tuple[str, int]
     """The whole rows of ``text`` (a table's file) whose key day is at most ``day``, as text,
     and how many lines were dropped (header excluded)."""
     lines = text.splitlines(keepends=True)[1:]
-    key = table.names.index(table.key)
     kept: list[str] = []
     for line in lines:
-        if _whole_row(table, line, key, day):
+        if _whole_row(table, line, day):
             kept.append(line)
     return "".join(kept), len(lines) - len(kept)
 
 
-def _whole_row(table: Table, line: str, key: int, day: dt.date | None) -> bool:
+def _whole_row(table: Table, line: str, day: dt.date | None) -> bool:
     if day is None or not line.endswith("\n"):
         return False  # no day is kept, or the line was cut before its end
     fields = next(csv.reader([line]))
     if len(fields) != len(table.columns):
         return False
+    row = dict(zip(table.names, fields, strict=True))
     try:
-        return dt.date.fromisoformat(fields[key]) <= day
+        written = dt.date.fromisoformat(row[table.key])
     except ValueError:
         return False
+    if table.origin_keyed and row.get("round") == Round.pre_open.value:
+        # Its origin is a stored day before the session whose round wrote it: that session is
+        # at most ``day`` exactly when the origin is before ``day`` (a session done).
+        return written < day
+    return written <= day

@@ -1,16 +1,33 @@
-"""The replay: every trading day of a range, the daily job as it would have run that evening.
+"""The replay: every trading day of a range, the two rounds of the day as they would have run.
 
 The simulation has a database of its own (:mod:`taiex.simulation.scratch`), filled from the
-user's stored history up to the day before the first simulated session. Each simulated evening
-adds that session's row, as the day's download would have, then runs the daily job's model steps
-(:func:`taiex.pipeline.run_models`: serve, monitor, retrain, promote) for that data day, with the
-store's clock set to the evening and the retrain decision passed through the chosen policy. The
-steps are the real ones; the simulation only advances the clock and hides the future: a day's
-steps never see a later row, because it is not in the database yet. The report and the
-evaluation plots are the daily job's faces, not its decisions, and are not drawn.
+user's stored history up to the day before the first simulated session, and with the user's
+stored US closes. Each simulated session S runs its two rounds (docs/design.md, "Two rounds a
+day"):
 
-After each day, what was served and decided is appended to the folder's CSV tables, then the
-database is committed; a run stopped at any point resumes at the first day not committed.
+- the **pre-open round** of S, at ``TAIEX_PREOPEN_TIME`` (07:30) Taipei on S, before S's row is
+  in the database: the night from the stored US closes, each pre-open kind's answer from the
+  last stored day (the evening's answer standing, with the reason, when a close the night needs
+  is not stored), then their monitoring and retraining (:class:`_PreopenRound`, the steps of
+  :func:`taiex.preopen_run.run_preopen` after its downloads);
+- the **evening round** after S's close: S's row is added, as the day's download would have, then
+  the daily job's model steps (:func:`taiex.pipeline.run_models`: serve, monitor, retrain,
+  promote) run for that data day.
+
+The store's clock is set to each round's time and the retrain decision passed through the chosen
+policy. The steps are the real ones; the simulation only advances the clock and hides the
+future: a round never sees a later TWSE row, because it is not in the database yet. The US
+closes are all copied at the start, later ones included: which of them a round may use is the
+night computation's rule (:mod:`taiex.overnight`: a close counts only from 30 minutes after its
+session's close), the same rule the live round and the backtests follow, so the copy is what the
+live store would have held, less what a late or failed download would have missed. With
+``TAIEX_OVERNIGHT_SOURCE=none``, or no US close of the configured symbols stored, only the
+evening round is replayed, and the summary says why. The report and the evaluation plots are the
+daily job's faces, not its decisions, and are not drawn.
+
+After each session, what both rounds served and decided is appended to the folder's CSV tables,
+then the database is committed; a run stopped at any point resumes at the first session not
+committed.
 """
 
 from __future__ import annotations
@@ -21,8 +38,9 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pandas as pd
 
@@ -30,8 +48,10 @@ from taiex import __version__
 from taiex.errors import DataError, InputError
 from taiex.files import write_atomic
 from taiex.kinds.evaluation import as_count
+from taiex.rounds import Round
 from taiex.settings import Settings
 from taiex.simulation import policies
+from taiex.simulation.nights import remembered_nights
 from taiex.simulation.records import (
     DAYS,
     DECISIONS,
@@ -48,8 +68,7 @@ from taiex.store import Store
 if TYPE_CHECKING:
     from taiex.etl import MonthLoad
     from taiex.kinds import KindSpec
-    from taiex.monitor import KindSummary
-    from taiex.pipeline import Context, DataUpdate, RunSummary
+    from taiex.pipeline import Context, DataUpdate
     from taiex.simulation.records import Table
 
 log = logging.getLogger(__name__)
@@ -119,7 +138,7 @@ def simulate(
     """Replay ``request``'s sessions into the folder ``out`` (resuming what it holds) and write
     its summary and page; the user's database is only read."""
     observer = observer or Quiet()
-    rows = _user_rows(settings, request)
+    rows, closes = _user_data(settings, request)
     sessions = [row.date for row in rows if request.start <= row.date <= request.end]
     if not sessions:
         raise DataError(
@@ -128,7 +147,7 @@ def simulate(
         )
     folder = RunFolder(out)
     folder.create()
-    about = _about(settings, request, sessions)
+    about = _about(settings, request, sessions, preopen_off(settings, closes))
     _check_folder(folder, about)
     scratch = ScratchDatabase(out)
     done = scratch.last_day()
@@ -143,13 +162,15 @@ def simulate(
     by_day = {row.date: row for row in rows}
     ran = 0
     if todo:
-        replay = _Replay(settings, scratch, folder, request, sessions, observer)
+        preopen = Round.pre_open.value in about["rounds"]
+        replay = _Replay(settings, scratch, folder, request, sessions, observer, preopen=preopen)
         try:
             if done is None:
-                replay.seed([row for row in rows if row.date < sessions[0]])
-            for day in todo:
-                replay.run_day(by_day[day])
-                ran += 1
+                replay.seed([row for row in rows if row.date < sessions[0]], closes)
+            with remembered_nights():
+                for day in todo:
+                    replay.run_day(by_day[day])
+                    ran += 1
         finally:
             replay.close()
     summary = finish(folder, rows, about, request.costs)
@@ -171,28 +192,56 @@ def finish(folder: RunFolder, rows: Sequence[DailyRow], about: About, costs: Cos
 
 # ---------------------------------------------------------------- the folder's settings
 
+Closes = dict[str, dict[dt.date, Decimal]]  # symbol -> US date -> close
 
-def _about(settings: Settings, request: Request, sessions: Sequence[dt.date]) -> About:
+
+def preopen_off(settings: Settings, closes: Closes) -> str | None:
+    """Why the pre-open round is not replayed (None when it is): the source is ``none``, or no
+    US close of the configured symbols is stored."""
+    if settings.overnight_source == "none":
+        return f"{settings.origin('overnight_source')}=none: the pre-open round is off"
+    if not any(closes.values()):
+        return (
+            f"no US close of {', '.join(settings.symbols)} is stored: load them first "
+            "(`taiex overnight update`, or `taiex overnight import-csv FILE`)"
+        )
+    return None
+
+
+def _about(
+    settings: Settings, request: Request, sessions: Sequence[dt.date], off: str | None
+) -> About:
     """What the simulation is (kept in ``simulation.json``, copied into the summary)."""
-    from taiex.kinds import KINDS
+    from taiex.kinds import KINDS, PREOPEN_KINDS
 
+    kinds = KINDS if off else KINDS + PREOPEN_KINDS
+    rounds = [Round.evening.value] + ([] if off else [Round.pre_open.value])
+    overnight: dict[str, object] = {}
+    if not off:
+        overnight = {
+            "overnight_symbols": list(settings.symbols),
+            "preopen_time": settings.preopen.strftime("%H:%M"),
+        }
     return {
         "policy": request.policy,
         "period": {"first": sessions[0].isoformat(), "last": sessions[-1].isoformat()},
+        "rounds": rounds,
+        "preopen_off": off,
         "costs": asdict(request.costs),
-        "thresholds": {spec.name: spec.threshold(settings) for spec in KINDS},
+        "thresholds": {spec.name: spec.threshold(settings) for spec in kinds},
         "settings": {
             "lstm_naive_margin": settings.lstm_naive_margin,
             "lstm_dm_t_max": settings.lstm_dm_t_max,
             "classifier_trivial_margin": settings.classifier_trivial_margin,
-            **{spec.name: spec.params(settings) for spec in KINDS},
+            **overnight,
+            **{spec.name: spec.params(settings) for spec in kinds},
         },
         "taiex_version": __version__,
     }
 
 
 # What must match for a folder's days to belong to the same simulation (the end may move).
-_SAME = ("policy", "costs", "thresholds", "settings")
+_SAME = ("policy", "rounds", "costs", "thresholds", "settings")
 
 
 def _check_folder(folder: RunFolder, about: About) -> None:
@@ -219,7 +268,7 @@ def _check_folder(folder: RunFolder, about: About) -> None:
 
 
 class _Replay:
-    """The scratch database's context and the day-by-day loop over it."""
+    """The scratch database's context and the session-by-session loop over it."""
 
     def __init__(
         self,
@@ -229,6 +278,8 @@ class _Replay:
         request: Request,
         sessions: Sequence[dt.date],
         observer: Observer,
+        *,
+        preopen: bool,
     ) -> None:
         from taiex.pipeline import Context
 
@@ -242,36 +293,37 @@ class _Replay:
         self.folder = folder
         self.sessions = sessions
         self.observer = observer
+        self.preopen = preopen
         self.done = 0
 
     def close(self) -> None:
         self.ctx.close()
 
-    def seed(self, rows: Sequence[DailyRow]) -> None:
-        """The history before the first simulated session."""
+    def seed(self, rows: Sequence[DailyRow], closes: Closes) -> None:
+        """The history before the first simulated session, and every stored US close of the
+        configured symbols (a round uses only those published by its time)."""
+        from taiex.overnight_source import UsClose
+
         if rows:
             self.ctx.store.merge_rows(rows, source="simulation")
+        if self.preopen:
+            us = [
+                UsClose(symbol, day, close)
+                for symbol, stored in closes.items()
+                for day, close in sorted(stored.items())
+            ]
+            self.ctx.store.overnight.merge(us, source="simulation")
 
     def run_day(self, row: DailyRow) -> None:
-        from taiex.pipeline import run_models
-
+        """Both rounds of the session ``row.date``: its pre-open round, then its evening."""
         day = row.date
-        self.clock.set(day)
-        cpu, wall = time.process_time(), time.perf_counter()
-        steps = _StepTimer(self.ctx, self.observer, day)
-        merged = self.ctx.store.merge_rows([row], source="simulation")
-        data: DataUpdate = {
-            "inserted": merged.inserted,
-            "updated": merged.updated,
-            "last_date": str(day),
-        }
-        result = run_models(self.ctx, data, day, steps)
-        steps.close()
-        record = _DayRecord.of(self.ctx, day, result, steps)
+        record = _DayRecord()
+        cpu = time.process_time()
+        trained: list[str] = []
+        if self.preopen:
+            trained += self._preopen(day, record)
+        trained += self._evening(row, record)
         cpu_seconds = time.process_time() - cpu
-        record.days.append(
-            {"date": day, "cpu_seconds": cpu_seconds, "seconds": time.perf_counter() - wall}
-        )
         for table, rows in record.tables():
             self.folder.append(table, rows)
         self.scratch.commit()
@@ -282,32 +334,168 @@ class _Replay:
                 self.sessions.index(day) + 1,
                 len(self.sessions),
                 cpu_seconds,
-                tuple(str(v["version"]) for v in record.versions),
+                tuple(trained),
                 tuple(str(d["challenger"]) for d in record.decisions if d["promoted"]),
             )
         )
 
+    def _evening(self, row: DailyRow, record: _DayRecord) -> list[str]:
+        """The daily job's model steps after the session's close, with its row added."""
+        from taiex.kinds import KINDS
+        from taiex.pipeline import run_models
+
+        day = row.date
+        self.clock.set(day)
+        cpu, wall = time.process_time(), time.perf_counter()
+        steps = _StepTimer(self.ctx, self.observer, f"{day}")
+        merged = self.ctx.store.merge_rows([row], source="simulation")
+        data: DataUpdate = {
+            "inserted": merged.inserted,
+            "updated": merged.updated,
+            "last_date": str(day),
+        }
+        result = run_models(self.ctx, data, day, steps)
+        steps.close()
+        history = self.ctx.history(day)
+        evening = Round.evening
+        for spec in KINDS:
+            served = result["served"][spec.name]
+            rows = _served_rows(self.ctx, spec, str(served["version"]), day)
+            record.add_served(spec, rows, history, evening)
+            part = result["monitor"][spec.name]
+            record.decisions.append(_decision_row(day, evening, spec.name, part, served))
+        record.add_versions(self.ctx, steps, day, evening)
+        record.days.append(_day_row(day, evening, cpu, wall, None))
+        return list(steps.trained)
+
+    def _preopen(self, session: dt.date, record: _DayRecord) -> list[str]:
+        """The pre-open round of ``session``: the steps of :func:`taiex.preopen_run.run_preopen`
+        after its downloads (the US closes are in the scratch database already; TWSE's row of
+        ``session`` is not, and the last stored day is the origin)."""
+        from taiex.kinds import KINDS, PREOPEN_KINDS
+        from taiex.overnight import round_time
+        from taiex.pipeline import monitor, nights_of_history, serve
+        from taiex.preopen_run import origin_of
+
+        ctx = self.ctx
+        self.clock.set_moment(round_time(session, ctx.settings.preopen))
+        cpu, wall = time.process_time(), time.perf_counter()
+        steps = _StepTimer(ctx, self.observer, f"{session} pre-open")
+        origin = origin_of(ctx, session)
+        steps.step("night")
+        history = ctx.history(origin)
+        fallback = _fallback(nights_of_history(ctx, history).problem, session, origin)
+        served: dict[str, dict[str, object]] = {}
+        monitored: dict[str, Mapping[str, Any]] = {}
+        if fallback is None:
+            try:
+                for spec in PREOPEN_KINDS:
+                    steps.step(f"serve {spec.name}")
+                    served[spec.name] = serve(ctx, spec.name, origin)
+            except DataError as exc:  # a first model that cannot be trained, say
+                fallback = f"the pre-open round cannot serve: {exc}"
+        if fallback is not None:
+            log.info("pre-open round of %s: the evening's answer stands: %s", session, fallback)
+            for spec in KINDS:
+                steps.step(f"serve {spec.name}")
+                served[spec.name] = serve(ctx, spec.name, origin)
+        for spec in PREOPEN_KINDS:
+            steps.step(f"monitor {spec.name}")
+            try:
+                monitored[spec.name] = monitor(ctx, spec.name, origin)
+            except DataError as exc:
+                if fallback is None:
+                    raise
+                monitored[spec.name] = _unmonitored(str(exc))
+                continue
+            challenger = monitored[spec.name]["challenger"]
+            if fallback is None and challenger is not None and challenger["promoted"]:
+                served[spec.name] = challenger["output"]
+        steps.close()
+        pre_open = Round.pre_open
+        for spec in PREOPEN_KINDS:
+            source = spec if fallback is None else _evening_kind(spec)
+            if source is None:  # no evening kind serves what it serves: nothing stands
+                continue
+            answer = served[source.name]
+            rows = _served_rows(ctx, source, str(answer["version"]), origin)
+            record.add_served(spec, rows, history, pre_open)
+            record.decisions.append(
+                _decision_row(session, pre_open, spec.name, monitored[spec.name], answer)
+            )
+        record.add_versions(ctx, steps, session, pre_open)
+        record.days.append(_day_row(session, pre_open, cpu, wall, fallback))
+        return list(steps.trained)
+
+
+def _fallback(problem: str | None, session: dt.date, origin: dt.date) -> str | None:
+    """Why the pre-open round of ``session`` serves the evening's answer, or None (the checks of
+    :func:`taiex.preopen_run.run_preopen`: a close of the night not stored, or a round whose
+    night, by the XTAI calendar, is not the one after ``origin``)."""
+    from taiex.calendar import next_sessions
+
+    if problem is not None:
+        return problem
+    after = next_sessions(origin, 1)[0]
+    if after != session:
+        return (
+            f"the XTAI calendar's session after {origin} is {after}, not the stored {session}: "
+            "the night computed is another round's"
+        )
+    return None
+
+
+def _evening_kind(spec: KindSpec) -> KindSpec | None:
+    """The evening kind whose answer stands for the pre-open kind ``spec`` (it serves the same)."""
+    from taiex.kinds import KINDS
+
+    return next((kind for kind in KINDS if kind.serves == spec.serves), None)
+
+
+def _unmonitored(reason: str) -> dict[str, Any]:
+    """A decision row's part for a pre-open kind whose monitoring failed on a fallback (its
+    first model cannot be trained before any night is known, say)."""
+    return {"retrain": False, "reason": f"not monitored: {reason}"}
+
+
+def _day_row(
+    day: dt.date, round_name: Round, cpu: float, wall: float, fallback: str | None
+) -> dict[str, object]:
+    return {
+        "round": round_name.value,
+        "date": day,
+        "cpu_seconds": time.process_time() - cpu,
+        "seconds": time.perf_counter() - wall,
+        "fallback": fallback,
+    }
+
 
 class SimulatedClock:
-    """The store's clock: the evening of the simulated day (so timestamps repeat on a rerun)."""
+    """The store's clock: the round's time on the simulated day (so timestamps repeat on a
+    rerun), in UTC."""
 
     def __init__(self) -> None:
         self.now = dt.datetime.combine(dt.date(1999, 1, 1), EVENING_UTC)
 
     def set(self, day: dt.date) -> None:
+        """The evening of ``day``."""
         self.now = dt.datetime.combine(day, EVENING_UTC)
+
+    def set_moment(self, moment: dt.datetime) -> None:
+        """An aware moment (the pre-open round's)."""
+        self.now = moment.astimezone(dt.UTC).replace(tzinfo=None)
 
     def __call__(self) -> dt.datetime:
         return self.now
 
 
 class _StepTimer:
-    """Times the job's steps and tells which versions each one registered (its training)."""
+    """Times a round's steps and tells which versions each one registered (its training)."""
 
-    def __init__(self, ctx: Context, observer: Observer, day: dt.date) -> None:
+    def __init__(self, ctx: Context, observer: Observer, label: str) -> None:
         self.ctx = ctx
         self.observer = observer
-        self.day = day
+        self.label = label
         self.known = {v.version for v in ctx.registry().versions()}
         self.current: tuple[str, float] | None = None
         self.trained: dict[str, float] = {}  # version -> seconds of the step that trained it
@@ -322,7 +510,7 @@ class _StepTimer:
     def step(self, name: str) -> None:
         self._end_step()
         self.current = (name, time.perf_counter())
-        self.observer.step(f"{self.day} {name}")
+        self.observer.step(f"{self.label} {name}")
 
     def close(self) -> None:
         self._end_step()
@@ -344,6 +532,8 @@ Rows = list[dict[str, object]]
 
 @dataclass
 class _DayRecord:
+    """What a session's rounds served and decided, as the rows of the folder's tables."""
+
     forecasts: Rows = field(default_factory=list)
     signals: Rows = field(default_factory=list)
     decisions: Rows = field(default_factory=list)
@@ -359,27 +549,25 @@ class _DayRecord:
             (DAYS, self.days),
         ]
 
-    @classmethod
-    def of(cls, ctx: Context, day: dt.date, result: RunSummary, steps: _StepTimer) -> _DayRecord:
-        from taiex.kinds import KINDS
+    def add_served(
+        self, spec: KindSpec, rows: Rows, history: pd.DataFrame, round_name: Round
+    ) -> None:
+        """The rows served for ``spec`` (the kind of the round) from ``history``'s last day."""
+        if spec.serves == "forecasts":
+            self.forecasts.extend(_forecast_rows(rows, history, round_name))
+        else:
+            self.signals.extend(_signal_rows(rows, history, round_name))
 
-        record = cls()
-        history = ctx.history(day)
-        for spec in KINDS:
-            served = result["served"][spec.name]
-            rows = _served_rows(ctx, spec, str(served["version"]), day)
-            if spec.serves == "forecasts":
-                record.forecasts.extend(_forecast_rows(rows, history))
-            else:
-                record.signals.extend(_signal_rows(rows, history))
-            part = result["monitor"][spec.name]
-            record.decisions.append(_decision_row(day, spec.name, part, served))
+    def add_versions(
+        self, ctx: Context, steps: _StepTimer, day: dt.date, round_name: Round
+    ) -> None:
         registry = ctx.registry()
         for version, seconds in steps.trained.items():
             kind_name = version.rsplit("-v", 1)[0]
             registered = registry.get(kind_name, version)
-            record.versions.append(
+            self.versions.append(
                 {
+                    "round": round_name.value,
                     "kind": kind_name,
                     "version": version,
                     "train_start": registered.train_start,
@@ -388,7 +576,6 @@ class _DayRecord:
                     "seconds": seconds,
                 }
             )
-        return record
 
 
 def _served_rows(ctx: Context, spec: KindSpec, version: str, day: dt.date) -> Rows:
@@ -397,21 +584,29 @@ def _served_rows(ctx: Context, spec: KindSpec, version: str, day: dt.date) -> Ro
     return rows
 
 
-def _forecast_rows(rows: Rows, history: pd.DataFrame) -> Rows:
+def _forecast_rows(rows: Rows, history: pd.DataFrame, round_name: Round) -> Rows:
+    if not rows:
+        return []
     horizons = [as_count(row["horizon"]) for row in rows]
     drift = drift_forecast(history["close"].to_numpy(float), max(horizons))
     pairs = zip(rows, horizons, strict=True)
-    return [{**row, "drift": drift[h - 1], "actual": None} for row, h in pairs]
+    return [
+        {**row, "round": round_name.value, "drift": drift[h - 1], "actual": None}
+        for row, h in pairs
+    ]
 
 
-def _signal_rows(rows: Rows, history: pd.DataFrame) -> Rows:
+def _signal_rows(rows: Rows, history: pd.DataFrame, round_name: Round) -> Rows:
     from taiex.features import trivial_score
 
     tail = history.tail(40).reset_index(drop=True)  # MA20 needs 20 days; the score one day
     trivial = float(trivial_score(tail).iloc[-1])
     close = float(tail["close"].iloc[-1])
+    # The evening trades at the day's close; the pre-open round at the next open (an outcome).
+    trade_price = close if round_name is Round.evening else None
     return [
         {
+            "round": round_name.value,
             "date": row["based_on"],
             "probability": row["probability"],
             "signal": row["signal"],
@@ -419,16 +614,22 @@ def _signal_rows(rows: Rows, history: pd.DataFrame) -> Rows:
             "model_version": row["model_version"],
             "trivial": trivial,
             "close": close,
+            "trade_price": trade_price,
         }
         for row in rows
     ]
 
 
 def _decision_row(
-    day: dt.date, kind: str, part: KindSummary, served: Mapping[str, object]
+    day: dt.date,
+    round_name: Round,
+    kind: str,
+    part: Mapping[str, Any],
+    served: Mapping[str, object],
 ) -> dict[str, object]:
     challenger: Mapping[str, object] = part.get("challenger") or {}
     return {
+        "round": round_name.value,
         "date": day,
         "kind": kind,
         "champion": (part.get("evaluation") or {}).get("model_version"),
@@ -445,11 +646,16 @@ def _decision_row(
     }
 
 
-def _user_rows(settings: Settings, request: Request) -> list[DailyRow]:
-    """The user's stored days up to the last simulated one (only read)."""
+def _user_data(settings: Settings, request: Request) -> tuple[list[DailyRow], Closes]:
+    """The user's stored days up to the last simulated one, and the stored US closes of the
+    configured symbols (none when the overnight source is ``none``); only read."""
     store = Store.existing(settings)
     try:
-        return store.read_rows(end=request.end)
+        rows = store.read_rows(end=request.end)
+        closes: Closes = {}
+        if settings.overnight_source != "none":
+            closes = dict(store.overnight.closes(settings.symbols))
+        return rows, closes
     finally:
         store.dispose()
 

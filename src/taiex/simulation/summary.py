@@ -1,5 +1,10 @@
 """The figures of a simulation, computed from its CSV files alone (so anyone can recompute them).
 
+Every figure but the loop's is given per round (docs/design.md, "Two rounds a day"), each round
+on its own rows: the evening's, and the pre-open round's when it was replayed (on a day it fell
+back, what it served was the evening's answer, and that is what counts for it; ``fallbacks``
+says how many).
+
 - **Forecasts**, per horizon, over the served rows whose actual open is known: sMAPE of the served
   forecast beside the naive one (last close) and the drift random walk's, the ratios, the
   Diebold–Mariano t of the per-pair sMAPE terms against each baseline (Newey–West lag h), and the
@@ -7,20 +12,24 @@
 - **Signal**, over the days whose label is known: ROC AUC of the probability and the trivial
   close/MA20 - 1 score; Brier score of the probability, of the trivial rule (close above MA20 as a
   0/1 forecast) and of the base rate (the share of 1 labels known before the day); accuracy.
-- **Strategy**: hold the index from close t to close t+1 when day t's signal is 1, flat otherwise;
-  beside buy-and-hold from the first close and the trivial rule followed the same way. Each entry
+- **Strategy**: the evening round's: hold the index from close t to close t+1 when day t's signal
+  is 1, flat otherwise; the pre-open round's: enter at the open of session S on its signal (from
+  the night before S), hold to the next session's open, where the next round decides. Beside
+  buy-and-hold from the first such price and the trivial rule followed the same way (each row's
+  ``trade_price``). Each entry
   pays the fee, each exit the fee and the tax (:class:`Costs`). Total and annualised return,
   annualised volatility, Sharpe ratio (no risk-free rate), maximum drawdown, switches, share of
   days in the market. The equity is marked at the last close: no final exit is charged.
-- **The loop**: per kind, the days judged, the retrains decided, the challengers tried, the
-  promotions, the models trained and their seconds; the CPU and wall seconds of the whole run.
+- **The loop**: per kind (each kind belongs to one round), the days judged, the retrains decided,
+  the challengers tried, the promotions, the models trained and their seconds; the CPU and wall
+  seconds of the whole run, and of each round.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal, NotRequired, TypedDict
@@ -31,6 +40,7 @@ import pandas as pd
 from taiex.errors import InputError
 from taiex.frames import FloatArray
 from taiex.metrics import coverage, diebold_mariano, interval_score, roc_auc, smape_terms
+from taiex.rounds import Round
 from taiex.simulation.records import DAYS, DECISIONS, FORECASTS, SIGNALS, VERSIONS, RunFolder
 
 # Trading sessions a year on the TWSE (about 245-250); used to annualise daily figures.
@@ -75,6 +85,8 @@ class About(TypedDict):
 
     policy: str
     period: Period
+    rounds: list[str]  # the rounds replayed: evening, and pre-open unless it was off
+    preopen_off: str | None  # why the pre-open round was not replayed
     costs: dict[str, float]
     thresholds: dict[str, float]  # by kind
     settings: dict[str, object]  # the settings that decide, and each kind's params
@@ -136,6 +148,7 @@ class StrategyFigures(TypedDict):
 
 
 class KindLoop(TypedDict):
+    round: str
     days_judged: int
     mean_metric: float | None
     mean_baseline: float | None
@@ -153,28 +166,63 @@ class LoopFigures(TypedDict):
     wall_seconds: float
 
 
-class Summary(About):
-    """``summary.json``: what the simulation is, then its figures."""
+class RoundFigures(TypedDict):
+    """One round's figures, on its own rows."""
 
-    days: int
+    rounds: int  # the rounds run (one a session)
+    fallbacks: int  # rounds that served the evening's answer (a pre-open round missing a close)
     forecast: ForecastFigures
     signal: SignalFigures
     strategy: StrategyFigures
+    cpu_seconds: float
+    wall_seconds: float
+
+
+class Summary(About):
+    """``summary.json``: what the simulation is, then its figures, by round."""
+
+    days: int  # sessions replayed
+    by_round: dict[str, RoundFigures]  # by round name, the evening first
     loop: LoopFigures
 
 
 def summarise(folder: RunFolder, costs: Costs, about: About) -> Summary:
     """Every figure of the simulation in ``folder``, from its CSV files; ``about`` (the period,
-    the policy, the settings) is copied in front."""
-    forecasts = folder.read(FORECASTS)
-    signals = folder.read(SIGNALS)
+    the policy, the rounds, the settings) is copied in front. The rounds are ``about``'s, else
+    those the tables hold."""
+    forecasts, signals, days = folder.read(FORECASTS), folder.read(SIGNALS), folder.read(DAYS)
+    rounds = about.get("rounds") or rounds_of(days)
     return {
         **about,
-        "days": len(folder.read(DAYS)),
-        "forecast": forecast_figures(forecasts),
-        "signal": signal_figures(signals),
-        "strategy": strategy_figures(signals, costs),
-        "loop": loop_figures(folder.read(DECISIONS), folder.read(VERSIONS), folder.read(DAYS)),
+        "rounds": list(rounds),
+        "days": int(days["date"].nunique()),
+        "by_round": {name: round_figures(name, forecasts, signals, days, costs) for name in rounds},
+        "loop": loop_figures(folder.read(DECISIONS), folder.read(VERSIONS), days),
+    }
+
+
+def rounds_of(days: pd.DataFrame) -> list[str]:
+    """The rounds a days table holds, in the order of the day (pre-open, then evening): the
+    evening always."""
+    found = set(days["round"])
+    return [Round.evening.value] + [
+        r.value for r in Round if r.value in found and r.value != Round.evening.value
+    ]
+
+
+def round_figures(
+    name: str, forecasts: pd.DataFrame, signals: pd.DataFrame, days: pd.DataFrame, costs: Costs
+) -> RoundFigures:
+    """The figures of the round ``name`` over its own rows of the tables."""
+    mine = days[days["round"] == name]
+    return {
+        "rounds": len(mine),
+        "fallbacks": int((mine["fallback"].fillna("") != "").sum()),
+        "forecast": forecast_figures(forecasts[forecasts["round"] == name]),
+        "signal": signal_figures(signals[signals["round"] == name]),
+        "strategy": strategy_figures(signals[signals["round"] == name], costs),
+        "cpu_seconds": float(mine["cpu_seconds"].sum()),
+        "wall_seconds": float(mine["seconds"].sum()),
     }
 
 
@@ -282,14 +330,17 @@ STRATEGIES: tuple[Literal["signal", "trivial_rule", "buy_and_hold"], ...] = (
 
 
 def strategy_returns(signals: pd.DataFrame, costs: Costs) -> pd.DataFrame:
-    """Each day's net return, close to close, of the signal, the trivial rule and buy-and-hold.
+    """Each day's net return of the signal, the trivial rule and buy-and-hold, between the
+    prices the round trades at (``trade_price``: the evening's close to close, the pre-open
+    round's open to open); the signals of one round.
 
-    Row t + 1 holds the return from close t to close t + 1 of the position taken at close t
-    (from day t's signal), net of the cost of changing the position at close t. Columns:
+    Row t + 1 holds the return from price t to price t + 1 of the position taken at price t
+    (from day t's signal), net of the cost of changing the position at price t. Columns:
     ``date``, then for each of :data:`STRATEGIES` its return and ``<name>_position`` (1 held).
+    A signal whose price is not known (its session is after the last day) is left out.
     """
-    ordered = signals.sort_values("date").reset_index(drop=True)
-    close = ordered["close"].to_numpy(float)
+    ordered = signals.dropna(subset=["trade_price"]).sort_values("date").reset_index(drop=True)
+    close = ordered["trade_price"].to_numpy(float)
     frame = pd.DataFrame({"date": ordered["date"].iloc[1:].to_numpy()})
     if len(close) < 2:
         return frame
@@ -357,6 +408,7 @@ def loop_figures(
         mine = decisions[decisions["kind"] == kind]
         trained = versions[versions["kind"] == kind]
         kinds[kind] = {
+            "round": str(mine["round"].iloc[0]) if len(mine) else str(trained["round"].iloc[0]),
             "days_judged": int(mine["metric"].notna().sum()),
             "mean_metric": _mean(mine["metric"]),
             "mean_baseline": _mean(mine["baseline"]),
@@ -421,7 +473,20 @@ def _read_summary(folder: Path) -> dict[str, object]:
         raise InputError(f"{path}: cannot be read (nested too deeply)") from exc
     if not isinstance(summary, dict):
         raise InputError(f"{path}: cannot be read (not a JSON object)")
-    return summary
+    return _by_round(summary)
+
+
+# What a summary written before the rounds (taiex < issue 21) held at its top: the evening's.
+_ROUND_FIGURES = ("forecast", "signal", "strategy")
+
+
+def _by_round(summary: dict[str, object]) -> dict[str, object]:
+    """``summary`` with its figures by round: one written before the rounds held the evening's
+    at its top."""
+    if "by_round" in summary or not any(key in summary for key in _ROUND_FIGURES):
+        return summary
+    evening = {key: summary[key] for key in _ROUND_FIGURES if key in summary}
+    return {**summary, "rounds": [Round.evening.value], "by_round": {Round.evening.value: evening}}
 
 
 def comparison(summaries: Mapping[str, Mapping[str, object]]) -> list[tuple[str, list[str]]]:
@@ -436,29 +501,10 @@ def comparison(summaries: Mapping[str, Mapping[str, object]]) -> list[tuple[str,
     add("policy", ("policy",), "{}")
     add("period", ("period",), "period")
     add("days", ("days",), "{}")
-    horizons = max((_length(_dig(s, ("forecast", "horizons"))) for s in runs), default=0)
-    for i in range(horizons):
-        h = f"h{i + 1}"
-        add(f"sMAPE {h} (%)", ("forecast", "horizons", i, "smape"))
-        add(f"{h}: ratio to naive", ("forecast", "horizons", i, "ratio_naive"))
-        add(f"{h}: DM t vs naive", ("forecast", "horizons", i, "dm_t_naive"), "{:+.2f}")
-        add(f"{h}: ratio to drift", ("forecast", "horizons", i, "ratio_drift"))
-        add(f"{h}: 80 % / 95 % coverage", ("forecast", "horizons", i), "coverage")
-    add("signal ROC AUC", ("signal", "roc_auc"))
-    add("trivial score's ROC AUC", ("signal", "trivial_roc_auc"))
-    add("signal Brier", ("signal", "brier"))
-    add("trivial rule's Brier", ("signal", "trivial_rule_brier"))
-    for name, label in (
-        ("signal", "strategy"),
-        ("trivial_rule", "trivial rule"),
-        ("buy_and_hold", "buy-and-hold"),
-    ):
-        add(f"{label}: total return", ("strategy", name, "total_return"), "{:+.1%}")
-        add(f"{label}: annual volatility", ("strategy", name, "annual_volatility"), "{:.1%}")
-        add(f"{label}: Sharpe", ("strategy", name, "sharpe"), "{:.2f}")
-        add(f"{label}: max drawdown", ("strategy", name, "max_drawdown"), "{:.1%}")
-        if name != "buy_and_hold":
-            add(f"{label}: switches", ("strategy", name, "switches"), "{}")
+    add("rounds", ("rounds",), "list")
+    names = [r.value for r in Round if any(_dig(s, ("by_round", r.value)) for s in runs)]
+    for name in names:
+        _round_rows(add, runs, name)
     kinds = sorted({k for s in runs for k in _keys(_dig(s, ("loop", "kinds")))})
     for kind in kinds:
         add(f"{kind}: retrains decided", ("loop", "kinds", kind, "retrain_decisions"), "{}")
@@ -466,6 +512,43 @@ def comparison(summaries: Mapping[str, Mapping[str, object]]) -> list[tuple[str,
         add(f"{kind}: mean metric", ("loop", "kinds", kind, "mean_metric"))
     add("CPU seconds", ("loop", "cpu_seconds"), "{:,.0f}")
     return rows
+
+
+def _round_rows(
+    add: Callable[[str, Sequence[str | int], str], None],
+    runs: Sequence[Mapping[str, object]],
+    name: str,
+) -> None:
+    """The rows of the round ``name``, each label starting with it."""
+    at: tuple[str | int, ...] = ("by_round", name)
+    horizons = max((_length(_dig(s, (*at, "forecast", "horizons"))) for s in runs), default=0)
+    add(f"{name}: rounds / fallbacks", at, "fallbacks")
+    path: tuple[str | int, ...]
+    for i in range(horizons):
+        h, path = f"h{i + 1}", (*at, "forecast", "horizons", i)
+        add(f"{name}: sMAPE {h} (%)", (*path, "smape"), "{:.4f}")
+        add(f"{name}: {h} naive sMAPE (%)", (*path, "naive_smape"), "{:.4f}")
+        add(f"{name}: {h} ratio to naive", (*path, "ratio_naive"), "{:.4f}")
+        add(f"{name}: {h} DM t vs naive", (*path, "dm_t_naive"), "{:+.2f}")
+        add(f"{name}: {h} ratio to drift", (*path, "ratio_drift"), "{:.4f}")
+        add(f"{name}: {h} 80 % / 95 % coverage", path, "coverage")
+    add(f"{name}: signal ROC AUC", (*at, "signal", "roc_auc"), "{:.4f}")
+    add(f"{name}: trivial score's ROC AUC", (*at, "signal", "trivial_roc_auc"), "{:.4f}")
+    add(f"{name}: signal Brier", (*at, "signal", "brier"), "{:.4f}")
+    add(f"{name}: trivial rule's Brier", (*at, "signal", "trivial_rule_brier"), "{:.4f}")
+    for key, label in (
+        ("signal", "strategy"),
+        ("trivial_rule", "trivial rule"),
+        ("buy_and_hold", "buy-and-hold"),
+    ):
+        path = (*at, "strategy", key)
+        add(f"{name}: {label}: total return", (*path, "total_return"), "{:+.1%}")
+        add(f"{name}: {label}: annual volatility", (*path, "annual_volatility"), "{:.1%}")
+        add(f"{name}: {label}: Sharpe", (*path, "sharpe"), "{:.2f}")
+        add(f"{name}: {label}: max drawdown", (*path, "max_drawdown"), "{:.1%}")
+        if key != "buy_and_hold":
+            add(f"{name}: {label}: switches", (*path, "switches"), "{}")
+    add(f"{name}: CPU seconds", (*at, "cpu_seconds"), "{:,.0f}")
 
 
 def _dig(data: object, path: Sequence[str | int]) -> object:
@@ -493,7 +576,11 @@ def _keys(value: object) -> list[str]:
 def _text(value: object, fmt: str) -> str:
     if value is None:
         return "–"
-    if isinstance(value, Mapping) and fmt in ("coverage", "period", "trials"):
+    if isinstance(value, list) and fmt == "list":
+        return ", ".join(str(item) for item in value)
+    if isinstance(value, Mapping) and fmt in ("coverage", "period", "trials", "fallbacks"):
+        if fmt == "fallbacks":
+            return f"{value.get('rounds', 0)} / {value.get('fallbacks', 0)}"
         if fmt == "coverage":
             low, high = value.get("coverage_80", math.nan), value.get("coverage_95", math.nan)
             return f"{low:.1%} / {high:.1%}"
