@@ -26,6 +26,10 @@ ensemble = 1
 [classifier]
 candidates = ["logistic_regression"]
 grids = { logistic_regression = { C = [1.0] } }
+
+[preopen_classifier]
+candidates = ["logistic_regression"]
+grids = { logistic_regression = { C = [1.0] } }
 """
 TINY_MODELS = tomllib.loads(TINY_CONFIG)
 

@@ -149,6 +149,24 @@ def nights(
         raise ValueError("one round day per origin")
     if any(r <= o for o, r in zip(origins, rounds, strict=True)):
         raise ValueError("a round's day comes after its origin")
+    keys = [(origin, day, preopen) for origin, day in zip(origins, rounds, strict=True)]
+    missing = list(dict.fromkeys(key for key in keys if key not in _KNOWN_NIGHTS))
+    if missing:
+        found = _compute_nights([k[0] for k in missing], [k[1] for k in missing], preopen)
+        _KNOWN_NIGHTS.update(zip(missing, found, strict=True))
+    return [_KNOWN_NIGHTS[key] for key in keys]
+
+
+# A night is a fact of the two calendars, its origin, its round's day and time, nothing else: each
+# is computed once per process. A round reads the night of every stored day since the first US
+# close, several times (its check, serving, monitoring), and a replay day after day; computing
+# them again was most of a pre-open round's cost (0.3 s a call over 2016-2024).
+_KNOWN_NIGHTS: dict[tuple[dt.date, dt.date, dt.time], Night] = {}
+
+
+def _compute_nights(
+    origins: Sequence[dt.date], rounds: Sequence[dt.date], preopen: dt.time
+) -> list[Night]:
     issued = [round_time(day, preopen) for day in rounds]
     bases = last_known_sessions([evening_time(day) for day in origins])
     lasts = last_known_sessions(issued)

@@ -51,7 +51,6 @@ from taiex.kinds.evaluation import as_count
 from taiex.rounds import Round
 from taiex.settings import Settings
 from taiex.simulation import policies
-from taiex.simulation.nights import remembered_nights
 from taiex.simulation.records import (
     DAYS,
     DECISIONS,
@@ -167,10 +166,9 @@ def simulate(
         try:
             if done is None:
                 replay.seed([row for row in rows if row.date < sessions[0]], closes)
-            with remembered_nights():
-                for day in todo:
-                    replay.run_day(by_day[day])
-                    ran += 1
+            for day in todo:
+                replay.run_day(by_day[day])
+                ran += 1
         finally:
             replay.close()
     summary = finish(folder, rows, about, request.costs)
