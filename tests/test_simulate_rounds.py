@@ -120,16 +120,21 @@ def test_each_session_replays_its_pre_open_round_then_its_evening(both: RunFolde
     assert len(pairs) == 5 * 5
     assert (pairs["naive_pre"] == pairs["naive_eve"]).all()
     assert (pairs["forecast_pre"] != pairs["forecast_eve"]).any()
-    # No kind of the pre-open round serves a signal yet: the signals are the evening's.
-    assert set(both.read(SIGNALS)["round"]) == {"evening"}
+    # Each round's signal is its own kind's, for the same session.
+    signals = both.read(SIGNALS)
+    assert set(signals["round"]) == {"evening", "pre-open"}
+    assert set(signals[signals["round"] == "pre-open"]["model_version"]) == {
+        "preopen-classifier-v1"
+    }
     decisions = both.read(DECISIONS)
     assert decisions.groupby("round")["kind"].apply(set).to_dict() == {
         "evening": {"lstm", "classifier"},
-        "pre-open": {"preopen-forecaster"},
+        "pre-open": {"preopen-forecaster", "preopen-classifier"},
     }
     versions = both.read(VERSIONS)
     assert dict(zip(versions["version"], versions["round"], strict=True)) == {
         "preopen-forecaster-v1": "pre-open",
+        "preopen-classifier-v1": "pre-open",
         "lstm-v1": "evening",
         "classifier-v1": "evening",
     }
@@ -146,7 +151,8 @@ def test_the_summary_gives_each_round_beside_its_baselines(both: RunFolder) -> N
     assert preopen["rounds"] == 6 and preopen["fallbacks"] == 0
     h1 = preopen["forecast"]["horizons"][0]
     assert h1["n"] == 6 and h1["naive_smape"] > 0 and h1["ratio_naive"] is not None
-    assert preopen["signal"] == {"n": 0, "positives": 0}
+    # Each pre-open signal's session is replayed: six labelled days, as the evening's count.
+    assert preopen["signal"]["n"] == 6
     assert summary["by_round"]["evening"]["forecast"]["horizons"][0]["n"] == 5
     assert summary["loop"]["kinds"]["preopen-forecaster"]["round"] == "pre-open"
     html = (both.path / "index.html").read_text()
@@ -185,7 +191,10 @@ def test_a_us_close_of_the_night_after_changes_nothing_of_the_round(
         != theirs[theirs["origin_date"] == origin]["forecast"].tolist()
     )
     # The evening round reads no US close.
-    assert table_text(before, SIGNALS) == table_text(after, SIGNALS)
+    evening = "round=evening,"
+    assert [line for line in table_text(before, SIGNALS) if line.startswith(evening)] == [
+        line for line in table_text(after, SIGNALS) if line.startswith(evening)
+    ]
 
 
 def _served(line: str) -> str:
