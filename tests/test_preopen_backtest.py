@@ -106,7 +106,7 @@ def test_a_close_counts_only_from_when_it_was_published(
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
-        (("backtest", "classifier", "--round", "pre-open"), 1, "has no pre-open round yet"),
+        (("backtest", "classifier", "--round", "pre-open"), 1, "taiex backtest preopen-classifier"),
         (("backtest", "lstm", "--round", "morning"), 2, "Invalid value for '--round'"),
     ],
 )

@@ -440,7 +440,7 @@ def backtest(
     if end is not None and end < start:
         raise InputError(f"--to {end} is before --from {start}")
     history = ctx.history()
-    if round_name is Round.pre_open:
+    if round_name is Round.pre_open and spec.round is Round.evening:
         result = spec.backtest_preopen(
             history, _night_moves(ctx, history), train_until=train_until, start=start, end=end
         )

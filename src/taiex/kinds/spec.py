@@ -278,7 +278,10 @@ class KindSpec(abc.ABC):
     ) -> BacktestResult:
         """A walk-forward test of the kind's pre-open model; InputError for a kind that has
         none yet."""
-        raise InputError(f"the {self.title} has no pre-open round yet (issue 21)")
+        raise InputError(
+            f"the {self.title} has no pre-open variant of its own: the pre-open round's signal "
+            "is the kind preopen-classifier (`taiex backtest preopen-classifier …`)"
+        )
 
     @abc.abstractmethod
     def plot_evaluation(self, evaluation: Evaluation, path: Path, title: str) -> Path:
