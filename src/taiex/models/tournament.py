@@ -114,7 +114,9 @@ def run_tournament(data: TrainingSet, config: ClassifierConfig) -> pd.DataFrame:
             try:
                 aucs = _cv_aucs(pipeline, data, splits)
             except ValueError as exc:  # a setting the data cannot take, e.g. k > training days
-                logger.warning("candidate %s %s failed in CV: %s", name, params, exc)
+                # Expected on a short history (the pre-open signal's first years) and kept in
+                # the table as NaN: a note, not a warning on every retrain's terminal.
+                logger.info("candidate %s %s failed in CV: %s", name, params, exc)
                 aucs = [math.nan]
             mean, std = float(np.mean(aucs)), float(np.std(aucs))
             logger.debug("candidate %s %s: CV AUC %.4f +- %.4f", name, params, mean, std)
