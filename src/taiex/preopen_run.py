@@ -24,7 +24,7 @@ from taiex.calendar import TAIPEI, next_sessions
 from taiex.errors import DataError, InputError, SourceError
 from taiex.etl import ETL_LOCK
 from taiex.kinds import KINDS, PREOPEN_KINDS
-from taiex.overnight import MissingCloseError, Night, closed_through, round_time
+from taiex.overnight import Night, closed_through, round_time
 from taiex.pipeline import (
     Context,
     DataUpdate,
@@ -38,9 +38,13 @@ from taiex.pipeline import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import pandas as pd
 
+    from taiex.kinds import KindSpec
     from taiex.monitor import KindSummary
+    from taiex.overnight import NightsOfHistory
 
 log = logging.getLogger(__name__)
 
@@ -170,16 +174,7 @@ def run_preopen(
         origin = origin_of(ctx, when.session)
         progress.step("US closes")
         overnight = _overnight(ctx, when.issued_at)
-        nights = nights_of_history(ctx, ctx.history(origin))
-        fallback = _fallback(nights.problem, when, origin, overnight)
-        served = _serve_round(ctx, origin, fallback, progress)
-        monitored: dict[str, KindSummary] = {}
-        for spec in PREOPEN_KINDS:
-            progress.step(f"monitor {spec.name}")
-            monitored[spec.name] = monitor(ctx, spec.name, origin)
-            challenger = monitored[spec.name]["challenger"]
-            if fallback is None and challenger is not None and challenger["promoted"]:
-                served[spec.name] = challenger["output"]
+        answer = answer_round(ctx, when.session, origin, overnight["error"], progress.step)
         if ctx.draw:
             progress.step("report")
         outputs = draw_outputs(ctx) if ctx.draw else {}
@@ -190,10 +185,10 @@ def run_preopen(
         "origin": origin.isoformat(),
         "data": data,
         "overnight": overnight,
-        "night": night_summary(nights.night, nights.frame, ctx.settings.symbols),
-        "fallback": fallback,
-        "served": served,
-        "monitor": monitored,
+        "night": night_summary(answer.nights.night, answer.nights.frame, ctx.settings.symbols),
+        "fallback": answer.fallback,
+        "served": answer.served,
+        "monitor": answer.monitored,
         "outputs": outputs,
         "seconds": round(time.monotonic() - started, 3),
     }
@@ -214,36 +209,94 @@ def _overnight(ctx: Context, issued_at: dt.datetime) -> OvernightUpdate:
         }
 
 
-def _fallback(
-    problem: str | None, when: RoundTime, origin: dt.date, overnight: OvernightUpdate
+@dataclass(frozen=True)
+class RoundAnswer:
+    """What the round for a session answered from its origin: its night, why the evening's
+    answer stands (None: each pre-open kind served), what was served (by kind: the pre-open
+    kinds', or on a fallback the evening kinds') and each pre-open kind's monitoring."""
+
+    nights: NightsOfHistory
+    fallback: str | None
+    served: dict[str, dict[str, object]]
+    monitored: dict[str, KindSummary]
+
+
+def answer_round(
+    ctx: Context,
+    session: dt.date,
+    origin: dt.date,
+    update_error: str | None = None,
+    step: Callable[[str], None] = lambda name: None,
+) -> RoundAnswer:
+    """The round for ``session`` from the stored data up to ``origin``, after its downloads:
+    the night, each pre-open kind's answer or, when the round cannot serve, the evening's (stored
+    or made now), then each pre-open kind's monitoring. ``update_error``, why the download of
+    US closes failed, is added to a fallback's reason. The live round, the DAG's steps and a
+    simulation all answer through here, so they cannot drift apart."""
+    nights = nights_of_history(ctx, ctx.history(origin))
+    fallback = round_fallback(nights.problem, session, origin, update_error)
+    served: dict[str, dict[str, object]] = {}
+    if fallback is None:
+        try:
+            for spec in PREOPEN_KINDS:
+                step(f"serve {spec.name}")
+                served[spec.name] = serve(ctx, spec.name, origin)
+        except DataError as exc:  # a first model that cannot be trained yet (too few nights)
+            fallback, served = f"the pre-open round cannot serve: {exc}", {}
+    if fallback is not None:
+        log.warning("the pre-open round of %s falls back to the evening's: %s", session, fallback)
+        for spec in KINDS:
+            step(f"serve {spec.name}")
+            served[spec.name] = serve(ctx, spec.name, origin)
+    monitored: dict[str, KindSummary] = {}
+    for spec in PREOPEN_KINDS:
+        step(f"monitor {spec.name}")
+        try:
+            monitored[spec.name] = monitor(ctx, spec.name, origin)
+        except DataError as exc:
+            if fallback is None:
+                raise
+            monitored[spec.name] = unmonitored(ctx, spec, str(exc))
+            continue
+        challenger = monitored[spec.name]["challenger"]
+        if fallback is None and challenger is not None and challenger["promoted"]:
+            served[spec.name] = challenger["output"]
+    return RoundAnswer(nights, fallback, served, monitored)
+
+
+def round_fallback(
+    problem: str | None, session: dt.date, origin: dt.date, update_error: str | None = None
 ) -> str | None:
-    """Why the round cannot serve (the evening's answer stands), or None."""
+    """Why the round for ``session`` cannot serve from ``origin`` (the evening's answer
+    stands), or None: a close of the night is not stored (``problem``), or the stored data stops
+    before the session before ``session``."""
     if problem is None:
         after = next_sessions(origin, 1)[0]
-        if after != when.session:  # the data stops before the evening's day
+        if after != session:  # the data stops before the evening's day
             return (
-                f"the last stored TAIEX day is {origin}, not the session before {when.session}: "
+                f"the last stored TAIEX day is {origin}, not the session before {session}: "
                 "the round would forecast sessions already traded"
             )
         return None
-    failed = f" (the update failed: {overnight['error']})" if overnight["error"] else ""
+    failed = f" (the update failed: {update_error})" if update_error else ""
     return f"{problem}{failed}"
 
 
-def _serve_round(
-    ctx: Context, origin: dt.date, fallback: str | None, progress: Progress
-) -> dict[str, dict[str, object]]:
-    """Each pre-open kind's answer; on a fallback, the evening kinds' (stored or made now)."""
-    if fallback is not None:
-        log.warning("pre-open round falls back to the evening's answer: %s", fallback)
-    served: dict[str, dict[str, object]] = {}
-    for spec in PREOPEN_KINDS if fallback is None else KINDS:
-        progress.step(f"serve {spec.name}")
-        try:
-            served[spec.name] = serve(ctx, spec.name, origin)
-        except MissingCloseError as exc:  # not expected: the night was checked just before
-            raise DataError(str(exc)) from exc
-    return served
+def unmonitored(ctx: Context, spec: KindSpec, reason: str) -> KindSummary:
+    """The monitoring of a pre-open kind that could not be measured on a fallback (its first
+    model cannot be trained before enough nights are known, say)."""
+    return {
+        "champion": None,
+        "metric_name": spec.metric.name,
+        "metric": None,
+        "baseline": None,
+        "threshold": spec.threshold(ctx.settings),
+        "retrain": False,
+        "reason": f"not monitored: {reason}",
+        "evaluation": None,
+        "challenger": None,
+        "skipped_artifacts": [],
+    }
 
 
 def night_summary(night: Night, frame: pd.DataFrame, symbols: tuple[str, ...]) -> NightSummary:
@@ -313,14 +366,7 @@ def night_step(ctx: Context, session: dt.date, update_error: str | None = None) 
     when = session_round(ctx, session)
     origin = origin_of(ctx, session)
     nights = nights_of_history(ctx, ctx.history(origin))
-    overnight: OvernightUpdate = {
-        "source": ctx.settings.overnight_source,
-        "through": "",
-        "inserted": 0,
-        "updated": 0,
-        "error": update_error,
-    }
-    fallback = _fallback(nights.problem, when, origin, overnight)
+    fallback = round_fallback(nights.problem, session, origin, update_error)
     if fallback is not None:
         log.warning(
             "the pre-open round of %s falls back to the evening's answer: %s", session, fallback

@@ -370,10 +370,9 @@ class _Replay:
         """The pre-open round of ``session``: the steps of :func:`taiex.preopen_run.run_preopen`
         after its downloads (the US closes are in the scratch database already; TWSE's row of
         ``session`` is not, and the last stored day is the origin)."""
-        from taiex.kinds import KINDS, PREOPEN_KINDS
+        from taiex.kinds import PREOPEN_KINDS
         from taiex.overnight import round_time
-        from taiex.pipeline import monitor, nights_of_history, serve
-        from taiex.preopen_run import origin_of
+        from taiex.preopen_run import answer_round, origin_of
 
         ctx = self.ctx
         self.clock.set_moment(round_time(session, ctx.settings.preopen))
@@ -382,33 +381,8 @@ class _Replay:
         origin = origin_of(ctx, session)
         steps.step("night")
         history = ctx.history(origin)
-        fallback = _fallback(nights_of_history(ctx, history).problem, session, origin)
-        served: dict[str, dict[str, object]] = {}
-        monitored: dict[str, Mapping[str, Any]] = {}
-        if fallback is None:
-            try:
-                for spec in PREOPEN_KINDS:
-                    steps.step(f"serve {spec.name}")
-                    served[spec.name] = serve(ctx, spec.name, origin)
-            except DataError as exc:  # a first model that cannot be trained, say
-                fallback = f"the pre-open round cannot serve: {exc}"
-        if fallback is not None:
-            log.info("pre-open round of %s: the evening's answer stands: %s", session, fallback)
-            for spec in KINDS:
-                steps.step(f"serve {spec.name}")
-                served[spec.name] = serve(ctx, spec.name, origin)
-        for spec in PREOPEN_KINDS:
-            steps.step(f"monitor {spec.name}")
-            try:
-                monitored[spec.name] = monitor(ctx, spec.name, origin)
-            except DataError as exc:
-                if fallback is None:
-                    raise
-                monitored[spec.name] = _unmonitored(str(exc))
-                continue
-            challenger = monitored[spec.name]["challenger"]
-            if fallback is None and challenger is not None and challenger["promoted"]:
-                served[spec.name] = challenger["output"]
+        result = answer_round(ctx, session, origin, step=steps.step)
+        fallback, served, monitored = result.fallback, result.served, result.monitored
         steps.close()
         pre_open = Round.pre_open
         for spec in PREOPEN_KINDS:
@@ -426,34 +400,11 @@ class _Replay:
         return list(steps.trained)
 
 
-def _fallback(problem: str | None, session: dt.date, origin: dt.date) -> str | None:
-    """Why the pre-open round of ``session`` serves the evening's answer, or None (the checks of
-    :func:`taiex.preopen_run.run_preopen`: a close of the night not stored, or a round whose
-    night, by the XTAI calendar, is not the one after ``origin``)."""
-    from taiex.calendar import next_sessions
-
-    if problem is not None:
-        return problem
-    after = next_sessions(origin, 1)[0]
-    if after != session:
-        return (
-            f"the XTAI calendar's session after {origin} is {after}, not the stored {session}: "
-            "the night computed is another round's"
-        )
-    return None
-
-
 def _evening_kind(spec: KindSpec) -> KindSpec | None:
     """The evening kind whose answer stands for the pre-open kind ``spec`` (it serves the same)."""
     from taiex.kinds import KINDS
 
     return next((kind for kind in KINDS if kind.serves == spec.serves), None)
-
-
-def _unmonitored(reason: str) -> dict[str, Any]:
-    """A decision row's part for a pre-open kind whose monitoring failed on a fallback (its
-    first model cannot be trained before any night is known, say)."""
-    return {"retrain": False, "reason": f"not monitored: {reason}"}
 
 
 def _day_row(
