@@ -20,6 +20,8 @@ Configuration, from the environment of the scheduler, the dag-processor and the 
   on the Docker host's loopback); unset is Docker's default.
 - ``TAIEX_AIRFLOW_K8S_SECRET`` (default ``taiex-db``): the Kubernetes Secret whose key
   ``TAIEX_DB_URL`` the pods read; ``TAIEX_AIRFLOW_K8S_NAMESPACE``: their namespace.
+- ``TAIEX_TASK_TIMEOUT_NETWORK``, ``_LOAD``, ``_MODEL``, ``_FIT``, ``_REPORT``: each task's limit in
+  minutes (README, "Airflow"), read at parse time from the scheduler's environment.
 - every other ``TAIEX_*`` variable and ``config.toml``, as for the ``taiex`` command: the worker
   reads them, and hands the containers its settings as variables.
 """
@@ -36,11 +38,13 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import pendulum
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import BaseHook, Connection, XComArg, get_current_context, task, task_group
+
+from taiex.settings import TASK_TIMEOUTS, Settings
 
 if TYPE_CHECKING:
     from taiex.kinds import KindSpec
@@ -70,9 +74,56 @@ if GPUS and GPUS != "all" and not (GPUS.isdigit() and int(GPUS) > 0):
     raise ValueError(f"TAIEX_AIRFLOW_GPUS={GPUS!r}: expected a count above 0 or 'all'")
 # Airflow connection types and the SQLAlchemy drivers of taiex's extras (mysql, postgres).
 DRIVERS = {"mysql": "mysql+pymysql", "postgres": "postgresql+psycopg", "sqlite": "sqlite"}
-# Both DAGs: a TWSE or US-close source that blocks, or the load lock held by a `taiex` command,
-# passes within minutes.
-DEFAULT_ARGS: dict[str, Any] = {"retries": 2, "retry_delay": dt.timedelta(minutes=5)}
+# Each task's limit (execution_timeout), from the TAIEX_TASK_TIMEOUT_* variables of the
+# scheduler's environment, read at parse time like TAIEX_AIRFLOW_MODE (src/taiex/settings.py
+# says where each default comes from). A task past its limit fails (and may retry): with
+# max_active_runs=1 a step that hangs would otherwise block every later run. A step's writes
+# are transactions of their own, so a step stopped halfway leaves what it found.
+LIMITS = Settings.from_variables(
+    tuple(f"task_timeout_{group}" for group in TASK_TIMEOUTS), os.environ
+)
+TIMEOUT = {group: LIMITS.task_timeout(group) for group in TASK_TIMEOUTS}
+
+
+class TaskLimits(TypedDict, total=False):
+    """The operator arguments that bound a task and retry it."""
+
+    execution_timeout: dt.timedelta
+    retries: int
+    retry_delay: dt.timedelta
+    retry_exponential_backoff: float
+    max_retry_delay: dt.timedelta
+
+
+# Both DAGs, the tasks below without limits of their own (save, merge, the reports, the round's
+# night, the branches): retried twice, 5 minutes apart, as before. A save or merge refused by
+# the load lock that a `taiex` command holds passes within minutes; a report may go to an
+# object store (TAIEX_REPORT_URL); the others are light and retry at no cost.
+DEFAULT_ARGS: dict[str, Any] = {
+    "retries": 2,
+    "retry_delay": dt.timedelta(minutes=5),
+    "execution_timeout": TIMEOUT["model"],
+}
+# The tasks that fetch from TWSE or the US-close source: a source that blocks or fails passes
+# within minutes, and each try asks it less often (1, then 2 minutes; 10 at most). 2.0 is the
+# multiplier of Airflow 3.2+ (True would be 1.0 there: no backoff); Airflow 3.1 reads it as true.
+NETWORK_ARGS: TaskLimits = {
+    "execution_timeout": TIMEOUT["network"],
+    "retries": 2,
+    "retry_delay": dt.timedelta(minutes=1),
+    "retry_exponential_backoff": 2.0,
+    "max_retry_delay": dt.timedelta(minutes=10),
+}
+LOAD_ARGS: TaskLimits = {"execution_timeout": TIMEOUT["load"]}
+REPORT_ARGS: TaskLimits = {"execution_timeout": TIMEOUT["report"]}
+# The model steps retry once: for a worker lost mid-step (a fit that failed or hung would most
+# likely do so again, and a second try of 45 minutes is enough to wait). A serving task trains
+# the first model on a database with none: it has a fit's limit.
+MODEL_ARGS: dict[str, TaskLimits] = {
+    "serve": {"execution_timeout": TIMEOUT["fit"], "retries": 1},
+    "evaluate": {"execution_timeout": TIMEOUT["model"], "retries": 1},
+    "retrain": {"execution_timeout": TIMEOUT["fit"], "retries": 1},
+}
 
 
 def connection_url(conn: Connection) -> str:
@@ -186,7 +237,7 @@ def gpu_count() -> int:
     return -1 if GPUS == "all" else int(GPUS or 0)
 
 
-def docker_step(task_id: str, command: tuple[str, ...]) -> XComArg:
+def docker_step(task_id: str, command: tuple[str, ...], limits: TaskLimits) -> XComArg:
     """``taiex step <command>`` in the image under Docker, with no host folder mounted."""
     from airflow.providers.docker.operators.docker import DockerOperator
     from docker.types import DeviceRequest
@@ -213,11 +264,12 @@ def docker_step(task_id: str, command: tuple[str, ...]) -> XComArg:
         mount_tmp_dir=False,
         auto_remove="success",
         do_xcom_push=True,  # the last line of output: the step's JSON
+        **limits,
     )
     return operator.output
 
 
-def kubernetes_step(task_id: str, command: tuple[str, ...]) -> XComArg:
+def kubernetes_step(task_id: str, command: tuple[str, ...], limits: TaskLimits) -> XComArg:
     """``taiex step <command>`` in the image, in a pod: the database URL from a Secret."""
     from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
     from airflow.providers.cncf.kubernetes.secret import Secret
@@ -252,6 +304,7 @@ def kubernetes_step(task_id: str, command: tuple[str, ...]) -> XComArg:
         do_xcom_push=True,
         get_logs=True,
         on_finish_action="delete_pod",
+        **limits,
     )
     return operator.output
 
@@ -263,15 +316,16 @@ def step_task(
     ``taiex_data_day`` in a container's command): in the image when the kind runs there and a
     container mode is on, else in the worker."""
     command = (name, kind, "--day", "{{ taiex_data_day() }}")
+    limits = MODEL_ARGS[name]
     if container and MODE == "docker":
-        return docker_step(task_id, command)
+        return docker_step(task_id, command, limits)
     if container and MODE == "kubernetes":
-        return kubernetes_step(task_id, command)
+        return kubernetes_step(task_id, command, limits)
 
     def model_step() -> Any:
         return run_step(name, kind, day())
 
-    return task(task_id=task_id)(model_step)()
+    return task(task_id=task_id, **limits)(model_step)()
 
 
 @task.branch

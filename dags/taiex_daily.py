@@ -33,6 +33,9 @@ from airflow.sdk import TriggerRule, chain, dag, task
 from taiex.kinds import KINDS
 from taiex_dag_common import (
     DEFAULT_ARGS,
+    LOAD_ARGS,
+    NETWORK_ARGS,
+    REPORT_ARGS,
     TZ,
     CronTriggerTimetable,
     monitoring,
@@ -51,32 +54,32 @@ def data_day() -> dt.date:
 # Tasks return Any, not dict: a Mapping annotation makes TaskFlow push one XCom per key.
 
 
-@task
+@task(**NETWORK_ARGS)
 def download_weighted_stock_price() -> Any:
     """Fetch the months to load (the whole history on an empty database) and store TWSE's
     responses verbatim in the database; their list, ``["2026-07", "2026-08"]``."""
     return run_step("download", data_day())
 
 
-@task
+@task(**LOAD_ARGS)
 def save_to_database(months: list[str]) -> Any:
     """Stage the months' rows, from the stored responses, in weighted_index_temp; the load id."""
     return run_step("save_to_database", months, data_day())
 
 
-@task
+@task(**LOAD_ARGS)
 def merge_weighted_index(load_id: str) -> Any:
     """Merge the staged load into weighted_index in one transaction."""
     return run_step("merge", load_id)
 
 
-@task
+@task(**REPORT_ARGS)
 def process_models_predict_outputs() -> Any:
     """The forecast figure and the report, out before monitoring starts."""
     return run_step("draw_outputs")
 
 
-@task(trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS)
+@task(trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS, **REPORT_ARGS)
 def refresh_report() -> Any:
     """The report again, with today's evaluations and trials. One of each pair of monitoring
     tasks is always skipped: that is no failure."""
@@ -90,7 +93,7 @@ def refresh_report() -> Any:
     start_date=pendulum.datetime(2025, 1, 1, tz=TZ),
     catchup=False,  # a missed day is loaded by the next run: it asks for the months since
     max_active_runs=1,  # the steps share one database and its load lock
-    # A TWSE block, or the load lock held by a `taiex` command, passes within minutes.
+    # Retries and limits: taiex_dag_common (the download, the models' and the reports' own).
     default_args=dict(DEFAULT_ARGS),
     user_defined_macros={"taiex_data_day": data_day},
     tags=["taiex"],

@@ -46,6 +46,8 @@ from taiex.kinds import PREOPEN_KINDS
 from taiex.settings import Settings
 from taiex_dag_common import (
     DEFAULT_ARGS,
+    NETWORK_ARGS,
+    REPORT_ARGS,
     TZ,
     CronTriggerTimetable,
     monitoring,
@@ -88,7 +90,7 @@ def is_session_day() -> bool:
     return False
 
 
-@task
+@task(**NETWORK_ARGS)
 def download_overnight_closes() -> Any:
     """Fetch and store the US closes the round may know. A failing source fails the task while
     it has tries left (so that it is retried); on the last it says why and the round falls back."""
@@ -118,13 +120,13 @@ def serve_or_fallback(night: Any) -> str:
     return FALLBACK
 
 
-@task(trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS)
+@task(trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS, **REPORT_ARGS)
 def process_preopen_outputs() -> Any:
     """The forecast figure and the report with the round's answer, out before monitoring."""
     return run_step("draw_outputs")
 
 
-@task(trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS)
+@task(trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS, **REPORT_ARGS)
 def refresh_preopen_report() -> Any:
     """The report again, with the round's evaluations and trials. One of each pair of monitoring
     tasks is always skipped: that is no failure."""

@@ -5,7 +5,8 @@ Airflow reads its configuration once, at import, and must not touch the caller's
     python tests/airflow_probe.py parse             import errors and each DAG's number of tasks
     python tests/airflow_probe.py run YYYY-MM-DD [HH:MM]
                                                     dag.test() for that day's 15:30 (or HH:MM)
-                                                    in Taipei
+                                                    in Taipei; with TAIEX_PROBE_HANG=TABLE a
+                                                    step hangs in its first write to TABLE
     python tests/airflow_probe.py db-url            the database URL the tasks would use
     python tests/airflow_probe.py branch            where the branches go for given XComs
     python tests/airflow_probe.py container-env     the variables a container task hands over
@@ -99,6 +100,9 @@ def _task(dag: Any, task: Any) -> dict[str, Any]:
         "trigger_rule": str(getattr(task.trigger_rule, "value", task.trigger_rule)),
         "retries": task.retries,
         "retry_delay": task.retry_delay.total_seconds(),
+        "execution_timeout": _seconds(task.execution_timeout),
+        "retry_exponential_backoff": float(task.retry_exponential_backoff),
+        "max_retry_delay": _seconds(task.max_retry_delay),
     }
     if facts["type"] == "TaiexDockerOperator":
         facts.update(
@@ -115,6 +119,10 @@ def _task(dag: Any, task: Any) -> dict[str, Any]:
     if facts["type"] == "TaiexPodOperator":
         facts.update(pod=_pod(task), do_xcom_push=task.do_xcom_push)
     return facts
+
+
+def _seconds(delay: Any) -> float | None:
+    return None if delay is None else float(getattr(delay, "total_seconds", lambda: delay)())
 
 
 def _pod(task: Any) -> dict[str, Any]:
@@ -153,6 +161,8 @@ def run(day: str, time_of_day: str = "15:30") -> dict[str, Any]:
         return {"import_errors": errors}
     for task in dag.tasks:
         task.retries = 0  # a failure shows at once instead of waiting for the retry delay
+    if os.environ.get("TAIEX_PROBE_HANG"):
+        plant_hang(os.environ["TAIEX_PROBE_HANG"])
     started = time.perf_counter()
     logical = pendulum.parse(f"{day}T{time_of_day}:00", tz="Asia/Taipei")
     with time_machine.travel(logical.add(minutes=1)):
@@ -175,8 +185,23 @@ def run(day: str, time_of_day: str = "15:30") -> dict[str, Any]:
             "state": str(run.state),
             "seconds": round(seconds, 1),
             "tasks": {ti.task_id: str(ti.state) for ti in instances},
+            "durations": {ti.task_id: ti.duration for ti in instances},
             "xcoms": {x.task_id: XComModel.deserialize_value(x) for x in xcoms},
         }
+
+
+def plant_hang(table: str) -> None:
+    """A step that hangs halfway through its write: after its first INSERT into ``table``, inside
+    the transaction, the step sleeps far past any limit (tasks run in this process under
+    dag.test(), so the hook reaches them); the task's execution_timeout must stop it."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    def hang(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().upper().startswith(f"INSERT INTO {table.upper()}"):
+            time.sleep(600)
+
+    event.listen(Engine, "after_cursor_execute", hang)
 
 
 def dag_module() -> Any:

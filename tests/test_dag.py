@@ -188,11 +188,59 @@ def test_dag_parses_with_the_specified_shape(airflow_home: Path) -> None:
         "monitoring.train_lstm",
     ]
     assert tasks[JOIN]["trigger_rule"] == "none_failed_min_one_success"
-    for task in tasks.values():
-        assert (task["retries"], task["retry_delay"]) == (2, 300.0)
+    for task_id, task in tasks.items():
+        assert limits(task) == expected_limits(task_id), task_id
         if task is not tasks[JOIN]:
             assert task["trigger_rule"] == "all_success"
         assert task["type"] != "DockerOperator"  # no TAIEX_AIRFLOW_IMAGE: all in the worker
+
+
+# Each task's limit (execution_timeout, seconds), retries and retry delays (seconds): the network
+# tasks back off, the model tasks retry once, the others as before (twice, 5 minutes apart).
+NETWORK_TASKS = {"download_weighted_stock_price", "download_overnight_closes"}
+LOAD_TASKS = {"save_to_database", "merge_weighted_index"}
+REPORT_TASKS = {
+    "process_models_predict_outputs",
+    "refresh_report",
+    "process_preopen_outputs",
+    "refresh_preopen_report",
+}
+DEFAULT_MINUTES = {"network": 15, "load": 5, "model": 10, "fit": 45, "report": 5}
+
+
+def limits(task: dict[str, Any]) -> tuple[Any, ...]:
+    keys = ("execution_timeout", "retries", "retry_delay")
+    return tuple(task[k] for k in (*keys, "retry_exponential_backoff", "max_retry_delay"))
+
+
+def expected_limits(task_id: str, **minutes: float) -> tuple[Any, ...]:
+    """(timeout, retries, retry delay, backoff multiplier, largest delay) of a task."""
+    timeout = {**DEFAULT_MINUTES, **minutes}
+    step = task_id.rsplit(".", 1)[-1]
+    if task_id in NETWORK_TASKS:
+        return (timeout["network"] * 60, 2, 60.0, 2.0, 600.0)
+    if step.startswith("train_") or step.endswith("_predict_task"):  # a serve may fit the first
+        return (timeout["fit"] * 60, 1, 300.0, 0.0, None)
+    if step.startswith("evaluate_"):
+        return (timeout["model"] * 60, 1, 300.0, 0.0, None)
+    group = "load" if task_id in LOAD_TASKS else "report" if task_id in REPORT_TASKS else "model"
+    return (timeout[group] * 60, 2, 300.0, 0.0, None)
+
+
+def test_the_task_timeout_settings_set_the_limits(airflow_home: Path) -> None:
+    """TAIEX_TASK_TIMEOUT_* (minutes) from the scheduler's environment set each task's limit in
+    both DAGs; a value out of range is the DAG file's import error, naming the variable."""
+    minutes = {"network": 2, "load": 1.5, "model": 3, "fit": 30, "report": 4}
+    env = {f"TAIEX_TASK_TIMEOUT_{group.upper()}": str(value) for group, value in minutes.items()}
+    for dag_id in ("taiex_daily", PREOPEN):
+        found = probe(airflow_env(airflow_home, **env, TAIEX_PROBE_DAG=dag_id), "describe")
+        assert found["import_errors"] == {}
+        for task_id, task in found["tasks"].items():
+            assert limits(task) == expected_limits(task_id, **minutes), task_id
+    found = probe(airflow_env(airflow_home, TAIEX_TASK_TIMEOUT_FIT="0"), "describe")
+    assert found["dag"] is None
+    (error,) = set(found["import_errors"].values())
+    assert "TAIEX_TASK_TIMEOUT_FIT must be within [0.05, 1440], got 0.0" in error
 
 
 CONTAINER_SETTINGS = {
@@ -633,7 +681,7 @@ def test_the_preopen_dag_has_the_specified_shape(airflow_home: Path) -> None:
     )
     joins = {PREOPEN_OUTPUTS, PREOPEN_JOIN}
     for task_id, task in tasks.items():
-        assert (task["retries"], task["retry_delay"]) == (2, 300.0)
+        assert limits(task) == expected_limits(task_id), task_id
         rule = "none_failed_min_one_success" if task_id in joins else "all_success"
         assert task["trigger_rule"] == rule, task_id
         assert task["type"] != "TaiexDockerOperator"  # local mode: all in the worker

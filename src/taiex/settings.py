@@ -68,6 +68,27 @@ class Settings:
     overnight_source: str = "yahoo"
     overnight_symbols: str = "^GSPC,^IXIC,^SOX,TSM"
     preopen_time: str = "07:30"
+    # The Airflow DAGs' limit on each task, in minutes (dags/taiex_dag_common.py reads them when
+    # it is parsed, from the scheduler's environment: ``TAIEX_TASK_TIMEOUT_FIT=60``). Sized from
+    # BENCHMARKS.md, about ten times the slowest step measured on a loaded 2-core machine:
+    # - network (download_weighted_stock_price, download_overnight_closes): a day asks TWSE for
+    #   a month or two in 2-10 s ("A day with nothing new under Airflow"), but the first run on an
+    #   empty database backfills 332 months at TWSE's 2-s interval, about 11 minutes ("ETL"); a
+    #   US-close fetch is one request a symbol.
+    # - load (save_to_database, merge_weighted_index): 1-6 s a day, the whole history staged and
+    #   merged in under 3 s ("ETL", "A day with nothing new under Airflow").
+    # - model (evaluate_<kind>, the pre-open round's night, the branches): 2-20 s under Airflow,
+    #   an LSTM evaluation computed afresh (600 pairs) included.
+    # - fit (train_<kind>, and <kind>'s serving task, which trains the first model on a database
+    #   with none): an LSTM fit 40-63 s of CPU, the classifier tournament 23-43 s, a retrain of
+    #   both kinds 3-6 minutes on a loaded machine ("Forecaster", "Classifier", "The daily loop
+    #   replayed"); the original recipe's fit 7 minutes.
+    # - report (process_models_predict_outputs and the other report tasks): 4-14 s.
+    task_timeout_network: float = 15.0
+    task_timeout_load: float = 5.0
+    task_timeout_model: float = 10.0
+    task_timeout_fit: float = 45.0
+    task_timeout_report: float = 5.0
     # Hyperparameters from the config file's [lstm] and [classifier] tables (LSTMConfig and
     # ClassifierConfig field names); empty means the models' defaults.
     lstm: Mapping[str, object] = field(default_factory=dict)
@@ -148,6 +169,24 @@ class Settings:
             environ[f"TAIEX_{f.name.upper()}"] = text
         return environ
 
+    @classmethod
+    def from_variables(cls, names: tuple[str, ...], environ: Mapping[str, str]) -> Settings:
+        """Only the settings ``names`` from their ``TAIEX_*`` variables (empty: unset), checked
+        and converted as :meth:`from_env` does, every other setting its default and no config
+        file read: what a DAG file reads when Airflow parses it."""
+        values: dict[str, Any] = {}
+        where: dict[str, str] = {}
+        for name in names:
+            variable = f"TAIEX_{name.upper()}"
+            if environ.get(variable):
+                values[name] = _convert(name, environ[variable], variable)
+                where[name] = variable
+        return cls(**values, origins=where)
+
+    def task_timeout(self, group: str) -> dt.timedelta:
+        """``task_timeout_<group>`` (minutes) as a timedelta."""
+        return dt.timedelta(minutes=getattr(self, f"task_timeout_{group}"))
+
     def origin(self, name: str) -> str:
         """Where the value of setting ``name`` came from, as an error message names it."""
         if name in self.origins:
@@ -220,6 +259,9 @@ class Settings:
             )
 
 
+# The groups of Airflow tasks with a limit of their own (``task_timeout_<group>``).
+TASK_TIMEOUTS = ("network", "load", "model", "fit", "report")
+
 # Bounds of every number: finite, and small enough that no sleep or loop overflows.
 _RANGES: dict[str, tuple[float, float]] = {
     "twse_min_interval": (0, 3600),
@@ -233,6 +275,8 @@ _RANGES: dict[str, tuple[float, float]] = {
     "lstm_dm_t_max": (0, 100),
     "classifier_auc_min": (0, 1),
     "classifier_trivial_margin": (-1, 1),
+    # Minutes: from 3 s (a test's planted hang) to a day.
+    **{f"task_timeout_{group}": (0.05, 1440) for group in TASK_TIMEOUTS},
 }
 
 # A Yahoo Finance symbol: capitals, digits and ^ . - = (^GSPC, TSM, BRK-B, ES=F, 2330.TW).
