@@ -806,3 +806,57 @@ def test_the_steps_of_the_preopen_dag_rerun_to_the_same_answer(
     # A holiday has no round.
     code, _, err = step("night", "--session", "2025-01-01")
     assert code == 1 and "2025-01-01 is not an XTAI session" in err
+
+
+# ---------------------------------------------------------------- a step that hangs
+
+
+def test_a_step_that_hangs_fails_at_its_limit_and_leaves_nothing_half_written(
+    tmp_path: Path, airflow_home: Path, days: tuple[pd.DataFrame, TwseServer]
+) -> None:
+    """save_to_database hangs in its transaction, after its first staged row (a hook planted by
+    the probe, not in taiex): its limit (TAIEX_TASK_TIMEOUT_LOAD, 3 s here) fails it, nothing
+    it staged stays, the load lock is free, and the next run loads, serves and reports."""
+    history, twse = days
+    day1, day2 = (d.date() for d in history["date"].iloc[-2:])
+    taiex_home = tmp_path / "taiex"
+    taiex_home.mkdir()
+    (taiex_home / "config.toml").write_text(TINY_CONFIG, encoding="utf-8")
+    url = f"sqlite:///{tmp_path / 'taiex-dag.db'}"
+    base = {**FAST, **HEALTHY, "TAIEX_HOME": str(taiex_home), "TAIEX_TWSE_URL": twse.url}
+    migrate_airflow(airflow_home)
+
+    hung = probe(
+        airflow_env(
+            airflow_home,
+            **base,
+            TAIEX_DB_URL=url,
+            TAIEX_TASK_TIMEOUT_LOAD="0.05",
+            TAIEX_PROBE_HANG="weighted_index_temp",
+        ),
+        "run",
+        day1.isoformat(),
+        timeout=300,
+    )
+    print(f"the hung run: {hung['seconds']} s, save_to_database {hung['durations']}")
+    assert hung["state"] == "failed"
+    assert hung["tasks"]["download_weighted_stock_price"] == "success"
+    assert hung["tasks"]["save_to_database"] == "failed"
+    assert hung["tasks"]["merge_weighted_index"] == "upstream_failed"
+    # Stopped at its limit (3 s), not after the planted 600 s sleep.
+    assert hung["durations"]["save_to_database"] < 60, hung["durations"]
+    store = Store(url)
+    try:
+        assert store.prices.staged() == {}  # the staging transaction was rolled back
+        assert store.stored_dates() == []
+        assert rows(store, "forecasts") == [] and rows(store, "signals") == []
+    finally:
+        store.dispose()
+
+    # The next run is not blocked: no lock or staged load of the hung one stands in its way.
+    twse.set_history(history, today=day2)
+    second = probe(airflow_env(airflow_home, **base, TAIEX_DB_URL=url), "run", day2.isoformat())
+    print(f"the next run: {second['seconds']} s")
+    assert second["state"] == "success", second
+    assert second["xcoms"]["merge_weighted_index"]["last_date"] == day2.isoformat()
+    assert second["xcoms"]["lstm_predict_task"]["origin_date"] == day2.isoformat()
