@@ -124,6 +124,64 @@ MODEL_ARGS: dict[str, TaskLimits] = {
     "evaluate": {"execution_timeout": TIMEOUT["model"], "retries": 1},
     "retrain": {"execution_timeout": TIMEOUT["fit"], "retries": 1},
 }
+# Notifications (TAIEX_NOTIFY_URLS, taiex.notify): a task that fails for good, and the day's
+# events when the last task of a DAG (the report's refresh) succeeds.
+LAST_TASKS = {"taiex_daily": "refresh_report", "taiex_preopen": "refresh_preopen_report"}
+
+
+def _round_of(context: Any) -> str:
+    return "pre-open" if context["dag"].dag_id == "taiex_preopen" else "evening"
+
+
+def notify_failure(context: Any) -> None:
+    """on_failure_callback: ``failed`` with the task and its error's first line. Never raises."""
+    try:
+        from taiex import notify
+        from taiex.settings import Settings
+
+        settings = Settings.from_env()
+        if not settings.notify_urls:
+            return
+        step = f"{context['dag'].dag_id}.{context['ti'].task_id}"
+        error = context.get("exception") or "failed"
+        notify.send(settings, [notify.failed(_round_of(context), step, error)])
+    except Exception as exc:  # a notification never fails anything
+        log.warning("no failure notification: %s", type(exc).__name__)
+
+
+def notify_day(context: Any) -> None:
+    """on_success_callback: after the DAG's last task, the round's events (promotions, a changed
+    signal, stale data, the summary) since the run started. Never raises."""
+    try:
+        dag_id, task_id = context["dag"].dag_id, context["ti"].task_id
+        if LAST_TASKS.get(dag_id) != task_id:
+            return
+        from taiex.settings import Settings
+
+        if not Settings.from_env().notify_urls:
+            return
+        run = context["dag_run"]
+        when = context.get("logical_date") or run.run_after
+        day = pendulum.instance(when).in_timezone(TZ).date()
+        fallback = None
+        if dag_id == "taiex_preopen":
+            night = context["ti"].xcom_pull(task_ids="night") or {}
+            fallback = night.get("fallback")
+        since = pendulum.instance(run.start_date).in_timezone("UTC").replace(tzinfo=None)
+        sent = run_step(
+            "dag_events",
+            _round_of(context),
+            day.isoformat(),
+            since.isoformat(),
+            fallback,
+            module="taiex.notify",
+        )
+        log.info("notifications sent: %s", ", ".join(sent) or "none")
+    except Exception as exc:  # a notification never fails anything
+        log.warning("no notification of the day's events: %s: %s", type(exc).__name__, exc)
+
+
+DEFAULT_ARGS.update(on_failure_callback=notify_failure, on_success_callback=notify_day)
 
 
 def connection_url(conn: Connection) -> str:

@@ -860,3 +860,65 @@ def test_a_step_that_hangs_fails_at_its_limit_and_leaves_nothing_half_written(
     assert second["state"] == "success", second
     assert second["xcoms"]["merge_weighted_index"]["last_date"] == day2.isoformat()
     assert second["xcoms"]["lstm_predict_task"]["origin_date"] == day2.isoformat()
+
+
+# ---------------------------------------------------------------- notification callbacks
+
+CALLBACKS = """
+import datetime as dt, json, sys, types
+sys.path.insert(0, sys.argv[1])
+import taiex_dag_common as common
+calls = []
+common.run_step = lambda *args, **kwargs: calls.append([list(args), kwargs]) or ["summary"]
+ti = types.SimpleNamespace(task_id="refresh_preopen_report", xcom_pull=lambda task_ids: {
+    "fallback": "no close of ^SOX"})
+run = types.SimpleNamespace(start_date=dt.datetime(2024, 12, 30, 23, 30, tzinfo=dt.UTC),
+    run_after=None)
+dag = types.SimpleNamespace(dag_id="taiex_preopen")
+context = {"dag": dag, "ti": ti, "dag_run": run,
+    "logical_date": dt.datetime(2024, 12, 30, 23, 30, tzinfo=dt.UTC)}
+common.notify_day(context)
+common.notify_day({**context, "ti": types.SimpleNamespace(task_id="night")})
+failed = {**context, "ti": types.SimpleNamespace(task_id="night"),
+    "exception": RuntimeError("the source blocked us")}
+common.notify_failure(failed)
+print(json.dumps({"calls": calls, "callbacks": [
+    common.DEFAULT_ARGS["on_failure_callback"].__name__,
+    common.DEFAULT_ARGS["on_success_callback"].__name__]}))
+"""
+
+
+def test_the_notification_callbacks(airflow_home: Path) -> None:
+    """Called with a fake context: a failed task is posted; the last task sends the day's
+    events through the step taiex.notify.dag_events; another task sends nothing."""
+    from tests.test_notify import Collector
+
+    collector = Collector()
+    collector.thread.start()
+    try:
+        env = airflow_env(airflow_home, TAIEX_NOTIFY_URLS=collector.url)
+        done = subprocess.run(
+            [sys.executable, "-c", CALLBACKS, str(DAGS)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        collector.server.shutdown()
+        collector.server.server_close()
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["callbacks"] == ["notify_failure", "notify_day"]
+    assert out["calls"] == [
+        [
+            ["dag_events", "pre-open", "2024-12-31", "2024-12-30T23:30:00", "no close of ^SOX"],
+            {"module": "taiex.notify"},
+        ]
+    ]
+    assert [body["title"] for body in collector.received] == [
+        "taiex pre-open: failed at taiex_preopen.night"
+    ]
+    assert collector.received[0]["message"].endswith("RuntimeError: the source blocked us")
+    assert "s3cr3t" not in done.stdout + done.stderr

@@ -17,7 +17,7 @@ import typer
 import typer.core
 
 from taiex import __version__, console
-from taiex.commands import db, models, overnight, simulate, steps
+from taiex.commands import db, models, overnight, schedule, simulate, steps
 from taiex.commands.common import (
     AsOf,
     DayOption,
@@ -458,6 +458,7 @@ app.add_typer(models.app, name="models")
 app.add_typer(db.app, name="db")
 app.add_typer(steps.app, name="step")
 app.add_typer(overnight.app, name="overnight")
+app.command(name="schedule")(schedule.schedule)
 
 
 def main() -> None:

@@ -592,11 +592,20 @@ class RunSummary(TypedDict):
 def run(ctx: Context, as_of: dt.date | None = None, progress: Progress | None = None) -> RunSummary:
     """The daily job in one process: data, models, monitoring, outputs. The whole job holds the
     load lock, so a second ``taiex run`` stops at once (exit code 75)."""
-    progress = progress or Silent()
-    with ctx.store.lock(ETL_LOCK):
-        progress.step("data")
-        data = update_data(ctx, as_of, progress)
-        return run_models(ctx, data, as_of, progress)
+    from taiex import notify
+
+    steps = notify.Steps(progress or Silent())
+    since = ctx.store.now()
+    try:
+        with ctx.store.lock(ETL_LOCK):
+            steps.step("data")
+            data = update_data(ctx, as_of, steps)
+            summary = run_models(ctx, data, as_of, steps)
+    except Exception as exc:
+        notify.job_failed(ctx.settings, Round.evening, steps.current, exc)
+        raise
+    notify.after_evening(ctx, summary, as_of, since)  # TAIEX_NOTIFY_URLS; never raises
+    return summary
 
 
 def run_models(

@@ -36,6 +36,7 @@ from taiex.pipeline import (
     serve,
     update_data,
 )
+from taiex.rounds import Round
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -163,7 +164,22 @@ def run_preopen(
     """The pre-open round in one process: the US closes, the night, each pre-open kind's
     answer (or the evening's, saying why), their monitoring, the report. Like the evening's
     job it holds the load lock throughout."""
-    progress = progress or Silent()
+    from taiex import notify
+
+    steps = notify.Steps(progress or Silent())
+    since = ctx.store.now()
+    try:
+        summary = _run_preopen(ctx, as_of, steps, now)
+    except Exception as exc:
+        notify.job_failed(ctx.settings, Round.pre_open, steps.current, exc)
+        raise
+    notify.after_preopen(ctx, summary, since)  # TAIEX_NOTIFY_URLS; never raises
+    return summary
+
+
+def _run_preopen(
+    ctx: Context, as_of: dt.date | None, progress: Progress, now: dt.datetime | None
+) -> PreopenSummary:
     started = time.monotonic()
     when = round_for(as_of, ctx.settings.preopen, now)
     with ctx.store.lock(ETL_LOCK):

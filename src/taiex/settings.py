@@ -89,6 +89,10 @@ class Settings:
     task_timeout_model: float = 10.0
     task_timeout_fit: float = 45.0
     task_timeout_report: float = 5.0
+    # Notifications (docs/design.md, "Notifications"): Apprise URLs separated by spaces (they
+    # hold tokens: never in a repr or a log), and the events sent (commas or spaces between).
+    notify_urls: str = field(default="", repr=False)
+    notify_events: str = "failed,signal-changed,promoted,stale"
     # Hyperparameters from the config file's [lstm] and [classifier] tables (LSTMConfig and
     # ClassifierConfig field names); empty means the models' defaults.
     lstm: Mapping[str, object] = field(default_factory=dict)
@@ -119,6 +123,13 @@ class Settings:
         """``preopen_time`` as a time of day (Taipei)."""
         hours, minutes = self.preopen_time.split(":")
         return dt.time(int(hours), int(minutes))
+
+    @property
+    def notify_event_names(self) -> tuple[str, ...]:
+        """``notify_events`` as event names."""
+        from taiex.notify import parse_events
+
+        return parse_events(self.notify_events)
 
     @property
     def plots_dir(self) -> Path:
@@ -159,11 +170,14 @@ class Settings:
     def to_environ(self) -> dict[str, str]:
         """The settings that differ from the defaults as ``TAIEX_*`` variables, tables as JSON:
         what :meth:`from_env` reads back. Neither ``home`` nor ``db_url``: the one is a
-        machine's folder, the other a secret to hand over on its own."""
+        machine's folder, the other a secret to hand over on its own; nor ``notify_urls``
+        (tokens; a container's step sends nothing)."""
         environ = {}
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            if f.name in ("home", "db_url", *_NOT_SETTINGS) or value == getattr(_DEFAULTS, f.name):
+            if f.name in ("home", "db_url", "notify_urls", *_NOT_SETTINGS) or value == getattr(
+                _DEFAULTS, f.name
+            ):
                 continue
             text = json.dumps(dict(value)) if f.name in _TABLES else str(value)
             environ[f"TAIEX_{f.name.upper()}"] = text
@@ -219,6 +233,34 @@ class Settings:
             )
         self._check_twse_url()
         self._check_overnight()
+        self._check_notify()
+
+    def _check_notify(self) -> None:
+        from taiex import notify
+
+        try:
+            notify.parse_events(self.notify_events)
+        except ValueError as exc:
+            raise SettingsError(
+                f"{self.origin('notify_events')}={self.notify_events!r}: {exc}"
+            ) from None
+        urls = notify.split_urls(self.notify_urls)
+        if not urls:
+            return
+        try:
+            bad = notify.unusable_urls(urls)
+        except ImportError as exc:
+            raise SettingsError(
+                f"{self.origin('notify_urls')} is set but Apprise is not installed "
+                f"(pip install apprise): {exc}"
+            ) from None
+        if bad:
+            # Only the scheme: the rest of an Apprise URL holds its tokens.
+            which = ", ".join(f"URL {n} ({notify.service(urls[n - 1])}://...)" for n in bad)
+            raise SettingsError(
+                f"{self.origin('notify_urls')}: Apprise cannot use {which}; see "
+                "https://github.com/caronc/apprise/wiki for each service's URL"
+            )
 
     def _check_overnight(self) -> None:
         source = self.overnight_source
@@ -428,6 +470,19 @@ _CONVERTERS: dict[str, Callable[[object], object]] = {
 }
 _CONVERTERS["home"] = lambda v: Path(str(v)).expanduser()
 _CONVERTERS.update({name: _table for name in _TABLES})
+
+
+def _urls(value: object) -> str:
+    """Apprise URLs: text, or a TOML list of texts. The error never shows the value (tokens)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return " ".join(value)
+    raise SettingsError("notify_urls must be text or a list of texts (Apprise URLs)")
+
+
+_CONVERTERS["notify_urls"] = _urls
+_CONVERTERS["notify_events"] = lambda v: " ".join(v) if isinstance(v, list) else _text(v)
 
 
 def _convert(name: str, value: object, where: str) -> object:
