@@ -163,7 +163,7 @@ def test_status_flags_suspect_days_and_delete_removes_them(env: Settings, tmp_pa
         assert code == 0 and "suspect days" in out and "2024-11-30" in out
         code, out, err = run("delete", "--from", "2024-11-30")
         assert code == 0, err
-        assert "deleted 1 days from 2024-11-30 to 2024-11-30" in out
+        assert "deleted 1 day: 2024-11-30" in out
         facts = json.loads(run("status", "--json")[1])
     assert facts["suspect_days"] == [] and facts["rows"] == 2
     assert facts["last_load"]["source"] == "delete 2024-11-30…2024-11-30"

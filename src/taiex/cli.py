@@ -9,9 +9,10 @@ misused command is one line too, with exit code 2.
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 import logging
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import typer.core
@@ -23,6 +24,7 @@ from taiex.commands.common import (
     DayOption,
     JsonFlag,
     KindArg,
+    TableJsonFlag,
     context,
     day_of,
     load_settings,
@@ -63,9 +65,80 @@ def usage_error_classes() -> tuple[type[typer.TyperException], type[typer.TyperE
 _USAGE_ERROR, _NO_ARGS_IS_HELP = usage_error_classes()
 
 
+def reflow(doc: str) -> str:
+    """A docstring as help text: each paragraph (a blank line separates them) on one line, for
+    the terminal to wrap at its width; an ``Example:`` line stays on a line of its own."""
+    paragraphs = []
+    for paragraph in inspect.cleandoc(doc).split("\n\n"):
+        lines: list[str] = []
+        for line in paragraph.splitlines():
+            line = line.strip()
+            if lines and not line.startswith("Example:") and not lines[-1].startswith("Example:"):
+                lines[-1] = f"{lines[-1]} {line}"
+            else:
+                lines.append(line)
+        paragraphs.append("\n".join(lines))
+    return "\n\n".join(paragraphs)
+
+
+def reflow_help(app: typer.Typer) -> None:
+    """Gives every command and group of ``app`` its docstring (or help) reflowed: Typer keeps a
+    docstring's line breaks after its first paragraph, breaking sentences at any width."""
+    for command in app.registered_commands:
+        doc = command.help if isinstance(command.help, str) else inspect.getdoc(command.callback)
+        if doc:
+            command.help = reflow(doc)
+    callback = app.registered_callback
+    if callback is not None:
+        doc = callback.help if isinstance(callback.help, str) else inspect.getdoc(callback.callback)
+        if doc:
+            callback.help = reflow(doc)
+    if isinstance(app.info.help, str):
+        app.info.help = reflow(app.info.help)
+    for group in app.registered_groups:
+        if group.typer_instance is not None:
+            reflow_help(group.typer_instance)
+
+
+def _plain_metavars(command: typer.core.TyperCommand | typer.core.TyperGroup) -> None:
+    """Shows each parameter of ``command`` and its subcommands by its metavar alone (DATE, PATH,
+    KIND...), where Typer's Rich help adds ``<%Y-%m-%d>``, ``<Path>``, ``{path}``, and ``<bool>``
+    beside every flag, ``--help`` included."""
+    for param in command.params:
+        _plain_metavar(param)
+    get_help_option = command.get_help_option
+
+    def plain_help_option(ctx: typer.Context) -> object:
+        option = get_help_option(ctx)
+        if option is not None:
+            _plain_metavar(option)
+        return option
+
+    # Typer creates the --help option when it first formats or parses (an instance's method).
+    command.get_help_option = plain_help_option  # type: ignore[method-assign,assignment]
+    for sub in getattr(command, "commands", {}).values():
+        _plain_metavars(sub)
+
+
+def _plain_metavar(param: object) -> None:
+    if isinstance(param, typer.core.TyperArgument):
+        name = param.metavar or (param.name or "").upper()
+        usage = name if param.required else f"[{name}]"
+        # The name column shows the metavar; no type beside it, no braces in the usage line.
+        param.display_type_rich = lambda ctx: None  # type: ignore[method-assign]
+        param._usage_display_name = lambda: usage  # type: ignore[method-assign]
+    elif isinstance(param, typer.core.TyperOption) and (param.is_flag or param.count):
+        param.display_type_rich = lambda ctx: None  # type: ignore[method-assign]
+
+
 class _TaiexGroup(typer.core.TyperGroup):
     """Turns TaiexError into one line and an exit code, unless ``--debug``; a usage error of a
-    command into one line and exit code 2."""
+    command into one line and exit code 2. Its parameters, and every subcommand's, show plain
+    metavars in the help."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _plain_metavars(self)
 
     # TyperGroup types the context with its private click copy's class; typer.Context is the
     # public subclass every callback is typed with.
@@ -112,7 +185,10 @@ def _main(
 ) -> None:
     """Daily data and forecasts for the TAIEX (發行量加權股價指數).
 
-    Settings come from TAIEX_* environment variables (TAIEX_HOME, TAIEX_DB_URL, ...).
+    Settings come from TAIEX_* environment variables (TAIEX_HOME, TAIEX_DB_URL, ...). Every
+    command's --help has an example.
+
+    Example: taiex run
     """
     ctx.meta["taiex.debug"] = debug
     console.configure_logging(
@@ -126,11 +202,16 @@ def _main(
 @app.command()
 def backfill(
     since: Annotated[
-        str | None, typer.Option(help="First month, YYYY-MM (default 1999-01).", show_default=False)
+        str | None,
+        typer.Option(
+            metavar="MONTH", help="First month, YYYY-MM (default 1999-01).", show_default=False
+        ),
     ] = None,
     until: Annotated[
         str | None,
-        typer.Option(help="Last month, YYYY-MM (default this month).", show_default=False),
+        typer.Option(
+            metavar="MONTH", help="Last month, YYYY-MM (default this month).", show_default=False
+        ),
     ] = None,
     refresh: Annotated[
         bool, typer.Option("--refresh", help="Ask TWSE again even for months in the raw cache.")
@@ -177,7 +258,11 @@ def update(as_of: AsOf = None) -> None:
 def import_csv(
     path: Annotated[
         Path,
-        typer.Argument(help="CSV with the header date,open,high,low,close.", parser=nonempty_path),
+        typer.Argument(
+            metavar="PATH",
+            help="CSV with the header date,open,high,low,close.",
+            parser=nonempty_path,
+        ),
     ],
 ) -> None:
     """Merge a CSV of daily rows, validated like TWSE rows (all of it or nothing).
@@ -197,7 +282,10 @@ def import_csv(
 @app.command("export-csv")
 def export_csv(
     path: Annotated[
-        Path, typer.Argument(help="Where to write date,open,high,low,close.", parser=nonempty_path)
+        Path,
+        typer.Argument(
+            metavar="PATH", help="Where to write date,open,high,low,close.", parser=nonempty_path
+        ),
     ],
 ) -> None:
     """Write every stored day to a CSV file.
@@ -214,11 +302,17 @@ def export_csv(
 @app.command()
 def delete(
     start: Annotated[
-        dt.datetime, typer.Option("--from", formats=["%Y-%m-%d"], help="First day to remove.")
+        dt.datetime,
+        typer.Option("--from", formats=["%Y-%m-%d"], metavar="DATE", help="First day to remove."),
     ],
     end: Annotated[
         dt.datetime | None,
-        typer.Option("--to", formats=["%Y-%m-%d"], help="Last day to remove (default: --from)."),
+        typer.Option(
+            "--to",
+            formats=["%Y-%m-%d"],
+            metavar="DATE",
+            help="Last day to remove (default: --from).",
+        ),
     ] = None,
 ) -> None:
     """Remove the stored days from --from to --to (an invented or mistyped day), in one
@@ -233,12 +327,21 @@ def delete(
     first = start.date()
     last = end.date() if end else first
     days = delete_days(Store.from_settings(load_settings()), first, last)
-    span = f"{days[0]} … {days[-1]}" if days else "nothing stored there"
-    console.say(f"deleted {len(days)} days from {first} to {last} ({span})")
+    console.say(deleted_text(days, first, last))
+
+
+def deleted_text(days: list[dt.date], first: dt.date, last: dt.date) -> str:
+    """What ``taiex delete`` removed, said once: "deleted 1 day: 2026-08-18"."""
+    asked = str(first) if first == last else f"{first} … {last}"
+    if not days:
+        return f"deleted nothing: no day stored in {asked}"
+    if len(days) == 1:
+        return f"deleted 1 day: {days[0]}"
+    return f"deleted {len(days)} days: {days[0]} … {days[-1]}"
 
 
 @app.command()
-def status(as_json: JsonFlag = False) -> None:
+def status(as_json: TableJsonFlag = False) -> None:
     """Show what is stored and what the models say: rows, first and last day, last load,
     freshness, the forecast, the signal, the champions beside their baselines, and gaps
     against the XTAI calendar.
@@ -263,6 +366,7 @@ def train(
         dt.datetime | None,
         typer.Option(
             formats=["%Y-%m-%d"],
+            metavar="DATE",
             help="Last day to train on (default: the last stored).",
             callback=not_future,
         ),
@@ -288,7 +392,9 @@ def train(
 RoundOption = Annotated[
     Round,
     typer.Option(
-        "--round", help="evening (after the close) or pre-open (with the night's US closes)."
+        "--round",
+        metavar="ROUND",
+        help="evening (after the close) or pre-open (with the night's US closes).",
     ),
 ]
 
@@ -315,23 +421,36 @@ def predict(
 TrainUntil = Annotated[
     dt.datetime,
     typer.Option(
-        "--train-until", formats=["%Y-%m-%d"], help="Last training day.", callback=not_future
+        "--train-until",
+        formats=["%Y-%m-%d"],
+        metavar="DATE",
+        help="Last training day.",
+        callback=not_future,
     ),
 ]
 FromDate = Annotated[
     dt.datetime,
-    typer.Option("--from", formats=["%Y-%m-%d"], help="First day scored.", callback=not_future),
+    typer.Option(
+        "--from",
+        formats=["%Y-%m-%d"],
+        metavar="DATE",
+        help="First day scored.",
+        callback=not_future,
+    ),
 ]
 ToDate = Annotated[
     dt.datetime | None,
     typer.Option(
         "--to",
         formats=["%Y-%m-%d"],
+        metavar="DATE",
         help="Last day scored (default: the last).",
         callback=not_future,
     ),
 ]
-OutFile = Annotated[Path, typer.Option("--out", help="CSV file to write.", parser=nonempty_path)]
+OutFile = Annotated[
+    Path, typer.Option("--out", metavar="PATH", help="CSV file to write.", parser=nonempty_path)
+]
 
 
 @app.command("backtest")
@@ -459,6 +578,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(steps.app, name="step")
 app.add_typer(overnight.app, name="overnight")
 app.command(name="schedule")(schedule.schedule)
+reflow_help(app)
 
 
 def main() -> None:

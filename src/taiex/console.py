@@ -9,14 +9,16 @@ helpers a renderer needs are imported inside it).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
-from rich.console import Console
+from rich.console import Console, JustifyMethod
 from rich.logging import RichHandler
 from rich.table import Table
 from rich.text import Text
@@ -33,10 +35,38 @@ if TYPE_CHECKING:
 # A pipeline step's JSON-shaped result, as the pipeline returns it (`taiex run`, `evaluate`, ...).
 Result = Mapping[str, Any]
 
+
+class _Console(Console):
+    """A console that wraps lines at the terminal's width on a terminal only: piped or
+    redirected, every line is printed whole (a path is never broken in two, no line ends in
+    spaces). Tables still fit the width, folding their cells."""
+
+    @property
+    def soft_wrap(self) -> bool:
+        return not self.is_terminal
+
+    @soft_wrap.setter
+    def soft_wrap(self, value: bool) -> None:
+        """Console's constructor sets it; whether the output is a terminal decides instead."""
+
+
 # Nothing taiex prints is Rich markup: paths, cells and TWSE's words are shown as they are ("[/b]"
 # in a folder's name made `export-csv` end in a MarkupError after writing its file).
-stdout = Console(markup=False)
-stderr = Console(stderr=True, markup=False)
+stdout = _Console(markup=False)
+stderr = _Console(stderr=True, markup=False)
+
+TAIPEI = ZoneInfo("Asia/Taipei")
+
+
+def table(title: str | None = None, *, show_header: bool = True) -> Table:
+    """A table of taiex's output: a cell too long for the terminal folds onto more lines, it is
+    never cut with an ellipsis (nor is a header)."""
+    return Table(title=title, show_header=show_header)
+
+
+def add_column(table: Table, header: str = "", *, justify: JustifyMethod = "left") -> None:
+    """A column that folds what does not fit (a value is never cut)."""
+    table.add_column(header, justify=justify, overflow="fold")
 
 
 def print_error(message: str) -> None:
@@ -64,13 +94,26 @@ def print_json_line(data: object) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, default=str) + "\n")
 
 
+def log_time(local: dt.datetime) -> Text:
+    """A log line's time, in ISO order and Taipei time like every other time taiex prints (Rich
+    hands over the record's time as a naive local time)."""
+    return Text(f"{local.astimezone(TAIPEI):%Y-%m-%d %H:%M:%S}")
+
+
 def configure_logging(level: int) -> None:
-    """taiex's logs through Rich on stderr at ``level`` (once, however often a test invokes)."""
+    """taiex's logs through Rich on stderr at ``level`` (once, however often a test invokes),
+    each with its time in Taipei."""
     root = logging.getLogger()
     for handler in list(root.handlers):
         if getattr(handler, "_taiex", False):
             root.removeHandler(handler)
-    handler = RichHandler(console=stderr, show_path=False, markup=False, rich_tracebacks=False)
+    handler = RichHandler(
+        console=stderr,
+        show_path=False,
+        markup=False,
+        rich_tracebacks=False,
+        log_time_format=log_time,
+    )
     handler._taiex = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     logging.getLogger("taiex").setLevel(level)
@@ -108,10 +151,12 @@ def print_status(facts: ReportFacts, database: str, as_json: bool) -> None:
             {**status_json(facts.data, database), "overnight": overnight, "summary": dict(rows)}
         )
         return
-    table = Table(title="taiex (加權指數)", show_header=False)
+    shown = table("taiex (加權指數)", show_header=False)
+    add_column(shown)
+    add_column(shown)
     for key, value in rows:
-        table.add_row(key, Text(value))
-    stdout.print(table)
+        shown.add_row(key, Text(value))
+    stdout.print(shown)
 
 
 def status_json(data: DataStatus, database: str) -> dict[str, object]:
@@ -218,13 +263,11 @@ def _forecast_table(part: Served) -> None:
     from taiex.kinds.evaluation import as_date
 
     rows = part.rows
-    table = Table(
-        title=f"TAIEX open (開盤) forecast from {rows[0]['origin_date']} · {part.version}"
-    )
+    shown = table(f"TAIEX open (開盤) forecast from {rows[0]['origin_date']} · {part.version}")
     for column in ("date", "h", "forecast", "80% interval", "95% interval", "naive"):
-        table.add_column(column, justify="right")
+        add_column(shown, column, justify="right")
     for r in rows:
-        table.add_row(
+        shown.add_row(
             as_date(r["target_date"]).isoformat(),
             str(r["horizon"]),
             f"{r['forecast']:,.2f}",
@@ -232,7 +275,7 @@ def _forecast_table(part: Served) -> None:
             f"{r['lower_95']:,.2f} … {r['upper_95']:,.2f}",
             f"{r['naive']:,.2f}",
         )
-    stdout.print(table)
+    stdout.print(shown)
 
 
 def _signal_line(signal: Result, version: str) -> str:
@@ -369,11 +412,11 @@ def print_versions(versions: Sequence[ModelVersion], as_json: bool) -> None:
     if as_json:
         print_json([v.summary() for v in versions])
         return
-    table = Table(title="models (taiex models list --json has every field)")
+    shown = table("models (taiex models list --json has every field)")
     for column in ("version", "status", "trained to", "decision", "score", "champion's"):
-        table.add_column(column, no_wrap=True)
+        add_column(shown, column)
     for v in versions:
-        table.add_row(
+        shown.add_row(
             Text(v.version),
             v.status,
             str(v.train_end),
@@ -381,7 +424,7 @@ def print_versions(versions: Sequence[ModelVersion], as_json: bool) -> None:
             "" if v.score is None else f"{v.score:.4f}",
             "" if v.champion_score is None else f"{v.champion_score:.4f}",
         )
-    stdout.print(table)
+    stdout.print(shown)
 
 
 def print_backtest(result: Backtest, written: Path) -> None:
@@ -419,10 +462,10 @@ def print_interrupted(days_run: int, out: Path) -> None:
 
 def print_comparison(comparison: Comparison) -> None:
     """``taiex simulate compare``: one column per simulation folder, one row per figure."""
-    table = Table(title="simulations side by side")
-    table.add_column("")
+    shown = table("simulations side by side")
+    add_column(shown)
     for name in comparison.names:
-        table.add_column(name, justify="right")
+        add_column(shown, name, justify="right")
     for label, values in comparison.rows:
-        table.add_row(label, *values)
-    stdout.print(table)
+        shown.add_row(label, *values)
+    stdout.print(shown)

@@ -115,9 +115,7 @@ class Context:
         history = self.store.read_history(end=day)
         if history.empty:
             where = f" up to {day}" if day else ""
-            raise DataError(
-                f"the database holds no trading days{where} yet: run `taiex backfill` first"
-            )
+            raise DataError(f"the database holds no trading days{where} yet: run `taiex run` first")
         return history
 
     def loader(self, as_of: dt.date | None = None) -> Loader:

@@ -75,10 +75,13 @@ AsOf = Annotated[
     typer.Option(
         "--as-of",
         formats=["%Y-%m-%d"],
+        metavar="DATE",
         help="Act as if today were this date in Taipei (for reruns of a given day).",
     ),
 ]
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+# The same flag, on a command whose result is a table.
+TableJsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 KindArg = Annotated[
     str,
     typer.Argument(
@@ -90,6 +93,7 @@ DayOption = Annotated[
     typer.Option(
         "--day",
         formats=["%Y-%m-%d"],
+        metavar="DATE",
         help="The data day: use the stored days up to it (default: every stored day).",
         callback=not_future,
     ),

@@ -7,7 +7,9 @@ import typer
 from taiex import console
 from taiex.commands.common import load_settings
 
-app = typer.Typer(help="The database schema: its migration revision, and upgrades.")
+app = typer.Typer(
+    help="The database schema: its migration revision, and upgrades.\n\nExample: taiex db upgrade"
+)
 
 
 @app.command("upgrade")

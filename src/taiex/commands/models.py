@@ -7,13 +7,15 @@ from typing import Annotated
 import typer
 
 from taiex import console
-from taiex.commands.common import JsonFlag, KindArg, context
+from taiex.commands.common import KindArg, TableJsonFlag, context
 
-app = typer.Typer(help="The model registry: versions, champions, rollback.")
+app = typer.Typer(
+    help="The model registry: versions, champions, rollback.\n\nExample: taiex models list"
+)
 
 
 @app.command("list")
-def models_list(as_json: JsonFlag = False) -> None:
+def models_list(as_json: TableJsonFlag = False) -> None:
     """List every registered model with its status, training range and trial.
 
     Example: taiex models list --json
@@ -37,7 +39,9 @@ def models_rollback(kind: KindArg) -> None:
 
 
 @app.command("promote")
-def models_promote(version: Annotated[str, typer.Argument(help="e.g. lstm-v3")]) -> None:
+def models_promote(
+    version: Annotated[str, typer.Argument(metavar="VERSION", help="e.g. lstm-v3")],
+) -> None:
     """Make a registered version the champion by hand (recorded as a manual decision); its
     artifact must load in full first.
 

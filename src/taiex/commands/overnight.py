@@ -15,7 +15,10 @@ from taiex.errors import InputError
 if TYPE_CHECKING:
     from taiex.overnight_load import OvernightLoad
 
-app = typer.Typer(help="The US closes of the pre-open round: update, import, list.")
+app = typer.Typer(
+    help="The US closes of the pre-open round: update, import, list.\n\n"
+    "Example: taiex overnight list"
+)
 
 
 @app.command("update")
@@ -47,7 +50,9 @@ def overnight_import_csv(
     path: Annotated[
         Path,
         typer.Argument(
-            help="CSV with the header date,symbol,close (any order).", parser=nonempty_path
+            metavar="PATH",
+            help="CSV with the header date,symbol,close (any order).",
+            parser=nonempty_path,
         ),
     ],
     allow_large_moves: Annotated[

@@ -51,19 +51,28 @@ def simulate(
     start: Annotated[
         dt.datetime | None,
         typer.Option(
-            "--from", formats=["%Y-%m-%d"], help="First session replayed.", show_default=False
+            "--from",
+            formats=["%Y-%m-%d"],
+            metavar="DATE",
+            help="First session replayed.",
+            show_default=False,
         ),
     ] = None,
     end: Annotated[
         dt.datetime | None,
         typer.Option(
-            "--to", formats=["%Y-%m-%d"], help="Last session replayed.", show_default=False
+            "--to",
+            formats=["%Y-%m-%d"],
+            metavar="DATE",
+            help="Last session replayed.",
+            show_default=False,
         ),
     ] = None,
     out: Annotated[
         Path | None,
         typer.Option(
             "--out",
+            metavar="DIR",
             help="Folder for the tables, summary.json and index.html; a folder holding the same "
             "simulation is resumed where it stopped.",
             show_default=False,
@@ -73,15 +82,22 @@ def simulate(
         str,
         typer.Option(
             "--policy",
+            metavar="POLICY",
             help="When to retrain: configured (the thresholds of the settings), never (the first "
             "models serve throughout) or every-N (every N sessions; promoted by the usual rule).",
         ),
     ] = _POLICY,
     fee: Annotated[
-        float, typer.Option("--fee", help="The strategy's broker fee on each side, in percent.")
+        float,
+        typer.Option(
+            "--fee", metavar="PERCENT", help="The strategy's broker fee on each side, in percent."
+        ),
     ] = _FEE,
     exit_tax: Annotated[
-        float, typer.Option("--exit-tax", help="The strategy's tax on each exit, in percent.")
+        float,
+        typer.Option(
+            "--exit-tax", metavar="PERCENT", help="The strategy's tax on each exit, in percent."
+        ),
     ] = _EXIT_TAX,
 ) -> None:
     """Replay the daily loop over past sessions and measure what it would have served.
@@ -161,7 +177,7 @@ def simulate_compare(
         list[Path],
         typer.Argument(
             help="Folders of finished simulations (each one's --out).",
-            metavar="DIR",
+            metavar="DIR...",
             show_default=False,
         ),
     ],

@@ -23,7 +23,8 @@ from taiex.commands.common import (
 
 app = typer.Typer(
     help="Run one step of the daily job and print its result as one line of JSON "
-    "(for Airflow tasks and containers; `taiex run` runs them all)."
+    "(for Airflow tasks and containers; `taiex run` runs them all).\n\n"
+    "Example: taiex step download --as-of 2026-08-18"
 )
 
 
@@ -46,7 +47,9 @@ def step_download(as_of: AsOf = None) -> None:
 
 @app.command("save")
 def step_save(
-    months: Annotated[list[str], typer.Argument(help="Months YYYY-MM, as download printed.")],
+    months: Annotated[
+        list[str], typer.Argument(metavar="MONTH...", help="Months YYYY-MM, as download printed.")
+    ],
     as_of: AsOf = None,
 ) -> None:
     """Stage the downloaded months in weighted_index_temp; prints the load id.
@@ -60,7 +63,9 @@ def step_save(
 
 
 @app.command("merge")
-def step_merge(load_id: Annotated[str, typer.Argument(help="The id save printed.")]) -> None:
+def step_merge(
+    load_id: Annotated[str, typer.Argument(metavar="LOAD-ID", help="The id save printed.")],
+) -> None:
     """Merge a staged load into weighted_index in one transaction.
 
     Example: taiex step merge d20260818-2026-07-2026-08
@@ -121,6 +126,7 @@ SessionOption = Annotated[
     typer.Option(
         "--session",
         formats=["%Y-%m-%d"],
+        metavar="DATE",
         help="The XTAI session whose pre-open round this is (the DAG run's day, Taipei).",
         callback=not_future,
     ),
@@ -155,7 +161,9 @@ def step_night(
     update_error: Annotated[
         str | None,
         typer.Option(
-            "--update-error", help="Why the download of US closes failed (for the reason)."
+            "--update-error",
+            metavar="TEXT",
+            help="Why the download of US closes failed (for the reason).",
         ),
     ] = None,
 ) -> None:
