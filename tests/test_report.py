@@ -349,14 +349,17 @@ def test_the_page_is_self_contained(world: World) -> None:
     path = Path(write_report(world.store, world.settings, now=world.now))
     html = path.read_text(encoding="utf-8")
     page = Page(html)
-    assert page.links and all(link.startswith("data:image/png;base64,") for link in page.links)
+    # Images inlined; the one other link is the archive's index beside the page.
+    images = [link for link in page.links if link != "archive.html"]
+    assert images and all(link.startswith("data:image/png;base64,") for link in images)
     assert "<script" not in html and "@import" not in html and "url(" not in html
     for src in page.images:
         assert base64.b64decode(src.split(",", 1)[1])[:8] == PNG_MAGIC
     plots = world.settings.plots_dir
     assert (plots / "forecast.png").exists() and (plots / "metric_history.png").exists()
-    # Written atomically: nothing but the page in its folder.
-    assert [p.name for p in path.parent.iterdir()] == ["index.html"]
+    # Written atomically: nothing but the page, its archived copy and the archive's index.
+    names = sorted(p.name for p in path.parent.iterdir())
+    assert names == [f"{world.last_day}.html", "archive.html", "index.html"]
 
 
 def test_text_from_the_database_is_escaped(world: World) -> None:

@@ -42,6 +42,9 @@ class Settings:
     # Where the report page goes: a folder, or an fsspec URL (s3://bucket/taiex/); empty means
     # the folder report/ under home.
     report_url: str = ""
+    # The report's daily archive beside it: pages older than this many days (before the newest
+    # archived data day) are removed, except the first page of each month.
+    report_keep_days: int = 90
     twse_url: str = TWSE_URL
     twse_min_interval: float = TWSE_POLITE_INTERVAL
     twse_retries: int = 5
@@ -312,6 +315,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "twse_timeout": (0, 3600),
     "twse_max_bytes": (1, 1_000_000_000),
     "revision_days": (0, 31),
+    "report_keep_days": (1, 36_600),  # a day to a century (keep everything)
     "lstm_smape_max": (0, 200),  # sMAPE is within [0, 200]
     "lstm_naive_margin": (0, 100),
     "lstm_dm_t_max": (0, 100),

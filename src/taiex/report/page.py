@@ -34,6 +34,7 @@ from taiex.files import publish
 from taiex.frames import PRICE_COLUMNS
 from taiex.kinds import KINDS, PREOPEN_KINDS, KindSpec
 from taiex.plots import MetricPanel, forecast_plot, metric_history_plot
+from taiex.report.archive import archive
 from taiex.report.facts import RUN, ForecastFacts, ReportFacts, SignalFacts, gather, taipei
 from taiex.report.status import freshness_text, load_text, overnight_text
 from taiex.settings import Settings
@@ -62,7 +63,8 @@ class Image:
 
 def write_report(store: Store, settings: Settings, *, now: dt.datetime | None = None) -> str:
     """Draw the plots under ``settings.plots_dir``, write ``index.html`` to the report's location
-    (``TAIEX_REPORT_URL``: a folder or an fsspec URL); its path or URL."""
+    (``TAIEX_REPORT_URL``: a folder or an fsspec URL) and keep it in the daily archive beside
+    it (:mod:`taiex.report.archive`); its path or URL."""
     facts = gather(store, settings, now=now)
     images = draw_plots(facts, settings.plots_dir)
     if facts.forecast is not None and not images["forecast"].empty:
@@ -71,6 +73,9 @@ def write_report(store: Store, settings: Settings, *, now: dt.datetime | None = 
     page = render(facts, images, stored_evaluation_plots(store), preopen)
     path = publish(settings.report_location, "index.html", page.encode("utf-8"))
     log.info("wrote the report to %s", path)
+    archive(
+        settings.report_location, facts.data.last_date, page, keep_days=settings.report_keep_days
+    )
     return path
 
 
