@@ -14,6 +14,7 @@ from taiex.errors import SettingsError
 from taiex.report.archive import Location, archive, page_day, to_remove
 from taiex.report.page import write_report
 from taiex.settings import Settings
+from tests.test_publish import BUCKET, s3  # noqa: F401 (the S3 server fixture)
 from tests.test_report import Page, World, daily_rows, empty_world, fill
 
 
@@ -196,3 +197,19 @@ def test_an_archived_pages_links_resolve(world: World) -> None:
     assert "archive.html" in Page(html).links
     assert f"{world.last_day}.html" in Page((folder / "archive.html").read_text()).links
     assert Page(html).images and all(src.startswith("data:image/png") for src in Page(html).images)
+
+
+# ---------------------------------------------------------------- an object store
+
+
+@pytest.mark.usefixtures("s3")
+def test_the_archive_on_a_real_s3_server() -> None:
+    """s3fs through moto's server: listed, written and thinned as in a folder."""
+    location = f"s3://{BUCKET}/daily/"
+    for day in (dt.date(2024, 1, 2), dt.date(2024, 1, 3), dt.date(2024, 3, 1)):
+        archive(location, day, f"<p>{day}</p>", keep_days=30)
+    archive(location, dt.date(2024, 3, 1), "<p>again</p>", keep_days=30)
+    assert archived_days(location) == [dt.date(2024, 1, 2), dt.date(2024, 3, 1)]
+    assert index_days(location) == ["2024-03-01", "2024-01-02"]
+    assert read(location, "2024-03-01.html") == "<p>again</p>"
+    assert Location(f"s3://{BUCKET}/nothing-here/").names() == []
