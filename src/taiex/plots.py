@@ -45,9 +45,15 @@ log = logging.getLogger(__name__)
 # Taiwan's convention: red rises, green falls.
 UP, DOWN = "#d1343a", "#1e8e3e"
 FORECAST, BAND = "#1f5fbf", "#1f5fbf"
-SECOND = "#e08214"  # a second forecast series (h5), and the trivial baseline
+SECOND = "#e08214"  # a second forecast series (h5)
 NAIVE = "#6b6b6b"
+# The classifier's days by the label that came true, and its trivial score on its own axis: three
+# colours that tell apart (the trivial line is not the orange of the days that did not).
 LABEL_COLOURS = {1.0: "#1f5fbf", 0.0: "#e08214"}
+TRIVIAL = "#7b3294"
+# Around a single evaluated day (or a few close together) the date axis spans at least this many
+# days either side, not the years matplotlib would pick for one point.
+SINGLE_DAY_PAD = pd.Timedelta(days=3)
 CJK_FAMILIES = (
     "Noto Sans CJK TC",
     "Noto Sans TC",
@@ -506,9 +512,9 @@ def _trivial_line(ax: Axes, frame: pd.DataFrame) -> None:
     if trivial.empty:
         return
     right = ax.twinx()
-    right.plot(trivial["date"], trivial["trivial"] * 100, color=SECOND, lw=0.8, alpha=0.6)
-    right.axhline(0, color=SECOND, lw=0.6, alpha=0.4)
-    right.set_ylabel("trivial: close/MA20 − 1 (%)", color=SECOND)
+    right.plot(trivial["date"], trivial["trivial"] * 100, color=TRIVIAL, lw=0.8, alpha=0.7)
+    right.axhline(0, color=TRIVIAL, lw=0.6, alpha=0.4)
+    right.set_ylabel("trivial: close/MA20 − 1 (%)", color=TRIVIAL)
     right.grid(False)
 
 
@@ -587,6 +593,10 @@ def _metric_panel(ax: Axes, panel: MetricPanel) -> bool:
         color=NAIVE,
         ls="--",
         lw=1.1,
+        # A single day's baseline has no line to draw: a mark shows it.
+        marker="_" if len(baseline_rows) == 1 else "",
+        ms=12,
+        mew=1.5,
         label=panel.baseline_label,
     )
     undefined = rows[rows[value].isna()]
@@ -599,6 +609,10 @@ def _metric_panel(ax: Axes, panel: MetricPanel) -> bool:
             transform=ax.get_xaxis_transform(),
             label="undefined",
         )
+    first, last = rows["data_date"].min(), rows["data_date"].max()
+    if last - first < 2 * SINGLE_DAY_PAD:
+        start, end = first - SINGLE_DAY_PAD, last + SINGLE_DAY_PAD
+        ax.set_xlim(_x(start.to_pydatetime()), _x(end.to_pydatetime()))
     return True
 
 
