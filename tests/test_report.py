@@ -683,3 +683,31 @@ def test_the_trivial_score_and_the_days_that_did_not_have_distinct_colours(
     trivial = {to_hex(line.get_color()) for line in right.get_lines()}
     assert to_hex(did_not) not in trivial
     assert to_hex(right.yaxis.label.get_color()) not in {to_hex(did_not)}
+
+
+# ---------------------------------------------------------------- words seen on the page
+
+
+def test_the_last_load_of_a_monthly_run_says_it_is_the_last_months(world: World) -> None:
+    """A TWSE run merges month by month: its record is the last month's, said so, lest a first
+    load of thousands of days read "0 new, 0 revised"."""
+    last = rows(world.store, "weighted_index")[-1]
+    again = DailyRow(
+        last["date"], *(Decimal(str(last[c])) for c in ("open", "high", "low", "close"))
+    )
+    world.store.merge_rows([again], source="twse", month="2024-11")
+    facts = report.gather(world.store, world.settings, now=world.now)
+    text = dict(status_rows(facts))["last load"]
+    assert "the last month's load (2024-11 from twse): 0 new, 0 revised" in text
+    words = page_of(Path(write_report(world.store, world.settings, now=world.now))).words
+    assert "the last month's load (2024-11 from twse)" in words
+
+
+def test_the_page_says_what_the_training_end_means_and_names_no_placeholder(
+    world: World,
+) -> None:
+    words = page_of(Path(write_report(world.store, world.settings, now=world.now))).words
+    end = world.day(-41)
+    assert words.count(f"Trained on the days up to {end}; judged on the days after it.") == 2
+    assert "..." not in words and "Saturday sessions, " not in words
+    assert "0 session(s) not stored; 6 stored day(s) the calendar lacks" in words
