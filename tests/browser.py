@@ -35,6 +35,8 @@ FLAGS = (
     "--remote-debugging-pipe",
 )
 WIDTH, HEIGHT = 1200, 900
+PHONE = 390  # CSS px: a phone's width (an iPhone 12 to 15); narrower than this is a "mobile" view
+MOBILE_BELOW = 700
 
 
 class BrowserError(Exception):
@@ -117,19 +119,38 @@ class Chromium:
 
     # ------------------------------------------------------------ what a test does
 
-    def open(self, url: str) -> None:
-        """Open ``url`` in a new page and wait for its load event (images included)."""
+    def open(self, url: str, width: int = WIDTH) -> None:
+        """Open ``url`` in a new page ``width`` CSS px wide (a phone's view below 700: its
+        viewport meta applies) and wait for its load event (images included)."""
         target = self._send("Target.createTarget", {"url": "about:blank"})["targetId"]
         attached = self._send("Target.attachToTarget", {"targetId": target, "flatten": True})
         self._session = attached["sessionId"]
         for domain in ("Runtime", "Log", "Network", "Page"):
             self._send(f"{domain}.enable")
-        metrics = {"width": WIDTH, "height": HEIGHT, "deviceScaleFactor": 1, "mobile": False}
-        self._send("Emulation.setDeviceMetricsOverride", metrics)
+        self._metrics(width)
+        seen = len(self._events)
         result = self._send("Page.navigate", {"url": url})
         if result.get("errorText"):
             raise BrowserError(f"cannot open {url}: {result['errorText']}")
-        self._wait_for("Page.loadEventFired")
+        self._wait_for("Page.loadEventFired", since=seen)
+
+    def resize(self, width: int, height: int = HEIGHT) -> None:
+        """The open page at another width; returns once its images (a ``<picture>`` may pick
+        another source at this width) are decoded."""
+        self._metrics(width, height)
+        self.evaluate(
+            "Promise.all([...document.images].map(i => i.decode().catch(() => null)))"
+            ".then(() => new Promise(r => requestAnimationFrame(() => r(true))))"
+        )
+
+    def _metrics(self, width: int, height: int = HEIGHT) -> None:
+        metrics = {
+            "width": width,
+            "height": height,
+            "deviceScaleFactor": 1,
+            "mobile": width < MOBILE_BELOW,
+        }
+        self._send("Emulation.setDeviceMetricsOverride", metrics)
 
     def evaluate(self, expression: str) -> Any:
         """The value of a JavaScript expression in the page."""
@@ -168,9 +189,9 @@ class Chromium:
                     raise BrowserError(f"{method} failed: {reply['error']}")
                 return dict(reply.get("result", {}))
 
-    def _wait_for(self, event: str) -> None:
+    def _wait_for(self, event: str, since: int = 0) -> None:
         deadline = time.monotonic() + self.timeout
-        while not any(e.get("method") == event for e in self._events):
+        while not any(e.get("method") == event for e in self._events[since:]):
             self._receive(deadline, event)
 
     def _receive(self, deadline: float, waiting_for: str) -> dict[str, Any]:

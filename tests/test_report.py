@@ -618,3 +618,99 @@ def test_a_missing_browser_skips_unless_required(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("TAIEX_REQUIRE_BROWSER", "1")
     with pytest.raises(pytest.fail.Exception, match="TAIEX_REQUIRE_BROWSER=1"):
         chromium_or_skip()
+
+
+# ---------------------------------------------------------------- the evaluation plots' details
+
+
+def drawn_figure(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """The figures the plots hand to ``_save``, kept to look at."""
+    from taiex import plots
+
+    figures: list[Any] = []
+    save = plots._save
+
+    def keep(figure: Any, path: Path) -> Path:
+        figures.append(figure)
+        return save(figure, path)
+
+    monkeypatch.setattr(plots, "_save", keep)
+    return figures
+
+
+def test_one_evaluation_shows_its_baseline_on_a_few_days_axis(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A single monitoring run: the value and the baseline both visible, the date axis a few
+    days around it (not 2025 … 2028)."""
+    from matplotlib.dates import num2date
+
+    from taiex.plots import metric_history_plot
+    from taiex.report.page import metric_panel
+
+    figures = drawn_figure(monkeypatch)
+    rows = pd.DataFrame(evaluation_rows(world, "lstm-v1", "lstm", days=1))
+    metric_history_plot([metric_panel(LSTM, rows, 100.0)], [], tmp_path / "one.png")
+    (ax,) = figures[0].axes
+    baseline = next(line for line in ax.get_lines() if line.get_label() == "naive sMAPE")
+    assert len(baseline.get_xdata()) == 1
+    assert baseline.get_marker() not in ("", "None", None, " ")  # a lone point needs a mark
+    start, end = (num2date(x).date() for x in ax.get_xlim())
+    assert start <= world.last_day <= end
+    assert 2 <= (end - start).days <= 10
+
+
+def test_the_trivial_score_and_the_days_that_did_not_have_distinct_colours(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from matplotlib.colors import to_hex
+
+    from taiex.plots import classifier_evaluation_plot
+
+    figures = drawn_figure(monkeypatch)
+    dates = pd.bdate_range("2024-10-01", periods=12)
+    days = pd.DataFrame(
+        {
+            "date": dates,
+            "label": [1.0, 0.0] * 6,
+            "probability": [0.7, 0.3] * 6,
+            "trivial": [0.01, -0.01] * 6,
+        }
+    )
+    classifier_evaluation_plot(days, tmp_path / "c.png", "classifier")
+    axes = figures[0].axes
+    did_not = next(
+        c for c in axes[0].collections if c.get_label().startswith("did not")
+    ).get_facecolor()[0]
+    right = axes[1]
+    trivial = {to_hex(line.get_color()) for line in right.get_lines()}
+    assert to_hex(did_not) not in trivial
+    assert to_hex(right.yaxis.label.get_color()) not in {to_hex(did_not)}
+
+
+# ---------------------------------------------------------------- words seen on the page
+
+
+def test_the_last_load_of_a_monthly_run_says_it_is_the_last_months(world: World) -> None:
+    """A TWSE run merges month by month: its record is the last month's, said so, lest a first
+    load of thousands of days read "0 new, 0 revised"."""
+    last = rows(world.store, "weighted_index")[-1]
+    again = DailyRow(
+        last["date"], *(Decimal(str(last[c])) for c in ("open", "high", "low", "close"))
+    )
+    world.store.merge_rows([again], source="twse", month="2024-11")
+    facts = report.gather(world.store, world.settings, now=world.now)
+    text = dict(status_rows(facts))["last load"]
+    assert "the last month's load (2024-11 from twse): 0 new, 0 revised" in text
+    words = page_of(Path(write_report(world.store, world.settings, now=world.now))).words
+    assert "the last month's load (2024-11 from twse)" in words
+
+
+def test_the_page_says_what_the_training_end_means_and_names_no_placeholder(
+    world: World,
+) -> None:
+    words = page_of(Path(write_report(world.store, world.settings, now=world.now))).words
+    end = world.day(-41)
+    assert words.count(f"Trained on the days up to {end}; judged on the days after it.") == 2
+    assert "..." not in words and "Saturday sessions, " not in words
+    assert "0 session(s) not stored; 6 stored day(s) the calendar lacks" in words

@@ -45,9 +45,15 @@ log = logging.getLogger(__name__)
 # Taiwan's convention: red rises, green falls.
 UP, DOWN = "#d1343a", "#1e8e3e"
 FORECAST, BAND = "#1f5fbf", "#1f5fbf"
-SECOND = "#e08214"  # a second forecast series (h5), and the trivial baseline
+SECOND = "#e08214"  # a second forecast series (h5)
 NAIVE = "#6b6b6b"
+# The classifier's days by the label that came true, and its trivial score on its own axis: three
+# colours that tell apart (the trivial line is not the orange of the days that did not).
 LABEL_COLOURS = {1.0: "#1f5fbf", 0.0: "#e08214"}
+TRIVIAL = "#7b3294"
+# Around a single evaluated day (or a few close together) the date axis spans at least this many
+# days either side, not the years matplotlib would pick for one point.
+SINGLE_DAY_PAD = pd.Timedelta(days=3)
 CJK_FAMILIES = (
     "Noto Sans CJK TC",
     "Noto Sans TC",
@@ -62,6 +68,9 @@ CJK_FAMILIES = (
     "AR PL UMing TW",
 )
 SIZE = (10.0, 5.6)  # inches; 1000 x 560 px at DPI
+# The forecast's narrow variant, for a phone's ~350 CSS px: 500 x 500 px, drawn at twice the DPI
+# (1000 x 1000 px) so that it stays sharp on a phone's dense screen; its text keeps its size.
+NARROW_SIZE = (5.0, 5.0)
 DPI = 100
 HISTORY_DAYS = 30
 MARK_MARGIN = pd.Timedelta(days=30)
@@ -111,9 +120,12 @@ def _style() -> Iterator[None]:
 
 
 def _figure(
-    rows: int = 1, heights: Sequence[float] | None = None, sharex: bool = True
+    rows: int = 1,
+    heights: Sequence[float] | None = None,
+    sharex: bool = True,
+    size: tuple[float, float] = SIZE,
 ) -> tuple[Figure, list[Axes]]:
-    figure = Figure(figsize=SIZE, dpi=DPI, layout="constrained")
+    figure = Figure(figsize=size, dpi=DPI, layout="constrained")
     FigureCanvasAgg(figure)
     grid = figure.add_gridspec(rows, 1, height_ratios=heights)
     axes = [figure.add_subplot(grid[i, 0]) for i in range(rows)]
@@ -122,9 +134,9 @@ def _figure(
     return figure, axes
 
 
-def _save(figure: Figure, path: Path) -> Path:
+def _save(figure: Figure, path: Path, dpi: int = DPI) -> Path:
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=DPI)
+    figure.savefig(buffer, format="png", dpi=dpi)
     write_atomic(path, buffer.getvalue())
     log.debug("wrote %s", path)
     return path
@@ -158,12 +170,13 @@ def _empty(ax: Axes, text: str) -> None:
     _note(ax, text)
 
 
-def _legend_below(figure: Figure, handles: Sequence[Any] | None = None) -> None:
+def _legend_below(figure: Figure, handles: Sequence[Any] | None = None, columns: int = 6) -> None:
     """One legend under the axes, outside them, so it never hides data."""
     if handles is None:
         handles = [h for ax in figure.axes for h in ax.get_legend_handles_labels()[0]]
     if handles:
-        figure.legend(handles=list(handles), loc="outside lower center", ncols=min(len(handles), 6))
+        ncols = min(len(handles), columns)
+        figure.legend(handles=list(handles), loc="outside lower center", ncols=ncols)
 
 
 def _thousands(ax: Axes) -> None:
@@ -218,8 +231,13 @@ def forecast_plot(
     forecast: pd.DataFrame | None,
     signal: dict[str, Any] | None,
     path: Path,
+    *,
+    narrow: bool = False,
 ) -> Path:
     """The last 30 trading days as candles and the 5 forecast opens with their bands.
+
+    ``narrow``: the phone's variant, square and sharper, with a shorter subtitle, fewer date
+    labels and the legend in two columns, so that its text stays readable at ~350 px.
 
     ``history``: ``date`` (datetime64), ``open, high, low, close``. ``forecast``: ``horizon, date,
     forecast, lower_80, upper_80, lower_95, upper_95, naive``. ``signal``: ``date`` (the day it is
@@ -231,25 +249,27 @@ def forecast_plot(
     ahead = _frame(forecast, [c for c in FORECAST_COLUMNS if c != "date"], ("date",))
     ahead = ahead.dropna(subset=["forecast"]).sort_values("horizon")
     with _style():
-        figure, (ax,) = _figure()
+        figure, (ax,) = _figure(size=NARROW_SIZE if narrow else SIZE)
+        dpi = 2 * DPI if narrow else DPI
         _titles(
             figure,
-            zh("加權指數", "TAIEX") + ": last 30 days and 5-day forecast",
-            _signal_line(signal),
+            zh("加權指數", "TAIEX")
+            + (": 30 days, 5-day forecast" if narrow else ": last 30 days and 5-day forecast"),
+            _signal_line(signal, short=narrow),
         )
         if past.empty and ahead.empty:
             _empty(ax, "no data yet: run `taiex run`")
-            return _save(figure, path)
+            return _save(figure, path, dpi)
         _candles(ax, past)
         _forecast(ax, ahead, start=len(past), last_close=_last(past["close"]))
         if ahead.empty:
             _note(ax, "no forecast yet: run `taiex run`", x=0.98, y=0.08)
         dates = [*past["date"], *ahead["date"]]
-        _date_ticks(ax, dates)
+        _date_ticks(ax, dates, most=6 if narrow else 12)
         _thousands(ax)
         ax.set_ylabel(zh("點", "points"))
-        _legend_below(figure, _forecast_legend(past, ahead))
-        return _save(figure, path)
+        _legend_below(figure, _forecast_legend(past, ahead), columns=2 if narrow else 6)
+        return _save(figure, path, dpi)
 
 
 def _last(values: pd.Series) -> float | None:
@@ -257,10 +277,12 @@ def _last(values: pd.Series) -> float | None:
     return float(clean.iloc[-1]) if len(clean) else None
 
 
-def _signal_line(signal: dict[str, Any] | None) -> str:
+def _signal_line(signal: dict[str, Any] | None, short: bool = False) -> str:
     if not signal:
         return "no entry signal yet"
     verdict = zh("適合進場", "enter") if signal.get("signal") else zh("不適合進場", "do not enter")
+    if short:
+        return f"{signal.get('date')}: {verdict}, P = {_num(signal.get('probability'), 2)}"
     return (
         f"signal for {signal.get('date')}: {verdict}   "
         f"P(close > MA20) = {_num(signal.get('probability'), 2)}, "
@@ -315,11 +337,11 @@ def _forecast_legend(past: pd.DataFrame, ahead: pd.DataFrame) -> list[Any]:
     return handles
 
 
-def _date_ticks(ax: Axes, dates: Sequence[Any]) -> None:
+def _date_ticks(ax: Axes, dates: Sequence[Any], most: int = 12) -> None:
     if not dates:
         return
     # Counted back from the last day, so that the forecast's end always has its label.
-    step = max(1, math.ceil(len(dates) / 12))
+    step = max(1, math.ceil(len(dates) / most))
     ticks = list(range(len(dates) - 1, -1, -step))[::-1]
     labels = [_short_date(dates[i], first=n == 0) for n, i in enumerate(ticks)]
     ax.set_xticks(ticks, labels, fontsize=8.5)
@@ -506,9 +528,9 @@ def _trivial_line(ax: Axes, frame: pd.DataFrame) -> None:
     if trivial.empty:
         return
     right = ax.twinx()
-    right.plot(trivial["date"], trivial["trivial"] * 100, color=SECOND, lw=0.8, alpha=0.6)
-    right.axhline(0, color=SECOND, lw=0.6, alpha=0.4)
-    right.set_ylabel("trivial: close/MA20 − 1 (%)", color=SECOND)
+    right.plot(trivial["date"], trivial["trivial"] * 100, color=TRIVIAL, lw=0.8, alpha=0.7)
+    right.axhline(0, color=TRIVIAL, lw=0.6, alpha=0.4)
+    right.set_ylabel("trivial: close/MA20 − 1 (%)", color=TRIVIAL)
     right.grid(False)
 
 
@@ -587,6 +609,10 @@ def _metric_panel(ax: Axes, panel: MetricPanel) -> bool:
         color=NAIVE,
         ls="--",
         lw=1.1,
+        # A single day's baseline has no line to draw: a mark shows it.
+        marker="_" if len(baseline_rows) == 1 else "",
+        ms=12,
+        mew=1.5,
         label=panel.baseline_label,
     )
     undefined = rows[rows[value].isna()]
@@ -599,6 +625,10 @@ def _metric_panel(ax: Axes, panel: MetricPanel) -> bool:
             transform=ax.get_xaxis_transform(),
             label="undefined",
         )
+    first, last = rows["data_date"].min(), rows["data_date"].max()
+    if last - first < 2 * SINGLE_DAY_PAD:
+        start, end = first - SINGLE_DAY_PAD, last + SINGLE_DAY_PAD
+        ax.set_xlim(_x(start.to_pydatetime()), _x(end.to_pydatetime()))
     return True
 
 

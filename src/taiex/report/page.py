@@ -36,7 +36,7 @@ from taiex.kinds import KINDS, PREOPEN_KINDS, KindSpec
 from taiex.plots import MetricPanel, forecast_plot, metric_history_plot
 from taiex.report.archive import archive
 from taiex.report.facts import RUN, ForecastFacts, ReportFacts, SignalFacts, gather, taipei
-from taiex.report.status import freshness_text, load_text, overnight_text
+from taiex.report.status import freshness_text, gaps_text, load_text, overnight_text
 from taiex.settings import Settings
 from taiex.source import DailyRow
 from taiex.store import Store
@@ -55,10 +55,19 @@ class Image:
     caption: str
     png: bytes
     empty: bool = False  # drawn from no data: the page says so in words instead
+    narrow: bytes | None = None  # a variant drawn for a phone's width, where there is one
 
     @property
     def data_uri(self) -> str:
-        return "data:image/png;base64," + base64.b64encode(self.png).decode("ascii")
+        return _data_uri(self.png)
+
+    @property
+    def narrow_uri(self) -> str | None:
+        return None if self.narrow is None else _data_uri(self.narrow)
+
+
+def _data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
 def write_report(store: Store, settings: Settings, *, now: dt.datetime | None = None) -> str:
@@ -80,13 +89,15 @@ def write_report(store: Store, settings: Settings, *, now: dt.datetime | None = 
 
 
 def draw_plots(facts: ReportFacts, folder: Path) -> dict[str, Image]:
-    """The forecast and the metric history plots, drawn from ``facts`` into ``folder``."""
-    forecast = forecast_plot(
+    """The forecast and the metric history plots, drawn from ``facts`` into ``folder``; the
+    forecast also in a narrow variant for phones (``forecast_narrow.png``)."""
+    forecast_data = (
         _history_frame(facts.recent),
         _forecast_frame(facts.forecast),
         _signal_dict(facts.signal),
-        folder / "forecast.png",
     )
+    forecast = forecast_plot(*forecast_data, folder / "forecast.png")
+    narrow = forecast_plot(*forecast_data, folder / "forecast_narrow.png", narrow=True)
     history = metric_history_plot(
         [_panel(spec, facts) for spec in KINDS],
         list(facts.versions),
@@ -99,6 +110,7 @@ def draw_plots(facts: ReportFacts, folder: Path) -> dict[str, Image]:
             "with its 80 % and 95 % bands; dashed: the naive level (the last close).",
             forecast.read_bytes(),
             empty=not facts.recent and facts.forecast is None,
+            narrow=narrow.read_bytes(),
         ),
         "metric_history": Image(
             "Monitoring over time",
@@ -234,5 +246,6 @@ def render(
         freshness=freshness_text(facts),
         overnight=overnight_text(facts),
         last_load=load_text(facts.data.last_load),
+        gaps=gaps_text(facts.data),
         run=RUN,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from taiex.etl import DataStatus
 from taiex.kinds import KINDS
 from taiex.report.facts import (
     RUN,
@@ -45,12 +46,31 @@ def _stored_text(facts: ReportFacts) -> str:
 
 
 def load_text(load: LoadRecord | None) -> str:
+    """The last merge of the index's days. A TWSE run merges month by month and the record is
+    its last month's: said so, lest its "0 new" read as the whole run's (a first load of
+    thousands of days ends with a month that adds none)."""
     if load is None:
         return "never"
-    return (
-        f"{load.loaded_at:%Y-%m-%d %H:%M} UTC ({taipei(load.loaded_at):%H:%M} Taipei) "
-        f"from {load.source}: {load.inserted:,} new, {load.updated:,} revised"
+    when = f"{load.loaded_at:%Y-%m-%d %H:%M} UTC ({taipei(load.loaded_at):%H:%M} Taipei)"
+    what = f"{load.inserted:,} new, {load.updated:,} revised"
+    if load.month:
+        return f"{when}, the last month's load ({load.month} from {load.source}): {what}"
+    return f"{when} from {load.source}: {what}"
+
+
+def gaps_text(data: DataStatus) -> str:
+    """The stored days against the XTAI calendar: sessions missing, days it does not list."""
+    extra, suspect = len(data.extra_days), len(data.suspect_days)
+    text = (
+        f"{len(data.missing_sessions):,} session(s) not stored; "
+        f"{extra:,} stored day(s) the calendar lacks"
     )
+    if not extra:
+        return text
+    known = f"{extra - suspect:,} known TWSE Saturday session(s)"
+    if not suspect:
+        return f"{text} ({known})"
+    return f"{text} ({known}, {suspect:,} suspect: remove with `taiex delete --from DAY`)"
 
 
 def freshness_text(facts: ReportFacts) -> str:
