@@ -161,6 +161,8 @@ def test_status_flags_suspect_days_and_delete_removes_them(env: Settings, tmp_pa
         assert run("import-csv", str(source))[0] == 0
         code, out, _ = run("status")
         assert code == 0 and "suspect days" in out and "2024-11-30" in out
+        # What the calendar lacks is said, not left as a placeholder.
+        assert "known TWSE" in out and "(Saturday sessions, ...)" not in out
         code, out, err = run("delete", "--from", "2024-11-30")
         assert code == 0, err
         assert "deleted 1 day: 2024-11-30" in out

@@ -174,12 +174,21 @@ def status_json(data: DataStatus, database: str) -> dict[str, object]:
     }
 
 
+def _extra_days_text(data: DataStatus) -> str:
+    """How many stored days the XTAI calendar does not list, and what they are."""
+    extra, suspect = len(data.extra_days), len(data.suspect_days)
+    if not extra:
+        return "0"
+    known = f"{extra - suspect} known TWSE Saturday session(s)"
+    return f"{extra} ({known}, {suspect} suspect)" if suspect else f"{extra} ({known})"
+
+
 def gap_rows(data: DataStatus) -> list[tuple[str, str]]:
     missing = data.missing_sessions
     latest = f" (latest: {', '.join(map(str, missing[-5:]))})" if missing else ""
     rows = [
         ("XTAI sessions not stored", f"{len(missing)}{latest}"),
-        ("stored days XTAI lacks", f"{len(data.extra_days)} (Saturday sessions, ...)"),
+        ("stored days XTAI lacks", _extra_days_text(data)),
     ]
     suspects = data.suspect_days
     if suspects:
