@@ -153,3 +153,40 @@ def test_a_live_round_is_todays_until_the_open(now: dt.datetime, session: dt.dat
 def test_as_of_a_day_without_a_session_is_the_next_sessions_round() -> None:
     assert round_for(dt.date(2024, 2, 10), dt.time(7, 30)).session == dt.date(2024, 2, 15)
     assert round_for(dt.date(2024, 12, 31), dt.time(8, 15)).issued_at.time() == dt.time(8, 15)
+
+
+def test_a_healthy_pre_open_forecaster_is_refitted_on_its_schedule() -> None:
+    """bench/preopen.py refits monthly; the served forecaster is refitted once its training end
+    is more than ``refit_sessions`` sessions behind, however good its figures (the first
+    champion, kept for 2018-2024 by its figures alone, served h1 0.691 against 0.639)."""
+    from taiex.kinds import Decision, get
+    from taiex.models.registry import ModelVersion
+    from taiex.monitor import due_by_age
+
+    spec = get("preopen-forecaster")
+    assert spec.refit_sessions == 81  # half the 120-day window, plus a month
+    days = pd.bdate_range("2024-01-01", periods=200)
+    history = pd.DataFrame({"date": days})
+    healthy = Decision(False, "sMAPE 0.24 ≤ 100", "healthy")
+
+    def champion(train_end: pd.Timestamp) -> ModelVersion:
+        return ModelVersion(
+            id=1,
+            kind=spec.name,
+            version=f"{spec.name}-v1",
+            status="champion",
+            train_start=dt.date(2016, 6, 27),
+            train_end=train_end.date(),
+            params={},
+            metrics={},
+            sha256="0" * 64,
+            created_at=dt.datetime(2024, 1, 1),
+        )
+
+    assert due_by_age(spec, champion(days[-82]), history, healthy) == healthy  # 81 behind
+    due = due_by_age(spec, champion(days[-83]), history, healthy)  # 82 behind
+    assert due.retrain and due.code == "age" and "82 sessions ago" in due.reason
+    # A kind without a schedule, and a decision that retrains already, are left as they are.
+    assert due_by_age(get("lstm"), champion(days[0]), history, healthy) == healthy
+    worse = Decision(True, "worse than naive", "baseline")
+    assert due_by_age(spec, champion(days[0]), history, worse) == worse

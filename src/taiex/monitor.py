@@ -436,6 +436,8 @@ def evaluate_kind(
         decision = _broken_decision(broken[1])
     else:
         decision = policy.decide(spec, evaluation, settings, day)
+        if isinstance(policy, ConfiguredPolicy):
+            decision = due_by_age(spec, champion, history, decision)
     return KindReport(
         spec,
         champion.version if champion else None,
@@ -474,8 +476,26 @@ def stored_report(
     if row is None:
         return None
     evaluation = spec.from_row(row)
-    decision = policy.decide(spec, evaluation, settings, day)
+    decision = due_by_age(spec, champion, history, policy.decide(spec, evaluation, settings, day))
     return KindReport(spec, champion.version, evaluation, spec.threshold(settings), decision)
+
+
+def due_by_age(
+    spec: KindSpec, champion: ModelVersion | None, history: pd.DataFrame, decision: Decision
+) -> Decision:
+    """``decision``, or a retrain when ``spec`` refits on a schedule (``refit_sessions``) and
+    the champion's training end is further behind the data day than that."""
+    if spec.refit_sessions is None or champion is None or decision.retrain:
+        return decision
+    behind = sum(day > champion.train_end for day in _dates(history))
+    if behind <= spec.refit_sessions:
+        return decision
+    return Decision(
+        True,
+        f"{decision.reason}; trained to {champion.train_end}, {behind} sessions ago (more than "
+        f"{spec.refit_sessions}): refitted on a schedule, as benchmarked",
+        "age",
+    )
 
 
 def retrain_kind(spec: KindSpec, store: Store, history: pd.DataFrame, settings: Settings) -> Trial:

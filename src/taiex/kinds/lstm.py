@@ -178,6 +178,12 @@ def read_forecast(
             f"consistently so (Diebold-Mariano t {t:+.1f}): a retrain is due; until then the "
             "last close is the better guess."
         )
+    if decision.code == "age":
+        side = f"{gain:.1f} % better" if gain > 0 else f"{-gain:.1f} % worse"
+        return (
+            f"{name} is {side} than the naive forecast over {n} pairs; its fit is due for its "
+            "scheduled refresh."
+        )
     if decision.retrain:
         return (
             f"{name} is {-gain:.1f} % worse than the naive forecast over {n} pairs: "

@@ -210,6 +210,11 @@ class KindSpec(abc.ABC):
     # The round it serves in (docs/design.md, "Two rounds a day"): a pre-open kind's history
     # carries the night's moves (taiex.overnight.with_nights), and its rows record the round.
     round: Round = Round.evening
+    # Refit a healthy champion once its training end is more than this many sessions behind the
+    # data day (None: only when its figures say so). A challenger trains on the days before the
+    # recent half of the window, so this must exceed half the window: at half the window plus a
+    # month, a refit comes about monthly, each judged on days neither model saw.
+    refit_sessions: int | None = None
 
     @property
     def evaluation_figure(self) -> str:
