@@ -25,6 +25,8 @@ from taiex.simulation.records import (
     RunFolder,
 )
 from taiex.simulation.summary import (
+    MIN_SESSIONS_TO_ANNUALISE,
+    STRATEGIES,
     Costs,
     comparison,
     drift_forecast,
@@ -621,7 +623,9 @@ def test_both_rounds_compared_and_on_the_page(tmp_path: Path) -> None:
     html = write_page(both, summaries["both"], Costs()).read_text()
     assert 'data-round="pre-open"' in html and 'data-round="evening"' in html
     assert f"{preopen['forecast']['horizons'][0]['smape']:.4f}" in html
-    assert len(re.findall(r'<img src="data:image/png;base64,', html)) == 7
+    # 40 sessions: no round has a rolling ratio yet, said instead of two empty charts.
+    assert len(re.findall(r'<img src="data:image/png;base64,', html)) == 5
+    assert html.count("No rolling sMAPE ratio yet") == 2
     html = write_page(evening, summaries["evening"], Costs()).read_text()
     assert 'id="evening-only"' in html and 'data-round="pre-open"' not in html
 
@@ -639,3 +643,45 @@ def test_compare_reads_a_summary_written_before_the_rounds(tmp_path: Path) -> No
     (folder.path / "summary.json").write_text(json.dumps(summary))
     rows = dict(compare_folders([tmp_path / "old", folder.path]).rows)
     assert rows["evening: sMAPE h1 (%)"][0] == rows["evening: sMAPE h1 (%)"][1] != "–"
+
+
+def test_a_one_month_run_has_no_empty_chart_and_no_yearly_return(tmp_path: Path) -> None:
+    """Issue 23: a month's run drew an empty ratio chart about 600 px tall and compounded 22
+    sessions into a return "a year"."""
+    folder, _ = fake_run(tmp_path / "run", days=22)
+    about = {"policy": "configured", "period": {"first": "2020-03-26", "last": "2020-04-27"}}
+    summary = summarise(folder, Costs(), about)
+    strategy = summary["by_round"]["evening"]["strategy"]
+    assert strategy["days"] < MIN_SESSIONS_TO_ANNUALISE
+    assert all(strategy[key]["annual_return"] is None for key in STRATEGIES)
+    html = write_page(folder, summary, Costs()).read_text()
+    assert len(re.findall(r'<img src="data:image/png;base64,', html)) == 3  # no ratio chart
+    assert not (folder.path / "plots" / "ratio.png").exists()
+    assert "No rolling sMAPE ratio yet" in html
+    yearly = re.findall(
+        r'data-strategy="\w+">(?:\s*<td[^>]*>.*?</td>){2}\s*<td[^>]*>(.*?)</td>', html
+    )
+    assert yearly == ["—", "—", "—"]
+    assert "too few to compound into a yearly return" in html
+    assert "seconds spent training" in html and "training s<" not in html
+
+
+def test_a_long_enough_run_has_a_yearly_return(tmp_path: Path) -> None:
+    folder, _ = fake_run(tmp_path / "run", days=MIN_SESSIONS_TO_ANNUALISE + 1)
+    summary = summarise(folder, Costs(), {"policy": "configured"})
+    mine = summary["by_round"]["evening"]["strategy"]["signal"]
+    days = summary["by_round"]["evening"]["strategy"]["days"]
+    assert mine["annual_return"] == pytest.approx((1 + mine["total_return"]) ** (245 / days) - 1)
+
+
+def test_a_signal_identical_to_the_trivial_rule_is_drawn_over_it_and_says_so() -> None:
+    from taiex.simulation.plots import equity_lines
+
+    returns = pd.DataFrame({"signal": [0.01, -0.02], "trivial_rule": [0.01, -0.02]})
+    returns["buy_and_hold"] = [0.0, 0.01]
+    lines = equity_lines(returns)
+    assert lines[-1][0] == "signal" and lines[-1][3] != "-"  # last, dashed: over the rule
+    assert "identical to the trivial rule" in lines[-1][1]
+    returns["signal"] = [0.0, 0.0]
+    lines = equity_lines(returns)
+    assert lines[0][:2] == ("signal", "signal strategy")

@@ -411,11 +411,13 @@ def predict(
 
     Example: taiex predict --json
     """
+    from taiex.pipeline import data_age
     from taiex.pipeline import predict as run_predict
 
     with context() as ctx:
         served = run_predict(ctx, day_of(day), round_name)
-    console.print_served(served, as_json)
+        age = data_age(ctx.store, day=day_of(day))
+    console.print_served(served, as_json, age)
 
 
 TrainUntil = Annotated[

@@ -26,7 +26,7 @@ from rich.text import Text
 if TYPE_CHECKING:
     from taiex.etl import DataStatus, MonthLoad
     from taiex.models.registry import ModelVersion
-    from taiex.pipeline import Backtest, Served
+    from taiex.pipeline import Backtest, DataAge, Served
     from taiex.preopen_run import NightSummary, PreopenSummary
     from taiex.report.facts import ReportFacts
     from taiex.simulation.replay import Outcome
@@ -217,9 +217,10 @@ def gap_rows(data: DataStatus) -> list[tuple[str, str]]:
 _SIGNAL_LABELS = {1: "enter (適合進場)", 0: "stay out (不適合進場)"}
 
 
-def print_served(served: Sequence[Served], as_json: bool) -> None:
-    """``taiex predict``: a warning per skipped artifact on stderr, then each kind's answer as
-    its table or line, or all of them as one JSON object."""
+def print_served(served: Sequence[Served], as_json: bool, age: DataAge | None = None) -> None:
+    """``taiex predict``: a warning per skipped artifact on stderr, then the line saying how
+    far the data lags (when it does) and each kind's answer as its table or line, or all of
+    them as one JSON object."""
     for part in served:
         for skipped in part.skipped:
             stderr.print(Text(f"warning: skipped {skipped}", style="yellow"))
@@ -228,9 +229,12 @@ def print_served(served: Sequence[Served], as_json: bool) -> None:
             {
                 **{key: value for part in served for key, value in served_json(part).items()},
                 "skipped_artifacts": [skipped for part in served for skipped in part.skipped],
+                **({"data_age": age} if age is not None else {}),
             }
         )
         return
+    if age is not None and age["message"]:
+        say(age["message"])
     for part in served:
         _RENDER[part.spec.serves](part)
 
@@ -340,6 +344,9 @@ def print_run(result: Result, as_json: bool) -> None:
     if as_json:
         print_json(result)
         return
+    age = result.get("data_age")
+    if age is not None and age["message"]:
+        say(age["message"])
     data = result["data"]
     if result["nothing_new"]:
         say(f"TWSE has nothing new after {data['last_date']}.")

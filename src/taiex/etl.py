@@ -211,14 +211,21 @@ class Loader:
         same run left it), else from TWSE: a month is never asked twice in one day."""
         cached = self.cache.read(month)
         rows = self.cache.parse(month, cached) if cached else None
-        if cached is not None and rows is not None and cached.fetched_on >= self.today:
-            return rows
-        return self.rows(month)[0]
+        if cached is None or rows is None or cached.fetched_on < self.today:
+            rows = self.rows(month)[0]
+        return self.up_to_today(rows)
+
+    def up_to_today(self, rows: list[DailyRow]) -> list[DailyRow]:
+        """The ``rows`` of days up to the day the load acts as of: TWSE's month holds the days
+        after an ``--as-of`` day, which a load as of that day must not store (a later load
+        without it stores them)."""
+        return [row for row in rows if row.date <= self.today]
 
     def load_month(self, month: Month, refresh: bool = False) -> MonthLoad:
         """Fetch (or take from the cache) one month and merge it in one transaction."""
         started = time.perf_counter()
         rows, source = self.rows(month, refresh)
+        rows = self.up_to_today(rows)
         try:
             result = self.store.merge_rows(rows, source=source, month=str(month))
         except PriceMoveError as exc:

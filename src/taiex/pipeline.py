@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, NotRequired, Protocol, TypedDict
 
-from taiex.calendar import Month
+from taiex.calendar import Month, sessions_between, taipei_today
 from taiex.errors import (
     DataError,
     InputError,
@@ -260,6 +260,58 @@ def update_data(
     }
 
 
+class DataAge(TypedDict):
+    """How far the stored days lag (``data_age`` in ``run --json`` and ``predict --json``):
+    the last stored day a forecast starts from, the last XTAI session it should start from, the
+    sessions between, and the line that says so (None when the data is current)."""
+
+    last_stored: str
+    last_session: str | None  # the last XTAI session the data should hold (None: no later one)
+    sessions_behind: int
+    stale: bool
+    message: str | None
+
+
+def data_age(store: Store, today: dt.date | None = None, day: dt.date | None = None) -> DataAge:
+    """How the stored days compare with the XTAI sessions before ``today`` (default: today in
+    Taipei), or with those up to ``day`` (``predict --day``), whose forecast comes from the last
+    stored day on or before it. DataError when nothing is stored (up to ``day``)."""
+    history = store.read_history(end=day)
+    if history.empty:
+        where = f" up to {day}" if day else ""
+        raise DataError(f"the database holds no trading days{where} yet: run `taiex run` first")
+    last = to_date(history["date"].iloc[-1])
+    if day is not None:
+        missed = sessions_between(last + dt.timedelta(days=1), day)
+        behind = f" ({_sessions(len(missed))} behind)" if missed else ""
+        message = (
+            f"--day {day} is after the last stored day: the forecast served is the one from "
+            f"{last}, the last stored day before {day}{behind}"
+            if day > last
+            else None
+        )
+    else:
+        today = today or taipei_today()
+        missed = sessions_between(last + dt.timedelta(days=1), today - dt.timedelta(days=1))
+        message = (
+            f"stale data: the last stored day is {last}, {_sessions(len(missed))} behind the last "
+            f"XTAI session before {today} ({missed[-1]}); the forecasts start from {last}"
+            if missed
+            else None
+        )
+    return {
+        "last_stored": last.isoformat(),
+        "last_session": missed[-1].isoformat() if missed else None,
+        "sessions_behind": len(missed),
+        "stale": bool(missed),
+        "message": message,
+    }
+
+
+def _sessions(count: int) -> str:
+    return f"{count} session{'s' if count != 1 else ''}"
+
+
 # ---------------------------------------------------------------- models
 
 
@@ -448,8 +500,18 @@ def backtest(
     suffix = "" if round_name is Round.evening else f"_{round_name}"
     path = ctx.settings.plots_dir / f"backtest_{spec.name}{suffix}.png"
     title = f"{spec.title} backtest from {start}" + (f" ({round_name})" if suffix else "")
-    plot = spec.plot_backtest(result.rows, path, title)
+    plot = spec.plot_backtest(_targets_until(result.rows, end), path, title)
     return Backtest(result.rows, result.text(), plot)
+
+
+def _targets_until(rows: pd.DataFrame, end: dt.date | None) -> pd.DataFrame:
+    """The ``rows`` whose target is on or before ``end``: what the backtest's table scores, so
+    its plot counts the same pairs (the CSV keeps the last origins' later targets too)."""
+    if end is None or "target_date" not in rows.columns:
+        return rows
+    import pandas as pd
+
+    return rows[pd.to_datetime(rows["target_date"]) <= pd.Timestamp(end)]
 
 
 def _night_moves(ctx: Context, history: pd.DataFrame) -> pd.DataFrame:
@@ -585,6 +647,7 @@ class RunSummary(TypedDict):
     monitor: dict[str, KindSummary]
     outputs: dict[str, str]
     seconds: float
+    data_age: NotRequired[DataAge]  # how far the stored days lag today (or --as-of)
 
 
 def run(ctx: Context, as_of: dt.date | None = None, progress: Progress | None = None) -> RunSummary:
@@ -599,6 +662,7 @@ def run(ctx: Context, as_of: dt.date | None = None, progress: Progress | None = 
             steps.step("data")
             data = update_data(ctx, as_of, steps)
             summary = run_models(ctx, data, as_of, steps)
+            summary["data_age"] = data_age(ctx.store, as_of_day(as_of))
     except Exception as exc:
         notify.job_failed(ctx.settings, Round.evening, steps.current, exc)
         raise

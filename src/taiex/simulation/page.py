@@ -18,6 +18,7 @@ from taiex.metrics import MIN_DM_PAIRS
 from taiex.rounds import Round
 from taiex.simulation.records import DECISIONS, FORECASTS, SIGNALS, RunFolder
 from taiex.simulation.summary import (
+    MIN_SESSIONS_TO_ANNUALISE,
     Costs,
     HorizonFigures,
     KindLoop,
@@ -203,12 +204,17 @@ def _num(value: object, fmt: str) -> str:
 
 @dataclass(frozen=True)
 class Image:
+    """A figure of the page; without ``path`` (nothing to draw yet) the page shows ``caption``
+    as a note instead of an empty chart."""
+
     title: str
     caption: str
-    path: Path
+    path: Path | None
 
     @property
     def data_uri(self) -> str:
+        if self.path is None:
+            raise ValueError(f"{self.title}: nothing was drawn")
         return "data:image/png;base64," + base64.b64encode(self.path.read_bytes()).decode("ascii")
 
 
@@ -253,13 +259,7 @@ def draw(folder: RunFolder, summary: Summary, costs: Costs) -> Images:
                 f"{shown[-1]} sessions ahead, with its 80 % and 95 % bands, against the actual.",
                 plots.served_forecast_plot(mine, into / f"served{suffix}.png", shown),
             ),
-            Image(
-                f"Better than the baselines? ({name})",
-                f"sMAPE of the served forecast over the last {plots.ROLLING_TARGETS} target "
-                "days, divided by the naive forecast's (solid) and the drift random walk's "
-                "(dotted).",
-                plots.rolling_ratio_plot(mine, into / f"ratio{suffix}.png", shown),
-            ),
+            _ratio_image(name, plots.rolling_ratio_plot(mine, into / f"ratio{suffix}.png", shown)),
             Image(
                 f"The signal as a strategy ({name})",
                 f"Growth of 1 after costs, trading {trades}, and the drawdown from the last peak.",
@@ -277,6 +277,19 @@ def draw(folder: RunFolder, summary: Summary, costs: Costs) -> Images:
         plots.monitoring_plot(decisions, into / "monitoring.png", thresholds, metric_names()),
     )
     return Images(rounds, monitoring)
+
+
+def _ratio_image(name: str, path: Path | None) -> Image:
+    from taiex.simulation.plots import ROLLING_TARGETS
+
+    caption = (
+        f"sMAPE of the served forecast over the last {ROLLING_TARGETS} target days, divided by "
+        "the naive forecast's (solid) and the drift random walk's (dotted)."
+        if path is not None
+        else f"No rolling sMAPE ratio yet: it needs {ROLLING_TARGETS} scored target days of a "
+        "horizon, and this run has fewer."
+    )
+    return Image(f"Better than the baselines? ({name})", caption, path)
 
 
 def write_page(folder: RunFolder, summary: Summary, costs: Costs) -> Path:
@@ -301,5 +314,6 @@ def write_page(folder: RunFolder, summary: Summary, costs: Costs) -> Path:
         names=titles(),
         metric_names=metric_names(),
         round_title=round_title,
+        min_annualised=MIN_SESSIONS_TO_ANNUALISE,
     )
     return write_atomic(folder.path / RunFolder.PAGE, page.encode("utf-8"))

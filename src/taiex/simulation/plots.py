@@ -92,8 +92,16 @@ def rolling_ratio(forecasts: pd.DataFrame, horizon: int, targets: int) -> pd.Dat
     )
 
 
-def rolling_ratio_plot(forecasts: pd.DataFrame, path: Path, horizons: tuple[int, ...]) -> Path:
-    """The rolling sMAPE ratio to naive (solid) and to the drift (dotted) of each horizon."""
+def rolling_ratio_plot(
+    forecasts: pd.DataFrame, path: Path, horizons: tuple[int, ...]
+) -> Path | None:
+    """The rolling sMAPE ratio to naive (solid) and to the drift (dotted) of each horizon; None
+    (nothing drawn) while no horizon has :data:`ROLLING_TARGETS` scored target days."""
+    frames = {
+        horizon: rolling_ratio(forecasts, horizon, ROLLING_TARGETS).dropna() for horizon in horizons
+    }
+    if all(frame.empty for frame in frames.values()):
+        return None
     with _style():
         figure, (ax,) = _figure()
         _titles(
@@ -101,12 +109,10 @@ def rolling_ratio_plot(forecasts: pd.DataFrame, path: Path, horizons: tuple[int,
             "Served forecast against the baselines, over time",
             f"sMAPE ratio over the last {ROLLING_TARGETS} target days; below 1: better",
         )
-        drawn = False
         for horizon, colour in zip(horizons, (FORECAST, SECOND, UP), strict=False):
-            frame = rolling_ratio(forecasts, horizon, ROLLING_TARGETS).dropna()
+            frame = frames[horizon]
             if frame.empty:
                 continue
-            drawn = True
             ax.plot(
                 frame["target_date"], frame["naive"], color=colour, lw=1.2,
                 label=f"{horizon}-day / naive",
@@ -115,9 +121,6 @@ def rolling_ratio_plot(forecasts: pd.DataFrame, path: Path, horizons: tuple[int,
                 frame["target_date"], frame["drift"], color=colour, lw=1, ls=":",
                 label=f"{horizon}-day / drift",
             )  # fmt: skip
-        if not drawn:
-            _empty(ax, f"fewer than {ROLLING_TARGETS} scored target days")
-            return _save(figure, path)
         ax.axhline(1.0, color=NAIVE, lw=1, ls="--")
         ax.set_ylabel("sMAPE ratio")
         _date_axis(ax)
@@ -183,12 +186,7 @@ def equity_plot(
             _empty(top, "fewer than two days of signals")
             bottom.set_axis_off()
             return _save(figure, path)
-        lines = (
-            ("signal", "signal strategy", FORECAST, "-"),
-            ("trivial_rule", "trivial rule (close > MA20)", SECOND, "-"),
-            ("buy_and_hold", "buy-and-hold", "black", "--"),
-        )
-        for column, label, colour, style in lines:
+        for column, label, colour, style in equity_lines(returns):
             equity = np.cumprod(1.0 + returns[column].to_numpy(float))
             top.plot(returns["date"], equity, color=colour, ls=style, lw=1.2, label=label)
             peak = np.maximum.accumulate(np.concatenate([[1.0], equity]))[1:]
@@ -198,3 +196,19 @@ def equity_plot(
         _date_axis(bottom)
         top.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
         return _save(figure, path)
+
+
+def equity_lines(
+    returns: pd.DataFrame,
+) -> list[tuple[str, str, str, str | tuple[int, tuple[int, int]]]]:
+    """The equity plot's lines, drawn in this order: column, label, colour, line style. A signal
+    strategy that made exactly the trivial rule's returns is drawn last, dashed, over the rule's
+    line (drawn first, it hid under it), and its label says so."""
+    signal = returns["signal"].to_numpy(float)
+    same = np.array_equal(signal, returns["trivial_rule"].to_numpy(float))
+    trivial = ("trivial_rule", "trivial rule (close > MA20)", SECOND, "-")
+    hold = ("buy_and_hold", "buy-and-hold", "black", "--")
+    if same:
+        label = "signal strategy (identical to the trivial rule)"
+        return [trivial, hold, ("signal", label, FORECAST, (0, (4, 4)))]
+    return [("signal", "signal strategy", FORECAST, "-"), trivial, hold]

@@ -45,6 +45,9 @@ from taiex.simulation.records import DAYS, DECISIONS, FORECASTS, SIGNALS, VERSIO
 
 # Trading sessions a year on the TWSE (about 245-250); used to annualise daily figures.
 SESSIONS_PER_YEAR = 245
+# A span shorter than this (about six months) has no return "a year": 22 sessions compounded to
+# a year would turn a month's -3 % into -35 %.
+MIN_SESSIONS_TO_ANNUALISE = SESSIONS_PER_YEAR // 2
 INTERVAL_LEVELS = (80, 95)
 
 
@@ -131,7 +134,7 @@ class SignalFigures(TypedDict):
 
 class Performance(TypedDict):
     total_return: float
-    annual_return: float
+    annual_return: float | None  # None under MIN_SESSIONS_TO_ANNUALISE sessions
     annual_volatility: float | None
     sharpe: float | None
     max_drawdown: float
@@ -381,7 +384,9 @@ def _performance(net: FloatArray, held: FloatArray) -> Performance:
     std = float(np.std(net, ddof=1)) if len(net) > 1 else math.nan
     figures: Performance = {
         "total_return": total,
-        "annual_return": float((1.0 + total) ** (SESSIONS_PER_YEAR / len(net)) - 1.0),
+        "annual_return": float((1.0 + total) ** (SESSIONS_PER_YEAR / len(net)) - 1.0)
+        if len(net) >= MIN_SESSIONS_TO_ANNUALISE
+        else None,
         "annual_volatility": _finite(std * math.sqrt(SESSIONS_PER_YEAR)),
         "sharpe": _finite(float(np.mean(net)) / std * math.sqrt(SESSIONS_PER_YEAR))
         if std > 0
