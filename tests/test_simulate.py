@@ -356,7 +356,7 @@ def test_cli_compare_refuses_a_folder_without_a_summary(
         ),
         (["--from", "2023-01-02", "--to", "2023-02-01"], "--out"),
         (["--compare"], "--compare"),
-        (["compare"], "Missing argument 'DIR'"),
+        (["compare"], "Missing argument 'DIR...'"),
         (["--from", "2023-01-02", "compare", "x"], "--from is an option of the replay"),
     ],
 )
