@@ -20,7 +20,13 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypedDict
 
-from taiex.calendar import TAIPEI, next_sessions
+from taiex.calendar import (
+    FIRST_TRADING_DAY,
+    TAIPEI,
+    check_as_of,
+    next_sessions,
+    sessions_between,
+)
 from taiex.errors import DataError, InputError, SourceError
 from taiex.etl import ETL_LOCK
 from taiex.kinds import KINDS, PREOPEN_KINDS
@@ -63,6 +69,13 @@ def round_for(as_of: dt.date | None, preopen: dt.time, now: dt.datetime | None =
     """The round a run makes: as if today were ``as_of`` at the round's time, else at ``now``
     (the clock): today's session's round before TAIEX opens, the next session's after."""
     if as_of is not None:
+        today = (now or dt.datetime.now(TAIPEI)).astimezone(TAIPEI).date()
+        check_as_of(as_of, today)
+        if as_of <= FIRST_TRADING_DAY:  # its round would start from no evening
+            raise InputError(
+                f"--as-of {as_of}: the first pre-open round is for the session after "
+                f"{FIRST_TRADING_DAY}, the first day TWSE serves"
+            )
         session = next_sessions(as_of - dt.timedelta(days=1), 1)[0]
     else:
         moment = (now or dt.datetime.now(TAIPEI)).astimezone(TAIPEI)
@@ -87,9 +100,10 @@ def data_is_behind(ctx: Context, session: dt.date) -> bool:
 
 
 def _session_before(session: dt.date) -> dt.date:
-    # The first of the sessions after a day a fortnight back that precedes ``session``.
-    sessions = next_sessions(session - dt.timedelta(days=15), 20)
-    return max(day for day in sessions if day < session)
+    # The last XTAI session of the fortnight before ``session`` (clamped to the calendar's span,
+    # so that a round near either end of it is not refused with a calendar error).
+    sessions = sessions_between(session - dt.timedelta(days=15), session - dt.timedelta(days=1))
+    return sessions[-1] if sessions else session - dt.timedelta(days=1)
 
 
 class OvernightUpdate(TypedDict):
@@ -327,8 +341,6 @@ def night_summary(night: Night, frame: pd.DataFrame, symbols: tuple[str, ...]) -
 def session_round(ctx: Context, session: dt.date) -> RoundTime:
     """The round for the XTAI session ``session``, issued at the configured pre-open time on
     that day; InputError when ``session`` is not a session."""
-    from taiex.calendar import sessions_between
-
     if sessions_between(session, session) != [session]:
         raise InputError(f"{session} is not an XTAI session: it has no pre-open round")
     return RoundTime(session, round_time(session, ctx.settings.preopen))
