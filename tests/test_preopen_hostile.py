@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from taiex.calendar import TAIPEI
-from taiex.errors import InputError
+from taiex.errors import ArtifactError, InputError
 from taiex.overnight import night_moves_frame
 from taiex.preopen_run import _session_before, round_for
 
@@ -66,3 +66,45 @@ def test_an_impossible_as_of_is_named(as_of: dt.date, message: str) -> None:
 def test_the_round_after_twse_first_day_has_a_session_before_it() -> None:
     assert round_for(D(1999, 1, 6), dt.time(7, 30)).session == D(1999, 1, 6)
     assert _session_before(D(1999, 1, 6)) == D(1999, 1, 5)
+
+
+def test_a_champion_that_does_not_load_leaves_the_evening_answer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The only preopen-forecaster's artifact is damaged (no former one to stand in). Before, the
+    # round stopped with `error: no usable preopen-forecaster model …` every day, its monitoring
+    # (which replaces an unloadable champion) never reached; now the evening's answer stands,
+    # saying why, and the monitoring runs.
+    import taiex.preopen_run as preopen_run
+    from taiex.kinds import KINDS, PREOPEN_KINDS
+    from taiex.overnight import Night, NightsOfHistory
+
+    history = pd.DataFrame({"date": pd.to_datetime(["2024-12-26"]), "close": [23000.0]})
+    night = Night(D(2024, 12, 26), dt.datetime(2024, 12, 27, 7, 30, tzinfo=TAIPEI), None, None, ())
+    monkeypatch.setattr(
+        preopen_run, "nights_of_history", lambda ctx, h: NightsOfHistory(history, night, None)
+    )
+
+    def serve(ctx: object, name: str, day: dt.date) -> dict[str, object]:
+        if name == "preopen-forecaster":
+            raise ArtifactError("no usable preopen-forecaster model: preopen-forecaster-v1: …")
+        return {"version": f"{name}-v1"}
+
+    monitored: list[str] = []
+
+    def monitor(ctx: object, name: str, day: dt.date) -> dict[str, object]:
+        monitored.append(name)
+        return {"challenger": None}
+
+    monkeypatch.setattr(preopen_run, "serve", serve)
+    monkeypatch.setattr(preopen_run, "monitor", monitor)
+
+    class Ctx:
+        def history(self, day: dt.date | None = None) -> pd.DataFrame:
+            return history
+
+    answer = preopen_run.answer_round(Ctx(), D(2024, 12, 27), D(2024, 12, 26))  # type: ignore[arg-type]
+    assert answer.fallback is not None
+    assert answer.fallback.startswith("the pre-open round cannot serve: no usable preopen-forec")
+    assert set(answer.served) == {spec.name for spec in KINDS}
+    assert monitored == [spec.name for spec in PREOPEN_KINDS]

@@ -27,7 +27,7 @@ from taiex.calendar import (
     next_sessions,
     sessions_between,
 )
-from taiex.errors import DataError, InputError, SourceError
+from taiex.errors import ArtifactError, DataError, InputError, SourceError
 from taiex.etl import ETL_LOCK
 from taiex.kinds import KINDS, PREOPEN_KINDS
 from taiex.overnight import Night, closed_through, round_time
@@ -255,7 +255,10 @@ def answer_round(
             for spec in PREOPEN_KINDS:
                 step(f"serve {spec.name}")
                 served[spec.name] = serve(ctx, spec.name, origin)
-        except DataError as exc:  # a first model that cannot be trained yet (too few nights)
+        # A first model that cannot be trained yet (too few nights), or a champion whose
+        # artifact does not load and no former one to stand in: the evening's answer stands, and
+        # the monitoring below replaces the unloadable champion.
+        except (DataError, ArtifactError) as exc:
             fallback, served = f"the pre-open round cannot serve: {exc}", {}
     if fallback is not None:
         log.warning("the pre-open round of %s falls back to the evening's: %s", session, fallback)
