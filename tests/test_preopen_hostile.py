@@ -108,3 +108,32 @@ def test_a_champion_that_does_not_load_leaves_the_evening_answer(
     assert answer.fallback.startswith("the pre-open round cannot serve: no usable preopen-forec")
     assert set(answer.served) == {spec.name for spec in KINDS}
     assert monitored == [spec.name for spec in PREOPEN_KINDS]
+
+
+def test_a_source_whose_answer_is_refused_leaves_what_is_stored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # TAIEX_OVERNIGHT_SOURCE=csv:FEED, and the feed holds a bad row (or is not there at 07:30).
+    # Before, the round stopped with `error: FEED: line 2: …` even with every close it needs
+    # stored, where a feed that could not be reached falls back (or serves); now both say why
+    # and go on. A setting that names no source stays an error.
+    from types import SimpleNamespace
+
+    import taiex.preopen_run as preopen_run
+    from taiex.settings import Settings
+
+    feed = tmp_path / "feed.csv"
+    feed.write_text("date,symbol,close\n2024-12-30,^GSPC,abc\n")
+    ctx = SimpleNamespace(store=None, settings=Settings(overnight_source=f"csv:{feed}"))
+    refused = f"{feed}: line 2: close 'abc'"
+    monkeypatch.setattr(
+        "taiex.overnight_load.update_overnight",
+        lambda *args: (_ for _ in ()).throw(InputError(f"{refused} is not a decimal number")),
+    )
+    issued = dt.datetime(2024, 12, 31, 7, 30, tzinfo=TAIPEI)
+    update = preopen_run._overnight(ctx, issued)  # type: ignore[arg-type]
+    assert update["error"] is not None and update["error"].startswith(refused)
+    assert (update["inserted"], update["updated"]) == (0, 0)
+    ctx.settings = Settings(overnight_source="none")
+    with pytest.raises(InputError, match="TAIEX_OVERNIGHT_SOURCE=none: the pre-open round is off"):
+        preopen_run._overnight(ctx, issued)  # type: ignore[arg-type]

@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from taiex.kinds import KindSpec
     from taiex.monitor import KindSummary
     from taiex.overnight import NightsOfHistory
+    from taiex.overnight_source import OvernightSource
 
 log = logging.getLogger(__name__)
 
@@ -120,15 +121,9 @@ def update_overnight_data(ctx: Context, issued_at: dt.datetime) -> OvernightUpda
     """Fetch the US closes published by ``issued_at`` (or by now, if earlier) from
     ``TAIEX_OVERNIGHT_SOURCE`` and store them; InputError when the round is off."""
     from taiex.overnight_load import update_overnight
-    from taiex.overnight_source import overnight_source
 
     settings = ctx.settings
-    source = overnight_source(settings.overnight_source)
-    if source is None:
-        raise InputError(
-            f"{settings.origin('overnight_source')}=none: the pre-open round is off; set it to "
-            "yahoo or csv:PATH_OR_URL"
-        )
+    source = _source(ctx)
     through = closed_through(min(issued_at, dt.datetime.now(TAIPEI)))
     load = update_overnight(ctx.store, source, settings.symbols, through)
     return {
@@ -208,11 +203,29 @@ def run_preopen(
     }
 
 
+def _source(ctx: Context) -> OvernightSource:
+    """The source ``TAIEX_OVERNIGHT_SOURCE`` names; InputError when it names none (the round is
+    off) or is not a source."""
+    from taiex.overnight_source import overnight_source
+
+    settings = ctx.settings
+    source = overnight_source(settings.overnight_source)
+    if source is None:
+        raise InputError(
+            f"{settings.origin('overnight_source')}=none: the pre-open round is off; set it to "
+            "yahoo or csv:PATH_OR_URL"
+        )
+    return source
+
+
 def _overnight(ctx: Context, issued_at: dt.datetime) -> OvernightUpdate:
-    """The download of US closes; a source that fails leaves what is stored, and says why."""
+    """The download of US closes; a source that fails leaves what is stored, and says why: one
+    that cannot be reached, and one whose answer is refused (a CSV file missing or holding a bad
+    row), which stores nothing either. A setting that names no source stays an error."""
+    _source(ctx)
     try:
         return update_overnight_data(ctx, issued_at)
-    except (SourceError, DataError) as exc:
+    except (SourceError, DataError, InputError) as exc:
         log.warning("US closes not updated: %s", exc)
         return {
             "source": ctx.settings.overnight_source,
