@@ -236,8 +236,9 @@ def night_moves_frame(
 ) -> pd.DataFrame:
     """The night's moves of every stored TAIEX day but the last, whose pre-open round is on the
     next stored day (a backtest's view: the live round's day is the next XTAI session):
-    ``date`` (the origin), one column per symbol (NaN where a close the round needs is not
-    stored), ``quiet`` and ``sessions`` (the US sessions of the night)."""
+    ``date`` (the origin), one column per symbol (NaN where a close that symbol's move needs
+    is not stored; the other symbols' moves stand), ``quiet`` and ``sessions`` (the US sessions
+    of the night)."""
     import numpy as np
     import pandas as pd
 
@@ -247,12 +248,12 @@ def night_moves_frame(
     found = nights(list(days[:-1]), list(days[1:]), preopen) if len(days) > 1 else []
     for i, night in enumerate(found):
         quiet[i], sessions[i] = night.quiet, len(night.sessions)
-        try:
-            moves = night_moves(night, closes, symbols)
-        except MissingCloseError:
-            continue
-        for move in moves:
-            rows[move.symbol][i] = move.value
+        for symbol in symbols:  # each symbol on its own: one without a close blanks only itself
+            try:
+                (move,) = night_moves(night, closes, [symbol])
+            except MissingCloseError:
+                continue
+            rows[symbol][i] = move.value
     return pd.DataFrame(
         {"date": pd.to_datetime(list(days)), **rows, "quiet": quiet, "sessions": sessions}
     )

@@ -20,8 +20,14 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypedDict
 
-from taiex.calendar import TAIPEI, next_sessions
-from taiex.errors import DataError, InputError, SourceError
+from taiex.calendar import (
+    FIRST_TRADING_DAY,
+    TAIPEI,
+    check_as_of,
+    next_sessions,
+    sessions_between,
+)
+from taiex.errors import ArtifactError, DataError, InputError, SourceError
 from taiex.etl import ETL_LOCK
 from taiex.kinds import KINDS, PREOPEN_KINDS
 from taiex.overnight import Night, closed_through, round_time
@@ -46,6 +52,7 @@ if TYPE_CHECKING:
     from taiex.kinds import KindSpec
     from taiex.monitor import KindSummary
     from taiex.overnight import NightsOfHistory
+    from taiex.overnight_source import OvernightSource
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +71,13 @@ def round_for(as_of: dt.date | None, preopen: dt.time, now: dt.datetime | None =
     """The round a run makes: as if today were ``as_of`` at the round's time, else at ``now``
     (the clock): today's session's round before TAIEX opens, the next session's after."""
     if as_of is not None:
+        today = (now or dt.datetime.now(TAIPEI)).astimezone(TAIPEI).date()
+        check_as_of(as_of, today)
+        if as_of <= FIRST_TRADING_DAY:  # its round would start from no evening
+            raise InputError(
+                f"--as-of {as_of}: the first pre-open round is for the session after "
+                f"{FIRST_TRADING_DAY}, the first day TWSE serves"
+            )
         session = next_sessions(as_of - dt.timedelta(days=1), 1)[0]
     else:
         moment = (now or dt.datetime.now(TAIPEI)).astimezone(TAIPEI)
@@ -88,9 +102,10 @@ def data_is_behind(ctx: Context, session: dt.date) -> bool:
 
 
 def _session_before(session: dt.date) -> dt.date:
-    # The first of the sessions after a day a fortnight back that precedes ``session``.
-    sessions = next_sessions(session - dt.timedelta(days=15), 20)
-    return max(day for day in sessions if day < session)
+    # The last XTAI session of the fortnight before ``session`` (clamped to the calendar's span,
+    # so that a round near either end of it is not refused with a calendar error).
+    sessions = sessions_between(session - dt.timedelta(days=15), session - dt.timedelta(days=1))
+    return sessions[-1] if sessions else session - dt.timedelta(days=1)
 
 
 class OvernightUpdate(TypedDict):
@@ -107,15 +122,9 @@ def update_overnight_data(ctx: Context, issued_at: dt.datetime) -> OvernightUpda
     """Fetch the US closes published by ``issued_at`` (or by now, if earlier) from
     ``TAIEX_OVERNIGHT_SOURCE`` and store them; InputError when the round is off."""
     from taiex.overnight_load import update_overnight
-    from taiex.overnight_source import overnight_source
 
     settings = ctx.settings
-    source = overnight_source(settings.overnight_source)
-    if source is None:
-        raise InputError(
-            f"{settings.origin('overnight_source')}=none: the pre-open round is off; set it to "
-            "yahoo or csv:PATH_OR_URL"
-        )
+    source = _source(ctx)
     through = closed_through(min(issued_at, dt.datetime.now(TAIPEI)))
     load = update_overnight(ctx.store, source, settings.symbols, through)
     return {
@@ -210,11 +219,29 @@ def _run_preopen(
     }
 
 
+def _source(ctx: Context) -> OvernightSource:
+    """The source ``TAIEX_OVERNIGHT_SOURCE`` names; InputError when it names none (the round is
+    off) or is not a source."""
+    from taiex.overnight_source import overnight_source
+
+    settings = ctx.settings
+    source = overnight_source(settings.overnight_source)
+    if source is None:
+        raise InputError(
+            f"{settings.origin('overnight_source')}=none: the pre-open round is off; set it to "
+            "yahoo or csv:PATH_OR_URL"
+        )
+    return source
+
+
 def _overnight(ctx: Context, issued_at: dt.datetime) -> OvernightUpdate:
-    """The download of US closes; a source that fails leaves what is stored, and says why."""
+    """The download of US closes; a source that fails leaves what is stored, and says why: one
+    that cannot be reached, and one whose answer is refused (a CSV file missing or holding a bad
+    row), which stores nothing either. A setting that names no source stays an error."""
+    _source(ctx)
     try:
         return update_overnight_data(ctx, issued_at)
-    except (SourceError, DataError) as exc:
+    except (SourceError, DataError, InputError) as exc:
         log.warning("US closes not updated: %s", exc)
         return {
             "source": ctx.settings.overnight_source,
@@ -257,7 +284,10 @@ def answer_round(
             for spec in PREOPEN_KINDS:
                 step(f"serve {spec.name}")
                 served[spec.name] = serve(ctx, spec.name, origin)
-        except DataError as exc:  # a first model that cannot be trained yet (too few nights)
+        # A first model that cannot be trained yet (too few nights), or a champion whose
+        # artifact does not load and no former one to stand in: the evening's answer stands, and
+        # the monitoring below replaces the unloadable champion.
+        except (DataError, ArtifactError) as exc:
             fallback, served = f"the pre-open round cannot serve: {exc}", {}
     if fallback is not None:
         log.warning("the pre-open round of %s falls back to the evening's: %s", session, fallback)
@@ -343,8 +373,6 @@ def night_summary(night: Night, frame: pd.DataFrame, symbols: tuple[str, ...]) -
 def session_round(ctx: Context, session: dt.date) -> RoundTime:
     """The round for the XTAI session ``session``, issued at the configured pre-open time on
     that day; InputError when ``session`` is not a session."""
-    from taiex.calendar import sessions_between
-
     if sessions_between(session, session) != [session]:
         raise InputError(f"{session} is not an XTAI session: it has no pre-open round")
     return RoundTime(session, round_time(session, ctx.settings.preopen))
