@@ -210,13 +210,29 @@ PREOPEN_ROUND = {
 }
 
 
+# What each pre-open kind stores, by table: its served rows (5 forecasts or 1 signal a day) and
+# its evaluations (one a day).
+PREOPEN_SERVED = {"forecasts": 5, "signals": 1}
+PREOPEN_TABLES = (*PREOPEN_SERVED, "lstm_model_evaluate", "svm_model_evaluate")
+
+
+def per_kind(tables: str, times: int = 1) -> dict[str, int]:
+    """The rows the pre-open kinds store in one round: ``tables`` "served" or "evaluations"."""
+    found = dict.fromkeys(PREOPEN_SERVED if tables == "served" else PREOPEN_TABLES[2:], 0)
+    for spec in PREOPEN_KINDS:
+        if tables == "served":
+            found[spec.serves] += PREOPEN_SERVED[spec.serves] * times
+        else:
+            found[spec.metric.table] += times
+    return found
+
+
 def preopen_counts(url: str) -> dict[str, int]:
     store = Store(url)
     found = {
         "overnight_closes": count(store, "overnight_closes"),
-        "forecasts": len(rows(store, "forecasts", round="pre-open")),
+        **{table: len(rows(store, table, round="pre-open")) for table in PREOPEN_TABLES},
         "model_versions": count(store, "model_versions"),
-        "lstm_model_evaluate": len(rows(store, "lstm_model_evaluate", round="pre-open")),
         "weighted_index": count(store, "weighted_index"),
     }
     store.dispose()
@@ -261,9 +277,9 @@ def test_preopen_rounds_under_a_real_scheduler(tmp_path: Path, databases: tuple[
         after_round = preopen_counts(taiex_url)
         assert after_round == {
             "overnight_closes": 8548,  # the whole file
-            "forecasts": 5 * len(PREOPEN_KINDS),  # each pre-open kind's next 5 opens
+            **per_kind("served"),  # each pre-open kind's answer: next 5 opens, or a signal
+            **per_kind("evaluations"),
             "model_versions": len(PREOPEN_KINDS),  # each one's first model
-            "lstm_model_evaluate": len(PREOPEN_KINDS),
             "weighted_index": stored,
         }
 
@@ -291,7 +307,7 @@ def test_preopen_rounds_under_a_real_scheduler(tmp_path: Path, databases: tuple[
         # Nothing served; monitoring ran on the new day.
         assert preopen_counts(taiex_url) == {
             **after_round,
-            "lstm_model_evaluate": 2 * len(PREOPEN_KINDS),
+            **per_kind("evaluations", times=2),
             "weighted_index": stored + 1,
         }
 

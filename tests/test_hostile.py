@@ -233,8 +233,8 @@ CASES = [
         1,
         "{dir}: not a regular file",
     ),
-    Case("import an empty path", ("import-csv", ""), 2, "'path': the path is empty"),
-    Case("export to an empty path", ("export-csv", " "), 2, "'path': the path is empty"),
+    Case("import an empty path", ("import-csv", ""), 2, "'PATH': the path is empty"),
+    Case("export to an empty path", ("export-csv", " "), 2, "'PATH': the path is empty"),
     Case(
         "simulate at a NaN fee",
         words("simulate --from 2024-12-02 --to 2024-12-03 --out {dir}/sim --fee nan"),

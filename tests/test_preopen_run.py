@@ -164,7 +164,7 @@ def test_a_healthy_pre_open_forecaster_is_refitted_on_its_schedule() -> None:
     from taiex.monitor import due_by_age
 
     spec = get("preopen-forecaster")
-    assert spec.refit_sessions == 81  # half the 120-day window, plus a month
+    assert spec.refit_sessions == 141  # the 120-day window, plus a month
     days = pd.bdate_range("2024-01-01", periods=200)
     history = pd.DataFrame({"date": days})
     healthy = Decision(False, "sMAPE 0.24 ≤ 100", "healthy")
@@ -183,9 +183,9 @@ def test_a_healthy_pre_open_forecaster_is_refitted_on_its_schedule() -> None:
             created_at=dt.datetime(2024, 1, 1),
         )
 
-    assert due_by_age(spec, champion(days[-82]), history, healthy) == healthy  # 81 behind
-    due = due_by_age(spec, champion(days[-83]), history, healthy)  # 82 behind
-    assert due.retrain and due.code == "age" and "82 sessions ago" in due.reason
+    assert due_by_age(spec, champion(days[-142]), history, healthy) == healthy  # 141 behind
+    due = due_by_age(spec, champion(days[-143]), history, healthy)  # 142 behind
+    assert due.retrain and due.code == "age" and "142 sessions ago" in due.reason
     # A kind without a schedule, and a decision that retrains already, are left as they are.
     assert due_by_age(get("lstm"), champion(days[0]), history, healthy) == healthy
     worse = Decision(True, "worse than naive", "baseline")

@@ -110,7 +110,10 @@ PREOPEN_FORECASTER: TypedKindSpec[Forecaster, PreopenModelConfig] = TypedKindSpe
     round=Round.pre_open,
     # bench/preopen.py refits monthly: a fit a year old lost h1 0.653 against 0.640 there, and
     # the first champion, kept for 2018-2024 by the figures alone, served h1 0.691 (BENCHMARKS.md).
-    refit_sessions=lstm.WINDOW // 2 + 21,
+    # Refitted once its training end is its window and a month behind: the first model (trained
+    # before its window) serves a month first, and each challenger, trained on the days before
+    # the window's recent half, serves about four months.
+    refit_sessions=lstm.WINDOW + 21,
     model_class=_model,
     config_class=_config,
     evaluate=_evaluate,

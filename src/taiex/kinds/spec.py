@@ -211,9 +211,9 @@ class KindSpec(abc.ABC):
     # carries the night's moves (taiex.overnight.with_nights), and its rows record the round.
     round: Round = Round.evening
     # Refit a healthy champion once its training end is more than this many sessions behind the
-    # data day (None: only when its figures say so). A challenger trains on the days before the
-    # recent half of the window, so this must exceed half the window: at half the window plus a
-    # month, a refit comes about monthly, each judged on days neither model saw.
+    # data day (None: only when its figures say so). A first model trains on the days before its
+    # window and a challenger on the days before the window's recent half, so this exceeds the
+    # window: each refit is judged on days neither model saw.
     refit_sessions: int | None = None
 
     @property
