@@ -137,3 +137,31 @@ def test_a_source_whose_answer_is_refused_leaves_what_is_stored(
     ctx.settings = Settings(overnight_source="none")
     with pytest.raises(InputError, match="TAIEX_OVERNIGHT_SOURCE=none: the pre-open round is off"):
         preopen_run._overnight(ctx, issued)  # type: ignore[arg-type]
+
+
+def test_a_pre_open_kind_refuses_an_explicit_evening_backtest(home: Path, tmp_path: Path) -> None:
+    """`--round` of a backtest picks the round an evening kind is tested in; a pre-open kind has
+    only its own, and `--round evening` for it is refused in one line, not run silently as the
+    pre-open test."""
+    from typer.testing import CliRunner
+
+    from taiex.cli import app
+
+    home.mkdir(parents=True)
+    args = ["backtest", "preopen-forecaster", "--train-until", "2024-06-28"]
+    args += ["--from", "2024-07-01", "--out", str(tmp_path / "bt.csv"), "--round", "evening"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "error: preopen-forecaster is a kind of the pre-open round: drop --round evening\n"
+    )
+    assert not (tmp_path / "bt.csv").exists()
+
+
+def test_a_missing_night_column_says_how_to_recover() -> None:
+    from taiex.errors import DataError
+    from taiex.overnight import nights_of
+
+    history = pd.DataFrame({"date": pd.to_datetime(["2024-12-30"]), "close": [1.0]})
+    with pytest.raises(DataError, match="train the pre-open models again"):
+        nights_of(history, ["TSM"])

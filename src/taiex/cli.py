@@ -397,6 +397,16 @@ RoundOption = Annotated[
         help="evening (after the close) or pre-open (with the night's US closes).",
     ),
 ]
+# A backtest's round: an evening kind's by default, a pre-open kind's own (it has no other).
+BacktestRound = Annotated[
+    Round | None,
+    typer.Option(
+        "--round",
+        metavar="ROUND",
+        help="evening (after the close) or pre-open (with the night's US closes); default: the "
+        "kind's own round.",
+    ),
+]
 
 
 @app.command()
@@ -462,7 +472,7 @@ def backtest(
     start: FromDate,
     out: OutFile,
     end: ToDate = None,
-    round_name: RoundOption = Round.evening,
+    round_name: BacktestRound = None,
 ) -> None:
     """Walk-forward test of a freshly trained, unregistered model: train on days <=
     --train-until, score every day in [--from, --to] beside the kind's baseline.

@@ -315,7 +315,9 @@ def nights_of(history: pd.DataFrame, symbols: Sequence[str]) -> pd.DataFrame:
     if missing:
         raise DataError(
             f"the history holds no night moves of {', '.join(missing)}: a pre-open model reads "
-            "them (taiex.overnight.with_nights)"
+            "them (taiex.overnight.with_nights); if TAIEX_OVERNIGHT_SYMBOLS no longer lists "
+            "them, train the pre-open models again (`taiex train preopen-forecaster`, "
+            "`taiex train preopen-classifier`)"
         )
     columns = {symbol: history[night_column(symbol)].to_numpy(dtype=float) for symbol in symbols}
     return pd.DataFrame({"date": pd.to_datetime(history["date"]).to_numpy(), **columns})

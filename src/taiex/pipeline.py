@@ -478,28 +478,32 @@ def backtest(
     train_until: dt.date,
     start: dt.date,
     end: dt.date | None,
-    round_name: Round = Round.evening,
+    round_name: Round | None = None,
 ) -> Backtest:
     """A walk-forward test of a fresh, unregistered model of a kind (``taiex backtest``): trained
     on the days up to ``train_until`` with the configured hyperparameters, scored on
     ``[start, end]``, beside the kind's baseline. The ``pre-open`` round's model also reads the
     night's US moves, each known only from its publication (:mod:`taiex.overnight`)."""
     spec = kind(kind_name)
+    if round_name is Round.evening and spec.round is not Round.evening:
+        raise InputError(f"{spec.name} is a kind of the {spec.round} round: drop --round evening")
     if start <= train_until:
         raise InputError(f"--from {start} must be after --train-until {train_until}")
     if end is not None and end < start:
         raise InputError(f"--to {end} is before --from {start}")
     history = ctx.history()
-    if round_name is Round.pre_open and spec.round is Round.evening:
+    preopen_test = round_name is Round.pre_open and spec.round is Round.evening
+    if preopen_test:
         result = spec.backtest_preopen(
             history, _night_moves(ctx, history), train_until=train_until, start=start, end=end
         )
     else:
         history = model_history(ctx, spec, history)
         result = spec.backtest(ctx.settings, history, train_until=train_until, start=start, end=end)
-    suffix = "" if round_name is Round.evening else f"_{round_name}"
+    # An evening kind tested in the pre-open round draws a plot of its own.
+    suffix = f"_{Round.pre_open}" if preopen_test else ""
     path = ctx.settings.plots_dir / f"backtest_{spec.name}{suffix}.png"
-    title = f"{spec.title} backtest from {start}" + (f" ({round_name})" if suffix else "")
+    title = f"{spec.title} backtest from {start}" + (f" ({Round.pre_open})" if suffix else "")
     plot = spec.plot_backtest(_targets_until(result.rows, end), path, title)
     return Backtest(result.rows, result.text(), plot)
 
