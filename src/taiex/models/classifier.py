@@ -29,7 +29,7 @@ import math
 import sys
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import pandas as pd
@@ -42,7 +42,7 @@ from taiex.kinds.protocols import Signal
 from taiex.models import artifact
 from taiex.models.candidates import TRUSTED_TYPES, candidate_pipeline
 from taiex.models.classifier_config import ClassifierConfig
-from taiex.models.tournament import run_tournament, training_set
+from taiex.models.tournament import TrainingSet, run_tournament, training_set
 
 if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
@@ -63,6 +63,7 @@ class EntrySignalClassifier:
     """
 
     kind: ClassVar[str] = "classifier"
+    title: ClassVar[str] = "classifier"  # in its messages
 
     def __init__(self, config: ClassifierConfig = ClassifierConfig()) -> None:
         self.config = config
@@ -70,12 +71,12 @@ class EntrySignalClassifier:
     # -- fitting -------------------------------------------------------------------------------
 
     def fit(self, history: pd.DataFrame) -> Self:
-        data = training_set(history, self.config)
+        data = self._training_set(history)
         started = time.perf_counter()
         table = run_tournament(data, self.config)
         best = table.iloc[0]
         if math.isnan(best["cv_auc_mean"]):
-            raise DataError("no classifier candidate could be fitted on this history")
+            raise DataError(f"no {self.title} candidate could be fitted on this history")
         winner, params = str(best["candidate"]), dict(best["params"])
         model = candidate_pipeline(winner, params, seed=self.config.seed)
         self.model_ = model.fit(data.features, data.labels)
@@ -87,8 +88,9 @@ class EntrySignalClassifier:
         self.n_train_days_ = len(data.labels)
         self._payload: bytes | None = None  # the skops bytes, made once on demand
         logger.info(
-            "classifier tournament: %s %s won with CV AUC %.4f +- %.4f over %d candidates "
+            "%s tournament: %s %s won with CV AUC %.4f +- %.4f over %d candidates "
             "(%d training days %s..%s, %.1f s)",
+            self.title,
             winner,
             params,
             best["cv_auc_mean"],
@@ -100,6 +102,14 @@ class EntrySignalClassifier:
             time.perf_counter() - started,
         )
         return self
+
+    def _training_set(self, history: pd.DataFrame) -> TrainingSet:
+        """Every labelled day of ``history`` with its features (what a subclass reads)."""
+        return training_set(history, self.config)
+
+    def _features(self, history: pd.DataFrame) -> pd.DataFrame:
+        """The features of every day of ``history`` (NaN where unknown)."""
+        return classifier_features(history)
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "model_"):
@@ -113,7 +123,7 @@ class EntrySignalClassifier:
         Indexed by date. Day t's value is the probability that close[t+1] > MA20[t].
         """
         self._check_fitted()
-        features = classifier_features(history)
+        features = self._features(history)
         usable = features.notna().all(axis=1)
         index = pd.DatetimeIndex(history.loc[usable, "date"], name="date")
         if not usable.any():
@@ -212,7 +222,7 @@ class EntrySignalClassifier:
         model = _load_model(payload)
         meta: dict[str, Any] = header["metadata"]  # JSON: what does not fit raises below
         try:
-            classifier = cls(ClassifierConfig.from_dict(meta["config"]))
+            classifier = cls(cls._config_from(meta["config"]))
             classifier.model_ = model
             classifier.winner_ = str(meta["winner"])
             classifier.winner_params_ = dict(meta["winner_params"])
@@ -220,13 +230,22 @@ class EntrySignalClassifier:
             classifier.train_start_ = dt.date.fromisoformat(meta["train_start"])
             classifier.train_end_ = dt.date.fromisoformat(meta["train_end"])
             classifier.n_train_days_ = int(meta["n_train_days"])
+            classifier._restore(meta)
         except (KeyError, TypeError, ValueError, InputError) as exc:
             # The checksum held, so the writer itself produced a header this version cannot read.
             raise ArtifactError(
-                f"classifier artifact header is incomplete or invalid: {exc!r}"
+                f"{cls.title} artifact header is incomplete or invalid: {exc!r}"
             ) from exc
         classifier._payload = payload
         return classifier
+
+    @classmethod
+    def _config_from(cls, values: Mapping[str, object]) -> ClassifierConfig:
+        """The config an artifact's header describes."""
+        return ClassifierConfig.from_dict(values)
+
+    def _restore(self, meta: Mapping[str, Any]) -> None:
+        """What a subclass keeps in the header beyond the evening classifier's (nothing)."""
 
 
 def _json_float(value: Any) -> float | None:

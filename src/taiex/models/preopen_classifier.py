@@ -24,7 +24,6 @@ trusting only :data:`~taiex.models.candidates.TRUSTED_TYPES`) are the evening's 
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -33,19 +32,14 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self
 import numpy as np
 import pandas as pd
 
-from taiex.errors import ArtifactError, DataError, InputError
+from taiex.errors import DataError, InputError
 from taiex.features import FEATURE_COLUMNS, classifier_features, entry_labels
 from taiex.kinds.protocols import Signal
-from taiex.models import artifact
-from taiex.models.candidates import candidate_pipeline
 from taiex.models.classifier import (
     EntrySignalClassifier,
-    _load_model,
-    _table_from_records,
-    _warn_on_version_change,
 )
 from taiex.models.classifier_config import ClassifierConfig
-from taiex.models.tournament import TrainingSet, run_tournament
+from taiex.models.tournament import TrainingSet
 from taiex.overnight import MissingCloseError, night_column, night_symbols, nights_of
 
 __all__ = ["INTRA", "PreopenClassifierConfig", "PreopenSignalClassifier", "preopen_features"]
@@ -53,7 +47,6 @@ __all__ = ["INTRA", "PreopenClassifierConfig", "PreopenSignalClassifier", "preop
 if TYPE_CHECKING:
     from taiex.models.backtest import ClassifierBacktest
 
-logger = logging.getLogger(__name__)
 
 INTRA = "intra"  # log(close[t] / open[t])
 
@@ -141,6 +134,7 @@ class PreopenSignalClassifier(EntrySignalClassifier):
     """
 
     kind: ClassVar[str] = "preopen-classifier"
+    title: ClassVar[str] = "pre-open classifier"
     config: PreopenClassifierConfig
 
     def __init__(self, config: PreopenClassifierConfig = PreopenClassifierConfig()) -> None:
@@ -151,49 +145,21 @@ class PreopenSignalClassifier(EntrySignalClassifier):
             )
         self.config = config
 
-    def fit(self, history: pd.DataFrame) -> Self:
+    def _training_set(self, history: pd.DataFrame) -> TrainingSet:
+        """The labelled days of ``history`` whose night is known, with their features; the
+        symbols read are the config's, else every one whose night the history carries."""
         symbols = self.config.symbols or night_symbols(history)
         if not symbols:
             raise DataError(
                 "the pre-open classifier reads the night's moves, and this history holds none "
                 "(taiex.overnight.with_nights)"
             )
-        data = preopen_training_set(history, self.config, symbols)
-        table = run_tournament(data, self.config)
-        best = table.iloc[0]
-        if math.isnan(best["cv_auc_mean"]):
-            raise DataError("no pre-open classifier candidate could be fitted on this history")
-        winner, params = str(best["candidate"]), dict(best["params"])
-        model = candidate_pipeline(winner, params, seed=self.config.seed)
-        self.model_ = model.fit(data.features, data.labels)
-        self.winner_, self.winner_params_, self.table_ = winner, params, table
-        self.train_start_: dt.date = data.dates[0].date()
-        self.train_end_: dt.date = data.dates[-1].date()
-        self.n_train_days_ = len(data.labels)
         self.symbols_ = symbols
-        self._payload: bytes | None = None
-        logger.info(
-            "pre-open classifier: %s %s won with CV AUC %.4f over %d days %s..%s",
-            winner,
-            params,
-            best["cv_auc_mean"],
-            self.n_train_days_,
-            self.train_start_,
-            self.train_end_,
-        )
-        return self
+        return preopen_training_set(history, self.config, symbols)
 
-    def predict_proba(self, history: pd.DataFrame) -> pd.Series:
-        """P(close[t+1] > MA20[t]) of every day t of ``history`` with features and a known
-        night, indexed by date."""
-        self._check_fitted()
-        features = preopen_features(history, self.symbols_)
-        usable = features.notna().all(axis=1)
-        index = pd.DatetimeIndex(history.loc[usable, "date"], name="date")
-        if not usable.any():
-            return pd.Series([], index=index, dtype=float, name="probability")
-        probability = self.model_.predict_proba(features.loc[usable])[:, 1]
-        return pd.Series(probability, index=index, name="probability")
+    def _features(self, history: pd.DataFrame) -> pd.DataFrame:
+        """P(close[t+1] > MA20[t]) is asked of every day t with features and a known night."""
+        return preopen_features(history, self.symbols_)
 
     def signal(self, history: pd.DataFrame) -> Signal:
         """The signal for the session after the last day of ``history``, from that day and the
@@ -220,31 +186,12 @@ class PreopenSignalClassifier(EntrySignalClassifier):
         }
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> Self:
-        """Rebuild a fitted classifier from ``to_bytes`` output; ``ArtifactError`` if it is bad.
+    def _config_from(cls, values: Mapping[str, object]) -> PreopenClassifierConfig:
+        return PreopenClassifierConfig.from_dict(values)
 
-        The evening's, with this kind's config."""
-        header, payload = artifact.unpack(data, cls.kind)
-        _warn_on_version_change(header["libraries"].get("scikit-learn"))
-        model = _load_model(payload)
-        meta: dict[str, Any] = header["metadata"]  # JSON: what does not fit raises below
-        try:
-            classifier = cls(PreopenClassifierConfig.from_dict(meta["config"]))
-            classifier.model_ = model
-            classifier.winner_ = str(meta["winner"])
-            classifier.winner_params_ = dict(meta["winner_params"])
-            classifier.table_ = _table_from_records(meta["table"])
-            classifier.train_start_ = dt.date.fromisoformat(meta["train_start"])
-            classifier.train_end_ = dt.date.fromisoformat(meta["train_end"])
-            classifier.n_train_days_ = int(meta["n_train_days"])
-            classifier.symbols_ = tuple(str(s) for s in meta["symbols"])
-            _check_features(meta.get("features"), classifier.symbols_)
-        except (KeyError, TypeError, ValueError, InputError) as exc:
-            raise ArtifactError(
-                f"pre-open classifier artifact header is incomplete or invalid: {exc!r}"
-            ) from exc
-        classifier._payload = payload
-        return classifier
+    def _restore(self, meta: Mapping[str, Any]) -> None:
+        self.symbols_ = tuple(str(s) for s in meta["symbols"])
+        _check_features(meta.get("features"), self.symbols_)
 
 
 def _check_features(saved: object, symbols: tuple[str, ...]) -> None:
