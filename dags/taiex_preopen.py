@@ -39,7 +39,6 @@ import os
 from typing import Any
 
 import pendulum
-from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import TriggerRule, chain, dag, get_current_context, task
 
 from taiex.kinds import PREOPEN_KINDS
@@ -51,6 +50,7 @@ from taiex_dag_common import (
     TZ,
     CronTriggerTimetable,
     monitoring,
+    passing,
     run_day,
     run_step,
     step_task,
@@ -158,7 +158,7 @@ def taiex_preopen() -> None:
     outputs = process_preopen_outputs()
     chain(is_session_day(), overnight)
     chain(choice, *serving, outputs)
-    chain(choice, EmptyOperator(task_id=FALLBACK), outputs)
+    chain(choice, passing(FALLBACK), outputs)
     chain(outputs, monitoring(PREOPEN_KINDS, data_day), refresh_preopen_report())
 
 

@@ -103,6 +103,7 @@ def _task(dag: Any, task: Any) -> dict[str, Any]:
         "execution_timeout": _seconds(task.execution_timeout),
         "retry_exponential_backoff": float(task.retry_exponential_backoff),
         "max_retry_delay": _seconds(task.max_retry_delay),
+        "worker": _needs_worker(task),
     }
     if facts["type"] == "TaiexDockerOperator":
         facts.update(
@@ -119,6 +120,19 @@ def _task(dag: Any, task: Any) -> dict[str, Any]:
     if facts["type"] == "TaiexPodOperator":
         facts.update(pod=_pod(task), do_xcom_push=task.do_xcom_push)
     return facts
+
+
+def _needs_worker(task: Any) -> bool:
+    """Whether the scheduler sends the task to a worker (else it marks it succeeded at once:
+    an EmptyOperator without callbacks, inlets or outlets)."""
+    from airflow.models.taskinstance import TaskInstance
+
+    if hasattr(TaskInstance, "is_task_schedulable"):
+        return bool(TaskInstance.is_task_schedulable(task))
+    # Airflow 3.1: the same rule, inline in DagRun.schedule_tis.
+    return not task.inherits_from_empty_operator or bool(
+        task.on_execute_callback or task.on_success_callback or task.outlets or task.inlets
+    )
 
 
 def _seconds(delay: Any) -> float | None:

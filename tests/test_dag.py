@@ -181,6 +181,11 @@ def test_dag_parses_with_the_specified_shape(airflow_home: Path) -> None:
         assert branch["type"] == "_BranchPythonDecoratedOperator"
         assert branch["downstream"] == [f"monitoring.{kind}_healthy", f"monitoring.train_{kind}"]
         assert tasks[f"monitoring.{kind}_healthy"]["type"] == "EmptyOperator"
+    # The "healthy" passes take no worker: the scheduler marks them succeeded at once.
+    assert sorted(t for t, task in tasks.items() if not task["worker"]) == [
+        "monitoring.classifier_healthy",
+        "monitoring.lstm_healthy",
+    ]
     assert tasks[JOIN]["upstream"] == [
         "monitoring.classifier_healthy",
         "monitoring.lstm_healthy",
@@ -663,6 +668,9 @@ def test_the_preopen_dag_has_the_specified_shape(airflow_home: Path) -> None:
     for before, after in itertools.pairwise([*PREOPEN_SERVING, PREOPEN_OUTPUTS]):
         assert tasks[before]["downstream"] == [after]
     assert tasks[FALLBACK]["type"] == "EmptyOperator"
+    assert sorted(t for t, task in tasks.items() if not task["worker"]) == sorted(
+        [FALLBACK, *(f"monitoring.{spec.name}_healthy" for spec in PREOPEN_KINDS)]
+    )
     assert tasks[PREOPEN_OUTPUTS]["upstream"] == sorted([FALLBACK, PREOPEN_SERVING[-1]])
     assert tasks[PREOPEN_OUTPUTS]["downstream"] == sorted(
         f"monitoring.evaluate_{spec.name}" for spec in PREOPEN_KINDS
