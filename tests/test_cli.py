@@ -149,6 +149,28 @@ def test_status_imports_neither_matplotlib_nor_model_code(env: Settings) -> None
     assert done.stdout.strip() == ""
 
 
+def test_the_entry_point_keeps_exit_codes_and_output(env: Settings) -> None:
+    """`taiex` ends its process without the interpreter's teardown (taiex.cli.leave): the whole
+    output still reaches a pipe, a log line to stderr too, and each exit code stays."""
+
+    def taiex(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-c", "from taiex.cli import main; main()", *args]
+        return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+
+    status = taiex("status", "--json")
+    assert status.returncode == 0, status.stderr
+    assert json.loads(status.stdout)["rows"] == 0  # all of it, flushed
+    store = Store.from_settings(env)
+    with store.lock("etl"):
+        locked = taiex("backfill", "--since", "2024-12", "--as-of", "2024-12-31")
+    assert locked.returncode == EXIT_LOCKED
+    assert "already running" in locked.stderr
+    misused = taiex("status", "--bogus")
+    assert misused.returncode == 2
+    assert misused.stderr.startswith("error: No such option: --bogus")
+    assert taiex("--version").stdout.startswith("taiex ")
+
+
 def test_status_flags_suspect_days_and_delete_removes_them(env: Settings, tmp_path: Path) -> None:
     source = tmp_path / "in.csv"
     source.write_text(
