@@ -48,14 +48,19 @@ DAILY = ("daily: one new day", "same day again (nothing new)", "taiex status")
 
 
 def child(args: list[str]) -> None:
-    """Run the CLI in this process, then report its peak memory on stderr's last line."""
-    from taiex.cli import app
+    """Run the CLI's entry point in this process, as the `taiex` command does; its peak memory
+    on stderr's last line, from an exit handler (the entry point may end the process itself)."""
+    import atexit
 
-    try:
-        app(args, standalone_mode=False)
-    finally:
+    from taiex.cli import main
+
+    def peak() -> None:
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"PEAK_MB {peak_mb:.0f}", file=sys.stderr, flush=True)
+
+    atexit.register(peak)
+    sys.argv = ["taiex", *args]
+    main()
 
 
 @dataclass
