@@ -136,13 +136,14 @@ def test_every_command_has_help_with_an_example() -> None:
 
 
 def test_status_imports_neither_matplotlib_nor_model_code(env: Settings) -> None:
-    """`taiex status` reads facts only: no plotting library, no torch or scikit-learn."""
+    """`taiex status` reads facts only: no plotting library, no torch or scikit-learn, no HTTP
+    client (each is time at every start: BENCHMARKS.md, "Speed")."""
     code = (
         "import sys; from typer.testing import CliRunner; from taiex.cli import app; "
         "result = CliRunner().invoke(app, ['status']); "
         "assert result.exit_code == 0, result.output; "
         "print(' '.join(sorted({m.split('.')[0] for m in sys.modules} "
-        "& {'torch', 'sklearn', 'matplotlib', 'skops'})))"
+        "& {'torch', 'sklearn', 'matplotlib', 'skops', 'httpx'})))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr

@@ -23,15 +23,16 @@ import time
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-
-import httpx
 
 from taiex import __version__
 from taiex.calendar import FIRST_TRADING_DAY, Month, sessions_between
 from taiex.errors import FetchError, UpstreamFormatError, WrongMonthError
 from taiex.settings import TWSE_MAX_BYTES, Settings, url_host
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -357,6 +358,10 @@ class TwseClient:
         sleep: Callable[[float], None] = time.sleep,
         jitter: Callable[[], float] = random.random,
     ) -> None:
+        # Imported here: only a fetch needs httpx; `taiex status` and the model steps read the
+        # rows' types from this module and never fetch.
+        import httpx
+
         self.url = url
         self.session = session or httpx.Client(
             headers={"User-Agent": f"taiex/{__version__}", "Accept": "application/json"},
@@ -507,6 +512,8 @@ class _Download:
         return self._response, self._body
 
     def _read(self) -> None:
+        import httpx  # loaded already: TwseClient made the session
+
         try:
             with self.session.stream("GET", self.url, timeout=self.timeout) as response:
                 self._response = response
