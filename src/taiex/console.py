@@ -100,6 +100,26 @@ def log_time(local: dt.datetime) -> Text:
     return Text(f"{local.astimezone(TAIPEI):%Y-%m-%d %H:%M:%S}")
 
 
+class _LogHandler(RichHandler):
+    """Rich's log lines on a terminal; piped or redirected, one plain line per record
+    (``2026-12-07 14:52:09 WARNING message``, more lines of it indented): Rich would wrap it at
+    80 columns, pad every line with spaces to the width and leave out a time that repeats."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.console.is_terminal:
+            super().emit(record)
+            return
+        try:
+            when = dt.datetime.fromtimestamp(record.created, TAIPEI)
+            lines = [line.rstrip() for line in self.format(record).splitlines()] or [""]
+            text = "\n  ".join(
+                [f"{when:%Y-%m-%d %H:%M:%S} {record.levelname} {lines[0]}", *lines[1:]]
+            )
+            self.console.file.write(text + "\n")
+        except Exception:
+            self.handleError(record)
+
+
 def configure_logging(level: int) -> None:
     """taiex's logs through Rich on stderr at ``level`` (once, however often a test invokes),
     each with its time in Taipei."""
@@ -107,7 +127,7 @@ def configure_logging(level: int) -> None:
     for handler in list(root.handlers):
         if getattr(handler, "_taiex", False):
             root.removeHandler(handler)
-    handler = RichHandler(
+    handler = _LogHandler(
         console=stderr,
         show_path=False,
         markup=False,
