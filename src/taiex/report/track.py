@@ -35,6 +35,7 @@ import pandas as pd
 from taiex.features import entry_labels, moving_average_20, trivial_score
 from taiex.kinds.evaluation import as_date, as_float
 from taiex.metrics import smape_terms
+from taiex.report.facts import DO_NOT_ENTER, ENTER
 from taiex.rounds import Round
 from taiex.simulation.summary import STRATEGIES, Costs, strategy_figures, strategy_returns
 from taiex.store import Store
@@ -161,6 +162,10 @@ class ServedSignal:
     @property
     def correct(self) -> bool | None:
         return None if self.label is None else self.signal == self.label
+
+    @property
+    def verdict(self) -> str:
+        return ENTER if self.signal else DO_NOT_ENTER
 
 
 @dataclass(frozen=True)
@@ -484,11 +489,13 @@ def round_strategy(
     if not lines:  # fewer than two signals with a known price: no return yet
         return RoundStrategy(name, HELD[name], 0, (), ())
     growth = {key: np.cumprod(1.0 + returns[key].to_numpy(float)) for key in STRATEGIES}
-    points = tuple(
+    first = frame.dropna(subset=["trade_price"])["date"].min().date()
+    points = [GrowthPoint(priced_on[first], dict.fromkeys(STRATEGIES, 1.0))]
+    points += [
         GrowthPoint(priced_on[day.date()], {key: float(growth[key][i]) for key in STRATEGIES})
         for i, day in enumerate(pd.to_datetime(returns["date"]))
-    )
-    return RoundStrategy(name, HELD[name], int(figures["days"]), lines, points)
+    ]
+    return RoundStrategy(name, HELD[name], int(figures["days"]), lines, tuple(points))
 
 
 def _strategy_frame(
@@ -566,7 +573,7 @@ class ChartData:
 
     opens: pd.DataFrame
     ratios: pd.DataFrame
-    growth: pd.DataFrame
+    growth: pd.DataFrame  # from 1 at the first signal's price
     rolling_targets: int
 
 
