@@ -387,11 +387,11 @@ def test_the_latest_evaluation_plots_come_from_the_database(world: World, tmp_pa
     )
     elsewhere = world.settings.replace(home=tmp_path / "elsewhere", report_url="")
     page = page_of(Path(write_report(world.store, elsewhere, now=world.now)))
-    assert len(page.images) == 4
+    assert len(page.images) == 5  # the forecast, the history, the track record, two evaluations
     assert "lstm-v1_2024-11-06.png" in page.words
     assert "lstm-v1_2024-11-05.png" not in page.words
     assert "classifier-v1_2024-11-06.png" in page.words
-    assert len(page_of(source).images) == 2  # the first page, before any was stored
+    assert len(page_of(source).images) == 3  # the first page, before any was stored
     # The forecast figure is kept too, once per forecast however often the page is written.
     forecasts = [f for f in rows(world.store, "figures") if f["kind"] == "forecast"]
     assert len(forecasts) == 1 and forecasts[0]["png"][:8] == PNG_MAGIC
@@ -572,7 +572,7 @@ def test_the_page_in_headless_chromium(filled: bool, tmp_path: Path) -> None:
     assert browser.requests == [path.as_uri()]  # nothing fetched but the page itself
     assert all(done and width > 0 for done, width in state["images"])
     if filled:
-        assert len(state["images"]) == 2
+        assert len(state["images"]) == 3  # the forecast, the history, the track record
         assert state["rows"] == [d.isoformat() for d in built.forecast_dates]
         assert state["verdict"] == "適合進場"
     else:
