@@ -21,7 +21,9 @@ from taiex.report.page import write_report
 from taiex.report.track import NO_SESSION, PENDING, TrackRecord, chart_data, track_record
 from taiex.rounds import Round
 from taiex.simulation.summary import Costs
+from taiex.store import Store
 from taiex.store.testing import insert_rows
+from tests.series import synthetic_history
 from tests.test_report import World, daily_rows, empty_world, page_of
 
 EVENING, PREOPEN = Round.evening.value, Round.pre_open.value
@@ -404,3 +406,36 @@ def test_predict_for_the_last_day_shows_its_outcomes_as_pending(cli_env: Served)
     assert {r["status"] for r in rows} == {PENDING}
     assert all(r["actual"] is None for r in rows)
     assert answer["served"][EVENING]["signal"]["status"] == PENDING
+
+
+def test_the_record_reads_alike_on_every_backend(store: Store) -> None:
+    """The served rows as each database returns them (dates, doubles, the round), the version
+    stored last from a day being the one served."""
+    history = synthetic_history(n=40, start="2024-09-02", seed=3)
+    store.merge_rows(daily_rows(history), source="tests/synthetic.csv")
+    days = [pd.Timestamp(d).date() for d in history["date"]]
+    close = float(history["close"].iloc[-3])
+    rows = []
+    for version, value, hour in (("lstm-v1", close + 40, 8), ("lstm-v2", close - 25, 9)):
+        row = {
+            "model_version": version,
+            "round": EVENING,
+            "origin_date": days[-3],
+            "horizon": 1,
+            "target_date": days[-2],
+            "forecast": value,
+            "naive": close,
+            "created_at": dt.datetime.combine(days[-3], dt.time(hour)),
+        }
+        rows.append(row | {f"{b}_{level}": value for b in ("lower", "upper") for level in (80, 95)})
+    insert_rows(store, "forecasts", rows)
+    record = track_record(store)
+    (part,) = record.forecasts
+    (served,) = part.served
+    assert (served.model_version, served.forecast) == ("lstm-v2", pytest.approx(close - 25))
+    actual = float(history["open"].iloc[-2])
+    assert served.actual == pytest.approx(actual, abs=0.005)
+    assert part.overall is not None
+    assert part.overall.ratio == pytest.approx(
+        smape_by_hand([(close - 25, actual)]) / smape_by_hand([(close, actual)]), rel=1e-6
+    )
