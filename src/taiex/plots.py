@@ -692,6 +692,7 @@ ROUND_COLOURS = ("#1f5fbf", SECOND)
 # The strategies the track record's chart draws, with their line styles (the trivial rule stays
 # in the table: four lines of growth on one small panel would not read).
 TRACK_STRATEGIES = {"signal": "-", "buy_and_hold": "--"}
+TRACK_MARKED_DAYS = 60  # up to this many days a series marks its points
 
 
 def track_plot(
@@ -738,15 +739,21 @@ def track_plot(
         return _save(figure, path, 2 * DPI if narrow else DPI)
 
 
+def _track_marks(days: int) -> tuple[str, float]:
+    """Markers for a series of ``days`` points: plain to see on a month, small on years."""
+    return ("o", 3.0) if days <= TRACK_MARKED_DAYS else ("", 0.0)
+
+
 def _track_opens(ax: Axes, served: pd.DataFrame, colours: dict[str, str]) -> None:
     actual = served[served["series"] == "actual"].sort_values("date")
-    ax.plot(actual["date"], actual["value"], color="black", lw=1.2, marker="o", ms=3,
+    marker, size = _track_marks(len(actual))
+    ax.plot(actual["date"], actual["value"], color="black", lw=1.2, marker=marker, ms=size,
             label="actual open")  # fmt: skip
     for name, colour in colours.items():
         part = served[served["series"] == name].sort_values("date")
         # Points, not a line: each is its own forecast, from its own day.
-        ax.plot(part["date"], part["value"], color=colour, ls="none", marker="x", ms=5,
-                label=f"{name}: next open served")  # fmt: skip
+        ax.plot(part["date"], part["value"], color=colour, ls="none", marker="x",
+                ms=5 if size else 1.5, label=f"{name}: next open served")  # fmt: skip
     ax.set_ylabel(zh("開盤", "open"))
     _thousands(ax)
 
@@ -760,8 +767,9 @@ def _track_ratios(
         return
     for name, colour in colours.items():
         part = rolling[rolling["round"] == name].sort_values("date")
+        marker, size = _track_marks(len(part))
         if len(part):
-            ax.plot(part["date"], part["ratio"], color=colour, lw=1.2, marker="o", ms=2.5,
+            ax.plot(part["date"], part["ratio"], color=colour, lw=1.2, marker=marker, ms=size,
                     label=f"{name}: sMAPE / naive")  # fmt: skip
     ax.axhline(1.0, color=NAIVE, lw=1, ls="--")
     ax.set_ylabel(f"ratio, last {rolling_targets} days")

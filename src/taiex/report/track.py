@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from taiex.features import entry_labels, moving_average_20, trivial_score
-from taiex.kinds.evaluation import as_date, as_float
+from taiex.kinds.evaluation import as_date
 from taiex.metrics import smape_terms
 from taiex.report.facts import DO_NOT_ENTER, ENTER
 from taiex.rounds import Round
@@ -345,10 +345,10 @@ def _forecast(row: Mapping[str, Any], served: _Served) -> ServedForecast:
         origin=as_date(row["origin_date"]),
         horizon=int(row["horizon"]),
         target=target,
-        forecast=as_float(row["forecast"]),
-        lower_80=as_float(row["lower_80"]),
-        upper_80=as_float(row["upper_80"]),
-        naive=as_float(row["naive"]),
+        forecast=float(row["forecast"]),
+        lower_80=float(row["lower_80"]),
+        upper_80=float(row["upper_80"]),
+        naive=float(row["naive"]),
         actual=actual,
         status=_status(target, actual is not None, served.last_stored),
     )
@@ -364,9 +364,9 @@ def _signal(row: Mapping[str, Any], served: _Served) -> ServedSignal:
         model_version=str(row["model_version"]),
         based_on=based_on,
         target=target,
-        probability=as_float(row["probability"]),
+        probability=float(row["probability"]),
         signal=int(row["signal"]),
-        threshold=as_float(row["threshold"]),
+        threshold=float(row["threshold"]),
         close=_number(prices.close, prices.after.get(based_on)) if prices else None,
         ma20=_number(prices.ma20, based_on) if prices else None,
         label=None if label is None else int(label),
@@ -435,8 +435,11 @@ def day_record(store: Store, day: dt.date) -> DayRecord:
     )
 
 
+_ORDER = {r.value: i for i, r in enumerate(Round)}  # the evening first
+
+
 def _order(round_name: str) -> int:
-    return [r.value for r in Round].index(round_name)
+    return _ORDER[round_name]
 
 
 def round_forecasts(
@@ -444,13 +447,12 @@ def round_forecasts(
 ) -> RoundForecasts:
     """A round's served forecasts with their rolling and overall sMAPE beside naive's."""
     scored = [f for f in served if f.actual is not None]
-    targets = sorted({f.target for f in scored})
-    rolling = tuple(
-        _ratio([f for f in scored if f.target in set(window)], window)
-        for window in (
-            targets[max(0, i - rolling_targets + 1) : i + 1] for i in range(len(targets))
-        )
-    )
+    by_target: dict[dt.date, list[ServedForecast]] = {}
+    for f in scored:
+        by_target.setdefault(f.target, []).append(f)
+    targets = sorted(by_target)
+    windows = (targets[max(0, i - rolling_targets + 1) : i + 1] for i in range(len(targets)))
+    rolling = tuple(_ratio([f for t in window for f in by_target[t]], window) for window in windows)
     overall = _ratio(scored, targets) if scored else None
     return RoundForecasts(name, tuple(served), rolling, overall)
 
