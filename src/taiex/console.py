@@ -390,31 +390,22 @@ def day_record_json(record: DayRecord) -> dict[str, object]:
 
 
 def _served_forecast_table(round_name: str, rows: Sequence[ServedForecast]) -> None:
+    first = rows[0]
     shown = table(
-        f"{round_name} forecast of the open (開盤) from {rows[0].origin} · {rows[0].model_version}"
+        f"{round_name} forecast of the open (開盤) from {first.origin} · {first.model_version}; "
+        f"naive (the close of {first.origin}) {first.naive:,.2f}"
     )
-    for column in (
-        "date",
-        "h",
-        "forecast",
-        "80% interval",
-        "naive",
-        "actual open",
-        "sMAPE %",
-        "naive sMAPE %",
-    ):
+    for column in ("date", "h", "forecast", "80% interval", "actual open", "sMAPE % (naive)"):
         add_column(shown, column, justify="right")
     for f in rows:
-        actual = f"{f.actual:,.2f}" if f.actual is not None else f.status
+        scored = f.smape is not None and f.naive_smape is not None
         shown.add_row(
             f.target.isoformat(),
             str(f.horizon),
             f"{f.forecast:,.2f}",
-            f"{f.lower_80:,.2f} … {f.upper_80:,.2f}",
-            f"{f.naive:,.2f}",
-            actual,
-            "–" if f.smape is None else f"{f.smape:.3f}",
-            "–" if f.naive_smape is None else f"{f.naive_smape:.3f}",
+            f"{f.lower_80:,.0f}–{f.upper_80:,.0f}",
+            f"{f.actual:,.2f}" if f.actual is not None else f.status,
+            f"{f.smape:.3f} ({f.naive_smape:.3f})" if scored else "–",
         )
     stdout.print(shown)
 
