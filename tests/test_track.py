@@ -439,3 +439,30 @@ def test_the_record_reads_alike_on_every_backend(store: Store) -> None:
     assert part.overall.ratio == pytest.approx(
         smape_by_hand([(close - 25, actual)]) / smape_by_hand([(close, actual)]), rel=1e-6
     )
+
+
+def test_a_signal_without_its_ma20_says_so(tmp_path: Path) -> None:
+    world = empty_world(tmp_path)
+    history = world.history.iloc[:30]
+    world.store.merge_rows(daily_rows(history), source="tests/synthetic.csv")
+    days = [pd.Timestamp(d).date() for d in history["date"]]
+    signal = {"model_version": "classifier-v1", "round": EVENING, "probability": 0.7}
+    signal |= {"signal": 1, "threshold": 0.5}
+    insert_rows(
+        world.store,
+        "signals",
+        [
+            signal
+            | {"based_on": days[i], "target_date": session_after(days, days[i], 1)}
+            | {"created_at": dt.datetime.combine(days[i], dt.time(8))}
+            for i in (5, 25, 29)
+        ],
+    )
+    record = track_record(world.store)
+    assert [(s.based_on, s.status) for s in record.signals] == [
+        (days[5], track_module.NO_MA20),
+        (days[25], track_module.KNOWN),
+        (days[29], PENDING),
+    ]
+    assert record.signals[0].label is None and record.signals[1].label in (0, 1)
+    world.store.dispose()

@@ -46,10 +46,11 @@ ROLLING_TARGETS = 20
 # Year closes TWSE for about a week).
 LOOKBACK_DAYS = 60
 
-Status = Literal["known", "pending", "no session"]
+Status = Literal["known", "pending", "no session", "no MA20"]
 KNOWN: Status = "known"
-PENDING: Status = "pending"
-NO_SESSION: Status = "no session"
+PENDING: Status = "pending"  # the day that decides is not stored yet
+NO_SESSION: Status = "no session"  # a target on or before the last stored day, not stored
+NO_MA20: Status = "no MA20"  # a signal's day with fewer than 20 stored days up to it
 STRATEGY_LABELS = {
     "signal": "signal strategy",
     "trivial_rule": "trivial rule (close > MA20)",
@@ -307,9 +308,7 @@ def _read(store: Store) -> _Served:
     forecasts = _last_stored(store.forecasts.every(), "origin_date")
     signals = _last_stored(store.signals.every(), "based_on")
     last_stored = store.summary()["last_date"]
-    days = [as_date(r["origin_date"]) for r in forecasts] + [
-        as_date(r["based_on"]) for r in signals
-    ]
+    days = _Served(forecasts, signals, None, last_stored).days
     if not days:
         return _Served([], [], None, last_stored)
     history = store.read_history(start=min(days) - dt.timedelta(days=LOOKBACK_DAYS))
@@ -370,8 +369,16 @@ def _signal(row: Mapping[str, Any], served: _Served) -> ServedSignal:
         close=_number(prices.close, prices.after.get(based_on)) if prices else None,
         ma20=_number(prices.ma20, based_on) if prices else None,
         label=None if label is None else int(label),
-        status=_status(target, label is not None, served.last_stored),
+        status=KNOWN if label is not None else _signal_status(based_on, prices),
     )
+
+
+def _signal_status(based_on: dt.date, prices: _Prices | None) -> Status:
+    """Why a signal's label is not known: the session after its day is not stored yet, or
+    its day has no MA20."""
+    if prices is None or based_on not in prices.after:
+        return PENDING
+    return NO_MA20
 
 
 # ---------------------------------------------------------------- the figures
