@@ -31,7 +31,13 @@ import pytest
 from taiex.kinds import KINDS, PREOPEN_KINDS
 from taiex.store import Store, metadata
 from taiex.store.testing import count
-from tests.airflow_cluster import US_CLOSES, AirflowCluster, postgres_database, store_real_days
+from tests.airflow_cluster import (
+    US_CLOSES,
+    AirflowCluster,
+    postgres_database,
+    store_real_days,
+    task_homes,
+)
 from tests.conftest import FAST, SERVER_URLS
 from tests.series import real_history
 from tests.test_airflow_cluster import (
@@ -139,6 +145,7 @@ def test_a_day_on_two_celery_workers_survives_a_lost_worker(
     config = tmp_path / "config.toml"
     config.write_text(CONFIG, encoding="utf-8")
     homes = {name: tmp_path / f"home-{name}" for name in WORKERS}
+    scratch = {name: tmp_path / f"tmp-{name}" for name in WORKERS}  # each worker's TMPDIR
     history = real_history()
     with TwseServer(history[history["date"] <= DAY], today=dt.date.fromisoformat(DAY)) as twse:
         env = {
@@ -154,9 +161,12 @@ def test_a_day_on_two_celery_workers_survives_a_lost_worker(
         }
         home = tmp_path / "airflow"
         with AirflowCluster.start(home, metadata_url, env, celery=REDIS_URL) as cluster:
-            for name, folder in homes.items():
-                folder.mkdir()
-                cluster.start_worker(name, {"TAIEX_HOME": str(folder)})
+            for name in WORKERS:
+                homes[name].mkdir()
+                scratch[name].mkdir()
+                cluster.start_worker(
+                    name, {"TAIEX_HOME": str(homes[name]), "TMPDIR": str(scratch[name])}
+                )
             for dag_id in (DAILY, PREOPEN):
                 cluster.wait_for_dag(dag_id)
             # The day's two rounds at once: 07:30 and 15:30 in Taipei.
@@ -184,6 +194,7 @@ def test_a_day_on_two_celery_workers_survives_a_lost_worker(
             assert "training a lstm on" in first
             assert "trained the first lstm" not in first  # killed while it fitted
             assert "trained the first lstm" in cluster.task_log(DAILY, evening, LSTM_TASK, 2)
+            (killed_home,) = task_homes(first)
             # Both workers ran tasks of the day, each under its own name.
             ran_on = {
                 ti["hostname"]
@@ -217,6 +228,9 @@ def test_a_day_on_two_celery_workers_survives_a_lost_worker(
     assert {name: list(folder.iterdir()) for name, folder in homes.items()} == {
         name: [] for name in WORKERS
     }
+    # Each task removed its scratch home, but the killed one, which never got to.
+    left = {name: sorted(map(str, folder.glob("taiex-task-*"))) for name, folder in scratch.items()}
+    assert left == {lost: [killed_home], survivor: []}
 
 
 def kill_the_fitting_worker(cluster: AirflowCluster, run_id: str, deadline: float) -> str:
