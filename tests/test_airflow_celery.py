@@ -22,30 +22,28 @@ import importlib.metadata
 import importlib.util
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from taiex.kinds import KINDS, PREOPEN_KINDS
-from taiex.store import Store, metadata
-from taiex.store.testing import count
+from taiex.store import metadata
 from tests.airflow_cluster import (
     US_CLOSES,
     AirflowCluster,
-    postgres_database,
     store_real_days,
     task_homes,
 )
 from tests.conftest import FAST, SERVER_URLS
-from tests.series import real_history
+from tests.series import TINY_CONFIG, real_history
 from tests.test_airflow_cluster import (
+    EVENING_DAY,
     HEALTHY,
     PREOPEN,
     PREOPEN_ROUND,
-    STEP_TASKS,
     connection_uri,
+    counts,
     per_kind,
 )
 from tests.twse_server import TwseServer
@@ -54,6 +52,7 @@ pytestmark = [pytest.mark.airflow, pytest.mark.postgres, pytest.mark.realdata]
 
 REDIS_URL = os.environ.get("TAIEX_TEST_REDIS_URL", "")
 DAILY = "taiex_daily"
+TAIEX_TABLES = [table.name for table in metadata.sorted_tables]
 WORKERS = ("worker-a", "worker-b")
 LSTM_TASK = "lstm_predict_task"
 DEADLINE = 420  # seconds for the whole test, the cluster's start and stop included
@@ -62,21 +61,9 @@ DEADLINE = 420  # seconds for the whole test, the cluster's start and stop inclu
 DAY = "2025-01-02"
 FIRST, LAST_STORED = "2023-01-01", "2024-12-31"
 # A fit long enough (several seconds) to be caught in the middle, short enough to run twice.
-CONFIG = """\
-[lstm]
-max_epochs = 50
-patience = 50
-hidden_size = 4
-ensemble = 1
-
-[classifier]
-candidates = ["logistic_regression"]
-grids = { logistic_regression = { C = [1.0] } }
-
-[preopen_classifier]
-candidates = ["logistic_regression"]
-grids = { logistic_regression = { C = [1.0] } }
-"""
+CONFIG = TINY_CONFIG.replace("max_epochs = 2\n", "max_epochs = 50\n").replace(
+    "patience = 1\n", "patience = 50\n"
+)
 # Seconds, so that a lost worker costs seconds here (a deployment keeps minutes): the workers'
 # heartbeat, how long a silent task may run on, how often the scheduler looks, and the retry.
 FAILOVER = {
@@ -84,15 +71,6 @@ FAILOVER = {
     "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "8",
     "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "2",
     "TAIEX_TASK_RETRY_DELAY": "0.05",  # minutes: 3 s
-}
-EVENING_DAY = {
-    **dict.fromkeys(STEP_TASKS, "success"),
-    "monitoring.branch_lstm": "success",
-    "monitoring.branch_classifier": "success",
-    "monitoring.lstm_healthy": "success",
-    "monitoring.classifier_healthy": "success",
-    "monitoring.train_lstm": "skipped",
-    "monitoring.train_classifier": "skipped",
 }
 
 
@@ -116,32 +94,13 @@ def _needs_celery() -> None:
     pytest.skip("; ".join(missing))
 
 
-@pytest.fixture
-def databases() -> Iterator[tuple[str, str]]:
-    server = SERVER_URLS["postgres"]
-    with (
-        postgres_database(server, "airflow_celery") as meta,
-        postgres_database(server, "taiex_celery") as data,
-    ):
-        yield meta, data
-
-
-def table_counts(url: str) -> dict[str, int]:
-    """The rows of every taiex table."""
-    store = Store(url)
-    try:
-        return {table.name: count(store, table.name) for table in metadata.sorted_tables}
-    finally:
-        store.dispose()
-
-
 def test_a_day_on_two_celery_workers_survives_a_lost_worker(
     tmp_path: Path, databases: tuple[str, str]
 ) -> None:
     deadline = time.monotonic() + DEADLINE
     metadata_url, taiex_url = databases
     stored = store_real_days(taiex_url, FIRST, LAST_STORED)
-    before = table_counts(taiex_url)
+    before = counts(taiex_url, TAIEX_TABLES)
     config = tmp_path / "config.toml"
     config.write_text(CONFIG, encoding="utf-8")
     homes = {name: tmp_path / f"home-{name}" for name in WORKERS}
@@ -209,7 +168,7 @@ def test_a_day_on_two_celery_workers_survives_a_lost_worker(
     # The last stored month again (a late revision of its days) and the new one, each once.
     assert months == ["2024-12", "2025-01"], months
     kinds = len(KINDS) + len(PREOPEN_KINDS)  # every kind's first model, trained once
-    assert table_counts(taiex_url) == {
+    assert counts(taiex_url, TAIEX_TABLES) == {
         **before,
         "weighted_index": stored + 1,
         "weighted_index_temp": 0,
