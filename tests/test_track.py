@@ -466,3 +466,45 @@ def test_a_signal_without_its_ma20_says_so(tmp_path: Path) -> None:
     ]
     assert record.signals[0].label is None and record.signals[1].label in (0, 1)
     world.store.dispose()
+
+
+def test_predict_for_a_day_without_a_session_shows_what_was_served_from_the_day_before(
+    cli_env: Served,
+) -> None:
+    """A Saturday inside the served days: its data is the Friday's, from which both rounds
+    served; the data is not behind (later days are stored)."""
+    s = cli_env
+    saturday = next(
+        s.evening[0] + dt.timedelta(days=i)
+        for i in range(1, 8)
+        if (s.evening[0] + dt.timedelta(days=i)).weekday() == 5
+    )
+    friday = saturday - dt.timedelta(days=1)
+    assert friday in s.evening and saturday < s.days[-1]
+    runner = CliRunner()
+    result = runner.invoke(app, ["predict", "--json", "--day", str(saturday)])
+    assert result.exit_code == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert answer["day"] == str(friday)
+    assert answer["served"][EVENING]["forecast"]["rows"][0]["date"] == str(
+        session_after(s.days, friday, 1)
+    )
+    age = answer["data_age"]
+    assert (age["last_stored"], age["stale"], age["sessions_behind"]) == (str(friday), False, 0)
+    assert (
+        age["message"] == f"--day {saturday} is not a stored day: the data to it ends on {friday}"
+    )
+    text = runner.invoke(app, ["predict", "--day", str(saturday)])
+    assert text.exit_code == 0, text.stderr
+    words = " ".join(text.stdout.split())
+    assert "after the last stored day" not in words and "nothing was served" not in words
+    assert f"{age['message']} What was served from the data to {friday}" in words
+
+
+def test_predict_before_the_first_stored_day_names_it(cli_env: Served) -> None:
+    first = cli_env.days[0]
+    result = CliRunner().invoke(app, ["predict", "--day", str(first - dt.timedelta(days=30))])
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        f"error: --day {first - dt.timedelta(days=30)} is before the first stored day, {first}"
+    )

@@ -38,6 +38,7 @@ from taiex.progress import LoadProgress
 from taiex.rounds import Round
 
 if TYPE_CHECKING:
+    from taiex.pipeline import DataAge
     from taiex.report.track import DayRecord
     from taiex.store import Store
 
@@ -434,12 +435,12 @@ def predict(
 
     asked = day_of(day)
     with context() as ctx:
-        record = _past_day(ctx.store, asked)
+        age = data_age(ctx.store, day=asked)
+        record = _past_day(ctx.store, asked, age)
         if record is not None and record.served:
-            console.print_day_record(record, as_json, data_age(ctx.store, day=asked))
+            console.print_day_record(record, as_json, age)
             return
         served = run_predict(ctx, asked, round_name)
-        age = data_age(ctx.store, day=asked)
     remark = None
     if record is not None:
         since = (
@@ -454,15 +455,16 @@ def predict(
     console.print_served(served, as_json, age, remark)
 
 
-def _past_day(store: Store, day: dt.date | None) -> DayRecord | None:
-    """What was served from the data to ``day`` when it is a stored day's (None for a later
-    day, whose answer comes from the last stored day, or without --day)."""
+def _past_day(store: Store, day: dt.date | None, age: DataAge) -> DayRecord | None:
+    """What was served from the data to ``day`` (from the last stored day on or before it, for
+    a day without a session) when the days after it are stored (None for a later day, whose
+    answer comes from the last stored day, or without --day)."""
     from taiex.report.track import day_record
 
     last = store.summary()["last_date"] if day is not None else None
     if day is None or last is None or day > last:
         return None
-    return day_record(store, day)
+    return day_record(store, dt.date.fromisoformat(age["last_stored"]))
 
 
 TrainUntil = Annotated[

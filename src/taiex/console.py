@@ -343,6 +343,8 @@ def print_day_record(record: DayRecord, as_json: bool, age: DataAge | None = Non
     if as_json:
         print_json({**day_record_json(record), **({"data_age": age} if age else {})})
         return
+    if age is not None and age["message"]:
+        say(age["message"])
     say(f"What was served from the data to {record.day}, and what happened:")
     for round_name in record.rounds:
         forecasts = [f for f in record.forecasts if f.round == round_name]
