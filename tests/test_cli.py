@@ -170,6 +170,10 @@ def test_status_flags_suspect_days_and_delete_removes_them(env: Settings, tmp_pa
     assert facts["suspect_days"] == [] and facts["rows"] == 2
     assert facts["last_load"]["source"] == "delete 2024-11-30…2024-11-30"
     assert facts["last_load"]["rows"] == 1
+    # The last load says what the delete did, not "0 new, 0 revised".
+    assert facts["summary"]["last load"].endswith(
+        "from delete 2024-11-30…2024-11-30: 1 day removed"
+    )
 
 
 def test_every_new_command_has_help_with_an_example() -> None:
