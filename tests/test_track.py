@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +24,7 @@ from taiex.report.track import NO_SESSION, PENDING, TrackRecord, chart_data, tra
 from taiex.rounds import Round
 from taiex.simulation.summary import Costs
 from taiex.store import Store
-from taiex.store.testing import insert_rows
+from taiex.store.testing import insert_rows, update_rows
 from tests.series import synthetic_history
 from tests.test_report import World, daily_rows, empty_world, page_of
 
@@ -508,3 +510,35 @@ def test_predict_before_the_first_stored_day_names_it(cli_env: Served) -> None:
     assert result.stderr.strip() == (
         f"error: --day {first - dt.timedelta(days=30)} is before the first stored day, {first}"
     )
+
+
+def test_a_stored_value_that_is_not_a_number_is_left_out_and_named(
+    cli_env: Served, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An infinite forecast (a double any backend stores) does not turn the round's ratios
+    into nan: the pair is left out, a warning names it, and the JSON stays JSON."""
+    s = cli_env
+    origin = s.evening[0]
+    update_rows(
+        s.world.store,
+        "forecasts",
+        {"forecast": math.inf},
+        origin_date=origin,
+        horizon=1,
+        model_version="lstm-v1",
+    )
+    with caplog.at_level(logging.WARNING, logger="taiex.report.track"):
+        record = track_record(s.world.store)
+    assert f"lstm-v1 (evening) from {origin}, h1: forecast inf" in caplog.text
+    (part,) = (p for p in record.forecasts if p.round == EVENING)
+    assert (origin, 1) not in {(f.origin, f.horizon) for f in part.served}
+    kept = [p for p in by_hand_pairs(s, EVENING) if p[0] != session_after(s.days, origin, 1)]
+    assert part.overall is not None
+    assert part.overall.smape == pytest.approx(
+        smape_by_hand([(f, a) for _, f, _, a in kept]), abs=TOLERANCE
+    )
+    assert all(math.isfinite(r.smape) for r in part.rolling)
+    result = CliRunner().invoke(app, ["predict", "--json", "--day", str(origin)])
+    assert result.exit_code == 0, result.stderr
+    answer = json.loads(result.stdout, parse_constant=pytest.fail)
+    assert [r["horizon"] for r in answer["served"][EVENING]["forecast"]["rows"]] == [2, 3, 4, 5]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import math
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -87,12 +88,24 @@ def note(text: str) -> None:
 
 
 def print_json(data: object) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+    sys.stdout.write(json.dumps(_json_safe(data), indent=2, ensure_ascii=False, default=str) + "\n")
 
 
 def print_json_line(data: object) -> None:
     """One compact line: a container's last line of output is its XCom (``taiex step``)."""
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, default=str) + "\n")
+    sys.stdout.write(json.dumps(_json_safe(data), ensure_ascii=False, default=str) + "\n")
+
+
+def _json_safe(data: object) -> object:
+    """``data`` with each NaN or infinite float as None: JSON (RFC 8259) has neither, and jq or
+    a browser refuses the ``NaN`` Python would write (a database may hold such a double)."""
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if isinstance(data, Mapping):
+        return {key: _json_safe(value) for key, value in data.items()}
+    if isinstance(data, list | tuple):
+        return [_json_safe(value) for value in data]
+    return data
 
 
 def log_time(local: dt.datetime) -> Text:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import logging
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -39,6 +40,8 @@ from taiex.report.facts import DO_NOT_ENTER, ENTER
 from taiex.rounds import Round
 from taiex.simulation.summary import STRATEGIES, Costs, strategy_figures, strategy_returns
 from taiex.store import Store
+
+log = logging.getLogger(__name__)
 
 # Scored target days in the rolling ratio: about a month of sessions.
 ROLLING_TARGETS = 20
@@ -305,8 +308,8 @@ class _Prices:
 
 
 def _read(store: Store) -> _Served:
-    forecasts = _last_stored(store.forecasts.every(), "origin_date")
-    signals = _last_stored(store.signals.every(), "based_on")
+    forecasts = _finite(_last_stored(store.forecasts.every(), "origin_date"), FORECAST_NUMBERS)
+    signals = _finite(_last_stored(store.signals.every(), "based_on"), SIGNAL_NUMBERS)
     last_stored = store.summary()["last_date"]
     days = _Served(forecasts, signals, None, last_stored).days
     if not days:
@@ -322,6 +325,32 @@ def _last_stored(rows: Iterable[Mapping[str, Any]], day: str) -> list[dict[str, 
     copies = [dict(row) for row in rows]
     served = {(str(r["round"]), as_date(r[day])): r["model_version"] for r in copies}
     return [r for r in copies if served[(str(r["round"]), as_date(r[day]))] == r["model_version"]]
+
+
+FORECAST_NUMBERS = ("forecast", "lower_80", "upper_80", "naive")
+SIGNAL_NUMBERS = ("probability", "threshold")
+
+
+def _finite(rows: list[dict[str, Any]], numbers: Sequence[str]) -> list[dict[str, Any]]:
+    """The rows whose ``numbers`` are all finite; each other one is named in a warning and left
+    out (one NaN would make every ratio and growth after it NaN, and the JSON invalid)."""
+    kept = []
+    for row in rows:
+        bad = [f"{name} {row[name]}" for name in numbers if not math.isfinite(float(row[name]))]
+        if not bad:
+            kept.append(row)
+            continue
+        day = row.get("origin_date", row.get("based_on"))
+        horizon = f", h{row['horizon']}" if "horizon" in row else ""
+        log.warning(
+            "%s (%s) from %s%s: %s; left out of the track record",
+            row["model_version"],
+            row["round"],
+            day,
+            horizon,
+            ", ".join(bad),
+        )
+    return kept
 
 
 def _status(target: dt.date, known: bool, last_stored: dt.date | None) -> Status:
