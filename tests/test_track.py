@@ -542,3 +542,25 @@ def test_a_stored_value_that_is_not_a_number_is_left_out_and_named(
     assert result.exit_code == 0, result.stderr
     answer = json.loads(result.stdout, parse_constant=pytest.fail)
     assert [r["horizon"] for r in answer["served"][EVENING]["forecast"]["rows"]] == [2, 3, 4, 5]
+
+
+def test_predict_says_a_signal_s_day_has_no_ma20(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = empty_world(tmp_path)
+    history = world.history.iloc[:30]
+    world.store.merge_rows(daily_rows(history), source="tests/synthetic.csv")
+    day = pd.Timestamp(history["date"].iloc[5]).date()
+    signal = {"model_version": "classifier-v1", "round": EVENING, "probability": 0.7}
+    signal |= {"signal": 1, "threshold": 0.5, "based_on": day}
+    signal |= {"target_date": session_after([], day, 1), "created_at": dt.datetime(2024, 7, 8)}
+    insert_rows(world.store, "signals", [signal])
+    monkeypatch.setenv("TAIEX_HOME", str(world.settings.home))
+    monkeypatch.setenv("TAIEX_DB_URL", world.settings.database_url)
+    result = CliRunner().invoke(app, ["predict", "--day", str(day)])
+    assert result.exit_code == 0, result.stderr
+    words = " ".join(result.stdout.split())
+    assert words.endswith(
+        f"what happened: not known, {day} has fewer than 20 stored days up to it (no MA20)"
+    )
+    world.store.dispose()

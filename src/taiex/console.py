@@ -426,10 +426,15 @@ def _served_forecast_table(round_name: str, rows: Sequence[ServedForecast]) -> N
 
 
 def _served_signal_line(s: ServedSignal) -> str:
+    from taiex.report.track import NO_MA20
+
     served = (
         f"{s.round} signal for {s.target}: {_SIGNAL_LABELS[s.signal]}, P(close > MA20) = "
         f"{s.probability:.3f} (threshold {s.threshold:g}; {s.model_version})"
     )
+    if s.status == NO_MA20:
+        why = f"{s.based_on} has fewer than 20 stored days up to it (no MA20)"
+        return f"{served}; what happened: not known, {why}"
     if s.label is None or s.close is None or s.ma20 is None:
         return f"{served}; what happened: {s.status}, the close after {s.based_on} is not stored"
     side = "above" if s.label else "not above"
