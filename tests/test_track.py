@@ -564,3 +564,20 @@ def test_predict_says_a_signal_s_day_has_no_ma20(
         f"what happened: not known, {day} has fewer than 20 stored days up to it (no MA20)"
     )
     world.store.dispose()
+
+
+def test_a_perfect_forecast_s_ratio_of_zero_is_charted(tmp_path: Path) -> None:
+    world = empty_world(tmp_path)
+    world.store.merge_rows(daily_rows(world.history), source="tests/synthetic.csv")
+    origin = pd.Timestamp(world.history["date"].iloc[-3]).date()
+    target = session_after([], origin, 1)
+    exact = open_of(world, target)
+    assert exact is not None
+    row = served_rows(world, EVENING, "lstm-v1", origin)[0] | {"forecast": exact}
+    insert_rows(world.store, "forecasts", [row])
+    record = track_record(world.store)
+    (part,) = record.forecasts
+    assert part.overall is not None and part.overall.ratio == 0.0
+    ratios = chart_data(record).ratios
+    assert list(ratios["ratio"]) == [0.0] and list(ratios["date"]) == [pd.Timestamp(target)]
+    world.store.dispose()

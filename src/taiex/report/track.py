@@ -620,7 +620,10 @@ def chart_data(record: TrackRecord) -> ChartData:
         (s.date, name, f.forecast) for s in record.sessions for name, f in s.forecasts.items()
     ]
     ratios = [
-        (r.last, part.round, r.ratio) for part in record.forecasts for r in part.rolling if r.ratio
+        (r.last, part.round, r.ratio)
+        for part in record.forecasts
+        for r in part.rolling
+        if r.ratio is not None  # 0 is a ratio: every pair exact
     ]
     growth = [
         (point.date, part.round, name, value)
