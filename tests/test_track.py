@@ -581,3 +581,32 @@ def test_a_perfect_forecast_s_ratio_of_zero_is_charted(tmp_path: Path) -> None:
     ratios = chart_data(record).ratios
     assert list(ratios["ratio"]) == [0.0] and list(ratios["date"]) == [pd.Timestamp(target)]
     world.store.dispose()
+
+
+def test_a_signal_for_a_closed_day_is_judged_and_shown_on_the_next_session(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A typhoon closes TWSE on the day a signal was served for (the calendar did not know):
+    the close that decides is the next session's, and the page's row and predict say which."""
+    world = empty_world(tmp_path)
+    closed = pd.Timestamp(world.history["date"].iloc[-5]).date()
+    history = world.history[world.history["date"] != pd.Timestamp(closed)]
+    world.store.merge_rows(daily_rows(history), source="tests/synthetic.csv")
+    days = [pd.Timestamp(d).date() for d in history["date"]]
+    before = days[days.index(session_after([], closed, 1)) - 1]
+    after = session_after([], closed, 1)
+    signal = {"model_version": "classifier-v1", "round": EVENING, "probability": 0.7}
+    signal |= {"signal": 1, "threshold": 0.5, "based_on": before, "target_date": closed}
+    insert_rows(world.store, "signals", [signal | {"created_at": dt.datetime(2024, 7, 8)}])
+    record = track_record(world.store)
+    (row,) = record.signal_days
+    assert (row.date, row.based_on) == (after, before)
+    (served,) = record.signals
+    assert served.close == pytest.approx(close_of(world, after), abs=TOLERANCE)
+    monkeypatch.setenv("TAIEX_HOME", str(world.settings.home))
+    monkeypatch.setenv("TAIEX_DB_URL", world.settings.database_url)
+    result = CliRunner().invoke(app, ["predict", "--day", str(before)])
+    assert result.exit_code == 0, result.stderr
+    words = " ".join(result.stdout.split())
+    assert f"what happened: the close of {after} (no session on {closed})" in words
+    world.store.dispose()

@@ -439,9 +439,10 @@ def _served_signal_line(s: ServedSignal) -> str:
         return f"{served}; what happened: {s.status}, the close after {s.based_on} is not stored"
     side = "above" if s.label else "not above"
     verdict = "right" if s.correct else "wrong"
+    closed = f" (no session on {s.target})" if s.session and s.session != s.target else ""
     return (
-        f"{served}; what happened: the close {s.close:,.2f} was {side} the MA20 of "
-        f"{s.based_on} ({s.ma20:,.2f}): {verdict}"
+        f"{served}; what happened: the close of {s.session}{closed}, {s.close:,.2f}, was {side} "
+        f"the MA20 of {s.based_on} ({s.ma20:,.2f}): {verdict}"
     )
 
 

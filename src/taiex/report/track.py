@@ -162,6 +162,9 @@ class ServedSignal:
     ma20: float | None  # of ``based_on``
     label: int | None
     status: Status
+    # The stored session after ``based_on``, whose close decides: ``target`` but when TWSE
+    # closed that day at short notice (a typhoon); None while not stored.
+    session: dt.date | None = None
 
     @property
     def correct(self) -> bool | None:
@@ -386,6 +389,7 @@ def _signal(row: Mapping[str, Any], served: _Served) -> ServedSignal:
     based_on = as_date(row["based_on"])
     prices = served.prices
     label = _number(prices.label, based_on) if prices else None
+    session = prices.after.get(based_on) if prices else None
     target = as_date(row["target_date"])
     return ServedSignal(
         round=str(row["round"]),
@@ -395,10 +399,11 @@ def _signal(row: Mapping[str, Any], served: _Served) -> ServedSignal:
         probability=float(row["probability"]),
         signal=int(row["signal"]),
         threshold=float(row["threshold"]),
-        close=_number(prices.close, prices.after.get(based_on)) if prices else None,
+        close=_number(prices.close, session),
         ma20=_number(prices.ma20, based_on) if prices else None,
         label=None if label is None else int(label),
         status=KNOWN if label is not None else _signal_status(based_on, prices),
+        session=session,
     )
 
 
@@ -592,9 +597,8 @@ def _signal_days(signals: Sequence[ServedSignal]) -> tuple[SignalDay, ...]:
     for based_on in sorted(days):
         by_round = days[based_on]
         one = next(iter(by_round.values()))
-        rows.append(
-            SignalDay(one.target, based_on, by_round, one.close, one.ma20, one.label, one.status)
-        )
+        day = one.session or one.target  # the session whose close decides
+        rows.append(SignalDay(day, based_on, by_round, one.close, one.ma20, one.label, one.status))
     return tuple(rows)
 
 
