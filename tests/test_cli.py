@@ -229,3 +229,19 @@ def test_no_arguments_show_the_help() -> None:
     _, out, err = run()
     assert "Usage:" in out + err and "simulate" in out + err
     assert "error:" not in err
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["predict", "--day", "2024-02-30"],
+        ["run", "--as-of", "garbage"],
+        ["delete", "--from", "20241203"],
+    ],
+)
+def test_a_bad_date_says_the_form_of_a_date(env: Settings, args: list[str]) -> None:
+    """Not Typer's "Value error, ... does not match the formats '%Y-%m-%d'."."""
+    code, _, err = run(*args)
+    assert code == 2
+    assert f"Invalid value for '{args[1]}': {args[2]!r} is not a date YYYY-MM-DD" in err
+    assert "Value error" not in err and "%Y" not in err

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import inspect
 import logging
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -68,6 +69,14 @@ def usage_error_classes() -> tuple[type[typer.TyperException], type[typer.TyperE
 
 
 _USAGE_ERROR, _NO_ARGS_IS_HELP = usage_error_classes()
+
+# Typer 0.29 parses a date option through pydantic, whose message reads "Value error, '2024-02-30'
+# does not match the formats '%Y-%m-%d'.": a strftime pattern is no help to a user.
+_BAD_DATE = re.compile(r"Value error, ('.*?') does not match the formats? '%Y-%m-%d'\.")
+
+
+def plain_date_error(message: str) -> str:
+    return _BAD_DATE.sub(r"\1 is not a date YYYY-MM-DD.", message)
 
 
 def reflow(doc: str) -> str:
@@ -160,7 +169,8 @@ class _TaiexGroup(typer.core.TyperGroup):
                 raise
             # A usage error carries the context of the command it is about, when it knows it.
             where = getattr(exc, "ctx", None) or ctx
-            console.print_error(f"{exc.format_message()} (see `{where.command_path} --help`)")
+            message = plain_date_error(exc.format_message())
+            console.print_error(f"{message} (see `{where.command_path} --help`)")
             raise typer.Exit(EXIT_USAGE) from exc
 
 
