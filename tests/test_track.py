@@ -610,3 +610,18 @@ def test_a_signal_for_a_closed_day_is_judged_and_shown_on_the_next_session(
     words = " ".join(result.stdout.split())
     assert f"what happened: the close of {after} (no session on {closed})" in words
     world.store.dispose()
+
+
+def test_served_rows_without_any_stored_day_are_pending(served: Served) -> None:
+    """Every stored day deleted (by hand, or a restore of the index alone): what was served is
+    kept, nothing is scored, and the page is written."""
+    store = served.world.store
+    store.delete_days(served.days[0], served.days[-1], source="tests")
+    record = track_record(store)
+    assert record.first_served == served.days[-20] and record.last_stored is None
+    assert {f.status for part in record.forecasts for f in part.served} == {PENDING}
+    assert {s.status for s in record.signals} == {PENDING}
+    assert all(part.overall is None for part in record.forecasts)
+    assert record.strategies and all(not s.lines for s in record.strategies)
+    path = write_report(store, served.world.settings, now=served.world.now)
+    assert "Track record" in Path(path).read_text(encoding="utf-8")

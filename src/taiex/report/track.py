@@ -399,7 +399,7 @@ def _signal(row: Mapping[str, Any], served: _Served) -> ServedSignal:
         probability=float(row["probability"]),
         signal=int(row["signal"]),
         threshold=float(row["threshold"]),
-        close=_number(prices.close, session),
+        close=_number(prices.close, session) if prices else None,
         ma20=_number(prices.ma20, based_on) if prices else None,
         label=None if label is None else int(label),
         status=KNOWN if label is not None else _signal_status(based_on, prices),
