@@ -18,6 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 from taiex.cli import app
+from taiex.models.registry import Registry
 from taiex.report import track as track_module
 from taiex.report.page import write_report
 from taiex.report.track import NO_SESSION, PENDING, TrackRecord, chart_data, track_record
@@ -625,3 +626,38 @@ def test_served_rows_without_any_stored_day_are_pending(served: Served) -> None:
     assert record.strategies and all(not s.lines for s in record.strategies)
     path = write_report(store, served.world.settings, now=served.world.now)
     assert "Track record" in Path(path).read_text(encoding="utf-8")
+
+
+def test_a_rerun_by_a_model_trained_past_its_day_is_not_in_the_record(served: Served) -> None:
+    """`taiex run --as-of` an earlier day, after a model trained on later data was promoted,
+    stores that model's answer from the day: it saw the targets, so it is no forecast, and the
+    figures leave it out (what the loop served the day itself stays)."""
+    s = served
+    trained_to = s.evening[5]
+    version = Registry(s.world.store).register(
+        "lstm",
+        b"an lstm",
+        train_start=s.days[0],
+        train_end=trained_to,
+        params={},
+        metrics={},
+    )
+    assert version.version == "lstm-v1"  # the version that served the evenings
+    record = track_record(s.world.store)
+    (part,) = (p for p in record.forecasts if p.round == EVENING)
+    # lstm-v2's rerun from evening[3] has no registered version: it stays.
+    kept = {s.evening[3], *(d for d in s.evening if d >= trained_to)}
+    assert {f.origin for f in part.served} == kept
+    pairs = []
+    for origin in kept:
+        close = close_of(s.world, origin)
+        for h in range(1, 6):
+            actual = open_of(s.world, session_after(s.days, origin, h))
+            value = forecast_value(EVENING, origin, h, close) + (
+                50 if origin == s.evening[3] else 0
+            )
+            if actual is not None:
+                pairs.append((value, actual))
+    assert part.overall is not None and part.overall.pairs == len(pairs)
+    assert part.overall.smape == pytest.approx(smape_by_hand(pairs), abs=TOLERANCE)
+    assert record.first_served == s.days[-20]  # the pre-open round's Saturday row

@@ -421,9 +421,10 @@ def _signal_status(based_on: dt.date, prices: _Prices | None) -> Status:
 def track_record(
     store: Store, *, costs: Costs | None = None, rolling_targets: int = ROLLING_TARGETS
 ) -> TrackRecord:
-    """The track record since the first served day, from the database."""
+    """The track record since the first served day, from the database (but the answers of a
+    model trained past their day: see :func:`_forecasts_only`)."""
     costs = costs or Costs()
-    served = _read(store)
+    served = _forecasts_only(_read(store), store)
     if not served.days:
         return TrackRecord(None, None, served.last_stored, costs, rolling_targets)
     forecasts = sorted(
@@ -459,6 +460,32 @@ def track_record(
         sessions=_sessions(by_round),
         signal_days=_signal_days(signals),
         rounds=tuple(rounds),
+    )
+
+
+def _forecasts_only(served: _Served, store: Store) -> _Served:
+    """``served`` without the rows of a day before their model's training end: a rerun of an
+    earlier day (``taiex run --as-of``) after a model trained on later data was promoted. That
+    model saw the targets, so its answer is no forecast; the loop never serves one live (a
+    model trained on the data to D serves from D on)."""
+    ends = {str(v["version"]): as_date(v["train_end"]) for v in store.versions.all()}
+
+    def unseen(rows: list[dict[str, Any]], day: str) -> list[dict[str, Any]]:
+        kept = [
+            r for r in rows if as_date(r[day]) >= ends.get(str(r["model_version"]), dt.date.min)
+        ]
+        if len(kept) < len(rows):
+            log.info(
+                "%d served rows of days a model trained past: not in the track record",
+                len(rows) - len(kept),
+            )
+        return kept
+
+    return _Served(
+        unseen(served.forecasts, "origin_date"),
+        unseen(served.signals, "based_on"),
+        served.prices,
+        served.last_stored,
     )
 
 
