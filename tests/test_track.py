@@ -661,3 +661,22 @@ def test_a_rerun_by_a_model_trained_past_its_day_is_not_in_the_record(served: Se
     assert part.overall is not None and part.overall.pairs == len(pairs)
     assert part.overall.smape == pytest.approx(smape_by_hand(pairs), abs=TOLERANCE)
     assert record.first_served == s.days[-20]  # the pre-open round's Saturday row
+
+
+def test_the_answer_served_live_stays_beside_a_later_rerun_that_saw_its_targets(
+    served: Served,
+) -> None:
+    s = served
+    registry = Registry(s.world.store)
+    for train_end in (s.days[0], s.evening[-1]):  # lstm-v1 (served live), lstm-v2 (the rerun)
+        registry.register(
+            "lstm", b"an lstm", train_start=s.days[0], train_end=train_end, params={}, metrics={}
+        )
+    record = track_record(s.world.store)
+    (part,) = (p for p in record.forecasts if p.round == EVENING)
+    rerun = [f for f in part.served if f.origin == s.evening[3]]
+    assert [f.model_version for f in rerun] == ["lstm-v1"] * 5
+    close = close_of(s.world, s.evening[3])
+    assert rerun[0].forecast == pytest.approx(
+        forecast_value(EVENING, s.evening[3], 1, close), abs=TOLERANCE
+    )

@@ -13,7 +13,9 @@ from the database, beside what happened.
   rule, with the simulation's costs and code (:func:`taiex.simulation.summary.strategy_returns`).
 
 When a round stored more than one version's answer from one day (a rerun after a promotion), the
-one stored last is what was served: it is what the report showed. A target day whose open is not
+one stored last is what was served: it is what the report showed; but an answer stored from a
+day before its model's training end (a rerun with ``--as-of`` after a later model was promoted)
+saw its targets and is no forecast: the figures leave it out. A target day whose open is not
 stored yet is *pending*; one on or before the last stored day that is not stored (a session
 closed at short notice) has *no session*. Neither is dropped, neither is scored.
 
@@ -310,9 +312,16 @@ class _Prices:
         self.after = dict(itertools.pairwise(dates))  # the next stored day
 
 
-def _read(store: Store) -> _Served:
-    forecasts = _finite(_last_stored(store.forecasts.every(), "origin_date"), FORECAST_NUMBERS)
-    signals = _finite(_last_stored(store.signals.every(), "based_on"), SIGNAL_NUMBERS)
+def _read(store: Store, *, forecasts_only: bool = False) -> _Served:
+    """What was served; ``forecasts_only``: but the answers of a model trained past their day
+    (:func:`_unseen`), the one stored before them from that day being what was served."""
+    forecasts, signals = store.forecasts.every(), store.signals.every()
+    if forecasts_only:
+        ends = {str(v["version"]): as_date(v["train_end"]) for v in store.versions.all()}
+        forecasts = _unseen(forecasts, "origin_date", ends)
+        signals = _unseen(signals, "based_on", ends)
+    forecasts = _finite(_last_stored(forecasts, "origin_date"), FORECAST_NUMBERS)
+    signals = _finite(_last_stored(signals, "based_on"), SIGNAL_NUMBERS)
     last_stored = store.summary()["last_date"]
     days = _Served(forecasts, signals, None, last_stored).days
     if not days:
@@ -320,6 +329,22 @@ def _read(store: Store) -> _Served:
     history = store.read_history(start=min(days) - dt.timedelta(days=LOOKBACK_DAYS))
     prices = _Prices(history) if len(history) else None
     return _Served(forecasts, signals, prices, last_stored)
+
+
+def _unseen(
+    rows: Sequence[dict[str, Any]], day: str, ends: Mapping[str, dt.date]
+) -> list[dict[str, Any]]:
+    """The rows stored from a day on or after their model's training end. A rerun of an earlier
+    day (``taiex run --as-of``) after a model trained on later data was promoted stores that
+    model's answer: it saw the targets, so it is no forecast. The loop never serves one live (a
+    model given the data to D serves from D on)."""
+    kept = [r for r in rows if as_date(r[day]) >= ends.get(str(r["model_version"]), dt.date.min)]
+    if len(kept) < len(rows):
+        log.info(
+            "%d rows from days their model trained past: not in the track record",
+            len(rows) - len(kept),
+        )
+    return kept
 
 
 def _last_stored(rows: Iterable[Mapping[str, Any]], day: str) -> list[dict[str, Any]]:
@@ -422,9 +447,9 @@ def track_record(
     store: Store, *, costs: Costs | None = None, rolling_targets: int = ROLLING_TARGETS
 ) -> TrackRecord:
     """The track record since the first served day, from the database (but the answers of a
-    model trained past their day: see :func:`_forecasts_only`)."""
+    model trained past their day: see :func:`_unseen`)."""
     costs = costs or Costs()
-    served = _forecasts_only(_read(store), store)
+    served = _read(store, forecasts_only=True)
     if not served.days:
         return TrackRecord(None, None, served.last_stored, costs, rolling_targets)
     forecasts = sorted(
@@ -460,32 +485,6 @@ def track_record(
         sessions=_sessions(by_round),
         signal_days=_signal_days(signals),
         rounds=tuple(rounds),
-    )
-
-
-def _forecasts_only(served: _Served, store: Store) -> _Served:
-    """``served`` without the rows of a day before their model's training end: a rerun of an
-    earlier day (``taiex run --as-of``) after a model trained on later data was promoted. That
-    model saw the targets, so its answer is no forecast; the loop never serves one live (a
-    model trained on the data to D serves from D on)."""
-    ends = {str(v["version"]): as_date(v["train_end"]) for v in store.versions.all()}
-
-    def unseen(rows: list[dict[str, Any]], day: str) -> list[dict[str, Any]]:
-        kept = [
-            r for r in rows if as_date(r[day]) >= ends.get(str(r["model_version"]), dt.date.min)
-        ]
-        if len(kept) < len(rows):
-            log.info(
-                "%d served rows of days a model trained past: not in the track record",
-                len(rows) - len(kept),
-            )
-        return kept
-
-    return _Served(
-        unseen(served.forecasts, "origin_date"),
-        unseen(served.signals, "based_on"),
-        served.prices,
-        served.last_stored,
     )
 
 
