@@ -25,7 +25,7 @@ from taiex.report.track import NO_SESSION, PENDING, TrackRecord, chart_data, tra
 from taiex.rounds import Round
 from taiex.simulation.summary import Costs
 from taiex.store import Store
-from taiex.store.testing import insert_rows, update_rows
+from taiex.store.testing import delete_rows, insert_rows, update_rows
 from tests.series import synthetic_history
 from tests.test_report import World, daily_rows, empty_world, page_of
 
@@ -680,3 +680,23 @@ def test_the_answer_served_live_stays_beside_a_later_rerun_that_saw_its_targets(
     assert rerun[0].forecast == pytest.approx(
         forecast_value(EVENING, s.evening[3], 1, close), abs=TOLERANCE
     )
+
+
+def test_the_strategy_counts_the_sessions_it_spans_when_days_were_not_served(
+    served: Served,
+) -> None:
+    """The loop did not run on two evenings: the position of the signal before them is held
+    across them, and "over N sessions" counts every session from the first price to the last."""
+    s = served
+    for day in s.evening[4:6]:
+        delete_rows(s.world.store, "signals", based_on=day, round=EVENING)
+    record = track_record(s.world.store)
+    (strategy,) = [x for x in record.strategies if x.round == EVENING]
+    spanned = s.days.index(s.evening[-1]) - s.days.index(s.evening[0])
+    assert strategy.days == spanned == len(s.evening) - 1
+    based = [d for d in s.evening if d not in s.evening[4:6]]
+    prices = [close_of(s.world, d) for d in based]
+    signal = strategy.line("signal")
+    assert signal is not None
+    held = [s.signals[(EVENING, d)] for d in based]
+    assert 1 + signal.total_return == pytest.approx(growth_by_hand(prices, held), abs=TOLERANCE)

@@ -203,7 +203,7 @@ class RoundStrategy:
 
     round: str
     held: str  # from when to when a position is held
-    days: int  # returns measured (signals with a known price, less the first)
+    days: int  # stored sessions after the first price, up to the last
     lines: tuple[StrategyLine, ...]
     growth: tuple[GrowthPoint, ...]
 
@@ -310,6 +310,7 @@ class _Prices:
         self.label = dict(zip(dates, entry_labels(history), strict=True))
         self.trivial = dict(zip(dates, trivial_score(history), strict=True))
         self.after = dict(itertools.pairwise(dates))  # the next stored day
+        self.dates = dates
 
 
 def _read(store: Store, *, forecasts_only: bool = False) -> _Served:
@@ -564,7 +565,10 @@ def round_strategy(
         GrowthPoint(priced_on[day.date()], {key: float(growth[key][i]) for key in STRATEGIES})
         for i, day in enumerate(pd.to_datetime(returns["date"]))
     ]
-    return RoundStrategy(name, HELD[name], int(figures["days"]), lines, tuple(points))
+    # The sessions from the first price to the last: more than the returns when the loop did
+    # not serve on some days (the position before them is held across them).
+    spanned = sum(points[0].date < day <= points[-1].date for day in prices.dates) if prices else 0
+    return RoundStrategy(name, HELD[name], spanned, lines, tuple(points))
 
 
 def _strategy_frame(
