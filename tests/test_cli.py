@@ -193,6 +193,10 @@ def test_status_flags_suspect_days_and_delete_removes_them(env: Settings, tmp_pa
     assert facts["suspect_days"] == [] and facts["rows"] == 2
     assert facts["last_load"]["source"] == "delete 2024-11-30…2024-11-30"
     assert facts["last_load"]["rows"] == 1
+    # The last load says what the delete did, not "0 new, 0 revised".
+    assert facts["summary"]["last load"].endswith(
+        "from delete 2024-11-30…2024-11-30: 1 day removed"
+    )
 
 
 def test_every_new_command_has_help_with_an_example() -> None:
@@ -248,3 +252,19 @@ def test_no_arguments_show_the_help() -> None:
     _, out, err = run()
     assert "Usage:" in out + err and "simulate" in out + err
     assert "error:" not in err
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["predict", "--day", "2024-02-30"],
+        ["run", "--as-of", "garbage"],
+        ["delete", "--from", "20241203"],
+    ],
+)
+def test_a_bad_date_says_the_form_of_a_date(env: Settings, args: list[str]) -> None:
+    """Not Typer's "Value error, ... does not match the formats '%Y-%m-%d'."."""
+    code, _, err = run(*args)
+    assert code == 2
+    assert f"Invalid value for '{args[1]}': {args[2]!r} is not a date YYYY-MM-DD" in err
+    assert "Value error" not in err and "%Y" not in err

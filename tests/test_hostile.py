@@ -185,7 +185,7 @@ CASES = [
     Case("as-of in the future", ("update", "--as-of", "2027-01-15"), 1, "--as-of 2027-01-15 is"),
     Case("as-of 9999", ("update", "--as-of", "9999-12-31"), 1, "--as-of 9999-12-31 is after"),
     Case("as-of year one", ("backfill", "--as-of", "0001-01-01"), 1, "is before 1999-01-05"),
-    Case("as-of nonsense", ("update", "--as-of", "2024-13-01"), 2, "'2024-13-01' does not"),
+    Case("as-of nonsense", ("update", "--as-of", "2024-13-01"), 2, "'2024-13-01' is not a date"),
     Case("negative month", ("backfill", "--since", "-2024-01"), 2, "'-2024-01' is not a month"),
     Case("full-width month", ("backfill", "--since", "２０２４-01"), 2, "is not a month"),
     Case("step save 2024-13", ("step", "save", "2024-13"), 2, "no such month: 2024-13"),

@@ -231,6 +231,11 @@ def test_a_champion_set_by_hand_is_notified(
     assert runner.invoke(app, ["train", "classifier"]).exit_code == 0  # classifier-v2
     monkeypatch.setenv("TAIEX_NOTIFY_URLS", collector.url)
     assert runner.invoke(app, ["models", "promote", "classifier-v2"]).exit_code == 0
+    # Promoting the champion again changes nothing: no notification, and it says so.
+    again = runner.invoke(app, ["models", "promote", "classifier-v2"])
+    assert (
+        again.exit_code == 0 and "classifier-v2 is already the classifier champion" in again.stdout
+    )
     assert runner.invoke(app, ["models", "rollback", "classifier"]).exit_code == 0
     assert collector.titles() == [
         "taiex: classifier classifier-v2 promoted by hand",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
 import logging
 import re
 from collections.abc import Iterator
@@ -177,3 +178,19 @@ def test_delete_says_what_it_removed_once(env: Settings, tmp_path: Path) -> None
     assert two.stdout == "deleted 2 days: 2024-11-28 … 2024-11-29\n"
     none = runner.invoke(app, ["delete", "--from", "2024-11-28"])
     assert none.stdout == "deleted nothing: no day stored in 2024-11-28\n"
+
+
+def test_json_output_is_json_even_with_a_number_that_is_not_finite(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """RFC 8259 has no NaN nor Infinity (jq and JavaScript refuse them): such a stored double
+    is printed as null."""
+    data = {
+        "a": float("nan"),
+        "b": [1.5, float("inf"), {"c": -float("inf")}],
+        "d": dt.date(2024, 1, 2),
+    }
+    for emit in (console.print_json, console.print_json_line):
+        emit(data)
+        printed = json.loads(capsys.readouterr().out, parse_constant=pytest.fail)
+        assert printed == {"a": None, "b": [1.5, None, {"c": None}], "d": "2024-01-02"}

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,13 +18,14 @@ import pytest
 from typer.testing import CliRunner
 
 from taiex.cli import app
+from taiex.models.registry import Registry
 from taiex.report import track as track_module
 from taiex.report.page import write_report
 from taiex.report.track import NO_SESSION, PENDING, TrackRecord, chart_data, track_record
 from taiex.rounds import Round
 from taiex.simulation.summary import Costs
 from taiex.store import Store
-from taiex.store.testing import insert_rows
+from taiex.store.testing import delete_rows, insert_rows, update_rows
 from tests.series import synthetic_history
 from tests.test_report import World, daily_rows, empty_world, page_of
 
@@ -466,3 +469,234 @@ def test_a_signal_without_its_ma20_says_so(tmp_path: Path) -> None:
     ]
     assert record.signals[0].label is None and record.signals[1].label in (0, 1)
     world.store.dispose()
+
+
+def test_predict_for_a_day_without_a_session_shows_what_was_served_from_the_day_before(
+    cli_env: Served,
+) -> None:
+    """A Saturday inside the served days: its data is the Friday's, from which both rounds
+    served; the data is not behind (later days are stored)."""
+    s = cli_env
+    saturday = next(
+        s.evening[0] + dt.timedelta(days=i)
+        for i in range(1, 8)
+        if (s.evening[0] + dt.timedelta(days=i)).weekday() == 5
+    )
+    friday = saturday - dt.timedelta(days=1)
+    assert friday in s.evening and saturday < s.days[-1]
+    runner = CliRunner()
+    result = runner.invoke(app, ["predict", "--json", "--day", str(saturday)])
+    assert result.exit_code == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert answer["day"] == str(friday)
+    assert answer["served"][EVENING]["forecast"]["rows"][0]["date"] == str(
+        session_after(s.days, friday, 1)
+    )
+    age = answer["data_age"]
+    assert (age["last_stored"], age["stale"], age["sessions_behind"]) == (str(friday), False, 0)
+    assert (
+        age["message"] == f"--day {saturday} is not a stored day: the data to it ends on {friday}"
+    )
+    text = runner.invoke(app, ["predict", "--day", str(saturday)])
+    assert text.exit_code == 0, text.stderr
+    words = " ".join(text.stdout.split())
+    assert "after the last stored day" not in words and "nothing was served" not in words
+    assert f"{age['message']} What was served from the data to {friday}" in words
+
+
+def test_predict_before_the_first_stored_day_names_it(cli_env: Served) -> None:
+    first = cli_env.days[0]
+    result = CliRunner().invoke(app, ["predict", "--day", str(first - dt.timedelta(days=30))])
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        f"error: --day {first - dt.timedelta(days=30)} is before the first stored day, {first}"
+    )
+
+
+def test_a_stored_value_that_is_not_a_number_is_left_out_and_named(
+    cli_env: Served, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An infinite forecast (a double any backend stores) does not turn the round's ratios
+    into nan: the pair is left out, a warning names it, and the JSON stays JSON."""
+    s = cli_env
+    origin = s.evening[0]
+    update_rows(
+        s.world.store,
+        "forecasts",
+        {"forecast": math.inf},
+        origin_date=origin,
+        horizon=1,
+        model_version="lstm-v1",
+    )
+    with caplog.at_level(logging.WARNING, logger="taiex.report.track"):
+        record = track_record(s.world.store)
+    assert f"lstm-v1 (evening) from {origin}, h1: forecast inf" in caplog.text
+    (part,) = (p for p in record.forecasts if p.round == EVENING)
+    assert (origin, 1) not in {(f.origin, f.horizon) for f in part.served}
+    kept = [p for p in by_hand_pairs(s, EVENING) if p[0] != session_after(s.days, origin, 1)]
+    assert part.overall is not None
+    assert part.overall.smape == pytest.approx(
+        smape_by_hand([(f, a) for _, f, _, a in kept]), abs=TOLERANCE
+    )
+    assert all(math.isfinite(r.smape) for r in part.rolling)
+    result = CliRunner().invoke(app, ["predict", "--json", "--day", str(origin)])
+    assert result.exit_code == 0, result.stderr
+    answer = json.loads(result.stdout, parse_constant=pytest.fail)
+    assert [r["horizon"] for r in answer["served"][EVENING]["forecast"]["rows"]] == [2, 3, 4, 5]
+
+
+def test_predict_says_a_signal_s_day_has_no_ma20(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = empty_world(tmp_path)
+    history = world.history.iloc[:30]
+    world.store.merge_rows(daily_rows(history), source="tests/synthetic.csv")
+    day = pd.Timestamp(history["date"].iloc[5]).date()
+    signal = {"model_version": "classifier-v1", "round": EVENING, "probability": 0.7}
+    signal |= {"signal": 1, "threshold": 0.5, "based_on": day}
+    signal |= {"target_date": session_after([], day, 1), "created_at": dt.datetime(2024, 7, 8)}
+    insert_rows(world.store, "signals", [signal])
+    monkeypatch.setenv("TAIEX_HOME", str(world.settings.home))
+    monkeypatch.setenv("TAIEX_DB_URL", world.settings.database_url)
+    result = CliRunner().invoke(app, ["predict", "--day", str(day)])
+    assert result.exit_code == 0, result.stderr
+    words = " ".join(result.stdout.split())
+    assert words.endswith(
+        f"what happened: not known, {day} has fewer than 20 stored days up to it (no MA20)"
+    )
+    world.store.dispose()
+
+
+def test_a_perfect_forecast_s_ratio_of_zero_is_charted(tmp_path: Path) -> None:
+    world = empty_world(tmp_path)
+    world.store.merge_rows(daily_rows(world.history), source="tests/synthetic.csv")
+    origin = pd.Timestamp(world.history["date"].iloc[-3]).date()
+    target = session_after([], origin, 1)
+    exact = open_of(world, target)
+    assert exact is not None
+    row = served_rows(world, EVENING, "lstm-v1", origin)[0] | {"forecast": exact}
+    insert_rows(world.store, "forecasts", [row])
+    record = track_record(world.store)
+    (part,) = record.forecasts
+    assert part.overall is not None and part.overall.ratio == 0.0
+    ratios = chart_data(record).ratios
+    assert list(ratios["ratio"]) == [0.0] and list(ratios["date"]) == [pd.Timestamp(target)]
+    world.store.dispose()
+
+
+def test_a_signal_for_a_closed_day_is_judged_and_shown_on_the_next_session(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A typhoon closes TWSE on the day a signal was served for (the calendar did not know):
+    the close that decides is the next session's, and the page's row and predict say which."""
+    world = empty_world(tmp_path)
+    closed = pd.Timestamp(world.history["date"].iloc[-5]).date()
+    history = world.history[world.history["date"] != pd.Timestamp(closed)]
+    world.store.merge_rows(daily_rows(history), source="tests/synthetic.csv")
+    days = [pd.Timestamp(d).date() for d in history["date"]]
+    before = days[days.index(session_after([], closed, 1)) - 1]
+    after = session_after([], closed, 1)
+    signal = {"model_version": "classifier-v1", "round": EVENING, "probability": 0.7}
+    signal |= {"signal": 1, "threshold": 0.5, "based_on": before, "target_date": closed}
+    insert_rows(world.store, "signals", [signal | {"created_at": dt.datetime(2024, 7, 8)}])
+    record = track_record(world.store)
+    (row,) = record.signal_days
+    assert (row.date, row.based_on) == (after, before)
+    (served,) = record.signals
+    assert served.close == pytest.approx(close_of(world, after), abs=TOLERANCE)
+    monkeypatch.setenv("TAIEX_HOME", str(world.settings.home))
+    monkeypatch.setenv("TAIEX_DB_URL", world.settings.database_url)
+    result = CliRunner().invoke(app, ["predict", "--day", str(before)])
+    assert result.exit_code == 0, result.stderr
+    words = " ".join(result.stdout.split())
+    assert f"what happened: the close of {after} (no session on {closed})" in words
+    world.store.dispose()
+
+
+def test_served_rows_without_any_stored_day_are_pending(served: Served) -> None:
+    """Every stored day deleted (by hand, or a restore of the index alone): what was served is
+    kept, nothing is scored, and the page is written."""
+    store = served.world.store
+    store.delete_days(served.days[0], served.days[-1], source="tests")
+    record = track_record(store)
+    assert record.first_served == served.days[-20] and record.last_stored is None
+    assert {f.status for part in record.forecasts for f in part.served} == {PENDING}
+    assert {s.status for s in record.signals} == {PENDING}
+    assert all(part.overall is None for part in record.forecasts)
+    assert record.strategies and all(not s.lines for s in record.strategies)
+    path = write_report(store, served.world.settings, now=served.world.now)
+    assert "Track record" in Path(path).read_text(encoding="utf-8")
+
+
+def test_a_rerun_by_a_model_trained_past_its_day_is_not_in_the_record(served: Served) -> None:
+    """`taiex run --as-of` an earlier day, after a model trained on later data was promoted,
+    stores that model's answer from the day: it saw the targets, so it is no forecast, and the
+    figures leave it out (what the loop served the day itself stays)."""
+    s = served
+    trained_to = s.evening[5]
+    version = Registry(s.world.store).register(
+        "lstm",
+        b"an lstm",
+        train_start=s.days[0],
+        train_end=trained_to,
+        params={},
+        metrics={},
+    )
+    assert version.version == "lstm-v1"  # the version that served the evenings
+    record = track_record(s.world.store)
+    (part,) = (p for p in record.forecasts if p.round == EVENING)
+    # lstm-v2's rerun from evening[3] has no registered version: it stays.
+    kept = {s.evening[3], *(d for d in s.evening if d >= trained_to)}
+    assert {f.origin for f in part.served} == kept
+    pairs = []
+    for origin in kept:
+        close = close_of(s.world, origin)
+        for h in range(1, 6):
+            actual = open_of(s.world, session_after(s.days, origin, h))
+            value = forecast_value(EVENING, origin, h, close) + (
+                50 if origin == s.evening[3] else 0
+            )
+            if actual is not None:
+                pairs.append((value, actual))
+    assert part.overall is not None and part.overall.pairs == len(pairs)
+    assert part.overall.smape == pytest.approx(smape_by_hand(pairs), abs=TOLERANCE)
+    assert record.first_served == s.days[-20]  # the pre-open round's Saturday row
+
+
+def test_the_answer_served_live_stays_beside_a_later_rerun_that_saw_its_targets(
+    served: Served,
+) -> None:
+    s = served
+    registry = Registry(s.world.store)
+    for train_end in (s.days[0], s.evening[-1]):  # lstm-v1 (served live), lstm-v2 (the rerun)
+        registry.register(
+            "lstm", b"an lstm", train_start=s.days[0], train_end=train_end, params={}, metrics={}
+        )
+    record = track_record(s.world.store)
+    (part,) = (p for p in record.forecasts if p.round == EVENING)
+    rerun = [f for f in part.served if f.origin == s.evening[3]]
+    assert [f.model_version for f in rerun] == ["lstm-v1"] * 5
+    close = close_of(s.world, s.evening[3])
+    assert rerun[0].forecast == pytest.approx(
+        forecast_value(EVENING, s.evening[3], 1, close), abs=TOLERANCE
+    )
+
+
+def test_the_strategy_counts_the_sessions_it_spans_when_days_were_not_served(
+    served: Served,
+) -> None:
+    """The loop did not run on two evenings: the position of the signal before them is held
+    across them, and "over N sessions" counts every session from the first price to the last."""
+    s = served
+    for day in s.evening[4:6]:
+        delete_rows(s.world.store, "signals", based_on=day, round=EVENING)
+    record = track_record(s.world.store)
+    (strategy,) = [x for x in record.strategies if x.round == EVENING]
+    spanned = s.days.index(s.evening[-1]) - s.days.index(s.evening[0])
+    assert strategy.days == spanned == len(s.evening) - 1
+    based = [d for d in s.evening if d not in s.evening[4:6]]
+    prices = [close_of(s.world, d) for d in based]
+    signal = strategy.line("signal")
+    assert signal is not None
+    held = [s.signals[(EVENING, d)] for d in based]
+    assert 1 + signal.total_return == pytest.approx(growth_by_hand(prices, held), abs=TOLERANCE)

@@ -14,6 +14,7 @@ import datetime as dt
 import inspect
 import logging
 import os
+import re
 import sys
 import threading
 from pathlib import Path
@@ -43,6 +44,7 @@ from taiex.progress import LoadProgress
 from taiex.rounds import Round
 
 if TYPE_CHECKING:
+    from taiex.pipeline import DataAge
     from taiex.report.track import DayRecord
     from taiex.store import Store
 
@@ -72,6 +74,14 @@ def usage_error_classes() -> tuple[type[typer.TyperException], type[typer.TyperE
 
 
 _USAGE_ERROR, _NO_ARGS_IS_HELP = usage_error_classes()
+
+# Typer 0.29 parses a date option through pydantic, whose message reads "Value error, '2024-02-30'
+# does not match the formats '%Y-%m-%d'.": a strftime pattern is no help to a user.
+_BAD_DATE = re.compile(r"Value error, ('.*?') does not match the formats? '%Y-%m-%d'\.")
+
+
+def plain_date_error(message: str) -> str:
+    return _BAD_DATE.sub(r"\1 is not a date YYYY-MM-DD.", message)
 
 
 def reflow(doc: str) -> str:
@@ -164,7 +174,8 @@ class _TaiexGroup(typer.core.TyperGroup):
                 raise
             # A usage error carries the context of the command it is about, when it knows it.
             where = getattr(exc, "ctx", None) or ctx
-            console.print_error(f"{exc.format_message()} (see `{where.command_path} --help`)")
+            message = plain_date_error(exc.format_message())
+            console.print_error(f"{message} (see `{where.command_path} --help`)")
             raise typer.Exit(EXIT_USAGE) from exc
 
 
@@ -439,12 +450,12 @@ def predict(
 
     asked = day_of(day)
     with context() as ctx:
-        record = _past_day(ctx.store, asked)
+        age = data_age(ctx.store, day=asked)
+        record = _past_day(ctx.store, asked, age)
         if record is not None and record.served:
-            console.print_day_record(record, as_json, data_age(ctx.store, day=asked))
+            console.print_day_record(record, as_json, age)
             return
         served = run_predict(ctx, asked, round_name)
-        age = data_age(ctx.store, day=asked)
     remark = None
     if record is not None:
         since = (
@@ -459,15 +470,16 @@ def predict(
     console.print_served(served, as_json, age, remark)
 
 
-def _past_day(store: Store, day: dt.date | None) -> DayRecord | None:
-    """What was served from the data to ``day`` when it is a stored day's (None for a later
-    day, whose answer comes from the last stored day, or without --day)."""
+def _past_day(store: Store, day: dt.date | None, age: DataAge) -> DayRecord | None:
+    """What was served from the data to ``day`` (from the last stored day on or before it, for
+    a day without a session) when the days after it are stored (None for a later day, whose
+    answer comes from the last stored day, or without --day)."""
     from taiex.report.track import day_record
 
     last = store.summary()["last_date"] if day is not None else None
     if day is None or last is None or day > last:
         return None
-    return day_record(store, day)
+    return day_record(store, dt.date.fromisoformat(age["last_stored"]))
 
 
 TrainUntil = Annotated[

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import math
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -87,12 +88,24 @@ def note(text: str) -> None:
 
 
 def print_json(data: object) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+    sys.stdout.write(json.dumps(_json_safe(data), indent=2, ensure_ascii=False, default=str) + "\n")
 
 
 def print_json_line(data: object) -> None:
     """One compact line: a container's last line of output is its XCom (``taiex step``)."""
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, default=str) + "\n")
+    sys.stdout.write(json.dumps(_json_safe(data), ensure_ascii=False, default=str) + "\n")
+
+
+def _json_safe(data: object) -> object:
+    """``data`` with each NaN or infinite float as None: JSON (RFC 8259) has neither, and jq or
+    a browser refuses the ``NaN`` Python would write (a database may hold such a double)."""
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if isinstance(data, Mapping):
+        return {key: _json_safe(value) for key, value in data.items()}
+    if isinstance(data, list | tuple):
+        return [_json_safe(value) for value in data]
+    return data
 
 
 def log_time(local: dt.datetime) -> Text:
@@ -343,6 +356,8 @@ def print_day_record(record: DayRecord, as_json: bool, age: DataAge | None = Non
     if as_json:
         print_json({**day_record_json(record), **({"data_age": age} if age else {})})
         return
+    if age is not None and age["message"]:
+        say(age["message"])
     say(f"What was served from the data to {record.day}, and what happened:")
     for round_name in record.rounds:
         forecasts = [f for f in record.forecasts if f.round == round_name]
@@ -411,17 +426,23 @@ def _served_forecast_table(round_name: str, rows: Sequence[ServedForecast]) -> N
 
 
 def _served_signal_line(s: ServedSignal) -> str:
+    from taiex.report.track import NO_MA20
+
     served = (
         f"{s.round} signal for {s.target}: {_SIGNAL_LABELS[s.signal]}, P(close > MA20) = "
         f"{s.probability:.3f} (threshold {s.threshold:g}; {s.model_version})"
     )
+    if s.status == NO_MA20:
+        why = f"{s.based_on} has fewer than 20 stored days up to it (no MA20)"
+        return f"{served}; what happened: not known, {why}"
     if s.label is None or s.close is None or s.ma20 is None:
         return f"{served}; what happened: {s.status}, the close after {s.based_on} is not stored"
     side = "above" if s.label else "not above"
     verdict = "right" if s.correct else "wrong"
+    closed = f" (no session on {s.target})" if s.session and s.session != s.target else ""
     return (
-        f"{served}; what happened: the close {s.close:,.2f} was {side} the MA20 of "
-        f"{s.based_on} ({s.ma20:,.2f}): {verdict}"
+        f"{served}; what happened: the close of {s.session}{closed}, {s.close:,.2f}, was {side} "
+        f"the MA20 of {s.based_on} ({s.ma20:,.2f}): {verdict}"
     )
 
 

@@ -48,7 +48,15 @@ from taiex.source import (
     parse_month,
     price_value,
 )
-from taiex.store import PRICE_COLUMNS, LoadRecord, MergeResult, Store, load_id_for, new_run
+from taiex.store import (
+    PRICE_COLUMNS,
+    LoadRecord,
+    MergeResult,
+    Store,
+    delete_source,
+    load_id_for,
+    new_run,
+)
 
 log = logging.getLogger(__name__)
 
@@ -502,7 +510,7 @@ def delete_days(store: Store, start: dt.date, end: dt.date | None = None) -> lis
     if end < start:
         raise InputError(f"--to {end} is before --from {start}")
     with store.lock(ETL_LOCK):
-        days = store.delete_days(start, end, source=f"delete {start}…{end}")
+        days = store.delete_days(start, end, source=delete_source(start, end))
     if days:
         log.info("deleted %d days from %s to %s", len(days), days[0], days[-1])
     return days

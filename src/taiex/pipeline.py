@@ -114,8 +114,7 @@ class Context:
         """The stored days up to ``day`` (every stored day when None)."""
         history = self.store.read_history(end=day)
         if history.empty:
-            where = f" up to {day}" if day else ""
-            raise DataError(f"the database holds no trading days{where} yet: run `taiex run` first")
+            raise no_history(self.store, day)
         return history
 
     def loader(self, as_of: dt.date | None = None) -> Loader:
@@ -278,10 +277,18 @@ def data_age(store: Store, today: dt.date | None = None, day: dt.date | None = N
     stored day on or before it. DataError when nothing is stored (up to ``day``)."""
     history = store.read_history(end=day)
     if history.empty:
-        where = f" up to {day}" if day else ""
-        raise DataError(f"the database holds no trading days{where} yet: run `taiex run` first")
+        raise no_history(store, day)
     last = to_date(history["date"].iloc[-1])
-    if day is not None:
+    if day is not None and day < store.summary()["last_date"]:
+        # A day with no session among the stored ones: its data is the day before's, and the
+        # later days stored say that no session is missing.
+        missed: list[dt.date] = []
+        message = (
+            f"--day {day} is not a stored day: the data to it ends on {last}"
+            if day > last
+            else None
+        )
+    elif day is not None:
         missed = sessions_between(last + dt.timedelta(days=1), day)
         behind = f" ({_sessions(len(missed))} behind)" if missed else ""
         message = (
@@ -306,6 +313,15 @@ def data_age(store: Store, today: dt.date | None = None, day: dt.date | None = N
         "stale": bool(missed),
         "message": message,
     }
+
+
+def no_history(store: Store, day: dt.date | None) -> DataError:
+    """Why nothing is stored up to ``day``: an empty database, or a day before its first."""
+    first = store.summary()["first_date"]
+    if day is not None and first is not None:
+        return DataError(f"--day {day} is before the first stored day, {first}")
+    where = f" up to {day}" if day else ""
+    return DataError(f"the database holds no trading days{where} yet: run `taiex run` first")
 
 
 def _sessions(count: int) -> str:

@@ -49,10 +49,15 @@ def models_promote(
 
     Example: taiex models promote lstm-v3
     """
+    from taiex.kinds import of_version
     from taiex.notify import by_hand
     from taiex.pipeline import promote
 
     with context() as ctx:
+        before = ctx.registry().champion(of_version(version).name)
         promoted = promote(ctx, version)
+        if before is not None and before.id == promoted.id:  # no new decision, nothing to tell
+            console.say(f"{promoted.version} is already the {promoted.kind} champion")
+            return
         by_hand(ctx.settings, promoted, "promoted")
     console.say(f"{promoted.version} is the {promoted.kind} champion")

@@ -51,6 +51,10 @@ def load_text(load: LoadRecord | None) -> str:
     if load is None:
         return "never"
     when = f"{load.loaded_at:%Y-%m-%d %H:%M} UTC ({taipei(load.loaded_at):%H:%M} Taipei)"
+    if load.deleted:
+        return (
+            f"{when} from {load.source}: {load.rows:,} day{'s' if load.rows != 1 else ''} removed"
+        )
     what = f"{load.inserted:,} new, {load.updated:,} revised"
     if load.months > 1:
         span = f"{load.months:,} months, {load.first_month} … {load.month}"

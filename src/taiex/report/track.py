@@ -13,7 +13,9 @@ from the database, beside what happened.
   rule, with the simulation's costs and code (:func:`taiex.simulation.summary.strategy_returns`).
 
 When a round stored more than one version's answer from one day (a rerun after a promotion), the
-one stored last is what was served: it is what the report showed. A target day whose open is not
+one stored last is what was served: it is what the report showed; but an answer stored from a
+day before its model's training end (a rerun with ``--as-of`` after a later model was promoted)
+saw its targets and is no forecast: the figures leave it out. A target day whose open is not
 stored yet is *pending*; one on or before the last stored day that is not stored (a session
 closed at short notice) has *no session*. Neither is dropped, neither is scored.
 
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import logging
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -39,6 +42,8 @@ from taiex.report.facts import DO_NOT_ENTER, ENTER
 from taiex.rounds import Round
 from taiex.simulation.summary import STRATEGIES, Costs, strategy_figures, strategy_returns
 from taiex.store import Store
+
+log = logging.getLogger(__name__)
 
 # Scored target days in the rolling ratio: about a month of sessions.
 ROLLING_TARGETS = 20
@@ -159,6 +164,9 @@ class ServedSignal:
     ma20: float | None  # of ``based_on``
     label: int | None
     status: Status
+    # The stored session after ``based_on``, whose close decides: ``target`` but when TWSE
+    # closed that day at short notice (a typhoon); None while not stored.
+    session: dt.date | None = None
 
     @property
     def correct(self) -> bool | None:
@@ -195,7 +203,7 @@ class RoundStrategy:
 
     round: str
     held: str  # from when to when a position is held
-    days: int  # returns measured (signals with a known price, less the first)
+    days: int  # stored sessions after the first price, up to the last
     lines: tuple[StrategyLine, ...]
     growth: tuple[GrowthPoint, ...]
 
@@ -302,11 +310,19 @@ class _Prices:
         self.label = dict(zip(dates, entry_labels(history), strict=True))
         self.trivial = dict(zip(dates, trivial_score(history), strict=True))
         self.after = dict(itertools.pairwise(dates))  # the next stored day
+        self.dates = dates
 
 
-def _read(store: Store) -> _Served:
-    forecasts = _last_stored(store.forecasts.every(), "origin_date")
-    signals = _last_stored(store.signals.every(), "based_on")
+def _read(store: Store, *, forecasts_only: bool = False) -> _Served:
+    """What was served; ``forecasts_only``: but the answers of a model trained past their day
+    (:func:`_unseen`), the one stored before them from that day being what was served."""
+    forecasts, signals = store.forecasts.every(), store.signals.every()
+    if forecasts_only:
+        ends = {str(v["version"]): as_date(v["train_end"]) for v in store.versions.all()}
+        forecasts = _unseen(forecasts, "origin_date", ends)
+        signals = _unseen(signals, "based_on", ends)
+    forecasts = _finite(_last_stored(forecasts, "origin_date"), FORECAST_NUMBERS)
+    signals = _finite(_last_stored(signals, "based_on"), SIGNAL_NUMBERS)
     last_stored = store.summary()["last_date"]
     days = _Served(forecasts, signals, None, last_stored).days
     if not days:
@@ -316,12 +332,54 @@ def _read(store: Store) -> _Served:
     return _Served(forecasts, signals, prices, last_stored)
 
 
+def _unseen(
+    rows: Sequence[dict[str, Any]], day: str, ends: Mapping[str, dt.date]
+) -> list[dict[str, Any]]:
+    """The rows stored from a day on or after their model's training end. A rerun of an earlier
+    day (``taiex run --as-of``) after a model trained on later data was promoted stores that
+    model's answer: it saw the targets, so it is no forecast. The loop never serves one live (a
+    model given the data to D serves from D on)."""
+    kept = [r for r in rows if as_date(r[day]) >= ends.get(str(r["model_version"]), dt.date.min)]
+    if len(kept) < len(rows):
+        log.info(
+            "%d rows from days their model trained past: not in the track record",
+            len(rows) - len(kept),
+        )
+    return kept
+
+
 def _last_stored(rows: Iterable[Mapping[str, Any]], day: str) -> list[dict[str, Any]]:
     """The rows of the version each round stored last from each day (``rows`` in the order
     stored)."""
     copies = [dict(row) for row in rows]
     served = {(str(r["round"]), as_date(r[day])): r["model_version"] for r in copies}
     return [r for r in copies if served[(str(r["round"]), as_date(r[day]))] == r["model_version"]]
+
+
+FORECAST_NUMBERS = ("forecast", "lower_80", "upper_80", "naive")
+SIGNAL_NUMBERS = ("probability", "threshold")
+
+
+def _finite(rows: list[dict[str, Any]], numbers: Sequence[str]) -> list[dict[str, Any]]:
+    """The rows whose ``numbers`` are all finite; each other one is named in a warning and left
+    out (one NaN would make every ratio and growth after it NaN, and the JSON invalid)."""
+    kept = []
+    for row in rows:
+        bad = [f"{name} {row[name]}" for name in numbers if not math.isfinite(float(row[name]))]
+        if not bad:
+            kept.append(row)
+            continue
+        day = row.get("origin_date", row.get("based_on"))
+        horizon = f", h{row['horizon']}" if "horizon" in row else ""
+        log.warning(
+            "%s (%s) from %s%s: %s; left out of the track record",
+            row["model_version"],
+            row["round"],
+            day,
+            horizon,
+            ", ".join(bad),
+        )
+    return kept
 
 
 def _status(target: dt.date, known: bool, last_stored: dt.date | None) -> Status:
@@ -357,6 +415,7 @@ def _signal(row: Mapping[str, Any], served: _Served) -> ServedSignal:
     based_on = as_date(row["based_on"])
     prices = served.prices
     label = _number(prices.label, based_on) if prices else None
+    session = prices.after.get(based_on) if prices else None
     target = as_date(row["target_date"])
     return ServedSignal(
         round=str(row["round"]),
@@ -366,10 +425,11 @@ def _signal(row: Mapping[str, Any], served: _Served) -> ServedSignal:
         probability=float(row["probability"]),
         signal=int(row["signal"]),
         threshold=float(row["threshold"]),
-        close=_number(prices.close, prices.after.get(based_on)) if prices else None,
+        close=_number(prices.close, session) if prices else None,
         ma20=_number(prices.ma20, based_on) if prices else None,
         label=None if label is None else int(label),
         status=KNOWN if label is not None else _signal_status(based_on, prices),
+        session=session,
     )
 
 
@@ -387,9 +447,10 @@ def _signal_status(based_on: dt.date, prices: _Prices | None) -> Status:
 def track_record(
     store: Store, *, costs: Costs | None = None, rolling_targets: int = ROLLING_TARGETS
 ) -> TrackRecord:
-    """The track record since the first served day, from the database."""
+    """The track record since the first served day, from the database (but the answers of a
+    model trained past their day: see :func:`_unseen`)."""
     costs = costs or Costs()
-    served = _read(store)
+    served = _read(store, forecasts_only=True)
     if not served.days:
         return TrackRecord(None, None, served.last_stored, costs, rolling_targets)
     forecasts = sorted(
@@ -504,7 +565,10 @@ def round_strategy(
         GrowthPoint(priced_on[day.date()], {key: float(growth[key][i]) for key in STRATEGIES})
         for i, day in enumerate(pd.to_datetime(returns["date"]))
     ]
-    return RoundStrategy(name, HELD[name], int(figures["days"]), lines, tuple(points))
+    # The sessions from the first price to the last: more than the returns when the loop did
+    # not serve on some days (the position before them is held across them).
+    spanned = sum(points[0].date < day <= points[-1].date for day in prices.dates) if prices else 0
+    return RoundStrategy(name, HELD[name], spanned, lines, tuple(points))
 
 
 def _strategy_frame(
@@ -563,9 +627,8 @@ def _signal_days(signals: Sequence[ServedSignal]) -> tuple[SignalDay, ...]:
     for based_on in sorted(days):
         by_round = days[based_on]
         one = next(iter(by_round.values()))
-        rows.append(
-            SignalDay(one.target, based_on, by_round, one.close, one.ma20, one.label, one.status)
-        )
+        day = one.session or one.target  # the session whose close decides
+        rows.append(SignalDay(day, based_on, by_round, one.close, one.ma20, one.label, one.status))
     return tuple(rows)
 
 
@@ -591,7 +654,10 @@ def chart_data(record: TrackRecord) -> ChartData:
         (s.date, name, f.forecast) for s in record.sessions for name, f in s.forecasts.items()
     ]
     ratios = [
-        (r.last, part.round, r.ratio) for part in record.forecasts for r in part.rolling if r.ratio
+        (r.last, part.round, r.ratio)
+        for part in record.forecasts
+        for r in part.rolling
+        if r.ratio is not None  # 0 is a ratio: every pair exact
     ]
     growth = [
         (point.date, part.round, name, value)

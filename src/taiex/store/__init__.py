@@ -22,7 +22,7 @@ from taiex.store.engine import build_url, make_engine, redact_url, storage_error
 from taiex.store.evaluations import EVALUATION_TABLES
 from taiex.store.facade import Store
 from taiex.store.figures import Figure
-from taiex.store.loads import LoadRecord, MergeResult, load_id_for, new_run
+from taiex.store.loads import LoadRecord, MergeResult, delete_source, load_id_for, new_run
 from taiex.store.responses import StoredResponse
 from taiex.store.schema import (
     etl_loads,
@@ -47,6 +47,7 @@ __all__ = [
     "Store",
     "StoredResponse",
     "build_url",
+    "delete_source",
     "etl_loads",
     "forecasts",
     "insert_missing",

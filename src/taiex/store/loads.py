@@ -45,6 +45,19 @@ class LoadRecord:
     months: int = 1
     first_month: str | None = None
 
+    @property
+    def deleted(self) -> bool:
+        """A ``taiex delete``: ``rows`` are the days it removed."""
+        return self.source.startswith(DELETE_SOURCE)
+
+
+# The source of a ``taiex delete``'s record, before the span it removed.
+DELETE_SOURCE = "delete "
+
+
+def delete_source(start: dt.date, end: dt.date) -> str:
+    return f"{DELETE_SOURCE}{start}…{end}"
+
 
 # The load ids of one run's months share their first 16 characters (``run_load_id``), so that
 # "the last load" can say what the whole run did: a first load merges hundreds of months, and
