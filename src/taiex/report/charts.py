@@ -45,6 +45,8 @@ from taiex.plots import (
 AXIS_WIDTH = 48
 # The overview under the forecast: the whole history, with a brush that picks what is shown.
 OVERVIEW_HEIGHT = 56
+# Up to this many evaluated days, the baseline has a mark on each (beside its dashed line).
+FEW_DAYS = 3
 # Trading days shown at first above the forecast; the brush on the overview shows any others.
 FIRST_VIEW_DAYS = 40
 ROUND_COLOURS = {"evening": FORECAST, "pre-open": SECOND}
@@ -138,35 +140,36 @@ def forecast_chart(history: pd.DataFrame, rounds: Sequence[Round]) -> alt.VConca
     brush = alt.selection_interval(
         name="days", encodings=["x"], value={"x": [_ms(start), _ms(days.iloc[-1])]}
     )
-    y = alt.Scale(zero=False)
-    layers: list[alt.Chart] = []
+    layers: list[alt.LayerChart] = []
     if len(candles):
-        base = alt.Chart(_records(candles)).transform_filter(brush)
-        # Taiwan's colours, as a condition: a colour scale would be shared with the rounds'.
-        colour = alt.condition("datum.close >= datum.open", alt.value(UP), alt.value(DOWN))
-        layers.append(
-            base.mark_rule().encode(
-                x=_day_x(), y=alt.Y("low:Q", scale=y), y2="high:Q", color=colour
-            )
-        )
-        layers.append(
-            base.mark_bar(width=alt.RelativeBandSize(0.6)).encode(
-                x=_day_x(),
-                y="open:Q",
-                y2="close:Q",
-                color=colour,
-                tooltip=hover(
-                    ("day", "day", ""),
-                    ("open", "open 開盤", ",.2f"),
-                    ("high", "high", ",.2f"),
-                    ("low", "low", ",.2f"),
-                    ("close", "close", ",.2f"),
-                ),
-            )
-        )
+        layers.append(_candle_layers(candles, brush))
     if len(ahead):
-        layers.extend(_forecast_layers(ahead, brush))
+        layers.append(_forecast_layers(ahead, brush))
     return alt.vconcat(alt.layer(*layers), _overview(past, ahead, brush), spacing=6)
+
+
+def _candle_layers(candles: pd.DataFrame, brush: alt.Parameter) -> alt.LayerChart:
+    """Wicks from low to high, bodies from open to close, the days the brush picks."""
+    # Taiwan's colours, as a condition: a colour scale would be shared with the rounds'.
+    colour = alt.condition("datum.close >= datum.open", alt.value(UP), alt.value(DOWN))
+    base = alt.Chart()  # the layer's data, once for both marks
+    wick = base.mark_rule().encode(
+        x=_day_x(), y=alt.Y("low:Q", scale=alt.Scale(zero=False)), y2="high:Q", color=colour
+    )
+    body = base.mark_bar(width=alt.RelativeBandSize(0.6)).encode(
+        x=_day_x(),
+        y="open:Q",
+        y2="close:Q",
+        color=colour,
+        tooltip=hover(
+            ("day", "day", ""),
+            ("open", "open 開盤", ",.2f"),
+            ("high", "high", ",.2f"),
+            ("low", "low", ",.2f"),
+            ("close", "close", ",.2f"),
+        ),
+    )
+    return alt.LayerChart(layer=[wick, body], data=_records(candles)).transform_filter(brush)
 
 
 def _ms(moment: pd.Timestamp) -> float:
@@ -215,16 +218,17 @@ def _rounds_frame(rounds: Sequence[Round]) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def _forecast_layers(ahead: pd.DataFrame, brush: alt.Parameter) -> list[alt.Chart]:
+def _forecast_layers(ahead: pd.DataFrame, brush: alt.Parameter) -> alt.LayerChart:
+    """Each round's bands, forecast line and points (with the tooltip), and naive level."""
     names = list(dict.fromkeys(ahead["round"]))
     colour = alt.Color(
         "round:N",
         scale=alt.Scale(domain=names, range=[ROUND_COLOURS.get(n, BAND) for n in names]),
         legend=alt.Legend(title=None, symbolOpacity=1),
     )
-    base = alt.Chart(_records(ahead)).transform_filter(brush)
+    base = alt.Chart()  # the layer's data, once for every mark
     x = _day_x()
-    return [
+    marks = [
         base.mark_area(opacity=0.12).encode(x=x, y="lower_95:Q", y2="upper_95:Q", color=colour),
         base.mark_area(opacity=0.22).encode(x=x, y="lower_80:Q", y2="upper_80:Q", color=colour),
         base.mark_line(strokeDash=[5, 4], color=NAIVE, strokeWidth=1.2).encode(
@@ -249,6 +253,7 @@ def _forecast_layers(ahead: pd.DataFrame, brush: alt.Parameter) -> list[alt.Char
             ),
         ),
     ]
+    return alt.LayerChart(layer=marks, data=_records(ahead)).transform_filter(brush)
 
 
 def _overview(past: pd.DataFrame, ahead: pd.DataFrame, brush: alt.Parameter) -> alt.Chart:
@@ -316,13 +321,10 @@ def metric_chart(panel: MetricPanel, versions: Sequence[ModelVersion]) -> alt.To
         ("value", panel.ylabel, ".3f"),
         ("baseline", panel.baseline_label, ".3f"),
     )
-    chart = alt.Chart(_records(frame))
-    layers = [
+    chart = alt.Chart()  # the layer's data, once for the four marks
+    marks = [
         chart.mark_line(strokeDash=[5, 4], color=NAIVE, strokeWidth=1.3, clip=True).encode(
             x=x, y=alt.Y("baseline:Q", scale=alt.Scale(zero=False))
-        ),
-        chart.mark_tick(color=NAIVE, thickness=2, size=14, clip=True).encode(
-            x=x, y="baseline:Q", tooltip=fields
         ),
         chart.mark_line(strokeWidth=1.6, clip=True).encode(
             x=x, y="value:Q", color=alt.Color("version:N", legend=alt.Legend(title=None))
@@ -331,8 +333,14 @@ def metric_chart(panel: MetricPanel, versions: Sequence[ModelVersion]) -> alt.To
         .encode(x=x, y="value:Q", color="version:N", tooltip=fields)
         .add_params(zoom_x()),
     ]
+    if len(frame) <= FEW_DAYS:
+        # A mark a day, where a line of one or two points would hardly show (one evaluation);
+        # a year of them would only slow the drawing.
+        tick = chart.mark_tick(color=NAIVE, thickness=2, size=14, clip=True)
+        marks.append(tick.encode(x=x, y="baseline:Q"))
+    layers: list[alt.Chart | alt.LayerChart] = [alt.LayerChart(layer=marks, data=_records(frame))]
     layers.extend(_limit_layer(panel, values))
-    layers.extend(_version_layers(panel.kind, versions, first, last))
+    layers.extend(_version_layers(panel.kind, versions, first, last, x))
     # The title names the metric (the y axis has none); what the marks mean is in the caption.
     return alt.layer(*layers).properties(title=panel.ylabel)
 
@@ -354,7 +362,11 @@ def _limit_layer(panel: MetricPanel, values: Any) -> list[alt.Chart]:
 
 
 def _version_layers(
-    kind: str, versions: Sequence[ModelVersion], first: pd.Timestamp, last: pd.Timestamp
+    kind: str,
+    versions: Sequence[ModelVersion],
+    first: pd.Timestamp,
+    last: pd.Timestamp,
+    x: alt.X,
 ) -> list[alt.Chart]:
     start, end = first - MARK_MARGIN, last + MARK_MARGIN
     marks = []
@@ -373,8 +385,8 @@ def _version_layers(
         alt.Chart(frame[frame["what"] == what])
         .mark_rule(color=colour, strokeDash=[2, 3], strokeWidth=1.5, clip=True)
         .encode(
-            x="date:T",
-            tooltip=hover(("what", "", ""), ("version", "model", ""), ("day", "day", "")),
+            x=x,
+            tooltip=hover(("what", "mark", ""), ("version", "model", ""), ("day", "day", "")),
         )
         for what, colour in (("trained", "#888888"), ("promoted", DOWN))
         if (frame["what"] == what).any()
