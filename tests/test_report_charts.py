@@ -6,9 +6,11 @@ shown, and with scripts off the PNGs stay. The specs themselves are checked with
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +24,11 @@ from taiex.report.facts import gather
 from taiex.report.page import metric_panel, write_report
 from taiex.report.vendor import FOLDER, LICENCES, publish_assets, scripts
 from tests.browser import PHONE, Chromium
+from tests.test_publish import BUCKET, s3, s3_object
 from tests.test_report import World, chromium_or_skip
 from tests.test_report_preopen import serve_preopen, store_closes, world
 
-__all__ = ["world"]  # the fixture, used by name
+__all__ = ["s3", "world"]  # the fixtures, used by name
 
 DESKTOP = 1280
 # The tooltip prints two decimals of index points and three of a metric: half the last digit.
@@ -192,6 +195,42 @@ def candles(browser: Chromium) -> list[dict[str, Any]]:
     return [
         m for m in browser.evaluate(f"{MARKS}('forecast-figure', 'rect')") if "close" in m["datum"]
     ]
+
+
+@pytest.mark.browser
+def test_the_page_draws_its_charts_from_a_bucket_and_as_an_archived_page(
+    world: World, s3: str, tmp_path: Path
+) -> None:
+    """Published to S3 (moto's server, over HTTP), the page and its archived copy load their
+    scripts from the bucket beside them and draw every chart."""
+    executable = chromium_or_skip()
+    boto3 = pytest.importorskip("boto3")
+    # A bucket that serves its objects to anyone, as a website's does.
+    policy = {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject"}
+    policy["Resource"] = f"arn:aws:s3:::{BUCKET}/*"
+    boto3.client("s3", endpoint_url=s3).put_bucket_policy(
+        Bucket=BUCKET, Policy=json.dumps({"Version": "2012-10-17", "Statement": [policy]})
+    )
+    settings = dataclasses.replace(world.settings, report_url=f"s3://{BUCKET}/daily/")
+    write_report(world.store, settings, now=world.now)
+    assert s3_object(s3, f"daily/{FOLDER}/{scripts()[0]}") == (
+        resources.files("taiex.report").joinpath(FOLDER, scripts()[0]).read_bytes()
+    )
+    folder = f"{s3}/{BUCKET}/daily"
+    with Chromium(executable, profile=tmp_path / "profile") as browser:
+        for name in ("index.html", f"{world.last_day}.html"):
+            browser.open(f"{folder}/{name}", width=PHONE)
+            seen = drawn(browser)
+            assert all(
+                interactive and svgs == specs for _, interactive, svgs, specs, *_ in seen["figures"]
+            )
+    assert browser.errors == [], browser.errors
+    assert {url.rsplit("/", 1)[-1] for url in browser.requests} == {
+        "index.html",
+        f"{world.last_day}.html",
+        *scripts(),
+    }
+    assert all(url.startswith(f"{folder}/") for url in browser.requests), browser.requests
 
 
 def shown_days(marks: list[dict[str, Any]]) -> list[str]:
