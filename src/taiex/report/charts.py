@@ -118,7 +118,7 @@ def _records(frame: pd.DataFrame) -> alt.Data:
 
 def _utc_x(field: str, domain: Sequence[str] | None = None) -> alt.X:
     scale = alt.Scale(type="utc") if domain is None else alt.Scale(type="utc", domain=domain)
-    return alt.X(f"{field}:T", scale=scale, axis=alt.Axis(format="%m-%d", formatType="utc"))
+    return alt.X(f"{field}:T", scale=scale, axis=alt.Axis(format="%m-%d"))
 
 
 # ---------------------------------------------------------------- the forecast
@@ -270,7 +270,7 @@ def _overview(past: pd.DataFrame, ahead: pd.DataFrame, brush: alt.Parameter) -> 
             x=alt.X(
                 "date:T",
                 scale=alt.Scale(type="utc"),
-                axis=alt.Axis(format="%Y-%m", formatType="utc", tickCount=4),
+                axis=alt.Axis(format="%Y-%m", tickCount=4),
             ),
             y=alt.Y(
                 "value:Q",
@@ -324,7 +324,9 @@ def metric_chart(panel: MetricPanel, versions: Sequence[ModelVersion]) -> alt.To
     chart = alt.Chart()  # the layer's data, once for the four marks
     marks = [
         chart.mark_line(strokeDash=[5, 4], color=NAIVE, strokeWidth=1.3, clip=True).encode(
-            x=x, y=alt.Y("baseline:Q", scale=alt.Scale(zero=False))
+            # Padding: a point on the lowest or highest value is drawn whole, not cut by the clip.
+            x=x,
+            y=alt.Y("baseline:Q", scale=alt.Scale(zero=False, padding=10)),
         ),
         chart.mark_line(strokeWidth=1.6, clip=True).encode(
             x=x, y="value:Q", color=alt.Color("version:N", legend=alt.Legend(title=None))
