@@ -173,6 +173,14 @@ class Chromium:
             params.update(button="left", clickCount=1)
         self._send("Input.dispatchMouseEvent", params)
 
+    def tap(self, x: float, y: float) -> None:
+        """A finger's tap at ``(x, y)`` CSS px in the window (touch events on from now on)."""
+        self._send("Emulation.setTouchEmulationEnabled", {"enabled": True, "maxTouchPoints": 1})
+        self._send(
+            "Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": x, "y": y}]}
+        )
+        self._send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+
     def drag(self, start: tuple[float, float], end: tuple[float, float], steps: int = 8) -> None:
         """Press the left button at ``start``, move to ``end`` in ``steps``, release."""
         self.mouse("mouseMoved", *start)

@@ -174,6 +174,19 @@ def test_the_charts_draw_offline_and_hovering_shows_the_stored_values(
         browser.evaluate("new Promise(r => requestAnimationFrame(() => r(true)))")
         days = sorted(m["datum"]["day"] for m in candles(browser))
         assert 0 < len(days) < FIRST_VIEW_DAYS and days[0] < sorted(shown_days(shown))[0], days
+        # On a phone a tap shows the values as a hover does.
+        browser.resize(PHONE)
+        drawn(browser)
+        target = browser.evaluate(
+            f"{TARGET}('forecast-figure', 'symbol', d => d.round === 'evening' && d.horizon === 2)"
+        )
+        browser.mouse("mouseMoved", 1, 1)  # the mouse away: no tooltip but the tap's
+        browser.tap(target["x"], target["y"])
+        tip = dict(browser.evaluate(TOOLTIP) or [])
+        row = evening[target["datum"]["day"]]
+        assert math.isclose(
+            number(tip["forecast open 開盤"]), row.forecast, abs_tol=POINTS_TOLERANCE
+        ), tip
     assert browser.errors == [], browser.errors
     # Nothing but the page and its scripts beside it: no CDN, no network.
     folder = path.parent.resolve().as_uri()

@@ -40,6 +40,7 @@
     for (const spec of specs) {
       const holder = box.appendChild(document.createElement("div"));
       holder.className = "chart";
+      tapToHover(holder);
       let result = await vegaEmbed(holder, sized(spec, width), {renderer: "svg", actions: false});
       // Labels that stick out (a long legend, a last date) make it wider: draw it narrower once.
       const over = holder.scrollWidth - width;
@@ -51,6 +52,16 @@
     }
     drawn.set(figure, results);
     performance.measure(figure.id, `${figure.id}:start`); // what bench/report_page.py reads
+  }
+
+  // A tap shows a point's values as a hover does: a touch ends with no pointermove over the
+  // point, which is what vega's tooltip follows; one is sent where the finger was lifted.
+  function tapToHover(holder) {
+    holder.addEventListener("pointerup", (event) => {
+      if (event.pointerType === "mouse") return;
+      const init = {bubbles: true, clientX: event.clientX, clientY: event.clientY};
+      event.target.dispatchEvent(new PointerEvent("pointermove", Object.assign(init, {pointerType: event.pointerType})));
+    });
   }
 
   function drawAll() {
