@@ -173,9 +173,12 @@ class Chromium:
             params.update(button="left", clickCount=1)
         self._send("Input.dispatchMouseEvent", params)
 
-    def tap(self, x: float, y: float) -> None:
-        """A finger's tap at ``(x, y)`` CSS px in the window (touch events on from now on)."""
+    def touch(self) -> None:
+        """A touch screen from now on (the page may lay itself out again: wait for it)."""
         self._send("Emulation.setTouchEmulationEnabled", {"enabled": True, "maxTouchPoints": 1})
+
+    def tap(self, x: float, y: float) -> None:
+        """A finger's tap at ``(x, y)`` CSS px in the window (after :meth:`touch`)."""
         self._send(
             "Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": x, "y": y}]}
         )

@@ -91,8 +91,16 @@ def hover(browser: Chromium, figure: str, type_: str, pick: str) -> tuple[dict[s
     return target["datum"], {key: value for key, value in rows}
 
 
+# Every chart drawn for the window's present width (a resize redraws them a little later).
+SETTLED = """new Promise((resolve) => {
+    const look = () => window.taiexCharts.then(() => window.taiexChartsWidth === window.innerWidth
+        ? resolve(true) : setTimeout(look, 50));
+    look();
+})"""
+
+
 def drawn(browser: Chromium) -> dict[str, Any]:
-    browser.evaluate("window.taiexCharts")
+    browser.evaluate(SETTLED)
     return browser.evaluate(
         """({
         figures: [...document.querySelectorAll('figure[data-charts]')].map(f => [f.id,
@@ -175,6 +183,7 @@ def test_the_charts_draw_offline_and_hovering_shows_the_stored_values(
         days = sorted(m["datum"]["day"] for m in candles(browser))
         assert 0 < len(days) < FIRST_VIEW_DAYS and days[0] < sorted(shown_days(shown))[0], days
         # On a phone a tap shows the values as a hover does.
+        browser.touch()
         browser.resize(PHONE)
         drawn(browser)
         target = browser.evaluate(

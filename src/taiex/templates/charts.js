@@ -1,6 +1,7 @@
 // Draws each figure's Vega-Lite specs (its <script class="chart-spec"> children) over its PNG,
 // as wide as the figure, and again when the width changes. The PNG stays where this cannot run.
-// window.taiexCharts: the promise of the latest drawing (a test or a bench awaits it).
+// window.taiexCharts: the promise of the latest drawing (a test or a bench awaits it), and
+// window.taiexChartsWidth the window's width the drawn charts fit.
 (() => {
   "use strict";
   // The y labels' fixed band (charts.py's AXIS_WIDTH), the padding and the last x label's
@@ -65,12 +66,12 @@
   }
 
   function drawAll() {
-    drawnWidth = window.innerWidth;
+    const width = (drawnWidth = window.innerWidth);
     const figures = [...document.querySelectorAll("figure[data-charts]")];
     return Promise.all(figures.map((figure) => drawFigure(figure).catch((error) => {
       figure.classList.remove("interactive"); // the PNG is back
       console.error("chart not drawn:", figure.id, error);
-    })));
+    }))).then(() => { window.taiexChartsWidth = width; }); // the window's width they fit
   }
 
   // Redrawn once the width has stopped changing; whoever awaits taiexCharts meanwhile gets
