@@ -19,7 +19,14 @@ import pytest
 
 from taiex.kinds import KINDS
 from taiex.plots import SINGLE_DAY_PAD
-from taiex.report.charts import FIRST_VIEW_DAYS, Round, forecast_chart, metric_chart, spec_json
+from taiex.report.charts import (
+    FIRST_VIEW_DAYS,
+    Round,
+    forecast_chart,
+    metric_chart,
+    series_chart,
+    spec_json,
+)
 from taiex.report.facts import gather
 from taiex.report.page import metric_panel, write_report
 from taiex.report.vendor import FOLDER, LICENCES, publish_assets, scripts
@@ -360,6 +367,27 @@ def test_one_evaluation_shows_its_baseline_on_a_week_not_years() -> None:
     } in values
     # The baseline has a mark of its own on the day (a tick), not only a line of one point.
     assert '"mark":{"type":"tick"' in text
+
+
+def test_a_series_chart_holds_each_day_once_with_its_tooltip() -> None:
+    """The piece another chart (the track record) is made interactive with."""
+    frame = pd.DataFrame(
+        {
+            "date": pd.to_datetime(["2026-08-18", "2026-08-17", "2026-08-19"]),
+            "ratio": [0.98, float("nan"), 1.02],
+            "what": ["served", "served", "served"],
+            "n": [20, 19, 21],
+        }
+    )
+    chart = series_chart(frame, "ratio", "ratio", series="what", fields=[("n", "days", "d")])
+    assert chart is not None
+    text = spec_json(chart)
+    rows = spec_data(text)
+    # The data once (not once a mark), sorted, the day without a value left out.
+    assert [(r["day"], r["ratio"]) for r in rows] == [("2026-08-18", 0.98), ("2026-08-19", 1.02)]
+    tooltip = json.loads(text)["layer"][1]["encoding"]["tooltip"]
+    assert [t["field"] for t in tooltip] == ["day", "what", "ratio", "n"]
+    assert series_chart(frame.assign(ratio=float("nan")), "ratio", "ratio") is None
 
 
 def test_no_evaluation_no_chart() -> None:

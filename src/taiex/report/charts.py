@@ -6,10 +6,14 @@ Each chart is one spec; the page carries it as JSON beside the chart's PNG and a
 browser that cannot draw it keeps the PNG. The script sets the width (the chart's container,
 every time it changes), so one spec serves a phone and a desktop.
 
-The same pieces make any chart of the page interactive: :func:`hover` for the tooltip fields,
-:func:`zoom_x` to zoom and pan the time axis, :func:`spec_json` for the page, and the
-``chart_figure`` macro of the template to place it. A new chart is an Altair chart of its own data
-passed through :func:`spec_json`, given to :class:`taiex.report.page.Image` as ``specs``.
+The same pieces make any chart of the page interactive: :func:`series_chart` for a line over
+days (or :func:`hover` for the tooltip fields and :func:`zoom_x` to zoom and pan the time axis of
+a chart of one's own), :func:`spec_json` for the page, and the ``chart_figure`` macro of the
+template to place it. The track record's chart, say::
+
+    chart = series_chart(frame, "ratio", "sMAPE ratio to naive, 20 days", number=".3f")
+    Image(title, caption, png, specs=() if chart is None else (spec_json(chart),))
+    {{ chart_figure(images["track"], "track-figure") }}   (in report.html.j2)
 
 Dates travel as ISO strings on a UTC time scale, so every reader sees the stored day whatever
 their time zone; the tooltips show the day as text.
@@ -119,6 +123,38 @@ def _records(frame: pd.DataFrame) -> alt.Data:
 def _utc_x(field: str, domain: Sequence[str] | None = None) -> alt.X:
     scale = alt.Scale(type="utc") if domain is None else alt.Scale(type="utc", domain=domain)
     return alt.X(f"{field}:T", scale=scale, axis=alt.Axis(format="%m-%d"))
+
+
+def series_chart(
+    frame: pd.DataFrame,
+    value: str,
+    title: str,
+    *,
+    series: str | None = None,
+    number: str = ",.2f",
+    fields: Sequence[tuple[str, str, str]] = (),
+) -> alt.LayerChart | None:
+    """A zoomable time series: ``frame``'s ``value`` over its ``date`` (datetime64 or dates),
+    one line a value of ``series`` (a column) if given, points with a tooltip of the day, the
+    series, the value (``number`` format) and ``fields`` (``(column, title, format)``, see
+    :func:`hover`). For a chart of the page that is a line over days (the track record's): pass
+    it to :func:`spec_json`. None when no row has a value."""
+    rows = frame.dropna(subset=["date", value]).sort_values("date")
+    if rows.empty:
+        return None
+    data = rows.assign(day=_day(rows["date"]), date=_day(rows["date"]))
+    x, y = _utc_x("date"), alt.Y(f"{value}:Q", scale=alt.Scale(zero=False, padding=10))
+    tooltip = hover(("day", "day", ""), *([(series, series, "")] if series else []))
+    tooltip += hover((value, value, number), *fields)
+    colour = {"color": alt.Color(f"{series}:N", legend=alt.Legend(title=None))} if series else {}
+    base = alt.Chart()  # the layer's data, once for both marks
+    marks = [
+        base.mark_line(strokeWidth=1.6, clip=True).encode(x=x, y=y, **colour),
+        base.mark_point(filled=True, size=50, opacity=1, clip=True)
+        .encode(x=x, y=y, tooltip=tooltip, **colour)
+        .add_params(zoom_x()),
+    ]
+    return alt.LayerChart(layer=marks, data=_records(data)).properties(title=title)
 
 
 # ---------------------------------------------------------------- the forecast
