@@ -411,7 +411,8 @@ def _version_layers(
     for version in versions:
         if version.kind != kind:
             continue
-        for moment, what in ((version.created_at, "trained"), (version.promoted_at, "promoted")):
+        trained = "rejected" if version.decision == "rejected" else "trained"  # as on the PNG
+        for moment, what in ((version.created_at, trained), (version.promoted_at, "promoted")):
             if moment is not None and start <= pd.Timestamp(moment) <= end:
                 day = f"{moment:%Y-%m-%d}"
                 marks.append({"date": day, "what": what, "version": version.version, "day": day})
@@ -426,6 +427,6 @@ def _version_layers(
             x=x,
             tooltip=hover(("what", "mark", ""), ("version", "model", ""), ("day", "day", "")),
         )
-        for what, colour in (("trained", "#888888"), ("promoted", DOWN))
+        for what, colour in (("trained", "#888888"), ("rejected", "#aa0000"), ("promoted", DOWN))
         if (frame["what"] == what).any()
     ]
