@@ -21,7 +21,8 @@ Configuration, from the environment of the scheduler, the dag-processor and the 
 - ``TAIEX_AIRFLOW_K8S_SECRET`` (default ``taiex-db``): the Kubernetes Secret whose key
   ``TAIEX_DB_URL`` the pods read; ``TAIEX_AIRFLOW_K8S_NAMESPACE``: their namespace.
 - ``TAIEX_TASK_TIMEOUT_NETWORK``, ``_LOAD``, ``_MODEL``, ``_FIT``, ``_REPORT``: each task's limit in
-  minutes (README, "Airflow"), read at parse time from the scheduler's environment.
+  minutes (README, "Airflow"), and ``TAIEX_TASK_RETRY_DELAY``, the minutes before a retry (but
+  the downloads'), read at parse time from the scheduler's environment.
 - every other ``TAIEX_*`` variable and ``config.toml``, as for the ``taiex`` command: the worker
   reads them, and hands the containers its settings as variables.
 """
@@ -80,7 +81,7 @@ DRIVERS = {"mysql": "mysql+pymysql", "postgres": "postgresql+psycopg", "sqlite":
 # max_active_runs=1 a step that hangs would otherwise block every later run. A step's writes
 # are transactions of their own, so a step stopped halfway leaves what it found.
 LIMITS = Settings.from_variables(
-    tuple(f"task_timeout_{group}" for group in TASK_TIMEOUTS), os.environ
+    (*(f"task_timeout_{group}" for group in TASK_TIMEOUTS), "task_retry_delay"), os.environ
 )
 TIMEOUT = {group: LIMITS.task_timeout(group) for group in TASK_TIMEOUTS}
 
@@ -96,12 +97,13 @@ class TaskLimits(TypedDict, total=False):
 
 
 # Both DAGs, the tasks below without limits of their own (save, merge, the reports, the round's
-# night, the branches): retried twice, 5 minutes apart, as before. A save or merge refused by
-# the load lock that a `taiex` command holds passes within minutes; a report may go to an
-# object store (TAIEX_REPORT_URL); the others are light and retry at no cost.
+# night, the branches): retried twice, TAIEX_TASK_RETRY_DELAY (5) minutes apart, as before. A
+# save or merge refused by the load lock that a `taiex` command holds passes within minutes; a
+# report may go to an object store (TAIEX_REPORT_URL); the others are light and retry at no cost.
+# The model tasks' one retry waits as long (MODEL_ARGS).
 DEFAULT_ARGS: dict[str, Any] = {
     "retries": 2,
-    "retry_delay": dt.timedelta(minutes=5),
+    "retry_delay": dt.timedelta(minutes=LIMITS.task_retry_delay),
     "execution_timeout": TIMEOUT["model"],
 }
 # The tasks that fetch from TWSE or the US-close source: a source that blocks or fails passes

@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
-# Start a private MariaDB and PostgreSQL for the store tests, and print the URLs to export.
+# Start a private MariaDB and PostgreSQL for the store tests, and Redis for the Celery test (the
+# broker of tests/test_airflow_celery.py), and print the URLs to export.
 #
-#   eval "$(scripts/db-servers.sh start)"   # sets TAIEX_TEST_MYSQL_URL and TAIEX_TEST_POSTGRES_URL
-#   scripts/db-servers.sh stop
+#   eval "$(scripts/db-servers.sh start)"   # sets TAIEX_TEST_MYSQL_URL, TAIEX_TEST_POSTGRES_URL
+#   scripts/db-servers.sh stop              # and TAIEX_TEST_REDIS_URL
 #
-# Both run from a folder of their own (TAIEX_DB_SERVERS_DIR, default /tmp/taiex-db-servers) on
-# loopback ports 55432 (PostgreSQL) and 53306 (MariaDB), so they never touch a system instance.
-# Needs Debian's mariadb-server and postgresql packages (.ci/run installs them).
+# All run from a folder of their own (TAIEX_DB_SERVERS_DIR, default /tmp/taiex-db-servers) on
+# loopback ports 55432 (PostgreSQL), 53306 (MariaDB) and 56379 (Redis), so they never touch a
+# system instance. Needs Debian's mariadb-server and postgresql packages (.ci/run installs them);
+# Redis (redis-server) only when installed: without it the Celery test skips (TAIEX_REQUIRE_CELERY=1
+# makes it fail instead, as .ci/run does).
 set -euo pipefail
 
 DIR=${TAIEX_DB_SERVERS_DIR:-/tmp/taiex-db-servers}
 PG_PORT=${TAIEX_PG_PORT:-55432}
 MY_PORT=${TAIEX_MY_PORT:-53306}
+REDIS_PORT=${TAIEX_REDIS_PORT:-56379}
 PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 
 as_user() {  # run a command as $1 when we are root (both servers refuse to run as root)
@@ -61,6 +65,20 @@ start_mariadb() {
   echo "export TAIEX_TEST_MYSQL_URL=mysql+pymysql://taiex:taiex@127.0.0.1:$MY_PORT/taiex_test"
 }
 
+start_redis() {
+  if ! command -v redis-server >/dev/null; then
+    echo "no redis-server: the Celery test will skip (apt-get install redis-server)" >&2
+    return 0
+  fi
+  mkdir -p "$DIR/redis"
+  # No persistence: the broker's queues live as long as the test.
+  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$DIR/redis" --save '' \
+    --appendonly no --daemonize yes --pidfile "$DIR/redis/redis.pid" \
+    --logfile "$DIR/redis/server.log" >/dev/null
+  wait_for 30 redis-cli -p "$REDIS_PORT" ping
+  echo "export TAIEX_TEST_REDIS_URL=redis://127.0.0.1:$REDIS_PORT/0"
+}
+
 stop() {
   if [ -f "$DIR/pg/PG_VERSION" ]; then
     as_user "$(owner postgres)" "$PG_BIN/pg_ctl" -D "$DIR/pg" -m fast stop >/dev/null 2>&1 || true
@@ -68,10 +86,14 @@ stop() {
   if [ -S "$DIR/my/mysqld.sock" ]; then
     mariadb-admin --socket="$DIR/my/mysqld.sock" -uroot shutdown >/dev/null 2>&1 || true
   fi
+  if [ -f "$DIR/redis/redis.pid" ]; then  # by its pid: never another session's Redis
+    kill "$(cat "$DIR/redis/redis.pid")" 2>/dev/null || true
+    rm -f "$DIR/redis/redis.pid"
+  fi
 }
 
 case "${1:-}" in
-  start) mkdir -p "$DIR"; chmod 755 "$DIR"; start_postgres; start_mariadb ;;
+  start) mkdir -p "$DIR"; chmod 755 "$DIR"; start_postgres; start_mariadb; start_redis ;;
   stop) stop ;;
   *) echo "usage: $0 start|stop" >&2; exit 2 ;;
 esac

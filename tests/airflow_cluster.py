@@ -1,14 +1,20 @@
 """A real Airflow 3 deployment for the tests and the benchmark: a scheduler, a dag-processor and an
-api-server as separate processes, LocalExecutor, a PostgreSQL metadata database of its own.
+api-server as separate processes, a PostgreSQL metadata database of its own, and LocalExecutor or
+CeleryExecutor (a Redis broker, and the Celery workers a test starts).
 
     with AirflowCluster.start(tmp_path / "airflow", metadata_url, env) as cluster:
         run_id = cluster.trigger("taiex_daily", logical_date)
         cluster.wait(run_id)                   # the run's final state
         cluster.task_states(run_id)            # {task_id: state}
 
-The components talk as in a deployment: the scheduler and the workers that LocalExecutor forks
-reach the api-server over HTTP (the execution API), and the test drives the REST API. Timetable
-scheduling is off (``use_job_schedule``): only the runs a test triggers exist.
+    with AirflowCluster.start(home, metadata_url, env, celery=redis_url) as cluster:
+        cluster.start_worker("worker-a", {"TAIEX_HOME": ...})   # `airflow celery worker`
+        cluster.kill_worker("worker-a")        # SIGKILL, its task processes too
+
+The components talk as in a deployment: the scheduler and the workers (LocalExecutor's forks or
+Celery's) reach the api-server over HTTP (the execution API), and the test drives the REST API.
+Timetable scheduling is off (``use_job_schedule``): only the runs a test triggers exist. Every
+process a cluster starts, and every process those start, is stopped by pid when it ends.
 """
 
 from __future__ import annotations
@@ -90,6 +96,51 @@ def airflow_environment(home: Path, metadata_url: str, port: int) -> dict[str, s
     }
 
 
+def celery_environment(broker_url: str, metadata_url: str) -> dict[str, str]:
+    """CeleryExecutor on the Redis at ``broker_url``, the task states in the metadata database."""
+    return {
+        "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+        "AIRFLOW__CELERY__BROKER_URL": broker_url,
+        "AIRFLOW__CELERY__RESULT_BACKEND": f"db+{metadata_url}",
+        # One task at a time per worker, and none reserved ahead: a task waits in the broker for
+        # whichever worker is free, not in a busy (or dead) worker's prefetch.
+        "AIRFLOW__CELERY__WORKER_CONCURRENCY": "1",
+        "AIRFLOW__CELERY__WORKER_PREFETCH_MULTIPLIER": "1",
+        # A queue of this cluster's own: clusters that share a Redis never take each other's
+        # tasks (nor a message a dead worker of an earlier run left unacknowledged).
+        "AIRFLOW__OPERATORS__DEFAULT_QUEUE": f"taiex-{secrets.token_hex(4)}",
+    }
+
+
+def worker_hostname() -> str:
+    """The ``[core] hostname_callable`` of a test's Celery workers: the name each was started
+    with (they share one machine, and Airflow records a task's host in task_instance.hostname)."""
+    return os.environ["TEST_WORKER_HOSTNAME"]
+
+
+def process_tree(pid: int) -> list[Any]:
+    """The process ``pid`` and all its descendants (psutil.Process), the root first. A task
+    process of Airflow 3 is in a process group of its own: killing the worker's group misses it."""
+    import psutil
+
+    with contextlib.suppress(psutil.NoSuchProcess):
+        root = psutil.Process(pid)
+        return [root, *root.children(recursive=True)]
+    return []
+
+
+def kill_tree(tree: list[Any]) -> None:
+    """SIGKILL every process of ``tree`` that still runs, and wait until all are gone."""
+    import psutil
+
+    for process in tree:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.kill()
+    _, alive = psutil.wait_procs(tree, timeout=10)
+    if alive:
+        raise RuntimeError(f"processes still running after SIGKILL: {alive}")
+
+
 @dataclass
 class AirflowCluster:
     home: Path
@@ -105,39 +156,78 @@ class AirflowCluster:
     @classmethod
     @contextlib.contextmanager
     def start(
-        cls, home: Path, metadata_url: str, extra_env: Mapping[str, str] | None = None
+        cls,
+        home: Path,
+        metadata_url: str,
+        extra_env: Mapping[str, str] | None = None,
+        *,
+        celery: str | None = None,
     ) -> Iterator[AirflowCluster]:
+        """The cluster, LocalExecutor or, with ``celery`` (a Redis URL), CeleryExecutor: then
+        no task runs until a test starts workers (:meth:`start_worker`)."""
         home.mkdir(parents=True, exist_ok=True)
         port = free_port()
-        env = {**airflow_environment(home, metadata_url, port), **(extra_env or {})}
+        env = airflow_environment(home, metadata_url, port)
+        if celery:
+            env.update(celery_environment(celery, metadata_url))
+        env.update(extra_env or {})
         cluster = cls(home, env, port)
         cluster.airflow("db", "migrate", timeout=600)
         try:
             for component in COMPONENTS:
-                log = (home / f"{component}.log").open("wb")
-                cluster.processes[component] = subprocess.Popen(
-                    [sys.executable, "-m", "airflow", component],
-                    env=env,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,  # its workers too are stopped with it
-                )
+                cluster.spawn(component, [component], env)
             cluster.wait_for_api()
             yield cluster
         finally:
             cluster.stop()
 
+    def spawn(self, name: str, args: list[str], env: Mapping[str, str]) -> None:
+        """Start ``airflow <args>`` as the process ``name``, its output in ``<name>.log``."""
+        with (self.home / f"{name}.log").open("wb") as log:
+            self.processes[name] = subprocess.Popen(
+                [sys.executable, "-m", "airflow", *args],
+                env=dict(env),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its workers too are stopped with it
+            )
+
+    def start_worker(self, name: str, extra_env: Mapping[str, str] | None = None) -> None:
+        """A Celery worker named ``name`` (its Celery hostname and the hostname its tasks
+        record), running one task at a time from the cluster's queue, with ``extra_env`` (its
+        own TAIEX_HOME, say). Its log server is off: two workers on one machine would want one
+        port, and the tests read the task logs from the shared AIRFLOW_HOME."""
+        env = {
+            **self.env,
+            **(extra_env or {}),
+            "TEST_WORKER_HOSTNAME": name,
+            "AIRFLOW__CORE__HOSTNAME_CALLABLE": f"{__name__}.worker_hostname",
+            "PYTHONPATH": os.pathsep.join([str(ROOT), self.env.get("PYTHONPATH", "")]),
+        }
+        args = ["celery", "worker", "--celery-hostname", name, "--concurrency", "1"]
+        args += ["--pid", str(self.home / f"{name}.pid"), "--skip-serve-logs"]
+        self.spawn(name, [*args, "--without-mingle", "--without-gossip"], env)
+
+    def kill_worker(self, name: str) -> None:
+        """SIGKILL the worker ``name`` and every process under it (its task runs with it), as
+        when its machine is lost: nothing of it gets to say goodbye."""
+        process = self.processes.pop(name)
+        kill_tree(process_tree(process.pid))
+        process.wait(timeout=10)
+
     def stop(self) -> None:
+        trees = {name: process_tree(p.pid) for name, p in self.processes.items()}
         for process in self.processes.values():
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGTERM)
-        for process in self.processes.values():
+        for name, process in self.processes.items():
             try:
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGKILL)
                 process.wait(timeout=10)
+            kill_tree(trees[name])  # what left the group (a task process) goes too
 
     def airflow(self, *args: str, timeout: float = 300) -> str:
         done = subprocess.run(

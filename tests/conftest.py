@@ -16,6 +16,7 @@ from taiex.calendar import TAIPEI
 from taiex.settings import Settings
 from taiex.store import Store
 from taiex.store.testing import reset_database, worker_database
+from tests.airflow_cluster import postgres_database
 from tests.series import synthetic_history
 from tests.twse_server import TwseServer
 
@@ -96,3 +97,15 @@ def store(database_url: str) -> Iterator[Store]:
     store.upgrade()
     yield store
     store.dispose()
+
+
+@pytest.fixture
+def databases() -> Iterator[tuple[str, str]]:
+    """Airflow's metadata database and taiex's, both new on the test PostgreSQL server (the
+    real-scheduler tests: tests/test_airflow_cluster.py, tests/test_airflow_celery.py)."""
+    server = SERVER_URLS["postgres"]
+    with (
+        postgres_database(server, "airflow_meta") as meta,
+        postgres_database(server, "taiex_cluster") as data,
+    ):
+        yield meta, data

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
-from collections.abc import Iterator
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,6 @@ from taiex.store.testing import count, rows
 from tests.airflow_cluster import (
     US_CLOSES,
     AirflowCluster,
-    postgres_database,
     store_real_days,
     task_homes,
 )
@@ -50,6 +49,16 @@ STEP_TASKS = [  # the tasks that run a taiex step (branches and the healthy mark
     "monitoring.evaluate_classifier",
     "refresh_report",
 ]
+# An evening day with healthy first models: every step ran, no retrain.
+EVENING_DAY = {
+    **dict.fromkeys(STEP_TASKS, "success"),
+    "monitoring.branch_lstm": "success",
+    "monitoring.branch_classifier": "success",
+    "monitoring.lstm_healthy": "success",
+    "monitoring.classifier_healthy": "success",
+    "monitoring.train_lstm": "skipped",
+    "monitoring.train_classifier": "skipped",
+}
 RERUN = ["merge_weighted_index", "classifier_predict_task", "lstm_predict_task", "refresh_report"]
 TABLES = (
     "weighted_index",
@@ -84,20 +93,10 @@ def history() -> pd.DataFrame:
     return synthetic_history(n=500, start="2024-01-01", seed=11)
 
 
-@pytest.fixture
-def databases() -> Iterator[tuple[str, str]]:
-    """Airflow's metadata database and taiex's, both new on the test PostgreSQL server."""
-    server = SERVER_URLS["postgres"]
-    with (
-        postgres_database(server, "airflow_meta") as meta,
-        postgres_database(server, "taiex_cluster") as data,
-    ):
-        yield meta, data
-
-
-def counts(url: str) -> dict[str, int]:
+def counts(url: str, tables: Sequence[str] = TABLES) -> dict[str, int]:
+    """The rows of each of ``tables``."""
     store = Store(url)
-    found = {table: count(store, table) for table in TABLES}
+    found = {table: count(store, table) for table in tables}
     store.dispose()
     return found
 
@@ -133,15 +132,7 @@ def test_a_day_under_a_real_scheduler(
             run = cluster.wait(DAG_ID, run_id)
             states = cluster.task_states(DAG_ID, run_id)
             assert run["state"] == "success", (states, _failed_logs(cluster, run_id, states))
-            assert states == {
-                **dict.fromkeys(STEP_TASKS, "success"),
-                "monitoring.branch_lstm": "success",
-                "monitoring.branch_classifier": "success",
-                "monitoring.lstm_healthy": "success",
-                "monitoring.classifier_healthy": "success",
-                "monitoring.train_lstm": "skipped",
-                "monitoring.train_classifier": "skipped",
-            }
+            assert states == EVENING_DAY
 
             # The rows the day added.
             added = counts(taiex_url)
@@ -161,9 +152,9 @@ def test_a_day_under_a_real_scheduler(
             assert len(months) == len(set(months)), months
             # The page, written by a task that drew none of the evaluation plots, shows them.
             page = (site / "index.html").read_text(encoding="utf-8")
-            # Seven images: the forecast and the monitoring history (each wide, and narrow for a
-            # phone), each kind's evaluation plot, and the page's empty icon.
-            assert page.count("data:image/png;base64,") == 7
+            # Nine images: the forecast, the track record and the monitoring history (each wide,
+            # and narrow for a phone), each kind's evaluation plot, and the page's empty icon.
+            assert page.count("data:image/png;base64,") == 9
 
             # A cleared task runs again and adds nothing.
             cluster.clear(DAG_ID, run_id, RERUN)

@@ -237,6 +237,13 @@ def test_the_task_timeout_settings_set_the_limits(airflow_home: Path) -> None:
         assert found["import_errors"] == {}
         for task_id, task in found["tasks"].items():
             assert limits(task) == expected_limits(task_id, **minutes), task_id
+    # TAIEX_TASK_RETRY_DELAY: every delay but the downloads' (which back off on their own).
+    env = {**env, "TAIEX_TASK_RETRY_DELAY": "0.25"}
+    found = probe(airflow_env(airflow_home, **env, TAIEX_PROBE_DAG="taiex_daily"), "describe")
+    delays = {task_id: task["retry_delay"] for task_id, task in found["tasks"].items()}
+    assert delays == {
+        task_id: 60.0 if task_id in NETWORK_TASKS else 15.0 for task_id in found["tasks"]
+    }
     found = probe(airflow_env(airflow_home, TAIEX_TASK_TIMEOUT_FIT="0"), "describe")
     assert found["dag"] is None
     (error,) = set(found["import_errors"].values())

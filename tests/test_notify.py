@@ -222,3 +222,18 @@ def test_a_failed_run_notifies_the_step_and_the_error(
     assert result.exit_code != 0
     assert collector.titles() == ["taiex evening: failed at data"]
     assert collector.received[0]["message"].startswith("data: ")
+
+
+def test_a_champion_set_by_hand_is_notified(
+    server: TwseServer, env: Settings, collector: Collector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert invoke("--as-of", str(DAY1), day=DAY1).exit_code == 0
+    assert runner.invoke(app, ["train", "classifier"]).exit_code == 0  # classifier-v2
+    monkeypatch.setenv("TAIEX_NOTIFY_URLS", collector.url)
+    assert runner.invoke(app, ["models", "promote", "classifier-v2"]).exit_code == 0
+    assert runner.invoke(app, ["models", "rollback", "classifier"]).exit_code == 0
+    assert collector.titles() == [
+        "taiex: classifier classifier-v2 promoted by hand",
+        "taiex: classifier rolled back to classifier-v1 by hand",
+    ]
+    assert "classifier-v1 is the classifier champion" in collector.received[1]["message"]

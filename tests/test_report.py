@@ -28,7 +28,7 @@ from taiex.report.status import status_rows
 from taiex.report.vendor import script_paths
 from taiex.settings import Settings
 from taiex.source import DailyRow
-from taiex.store import Store
+from taiex.store import Store, new_run
 from taiex.store.testing import delete_rows, insert_rows, rows, update_rows
 from tests.browser import BrowserError, Chromium, find_chromium
 from tests.series import synthetic_history
@@ -407,11 +407,11 @@ def test_the_latest_evaluation_plots_come_from_the_database(world: World, tmp_pa
     )
     elsewhere = world.settings.replace(home=tmp_path / "elsewhere", report_url="")
     page = page_of(Path(write_report(world.store, elsewhere, now=world.now)))
-    assert len(page.images) == 4
+    assert len(page.images) == 5  # the forecast, the history, the track record, two evaluations
     assert "lstm-v1_2024-11-06.png" in page.words
     assert "lstm-v1_2024-11-05.png" not in page.words
     assert "classifier-v1_2024-11-06.png" in page.words
-    assert len(page_of(source).images) == 2  # the first page, before any was stored
+    assert len(page_of(source).images) == 3  # the first page, before any was stored
     # The forecast figure is kept too, once per forecast however often the page is written.
     forecasts = [f for f in rows(world.store, "figures") if f["kind"] == "forecast"]
     assert len(forecasts) == 1 and forecasts[0]["png"][:8] == PNG_MAGIC
@@ -594,7 +594,7 @@ def test_the_page_in_headless_chromium(filled: bool, tmp_path: Path) -> None:
     assert browser.requests == (page_requests(path) if filled else [path.as_uri()])
     assert all(done and width > 0 for done, width in state["images"])
     if filled:
-        assert len(state["images"]) == 2
+        assert len(state["images"]) == 3  # the forecast, the history, the track record
         assert state["rows"] == [d.isoformat() for d in built.forecast_dates]
         assert state["verdict"] == "適合進場"
     else:
@@ -713,19 +713,24 @@ def test_the_trivial_score_and_the_days_that_did_not_have_distinct_colours(
 # ---------------------------------------------------------------- words seen on the page
 
 
-def test_the_last_load_of_a_monthly_run_says_it_is_the_last_months(world: World) -> None:
-    """A TWSE run merges month by month: its record is the last month's, said so, lest a first
-    load of thousands of days read "0 new, 0 revised"."""
-    last = rows(world.store, "weighted_index")[-1]
-    again = DailyRow(
-        last["date"], *(Decimal(str(last[c])) for c in ("open", "high", "low", "close"))
-    )
-    world.store.merge_rows([again], source="twse", month="2024-11")
+def test_the_last_load_of_a_monthly_run_sums_the_runs_months(world: World) -> None:
+    """A TWSE run merges month by month: the last load is the whole run's, lest a first load of
+    thousands of days read "0 new, 0 revised" (its last month adds none)."""
+    stored = rows(world.store, "weighted_index")
+    first, last = stored[0], stored[-1]
+    world.store.delete_days(first["date"], first["date"], source="test")  # not the run's
+    run = new_run()
+    for row in (first, last):  # the first month's day is new again, the last month's is not
+        day = DailyRow(
+            row["date"], *(Decimal(str(row[c])) for c in ("open", "high", "low", "close"))
+        )
+        world.store.merge_rows([day], source="twse", month=f"{day.date:%Y-%m}", run=run)
     facts = report.gather(world.store, world.settings, now=world.now)
     text = dict(status_rows(facts))["last load"]
-    assert "the last month's load (2024-11 from twse): 0 new, 0 revised" in text
+    span = f"{first['date']:%Y-%m} … {last['date']:%Y-%m}"
+    assert f"from twse: 1 new, 0 revised (2 months, {span})" in text
     words = page_of(Path(write_report(world.store, world.settings, now=world.now))).words
-    assert "the last month's load (2024-11 from twse)" in words
+    assert f"1 new, 0 revised (2 months, {span})" in words
 
 
 def test_the_page_says_what_the_training_end_means_and_names_no_placeholder(

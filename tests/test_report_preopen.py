@@ -316,7 +316,8 @@ def test_the_preopen_section_in_headless_chromium(
     assert "Evening: 適合進場 (73 %)" in state["signal"] and "不適合進場" in state["signal"]
     assert "sMAPE 0.800 %" in state["champion"] and "naive sMAPE 1.100 %" in state["champion"]
     assert state["evening"] == [d.isoformat() for d in world.forecast_dates]
-    assert len(state["images"]) == 3  # the forecast, the evening's and the pre-open monitoring
+    # The forecast, the evening's and the pre-open monitoring, the track record.
+    assert len(state["images"]) == 4
     assert all(done and width > 0 for done, width in state["images"])
     assert shot.read_bytes()[:8] == PNG_MAGIC
 

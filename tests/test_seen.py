@@ -98,6 +98,18 @@ def test_run_and_predict_say_the_data_is_stale(tiny: Settings, twse: TwseServer)
     # On or before the last stored day, nothing to say.
     same = json.loads(invoke(later, "predict", "--json", "--day", str(DAY1)).stdout)
     assert same["data_age"]["stale"] is False and same["data_age"]["message"] is None
+    # The run served from DAY1: --day DAY1 shows that, its outcome pending; an earlier day,
+    # from which nothing was served, gets the champions' answer now, and says so.
+    assert same["day"] == str(DAY1) and "evening" in same["served"]
+    assert same["served"]["evening"]["signal"]["status"] == "pending"
+    earlier = up_to(DAY1)["date"].iloc[-10].date()
+    text = " ".join(invoke(later, "predict", "--day", str(earlier)).stdout.split())
+    assert (
+        f"nothing was served from the data to {earlier} (served days: {DAY1} … {DAY1}): below, "
+        f"what the champions say now from the data to {earlier}"
+    ) in text
+    answer = json.loads(invoke(later, "predict", "--json", "--day", str(earlier)).stdout)
+    assert answer["origin_date"] == str(earlier) and answer["remark"].startswith("nothing was")
 
 
 def test_the_backtest_plot_counts_the_pairs_of_the_table(

@@ -143,6 +143,17 @@ def test_log_times_are_iso_and_taipei(capsys: pytest.CaptureFixture[str]) -> Non
     assert re.match(r"\s*\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} ", err), err
 
 
+def test_piped_log_lines_are_whole_and_end_in_no_space(capsys: pytest.CaptureFixture[str]) -> None:
+    console.configure_logging(logging.INFO)
+    long = "TWSE was slow for 2026-08 at /tmp/a/very/long/path/" + "x" * 120
+    logging.getLogger("taiex.test").warning(long)
+    logging.getLogger("taiex.test").warning("a second line")
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 2 and lines[0].endswith(f"WARNING {long}")
+    assert lines[1].endswith("WARNING a second line") and lines[1][:4].isdigit()
+    assert all(line == line.rstrip() for line in lines)
+
+
 def test_status_and_predict_give_the_same_advice_on_an_empty_home(env: Settings) -> None:
     status = runner.invoke(app, ["status"])
     predict = runner.invoke(app, ["predict"])

@@ -12,7 +12,7 @@ import datetime as dt
 import inspect
 import logging
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 import typer.core
@@ -36,6 +36,10 @@ from taiex.errors import LockedError, OutputError, TaiexError
 from taiex.kinds import of_round
 from taiex.progress import LoadProgress
 from taiex.rounds import Round
+
+if TYPE_CHECKING:
+    from taiex.report.track import DayRecord
+    from taiex.store import Store
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -419,15 +423,46 @@ def predict(
     damaged, the last good former champion is used, and the output says so. --round pre-open:
     the pre-open round's champions, with the night after that day (its US closes stored).
 
+    --day on or before the last stored day: what each round served from the data to that day,
+    beside the actual opens and the signal's outcome (pending while not stored); the champions
+    answer only when nothing was served from it, and the output says so.
+
     Example: taiex predict --json
     """
     from taiex.pipeline import data_age
     from taiex.pipeline import predict as run_predict
 
+    asked = day_of(day)
     with context() as ctx:
-        served = run_predict(ctx, day_of(day), round_name)
-        age = data_age(ctx.store, day=day_of(day))
-    console.print_served(served, as_json, age)
+        record = _past_day(ctx.store, asked)
+        if record is not None and record.served:
+            console.print_day_record(record, as_json, data_age(ctx.store, day=asked))
+            return
+        served = run_predict(ctx, asked, round_name)
+        age = data_age(ctx.store, day=asked)
+    remark = None
+    if record is not None:
+        since = (
+            f" (served days: {record.first_served} … {record.last_served})"
+            if record.first_served
+            else " (nothing was served yet)"
+        )
+        remark = (
+            f"nothing was served from the data to {record.day}{since}: below, what the "
+            f"champions say now from the data to {record.day}"
+        )
+    console.print_served(served, as_json, age, remark)
+
+
+def _past_day(store: Store, day: dt.date | None) -> DayRecord | None:
+    """What was served from the data to ``day`` when it is a stored day's (None for a later
+    day, whose answer comes from the last stored day, or without --day)."""
+    from taiex.report.track import day_record
+
+    last = store.summary()["last_date"] if day is not None else None
+    if day is None or last is None or day > last:
+        return None
+    return day_record(store, day)
 
 
 TrainUntil = Annotated[

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from taiex.pipeline import Backtest, DataAge, Served
     from taiex.preopen_run import NightSummary, PreopenSummary
     from taiex.report.facts import ReportFacts
+    from taiex.report.track import DayRecord, ServedForecast, ServedSignal
     from taiex.simulation.replay import Outcome
     from taiex.simulation.summary import Comparison
 
@@ -100,6 +101,26 @@ def log_time(local: dt.datetime) -> Text:
     return Text(f"{local.astimezone(TAIPEI):%Y-%m-%d %H:%M:%S}")
 
 
+class _LogHandler(RichHandler):
+    """Rich's log lines on a terminal; piped or redirected, one plain line per record
+    (``2026-12-07 14:52:09 WARNING message``, more lines of it indented): Rich would wrap it at
+    80 columns, pad every line with spaces to the width and leave out a time that repeats."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.console.is_terminal:
+            super().emit(record)
+            return
+        try:
+            when = dt.datetime.fromtimestamp(record.created, TAIPEI)
+            lines = [line.rstrip() for line in self.format(record).splitlines()] or [""]
+            text = "\n  ".join(
+                [f"{when:%Y-%m-%d %H:%M:%S} {record.levelname} {lines[0]}", *lines[1:]]
+            )
+            self.console.file.write(text + "\n")
+        except Exception:
+            self.handleError(record)
+
+
 def configure_logging(level: int) -> None:
     """taiex's logs through Rich on stderr at ``level`` (once, however often a test invokes),
     each with its time in Taipei."""
@@ -107,7 +128,7 @@ def configure_logging(level: int) -> None:
     for handler in list(root.handlers):
         if getattr(handler, "_taiex", False):
             root.removeHandler(handler)
-    handler = RichHandler(
+    handler = _LogHandler(
         console=stderr,
         show_path=False,
         markup=False,
@@ -217,10 +238,15 @@ def gap_rows(data: DataStatus) -> list[tuple[str, str]]:
 _SIGNAL_LABELS = {1: "enter (適合進場)", 0: "stay out (不適合進場)"}
 
 
-def print_served(served: Sequence[Served], as_json: bool, age: DataAge | None = None) -> None:
+def print_served(
+    served: Sequence[Served],
+    as_json: bool,
+    age: DataAge | None = None,
+    remark: str | None = None,
+) -> None:
     """``taiex predict``: a warning per skipped artifact on stderr, then the line saying how
-    far the data lags (when it does) and each kind's answer as its table or line, or all of
-    them as one JSON object."""
+    far the data lags (when it does), ``remark`` (what was not served), and each kind's answer
+    as its table or line, or all of them as one JSON object."""
     for part in served:
         for skipped in part.skipped:
             stderr.print(Text(f"warning: skipped {skipped}", style="yellow"))
@@ -230,11 +256,14 @@ def print_served(served: Sequence[Served], as_json: bool, age: DataAge | None = 
                 **{key: value for part in served for key, value in served_json(part).items()},
                 "skipped_artifacts": [skipped for part in served for skipped in part.skipped],
                 **({"data_age": age} if age is not None else {}),
+                **({"remark": remark} if remark else {}),
             }
         )
         return
     if age is not None and age["message"]:
         say(age["message"])
+    if remark:
+        say(remark)
     for part in served:
         _RENDER[part.spec.serves](part)
 
@@ -306,6 +335,94 @@ def _print_signal(part: Served) -> None:
 
 # How `taiex predict` shows what a kind serves (a store repository's name).
 _RENDER = {"forecasts": _forecast_table, "signals": _print_signal}
+
+
+def print_day_record(record: DayRecord, as_json: bool, age: DataAge | None = None) -> None:
+    """``taiex predict --day D`` for a past day: what each round served from the data to D,
+    beside what happened (the actual opens, the signal's outcome), or one JSON object."""
+    if as_json:
+        print_json({**day_record_json(record), **({"data_age": age} if age else {})})
+        return
+    say(f"What was served from the data to {record.day}, and what happened:")
+    for round_name in record.rounds:
+        forecasts = [f for f in record.forecasts if f.round == round_name]
+        if forecasts:
+            _served_forecast_table(round_name, forecasts)
+        for signal in (s for s in record.signals if s.round == round_name):
+            say(_served_signal_line(signal))
+
+
+def day_record_json(record: DayRecord) -> dict[str, object]:
+    """``predict --json --day D`` for a past day: by round, its forecast and its signal."""
+    rounds: dict[str, dict[str, object]] = {}
+    for f in record.forecasts:
+        part = rounds.setdefault(f.round, {})
+        forecast = part.setdefault("forecast", {"version": f.model_version, "rows": []})
+        forecast["rows"].append(  # type: ignore[index]
+            {
+                "date": f.target.isoformat(),
+                "horizon": f.horizon,
+                "forecast": round(f.forecast, 2),
+                "lower_80": round(f.lower_80, 2),
+                "upper_80": round(f.upper_80, 2),
+                "naive": round(f.naive, 2),
+                "actual": f.actual,
+                "status": f.status,
+                "smape": f.smape,
+                "naive_smape": f.naive_smape,
+            }
+        )
+    for s in record.signals:
+        rounds.setdefault(s.round, {})["signal"] = {
+            "version": s.model_version,
+            "date": s.target.isoformat(),
+            "based_on": s.based_on.isoformat(),
+            "probability": round(s.probability, 4),
+            "signal": s.signal,
+            "threshold": s.threshold,
+            "close": s.close,
+            "ma20": s.ma20,
+            "outcome": s.label,
+            "correct": s.correct,
+            "status": s.status,
+        }
+    return {"day": record.day.isoformat(), "served": rounds}
+
+
+def _served_forecast_table(round_name: str, rows: Sequence[ServedForecast]) -> None:
+    first = rows[0]
+    shown = table(
+        f"{round_name} forecast of the open (開盤) from {first.origin} · {first.model_version}; "
+        f"naive (the close of {first.origin}) {first.naive:,.2f}"
+    )
+    for column in ("date", "h", "forecast", "80% interval", "actual open", "sMAPE % (naive)"):
+        add_column(shown, column, justify="right")
+    for f in rows:
+        scored = f.smape is not None and f.naive_smape is not None
+        shown.add_row(
+            f.target.isoformat(),
+            str(f.horizon),
+            f"{f.forecast:,.2f}",
+            f"{f.lower_80:,.0f}–{f.upper_80:,.0f}",
+            f"{f.actual:,.2f}" if f.actual is not None else f.status,
+            f"{f.smape:.3f} ({f.naive_smape:.3f})" if scored else "–",
+        )
+    stdout.print(shown)
+
+
+def _served_signal_line(s: ServedSignal) -> str:
+    served = (
+        f"{s.round} signal for {s.target}: {_SIGNAL_LABELS[s.signal]}, P(close > MA20) = "
+        f"{s.probability:.3f} (threshold {s.threshold:g}; {s.model_version})"
+    )
+    if s.label is None or s.close is None or s.ma20 is None:
+        return f"{served}; what happened: {s.status}, the close after {s.based_on} is not stored"
+    side = "above" if s.label else "not above"
+    verdict = "right" if s.correct else "wrong"
+    return (
+        f"{served}; what happened: the close {s.close:,.2f} was {side} the MA20 of "
+        f"{s.based_on} ({s.ma20:,.2f}): {verdict}"
+    )
 
 
 # ---------------------------------------------------------------- monitoring and the daily job

@@ -48,7 +48,7 @@ from taiex.source import (
     parse_month,
     price_value,
 )
-from taiex.store import PRICE_COLUMNS, LoadRecord, MergeResult, Store, load_id_for
+from taiex.store import PRICE_COLUMNS, LoadRecord, MergeResult, Store, load_id_for, new_run
 
 log = logging.getLogger(__name__)
 
@@ -188,6 +188,7 @@ class Loader:
         self.clock = clock
         self.today = as_of_day(today, clock)
         self.revision_days = revision_days
+        self.run = new_run()  # this load's months are recorded as one run (Store.last_load)
 
     def needs_fetch(self, month: Month, refresh: bool = False) -> bool:
         """Whether loading ``month`` will ask TWSE (used for the plan and the ETA)."""
@@ -227,7 +228,7 @@ class Loader:
         rows, source = self.rows(month, refresh)
         rows = self.up_to_today(rows)
         try:
-            result = self.store.merge_rows(rows, source=source, month=str(month))
+            result = self.store.merge_rows(rows, source=source, month=str(month), run=self.run)
         except PriceMoveError as exc:
             cached = " as cached" if source == "cache" else ""
             where = f"TWSE {month}{cached} ({self.client.month_url(month)})"

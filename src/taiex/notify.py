@@ -184,6 +184,27 @@ def job_failed(settings: Settings, round_name: Round, step: str, error: BaseExce
         send(settings, [failed(round_name, step, error)])
 
 
+def by_hand(settings: Settings, version: Any, action: str) -> None:
+    """``promoted`` for a champion set by hand (``taiex models promote`` or ``rollback``): no
+    round follows it to tell, so it is sent at once. ``action`` is "promoted" or "rolled back"."""
+    if not settings.notify_urls:
+        return
+    with _never_fails("the champion change's"):
+        send(
+            settings,
+            [
+                Event(
+                    "promoted",
+                    f"taiex: {version.kind} {version.version} promoted by hand"
+                    if action == "promoted"
+                    else f"taiex: {version.kind} rolled back to {version.version} by hand",
+                    f"{version.version} is the {version.kind} champion ({action} by hand)",
+                    {"kind": version.kind, "version": version.version, "action": action},
+                )
+            ],
+        )
+
+
 def after_evening(
     ctx: Context, summary: RunSummary, as_of: dt.date | None, since: dt.datetime
 ) -> None:
@@ -193,7 +214,7 @@ def after_evening(
     if not ctx.settings.notify_urls:
         return
     last = summary["data"]["last_date"]
-    with _never_fails("evening"):
+    with _never_fails("the evening round's"):
         events = round_events(
             ctx,
             Round.evening,
@@ -209,7 +230,7 @@ def after_preopen(ctx: Context, summary: PreopenSummary, since: dt.datetime) -> 
     """The pre-open round's events, sent (``taiex run --round pre-open``)."""
     if not ctx.settings.notify_urls:
         return
-    with _never_fails("pre-open"):
+    with _never_fails("the pre-open round's"):
         events = round_events(
             ctx,
             Round.pre_open,
@@ -252,7 +273,7 @@ def _never_fails(what: str) -> Iterator[None]:
     try:
         yield
     except Exception as exc:
-        log.warning("the %s round's notifications not made: %s: %s", what, type(exc).__name__, exc)
+        log.warning("%s notifications not made: %s: %s", what, type(exc).__name__, exc)
 
 
 # ---------------------------------------------------------------- the events of a round

@@ -39,6 +39,7 @@ from taiex.files import write_atomic
 from taiex.frames import FORECAST_VALUES
 from taiex.metrics import roc_auc, smape
 from taiex.models.registry import ModelVersion
+from taiex.rounds import Round
 
 log = logging.getLogger(__name__)
 
@@ -692,3 +693,110 @@ def _version_marks(ax: Axes, versions: Sequence[ModelVersion], dates: pd.Series)
             drawn["promoted"] = (DOWN, "-")
     for label, (colour, style) in drawn.items():
         ax.plot([], [], color=colour, ls=style, lw=1, label=label)
+
+
+# ---------------------------------------------------------------- the track record
+
+# The track record's chart, narrow: three panels under each other for a phone's width.
+TRACK_NARROW_SIZE = (5.0, 6.4)
+# A round's colour in the track record (the evening's is the forecast's blue).
+ROUND_COLOURS = ("#1f5fbf", SECOND)
+# The strategies the track record's chart draws, with their line styles (the trivial rule stays
+# in the table: four lines of growth on one small panel would not read).
+TRACK_STRATEGIES = {"signal": "-", "buy_and_hold": "--"}
+TRACK_MARKED_DAYS = 60  # up to this many days a series marks its points
+
+
+def track_plot(
+    opens: pd.DataFrame | None,
+    ratios: pd.DataFrame | None,
+    growth: pd.DataFrame | None,
+    path: Path,
+    *,
+    rolling_targets: int,
+    narrow: bool = False,
+) -> Path:
+    """What the loop served since its first day: the actual opens beside each round's next-open
+    forecast; each round's rolling sMAPE ratio to naive (below 1: better); each round's signal
+    strategy beside buy-and-hold, as growth of 1 after costs.
+
+    ``opens``: ``date, series, value`` (``actual`` and each round's name); ``ratios``: ``date,
+    round, ratio``; ``growth``: ``date, round, strategy, growth`` (the frames of
+    :func:`taiex.report.track.chart_data`).
+    """
+    served = typed_frame(opens, ("value",), ("date",), ("series",)).dropna()
+    rolling = typed_frame(ratios, ("ratio",), ("date",), ("round",)).dropna()
+    equity = typed_frame(growth, ("growth",), ("date",), ("round", "strategy")).dropna()
+    found = {*served["series"], *rolling["round"], *equity["round"]}
+    colours = dict(zip([r.value for r in Round if r.value in found], ROUND_COLOURS, strict=False))
+    with _style():
+        figure, axes = _figure(3, heights=(3, 2, 2), size=TRACK_NARROW_SIZE if narrow else SIZE)
+        _titles(
+            figure,
+            "Track record" if narrow else "Track record: what was served, and what happened",
+            "since the first served day",
+        )
+        if served.empty:
+            _empty(axes[0], "no served forecast yet")
+            for ax in axes[1:]:
+                ax.set_axis_off()
+            return _save(figure, path, 2 * DPI if narrow else DPI)
+        _track_opens(axes[0], served, colours)
+        _track_ratios(axes[1], rolling, colours, rolling_targets)
+        _track_growth(axes[2], equity, colours)
+        _date_axis(axes[-1])
+        for ax in axes[:-1]:
+            ax.tick_params(labelbottom=False)  # one date axis, under the three panels
+        _legend_below(figure, columns=2 if narrow else 4)
+        return _save(figure, path, 2 * DPI if narrow else DPI)
+
+
+def _track_marks(days: int) -> tuple[str, float]:
+    """Markers for a series of ``days`` points: plain to see on a month, small on years."""
+    return ("o", 3.0) if days <= TRACK_MARKED_DAYS else ("", 0.0)
+
+
+def _track_opens(ax: Axes, served: pd.DataFrame, colours: dict[str, str]) -> None:
+    actual = served[served["series"] == "actual"].sort_values("date")
+    marker, size = _track_marks(len(actual))
+    ax.plot(actual["date"], actual["value"], color="black", lw=1.2, marker=marker, ms=size,
+            label="actual open")  # fmt: skip
+    for name, colour in colours.items():
+        part = served[served["series"] == name].sort_values("date")
+        # Points, not a line: each is its own forecast, from its own day.
+        ax.plot(part["date"], part["value"], color=colour, ls="none", marker="x",
+                ms=5 if size else 1.5, label=f"{name}: next open served")  # fmt: skip
+    ax.set_ylabel(zh("開盤", "open"))
+    _thousands(ax)
+
+
+def _track_ratios(
+    ax: Axes, rolling: pd.DataFrame, colours: dict[str, str], rolling_targets: int
+) -> None:
+    if rolling.empty:
+        _note(ax, "no open known yet to score a forecast", y=0.5)
+        ax.set_yticks([])
+        return
+    for name, colour in colours.items():
+        part = rolling[rolling["round"] == name].sort_values("date")
+        marker, size = _track_marks(len(part))
+        if len(part):
+            ax.plot(part["date"], part["ratio"], color=colour, lw=1.2, marker=marker, ms=size,
+                    label=f"{name}: sMAPE / naive")  # fmt: skip
+    ax.axhline(1.0, color=NAIVE, lw=1, ls="--")
+    ax.set_ylabel(f"ratio, last {rolling_targets} days")
+
+
+def _track_growth(ax: Axes, equity: pd.DataFrame, colours: dict[str, str]) -> None:
+    if equity.empty:
+        _note(ax, "fewer than two signals with a known price", y=0.5)
+        ax.set_yticks([])
+        return
+    for name, colour in colours.items():
+        for strategy, style in TRACK_STRATEGIES.items():
+            part = equity[(equity["round"] == name) & (equity["strategy"] == strategy)]
+            if len(part):
+                label = f"{name}: {strategy.replace('_', '-')}"
+                ax.plot(part["date"], part["growth"], color=colour, ls=style, lw=1.1, label=label)
+    ax.axhline(1.0, color=NAIVE, lw=0.8, ls=":")
+    ax.set_ylabel("growth of 1")

@@ -92,6 +92,11 @@ class Settings:
     task_timeout_model: float = 10.0
     task_timeout_fit: float = 45.0
     task_timeout_report: float = 5.0
+    # Minutes before a failed task's next try (all but the downloads, which back off from 1
+    # minute): what a load lock held by a `taiex` command needs to pass. A model task's one retry
+    # is for a lost worker, which the scheduler notices first ([scheduler]
+    # task_instance_heartbeat_timeout): a cluster may shorten both (the Celery test: seconds).
+    task_retry_delay: float = 5.0
     # Notifications (docs/design.md, "Notifications"): Apprise URLs separated by spaces (they
     # hold tokens: never in a repr or a log), and the events sent (commas or spaces between).
     notify_urls: str = field(default="", repr=False)
@@ -323,6 +328,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "classifier_trivial_margin": (-1, 1),
     # Minutes: from 3 s (a test's planted hang) to a day.
     **{f"task_timeout_{group}": (0.05, 1440) for group in TASK_TIMEOUTS},
+    "task_retry_delay": (0, 1440),
 }
 
 # A Yahoo Finance symbol: capitals, digits and ^ . - = (^GSPC, TSM, BRK-B, ES=F, 2330.TW).

@@ -31,10 +31,12 @@ def models_rollback(kind: KindArg) -> None:
 
     Example: taiex models rollback lstm
     """
+    from taiex.notify import by_hand
     from taiex.pipeline import rollback
 
     with context() as ctx:
         version = rollback(ctx, kind)
+        by_hand(ctx.settings, version, "rolled back")
     console.say(f"{version.version} is the {version.kind} champion again")
 
 
@@ -47,8 +49,10 @@ def models_promote(
 
     Example: taiex models promote lstm-v3
     """
+    from taiex.notify import by_hand
     from taiex.pipeline import promote
 
     with context() as ctx:
         promoted = promote(ctx, version)
+        by_hand(ctx.settings, promoted, "promoted")
     console.say(f"{promoted.version} is the {promoted.kind} champion")

@@ -37,11 +37,12 @@ from markupsafe import Markup, escape
 from taiex.files import publish
 from taiex.frames import PRICE_COLUMNS
 from taiex.kinds import KINDS, PREOPEN_KINDS, KindSpec
-from taiex.plots import MetricPanel, forecast_plot, metric_history_plot
+from taiex.plots import MetricPanel, forecast_plot, metric_history_plot, track_plot
 from taiex.report.archive import archive
 from taiex.report.charts import Round, forecast_chart, metric_chart, spec_json
 from taiex.report.facts import RUN, ForecastFacts, ReportFacts, SignalFacts, gather, taipei
 from taiex.report.status import freshness_text, gaps_text, load_text, overnight_text
+from taiex.report.track import TrackRecord, chart_data, track_record
 from taiex.report.vendor import publish_assets, script_paths
 from taiex.settings import Settings
 from taiex.source import DailyRow
@@ -100,8 +101,11 @@ def write_report(store: Store, settings: Settings, *, now: dt.datetime | None = 
     images = draw_plots(facts, settings.plots_dir)
     if facts.forecast is not None and not images["forecast"].empty:
         keep_forecast_figure(store, facts.forecast, images["forecast"].png)
+    record = track_record(store)
+    if not record.empty:
+        images = {**images, "track": draw_track(record, settings.plots_dir)}
     preopen = stored_evaluation_plots(store, PREOPEN_KINDS) if facts.preopen else []
-    page = render(facts, images, stored_evaluation_plots(store), preopen)
+    page = render(facts, images, stored_evaluation_plots(store), preopen, record)
     publish_assets(settings.report_location)  # before the page that needs them
     path = publish(settings.report_location, "index.html", page.encode("utf-8"))
     log.info("wrote the report to %s", path)
@@ -191,6 +195,29 @@ def _rounds(facts: ReportFacts) -> list[Round]:
     return rounds
 
 
+def draw_track(record: TrackRecord, folder: Path) -> Image:
+    """The track record's chart, wide and narrow, from its chart data."""
+    chart = chart_data(record)
+    frames = (chart.opens, chart.ratios, chart.growth)
+    wide = track_plot(*frames, folder / "track_record.png", rolling_targets=chart.rolling_targets)
+    narrow = track_plot(
+        *frames,
+        folder / "track_record_narrow.png",
+        rolling_targets=chart.rolling_targets,
+        narrow=True,
+    )
+    return Image(
+        "Track record: what was served, and what happened",
+        "Top: the actual open (black) beside each round's next-open forecast. Middle: each "
+        f"round's sMAPE over naive's on the last {chart.rolling_targets} scored target days "
+        "(below the dashed 1: better than naive). Bottom: each round's signal followed as a "
+        "strategy (solid) beside buy-and-hold (dashed), growth of 1 after costs.",
+        wide.read_bytes(),
+        empty=chart.opens.empty,
+        narrow=narrow.read_bytes(),
+    )
+
+
 def _panel(spec: KindSpec, facts: ReportFacts) -> MetricPanel:
     rows = pd.DataFrame(list(facts.evaluations[spec.name]))
     return metric_panel(spec, rows, facts.thresholds[spec.name])
@@ -278,8 +305,10 @@ def render(
     images: Mapping[str, Image],
     evaluations: Sequence[Image] = (),
     preopen_evaluations: Sequence[Image] = (),
+    track: TrackRecord | None = None,
 ) -> str:
-    """The page as HTML text (autoescaped; images inlined)."""
+    """The page as HTML text (autoescaped; images inlined); ``track``: the track record
+    (None: nothing served yet)."""
     environment = jinja2.Environment(
         loader=jinja2.PackageLoader("taiex", "templates"),
         autoescape=True,  # the name ends in .j2, so select_autoescape would not switch it on
@@ -293,6 +322,7 @@ def render(
         signed=lambda v: "–" if v is None or math.isnan(v) else f"{v:+.2f} %",
         signed_points=lambda v: "–" if v is None or math.isnan(v) else f"{v:+,.2f}",
         percent=lambda v: "–" if v is None else f"{v:+.2f} %",
+        ratio=lambda v: "–" if v is None else f"{v:.3f}",
         utc=lambda v: f"{v:%Y-%m-%d %H:%M} UTC ({taipei(v):%H:%M} Taipei)",
     )
     template = environment.get_template("report.html.j2")
@@ -302,6 +332,7 @@ def render(
         evaluations=evaluations,
         preopen_evaluations=preopen_evaluations,
         scripts=script_paths(),
+        track=track if track is not None and not track.empty else None,
         freshness=freshness_text(facts),
         overnight=overnight_text(facts),
         last_load=load_text(facts.data.last_load),

@@ -46,15 +46,17 @@ def _stored_text(facts: ReportFacts) -> str:
 
 
 def load_text(load: LoadRecord | None) -> str:
-    """The last merge of the index's days. A TWSE run merges month by month and the record is
-    its last month's: said so, lest its "0 new" read as the whole run's (a first load of
-    thousands of days ends with a month that adds none)."""
+    """The last load of the index's days: a run's months summed (a first load of thousands of
+    days ends with a month that adds none), one month, or a file or a delete."""
     if load is None:
         return "never"
     when = f"{load.loaded_at:%Y-%m-%d %H:%M} UTC ({taipei(load.loaded_at):%H:%M} Taipei)"
     what = f"{load.inserted:,} new, {load.updated:,} revised"
+    if load.months > 1:
+        span = f"{load.months:,} months, {load.first_month} … {load.month}"
+        return f"{when} from {load.source}: {what} ({span})"
     if load.month:
-        return f"{when}, the last month's load ({load.month} from {load.source}): {what}"
+        return f"{when} from {load.source}: {what} (the month {load.month})"
     return f"{when} from {load.source}: {what}"
 
 

@@ -22,7 +22,7 @@ from taiex.store.engine import build_url, make_engine, redact_url, storage_error
 from taiex.store.evaluations import EVALUATION_TABLES
 from taiex.store.facade import Store
 from taiex.store.figures import Figure
-from taiex.store.loads import LoadRecord, MergeResult, load_id_for
+from taiex.store.loads import LoadRecord, MergeResult, load_id_for, new_run
 from taiex.store.responses import StoredResponse
 from taiex.store.schema import (
     etl_loads,
@@ -56,6 +56,7 @@ __all__ = [
     "metadata",
     "model_champions",
     "model_versions",
+    "new_run",
     "redact_url",
     "signals",
     "storage_errors",

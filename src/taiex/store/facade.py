@@ -111,10 +111,16 @@ class Store:
     # ------------------------------------------------------------ prices (see PriceRepository)
 
     def merge_rows(
-        self, rows: Sequence[DailyRow], *, source: str, month: str | None = None
+        self,
+        rows: Sequence[DailyRow],
+        *,
+        source: str,
+        month: str | None = None,
+        run: str | None = None,
     ) -> MergeResult:
-        """Stage ``rows`` and merge them into ``weighted_index`` in one transaction."""
-        return self.prices.merge_rows(rows, source=source, month=month)
+        """Stage ``rows`` and merge them into ``weighted_index`` in one transaction (as one
+        load of the run ``run``, see :func:`~taiex.store.loads.new_run`)."""
+        return self.prices.merge_rows(rows, source=source, month=month, run=run)
 
     def stage_rows(self, rows: Sequence[DailyRow], *, load_id: str) -> str:
         """Stage ``rows`` under ``load_id`` (see :func:`~taiex.store.load_id_for`), replacing

@@ -70,6 +70,13 @@ class ForecastRepository:
         with storage_errors("reading forecasts"), self._engine.connect() as conn:
             return [dict(row) for row in conn.execute(query).mappings()]
 
+    def every(self) -> list[dict[str, Any]]:
+        """Every stored row, every version and round, in the order they were stored (the track
+        record picks what was served from them)."""
+        query = select(forecasts).order_by(forecasts.c.created_at, forecasts.c.id)
+        with storage_errors("reading forecasts"), self._engine.connect() as conn:
+            return [dict(row) for row in conn.execute(query).mappings()]
+
     def count(self) -> int:
         with storage_errors("counting forecasts"), self._engine.connect() as conn:
             return int(conn.scalar(select(func.count()).select_from(forecasts)) or 0)

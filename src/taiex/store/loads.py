@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -31,12 +33,33 @@ class MergeResult:
 
 @dataclass(frozen=True)
 class LoadRecord:
+    """What a load merged: one load id, or every month of one ``taiex run`` (see
+    :func:`run_load_id`), summed, with ``month`` its last month and ``first_month`` its first."""
+
     source: str
     month: str | None
     rows: int
     inserted: int
     updated: int
     loaded_at: dt.datetime
+    months: int = 1
+    first_month: str | None = None
+
+
+# The load ids of one run's months share their first 16 characters (``run_load_id``), so that
+# "the last load" can say what the whole run did: a first load merges hundreds of months, and
+# its last month alone adds nothing.
+_RUN_ID = re.compile(r"[0-9a-f]{16}-[0-9a-f]{15}")
+
+
+def new_run() -> str:
+    """The id of one run's month-by-month loads."""
+    return uuid.uuid4().hex[:16]
+
+
+def run_load_id(run: str) -> str:
+    """A new load id of the run ``run`` (32 characters, the width of ``load_id``)."""
+    return f"{run}-{uuid.uuid4().hex[:15]}"
 
 
 def load_id_for(day: dt.date, months: Iterable[Month | str]) -> str:
@@ -56,9 +79,10 @@ class LoadRepository:
         self._engine = engine
 
     def last(self, *, excluding: str | None = None) -> LoadRecord | None:
-        """The latest merge (but none whose source starts with ``excluding``), or None."""
+        """The latest merge (but none whose source starts with ``excluding``), or None; when
+        it was one month of a run's, every month of that run, summed."""
         query = (
-            select(*_RECORD_COLUMNS)
+            select(etl_loads.c.load_id, *_RECORD_COLUMNS)
             .order_by(etl_loads.c.loaded_at.desc(), etl_loads.c.id.desc())
             .limit(1)
         )
@@ -66,7 +90,16 @@ class LoadRepository:
             query = query.where(~etl_loads.c.source.startswith(excluding, autoescape=True))
         with storage_errors("reading etl_loads"), self._engine.connect() as conn:
             row = conn.execute(query).first()
-        return LoadRecord(*row) if row else None
+            if row is None:
+                return None
+            if not _RUN_ID.fullmatch(row.load_id):
+                return LoadRecord(*row[1:])
+            run = conn.execute(
+                select(*_RECORD_COLUMNS)
+                .where(etl_loads.c.load_id.startswith(row.load_id[:17], autoescape=True))
+                .order_by(etl_loads.c.month, etl_loads.c.id)
+            ).all()
+        return _summed([LoadRecord(*r) for r in run])
 
     def get(self, load_id: str) -> LoadRecord | None:
         """What the latest merge of ``load_id`` did, or None when it never merged."""
@@ -76,6 +109,20 @@ class LoadRepository:
     def count(self) -> int:
         with storage_errors("counting etl_loads"), self._engine.connect() as conn:
             return int(conn.scalar(select(func.count()).select_from(etl_loads)) or 0)
+
+
+def _summed(records: Sequence[LoadRecord]) -> LoadRecord:
+    """One run's month loads as one record (ordered by month)."""
+    return LoadRecord(
+        source=" and ".join(dict.fromkeys(r.source for r in records)),
+        month=records[-1].month,
+        rows=sum(r.rows for r in records),
+        inserted=sum(r.inserted for r in records),
+        updated=sum(r.updated for r in records),
+        loaded_at=max(r.loaded_at for r in records),
+        months=len(records),
+        first_month=records[0].month,
+    )
 
 
 _RECORD_COLUMNS = (

@@ -70,14 +70,19 @@ class PriceRepository:
     # ------------------------------------------------------------ writes
 
     def merge_rows(
-        self, rows: Sequence[DailyRow], *, source: str, month: str | None = None
+        self,
+        rows: Sequence[DailyRow],
+        *,
+        source: str,
+        month: str | None = None,
+        run: str | None = None,
     ) -> MergeResult:
         """Stage ``rows`` and merge them into ``weighted_index`` in one transaction.
 
-        A rerun changes nothing. The load id is random: staging and merging commit together,
-        so a failure leaves nothing staged.
+        A rerun changes nothing. The load id is random (a load of the run ``run`` when given):
+        staging and merging commit together, so a failure leaves nothing staged.
         """
-        load_id = uuid.uuid4().hex
+        load_id = loads.run_load_id(run) if run else uuid.uuid4().hex
         now = self._clock()
         with (
             storage_errors(f"merging {len(rows)} rows from {source}"),

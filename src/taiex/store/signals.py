@@ -63,6 +63,12 @@ class SignalRepository:
         with storage_errors("reading signals"), self._engine.connect() as conn:
             return [dict(row) for row in conn.execute(query).mappings()]
 
+    def every(self) -> list[dict[str, Any]]:
+        """Every stored signal, every version and round, in the order they were stored."""
+        query = select(signals).order_by(signals.c.created_at, signals.c.id)
+        with storage_errors("reading signals"), self._engine.connect() as conn:
+            return [dict(row) for row in conn.execute(query).mappings()]
+
     def count(self) -> int:
         with storage_errors("counting signals"), self._engine.connect() as conn:
             return int(conn.scalar(select(func.count()).select_from(signals)) or 0)

@@ -55,14 +55,23 @@
     performance.measure(figure.id, `${figure.id}:start`); // what bench/report_page.py reads
   }
 
-  // A tap shows a point's values as a hover does: a touch ends with no pointermove over the
-  // point, which is what vega's tooltip follows; one is sent where the finger was lifted.
+  // A tap shows a point's values as a hover does. A touch sends no pointermove over the point,
+  // which vega's tooltip follows, and the events after its pointerup may hide one: once they are
+  // handled, and again after the tap's click, one is sent where the finger was lifted.
   function tapToHover(holder) {
+    let lifted = null;
+    const hover = () => {
+      if (!lifted) return;
+      const {target, clientX, clientY, pointerType} = lifted;
+      target.dispatchEvent(new PointerEvent("pointermove", {bubbles: true, clientX, clientY, pointerType}));
+    };
+    holder.addEventListener("pointerdown", () => { lifted = null; });
     holder.addEventListener("pointerup", (event) => {
       if (event.pointerType === "mouse") return;
-      const init = {bubbles: true, clientX: event.clientX, clientY: event.clientY};
-      event.target.dispatchEvent(new PointerEvent("pointermove", Object.assign(init, {pointerType: event.pointerType})));
+      lifted = event;
+      setTimeout(hover, 0);
     });
+    holder.addEventListener("click", hover);
   }
 
   function drawAll() {
