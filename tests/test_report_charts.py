@@ -202,7 +202,7 @@ def test_the_charts_draw_offline_and_hovering_shows_the_stored_values(
             assert interactive and svgs == specs >= 1 and png_width == 0, (width, name)
             assert chart_width <= figure_width, (width, name, chart_width, figure_width)
     names = {row[0] for row in seen[PHONE]["figures"]}
-    assert names == {"forecast-figure", "history-figure", "preopen-history-figure"}
+    assert names == {"forecast-figure", "history-figure", "preopen-history-figure", "track-figure"}
 
 
 def candles(browser: Chromium) -> list[dict[str, Any]]:
@@ -289,7 +289,7 @@ def test_with_scripts_off_the_pngs_stay(world: World, tmp_path: Path) -> None:
             " f.querySelectorAll('.chart').length])"
         )
     assert browser.errors == [], browser.errors
-    assert {name for name, *_ in shown} == {"forecast-figure", "history-figure"}
+    assert {name for name, *_ in shown} == {"forecast-figure", "history-figure", "track-figure"}
     for name, width, wide, charts in shown:
         # The narrow PNG on a phone, as wide as the figure allows, and no chart.
         assert width > 300 and not wide and charts == 0, name

@@ -49,6 +49,7 @@ from taiex.plots import (
 AXIS_WIDTH = 48
 # The overview under the forecast: the whole history, with a brush that picks what is shown.
 OVERVIEW_HEIGHT = 56
+DAY_MS = 86_400_000
 # Up to this many evaluated days, the baseline has a mark on each (beside its dashed line).
 FEW_DAYS = 3
 # Trading days shown at first above the forecast; the brush on the overview shows any others.
@@ -122,7 +123,20 @@ def _records(frame: pd.DataFrame) -> alt.Data:
 
 def _utc_x(field: str, domain: Sequence[str] | None = None) -> alt.X:
     scale = alt.Scale(type="utc") if domain is None else alt.Scale(type="utc", domain=domain)
-    return alt.X(f"{field}:T", scale=scale, axis=alt.Axis(format="%m-%d"))
+    # At most a tick a day: over two days Vega would tick every few hours, each labelled alike.
+    axis = alt.Axis(format="%m-%d", tickMinStep=DAY_MS)
+    return alt.X(f"{field}:T", scale=scale, axis=axis)
+
+
+def _days_x(dates: pd.Series) -> alt.X:
+    """A time axis over ``dates``: a week around them when they span less (one evaluation, a
+    first served day), not the years or hours Vega would pick for one point."""
+    first, last = pd.to_datetime(dates).min(), pd.to_datetime(dates).max()
+    if last - first >= 2 * SINGLE_DAY_PAD:
+        return _utc_x("date")
+    return _utc_x(
+        "date", [f"{first - SINGLE_DAY_PAD:%Y-%m-%d}", f"{last + SINGLE_DAY_PAD:%Y-%m-%d}"]
+    )
 
 
 def series_chart(
@@ -143,7 +157,11 @@ def series_chart(
     if rows.empty:
         return None
     data = rows.assign(day=_day(rows["date"]), date=_day(rows["date"]))
-    x, y = _utc_x("date"), alt.Y(f"{value}:Q", scale=alt.Scale(zero=False, padding=10))
+    # The y labels as the tooltip's numbers, but whole points: a thousands' value with its
+    # decimals would not fit the labels' band.
+    labels = ",.0f" if number == ",.2f" else number
+    scale = alt.Scale(zero=False, padding=10)
+    x, y = _days_x(rows["date"]), alt.Y(f"{value}:Q", scale=scale, axis=alt.Axis(format=labels))
     tooltip = hover(("day", "day", ""), *([(series, series, "")] if series else []))
     tooltip += hover((value, value, number), *fields)
     colour = {"color": alt.Color(f"{series}:N", legend=alt.Legend(title=None))} if series else {}
@@ -347,10 +365,7 @@ def metric_chart(panel: MetricPanel, versions: Sequence[ModelVersion]) -> alt.To
     values = frame[["value", "baseline"]].to_numpy(dtype=float)
     dates = pd.to_datetime(rows["data_date"])
     first, last = dates.min(), dates.max()
-    domain = None
-    if last - first < 2 * SINGLE_DAY_PAD:  # one day on an axis of a week, not of years
-        domain = [f"{first - SINGLE_DAY_PAD:%Y-%m-%d}", f"{last + SINGLE_DAY_PAD:%Y-%m-%d}"]
-    x = _utc_x("date", domain)
+    x = _days_x(dates)
     fields = hover(
         ("day", "day", ""),
         ("version", "model", ""),

@@ -39,7 +39,7 @@ from taiex.frames import PRICE_COLUMNS
 from taiex.kinds import KINDS, PREOPEN_KINDS, KindSpec
 from taiex.plots import MetricPanel, forecast_plot, metric_history_plot, track_plot
 from taiex.report.archive import archive
-from taiex.report.charts import Round, forecast_chart, metric_chart, spec_json
+from taiex.report.charts import Round, forecast_chart, metric_chart, series_chart, spec_json
 from taiex.report.facts import RUN, ForecastFacts, ReportFacts, SignalFacts, gather, taipei
 from taiex.report.status import freshness_text, gaps_text, load_text, overnight_text
 from taiex.report.track import TrackRecord, chart_data, track_record
@@ -215,7 +215,27 @@ def draw_track(record: TrackRecord, folder: Path) -> Image:
         wide.read_bytes(),
         empty=chart.opens.empty,
         narrow=narrow.read_bytes(),
+        specs=_track_specs(chart.opens, chart.ratios, chart.growth, chart.rolling_targets),
     )
+
+
+def _track_specs(
+    opens: pd.DataFrame, ratios: pd.DataFrame, growth: pd.DataFrame, rolling: int
+) -> tuple[str, ...]:
+    """The track record's three panels as interactive charts (:func:`charts.series_chart`)."""
+    lines = growth.assign(line=growth["round"] + " " + growth["strategy"])
+    charts = (
+        series_chart(opens, "value", "The next open: actual and served, points", series="series"),
+        series_chart(
+            ratios,
+            "ratio",
+            f"sMAPE over naive's, last {rolling} target days",
+            series="round",
+            number=".3f",
+        ),
+        series_chart(lines, "growth", "Growth of 1 after costs", series="line", number=".3f"),
+    )
+    return tuple(spec_json(chart) for chart in charts if chart is not None)
 
 
 def _panel(spec: KindSpec, facts: ReportFacts) -> MetricPanel:
