@@ -563,7 +563,7 @@ def metric_history_plot(
 
     Each model version is its own line; the dashed line is the baseline. Dotted verticals mark a
     model trained (registered), solid ones a promotion. ``narrow``: the phone's variant, its
-    panels taller than wide and their legends under them, drawn sharper.
+    panels taller than wide and their legends under them, drawn at 1.5 times the DPI.
     """
     frames = [
         panel._replace(
@@ -594,7 +594,9 @@ def metric_history_plot(
                 ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncols=2, fontsize=8)
             else:
                 ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
-        return _save(figure, path, 2 * DPI if narrow else DPI)
+        # 1.5 times the DPI: sharp on a phone (750 px for ~350 CSS px); at 2 times the two
+        # panels alone would weigh 200 kB of the page's 2 MB budget.
+        return _save(figure, path, int(1.5 * DPI) if narrow else DPI)
 
 
 def _history_subtitle(panels: Sequence[MetricPanel]) -> str:

@@ -117,7 +117,8 @@ def _day(values: pd.Series) -> pd.Series:
 def _records(frame: pd.DataFrame) -> alt.Data:
     """The rows as inline data, a missing number as null (JSON has no NaN). Not the frame
     itself: Altair would turn a column of numbers and nulls back into NaNs."""
-    values = json.loads(frame.to_json(orient="records", double_precision=15))
+    # Six decimals: more than any tooltip shows (the page's weight is mostly numbers).
+    values = json.loads(frame.to_json(orient="records", double_precision=6))
     return alt.Data(values=values)  # type: ignore[no-untyped-call]
 
 

@@ -50,6 +50,9 @@ from taiex.store import Store
 
 log = logging.getLogger(__name__)
 
+# The track record's interactive chart: the last year, as the page's table keeps about a year.
+TRACK_CHART_SPAN = pd.Timedelta(days=366)
+
 
 # ---------------------------------------------------------------- the page
 
@@ -222,7 +225,17 @@ def draw_track(record: TrackRecord, folder: Path) -> Image:
 def _track_specs(
     opens: pd.DataFrame, ratios: pd.DataFrame, growth: pd.DataFrame, rolling: int
 ) -> tuple[str, ...]:
-    """The track record's three panels as interactive charts (:func:`charts.series_chart`)."""
+    """The track record's three panels as interactive charts (:func:`charts.series_chart`), over
+    the last year (the PNG shows every day: years of them would weigh megabytes here)."""
+    dates = pd.concat([pd.to_datetime(f["date"]) for f in (opens, ratios, growth)])
+    if dates.empty:
+        return ()
+    start = dates.max() - TRACK_CHART_SPAN
+
+    def recent(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame[pd.to_datetime(frame["date"]) >= start]
+
+    opens, ratios, growth = recent(opens), recent(ratios), recent(growth)
     lines = growth.assign(line=growth["round"] + " " + growth["strategy"])
     charts = (
         series_chart(opens, "value", "The next open: actual and served, points", series="series"),
