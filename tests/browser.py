@@ -61,7 +61,7 @@ class Chromium:
         self.executable = executable
         self.profile = profile
         self.timeout = timeout
-        self.errors: list[str] = []  # console errors, uncaught exceptions, failed loads
+        self.errors: list[str] = []  # console errors, uncaught exceptions, failed requests
         self.requests: list[str] = []  # every URL the page asked for, data: URLs aside
         self._events: list[dict[str, Any]] = []
         self._buffer = b""
@@ -119,15 +119,18 @@ class Chromium:
 
     # ------------------------------------------------------------ what a test does
 
-    def open(self, url: str, width: int = WIDTH) -> None:
+    def open(self, url: str, width: int = WIDTH, *, scripts: bool = True) -> None:
         """Open ``url`` in a new page ``width`` CSS px wide (a phone's view below 700: its
-        viewport meta applies) and wait for its load event (images included)."""
+        viewport meta applies) and wait for its load event (images included). ``scripts``
+        False: the page's scripts do not run (a reader who turned them off)."""
         target = self._send("Target.createTarget", {"url": "about:blank"})["targetId"]
         attached = self._send("Target.attachToTarget", {"targetId": target, "flatten": True})
         self._session = attached["sessionId"]
         for domain in ("Runtime", "Log", "Network", "Page"):
             self._send(f"{domain}.enable")
         self._metrics(width)
+        if not scripts:
+            self._send("Emulation.setScriptExecutionDisabled", {"value": True})
         seen = len(self._events)
         result = self._send("Page.navigate", {"url": url})
         if result.get("errorText"):
@@ -161,6 +164,35 @@ class Chromium:
         if "exceptionDetails" in result:
             raise BrowserError(f"{expression!r} failed: {result['exceptionDetails']}")
         return result["result"].get("value")
+
+    def mouse(self, kind: str, x: float, y: float, buttons: int = 0) -> None:
+        """A real mouse event at ``(x, y)`` CSS px in the window: ``mouseMoved`` (a hover),
+        ``mousePressed`` or ``mouseReleased`` (of the left button)."""
+        params: dict[str, Any] = {"type": kind, "x": x, "y": y, "buttons": buttons}
+        if kind != "mouseMoved":
+            params.update(button="left", clickCount=1)
+        self._send("Input.dispatchMouseEvent", params)
+
+    def touch(self) -> None:
+        """A touch screen from now on (the page may lay itself out again: wait for it)."""
+        self._send("Emulation.setTouchEmulationEnabled", {"enabled": True, "maxTouchPoints": 1})
+
+    def tap(self, x: float, y: float) -> None:
+        """A finger's tap at ``(x, y)`` CSS px in the window (after :meth:`touch`)."""
+        self._send(
+            "Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": x, "y": y}]}
+        )
+        self._send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+
+    def drag(self, start: tuple[float, float], end: tuple[float, float], steps: int = 8) -> None:
+        """Press the left button at ``start``, move to ``end`` in ``steps``, release."""
+        self.mouse("mouseMoved", *start)
+        self.mouse("mousePressed", *start, buttons=1)
+        for step in range(1, steps + 1):
+            x = start[0] + (end[0] - start[0]) * step / steps
+            y = start[1] + (end[1] - start[1]) * step / steps
+            self.mouse("mouseMoved", x, y, buttons=1)
+        self.mouse("mouseReleased", *end)
 
     def screenshot(self, path: Path) -> Path:
         """The whole page (not only the window) as a PNG."""
@@ -221,6 +253,8 @@ class Chromium:
         elif method == "Log.entryAdded" and params["entry"]["level"] == "error":
             entry = params["entry"]
             self.errors.append(f"log: {entry['text']} {entry.get('url', '')}".strip())
+        elif method == "Network.loadingFailed" and not params.get("canceled"):
+            self.errors.append(f"request failed: {params.get('errorText')} ({params['requestId']})")
         elif method == "Network.requestWillBeSent":
             url = params["request"]["url"]
             if not url.startswith("data:"):

@@ -152,9 +152,9 @@ def test_a_day_under_a_real_scheduler(
             assert len(months) == len(set(months)), months
             # The page, written by a task that drew none of the evaluation plots, shows them.
             page = (site / "index.html").read_text(encoding="utf-8")
-            # Seven images: the forecast and the track record (each wide, and narrow for a
-            # phone), the monitoring history, and each kind's evaluation plot.
-            assert page.count("data:image/png;base64,") == 7
+            # Nine images: the forecast, the track record and the monitoring history (each wide,
+            # and narrow for a phone), each kind's evaluation plot, and the page's empty icon.
+            assert page.count("data:image/png;base64,") == 9
 
             # A cleared task runs again and adds nothing.
             cluster.clear(DAG_ID, run_id, RERUN)

@@ -25,6 +25,7 @@ from taiex.models.registry import ModelVersion, Registry
 from taiex.report import facts as report
 from taiex.report.page import write_report
 from taiex.report.status import status_rows
+from taiex.report.vendor import script_paths
 from taiex.settings import Settings
 from taiex.source import DailyRow
 from taiex.store import Store, new_run
@@ -234,10 +235,13 @@ class Page(HTMLParser):
         self.images: list[str] = []
         self.links: list[str] = []
         self.text: list[str] = []
+        self.scripts: list[str] = []  # the scripts' and the charts' specs' text, not words
+        self._in_script = False
         self.feed(html)
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         values = dict(attrs)
+        self._in_script = tag == "script"
         if tag == "tr" and values.get("data-date"):
             self.forecast_dates.append(str(values["data-date"]))
         if tag == "img":
@@ -246,12 +250,22 @@ class Page(HTMLParser):
             if values.get(name):
                 self.links.append(str(values[name]))
 
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "script":
+            self._in_script = False
+
     def handle_data(self, data: str) -> None:
-        self.text.append(data)
+        (self.scripts if self._in_script else self.text).append(data)
 
     @property
     def words(self) -> str:
         return re.sub(r"\s+", " ", " ".join(self.text))
+
+
+def page_requests(path: Path) -> list[str]:
+    """What a browser may fetch for the page at ``path``: itself and the charts' scripts
+    beside it, in that order (the network is never asked)."""
+    return [path.as_uri(), *((path.parent / script).as_uri() for script in script_paths())]
 
 
 def page_of(path: Path) -> Page:
@@ -310,7 +324,8 @@ def test_gather_reports_freshness_and_counts(world: World) -> None:
     assert facts.data.last_load is not None
     assert facts.data.last_load.source == "tests/synthetic.csv"
     assert facts.sessions_behind == ()
-    assert len(facts.recent) == 30 and facts.recent[-1].date == world.last_day
+    # Up to a year of days for the forecast chart's overview: all 90 here.
+    assert len(facts.recent) == 90 and facts.recent[-1].date == world.last_day
     assert facts.counts["forecast rows"] == 15 and facts.counts["signals"] == 2
     assert facts.todo == []
 
@@ -349,17 +364,22 @@ def test_the_page_is_self_contained(world: World) -> None:
     path = Path(write_report(world.store, world.settings, now=world.now))
     html = path.read_text(encoding="utf-8")
     page = Page(html)
-    # Images inlined; the one other link is the archive's index beside the page.
-    images = [link for link in page.links if link != "archive.html"]
+    # Images inlined; the other links are the archive's index and the charts' scripts, beside
+    # the page (no CDN).
+    scripts = script_paths()
+    images = [link for link in page.links if link != "archive.html" and link not in scripts]
     assert images and all(link.startswith("data:image/png;base64,") for link in images)
-    assert "<script" not in html and "@import" not in html and "url(" not in html
+    assert [link for link in page.links if link in scripts] == scripts
+    for script in scripts:
+        assert (path.parent / script).stat().st_size > 10_000
+    assert "@import" not in html and "url(" not in html
     for src in page.images:
         assert base64.b64decode(src.split(",", 1)[1])[:8] == PNG_MAGIC
     plots = world.settings.plots_dir
     assert (plots / "forecast.png").exists() and (plots / "metric_history.png").exists()
     # Written atomically: nothing but the page, its archived copy and the archive's index.
     names = sorted(p.name for p in path.parent.iterdir())
-    assert names == [f"{world.last_day}.html", "archive.html", "index.html"]
+    assert names == [f"{world.last_day}.html", "archive.html", "assets", "index.html"]
 
 
 def test_text_from_the_database_is_escaped(world: World) -> None:
@@ -367,7 +387,7 @@ def test_text_from_the_database_is_escaped(world: World) -> None:
     row |= {"data_date": world.now.date(), "model_family": "<script>alert(1)</script>"}
     insert_rows(world.store, "svm_model_evaluate", [row])
     html = Path(write_report(world.store, world.settings, now=world.now)).read_text()
-    assert "<script>" not in html
+    assert "<script>alert" not in html  # the page's own scripts aside, none from the database
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
 
 
@@ -569,7 +589,9 @@ def test_the_page_in_headless_chromium(filled: bool, tmp_path: Path) -> None:
         )
         browser.screenshot(shot)
     assert browser.errors == [], browser.errors
-    assert browser.requests == [path.as_uri()]  # nothing fetched but the page itself
+    # Nothing fetched but the page itself and the charts' scripts beside it (no chart on an
+    # empty database: no script either).
+    assert browser.requests == (page_requests(path) if filled else [path.as_uri()])
     assert all(done and width > 0 for done, width in state["images"])
     if filled:
         assert len(state["images"]) == 3  # the forecast, the history, the track record
@@ -630,9 +652,9 @@ def drawn_figure(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     figures: list[Any] = []
     save = plots._save
 
-    def keep(figure: Any, path: Path) -> Path:
+    def keep(figure: Any, path: Path, *dpi: int) -> Path:
         figures.append(figure)
-        return save(figure, path)
+        return save(figure, path, *dpi)
 
     monkeypatch.setattr(plots, "_save", keep)
     return figures

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import mimetypes
 import os
 import stat
 import tempfile
@@ -70,6 +71,16 @@ def _replace(path: Path, data: bytes) -> None:
         raise
 
 
+def _content_type(url: str) -> dict[str, str]:
+    """What an object store serves ``url`` as, for a browser to show the page and run its
+    scripts (S3's default, binary/octet-stream, makes a browser download index.html); the
+    argument of the filesystems that take one (s3fs), none for the others."""
+    kind, _ = mimetypes.guess_type(url)
+    if kind is None or not url.startswith(("s3://", "s3a://")):
+        return {}
+    return {"ContentType": f"{kind}; charset=utf-8" if kind.startswith("text/") else kind}
+
+
 def publish(location: str, name: str, data: bytes) -> str:
     """Write ``data`` as ``name`` in ``location``, a folder or an fsspec URL (``s3://bucket/x/``),
     whole or not at all; the written file's path or URL.
@@ -90,7 +101,8 @@ def publish(location: str, name: str, data: bytes) -> str:
     try:
         # Object stores write an object whole on close; nothing is visible before. No mkdir:
         # on S3 that would create a bucket named by a typo.
-        with fsspec.open(url, "wb", auto_mkdir=False) as handle:
+        filesystem, path = fsspec.core.url_to_fs(url)
+        with filesystem.open(path, "wb", **_content_type(url)) as handle:
             handle.write(data)
     except ImportError as exc:  # fsspec knows the scheme, its package is missing
         raise SettingsError(f"TAIEX_REPORT_URL={location}: {exc}") from exc

@@ -184,7 +184,7 @@ def _thousands(ax: Axes) -> None:
     ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _pos: f"{value:,.0f}"))
 
 
-def _frame(
+def typed_frame(
     data: pd.DataFrame | None,
     numbers: Sequence[str],
     dates: Sequence[str] = (),
@@ -245,9 +245,9 @@ def forecast_plot(
     for), ``based_on``, ``probability``, ``signal`` (0/1), ``threshold``; or None. Days are drawn
     at even steps (trading days, not calendar days), labelled with their dates.
     """
-    past = _frame(history, ("open", "high", "low", "close"), ("date",))
+    past = typed_frame(history, ("open", "high", "low", "close"), ("date",))
     past = past.dropna(subset=["date", "close"]).sort_values("date").tail(HISTORY_DAYS)
-    ahead = _frame(forecast, [c for c in FORECAST_COLUMNS if c != "date"], ("date",))
+    ahead = typed_frame(forecast, [c for c in FORECAST_COLUMNS if c != "date"], ("date",))
     ahead = ahead.dropna(subset=["forecast"]).sort_values("horizon")
     with _style():
         figure, (ax,) = _figure(size=NARROW_SIZE if narrow else SIZE)
@@ -378,7 +378,7 @@ def backtest_plot(rows: pd.DataFrame | None, path: Path, title: str) -> Path:
 
 def _pairs_plot(pairs: pd.DataFrame | None, path: Path, title: str, empty: str) -> Path:
     dates = ("origin_date", "target_date")
-    frame = _frame(pairs, [c for c in PAIR_COLUMNS if c not in dates], dates)
+    frame = typed_frame(pairs, [c for c in PAIR_COLUMNS if c not in dates], dates)
     frame = frame.dropna(subset=["target_date", "forecast", "horizon"])
     scored = frame.dropna(subset=["actual"])
     with _style():
@@ -468,7 +468,7 @@ def classifier_evaluation_plot(
     ``days``: ``date, label`` (1.0, 0.0, NaN while unknown), ``probability``, ``trivial`` (the
     close/MA20 - 1 score, drawn on its own axis). The subtitle compares the two ROC AUCs.
     """
-    frame = _frame(days, ("label", "probability", "trivial"), ("date",))
+    frame = typed_frame(days, ("label", "probability", "trivial"), ("date",))
     frame = frame.dropna(subset=["date", "probability"]).sort_values("date")
     with _style():
         figure, (ax,) = _figure()
@@ -553,24 +553,33 @@ class MetricPanel(NamedTuple):
 
 
 def metric_history_plot(
-    panels: Sequence[MetricPanel], versions: Sequence[ModelVersion], path: Path
+    panels: Sequence[MetricPanel],
+    versions: Sequence[ModelVersion],
+    path: Path,
+    *,
+    narrow: bool = False,
 ) -> Path:
     """Each kind's metric over time beside its baseline, with retrains and promotions.
 
     Each model version is its own line; the dashed line is the baseline. Dotted verticals mark a
-    model trained (registered), solid ones a promotion.
+    model trained (registered), solid ones a promotion. ``narrow``: the phone's variant, its
+    panels taller than wide and their legends under them, drawn at 1.5 times the DPI.
     """
     frames = [
         panel._replace(
-            rows=_frame(
+            rows=typed_frame(
                 panel.rows, (panel.value, panel.baseline), ("data_date",), ("model_version",)
             )
         )
         for panel in panels
     ]
+    size = (NARROW_SIZE[0], 0.6 + 3.4 * len(frames)) if narrow else SIZE
     with _style():
-        figure, axes = _figure(len(frames))
-        _titles(figure, "Model monitoring over time", _history_subtitle(frames))
+        figure, axes = _figure(len(frames), size=size)
+        if narrow:
+            figure.suptitle("Model monitoring; dashed: the baseline", fontsize=12)
+        else:
+            _titles(figure, "Model monitoring over time", _history_subtitle(frames))
         for ax, panel in zip(axes, frames, strict=True):
             if not _metric_panel(ax, panel):
                 continue
@@ -581,8 +590,13 @@ def metric_history_plot(
                 ax, [v for v in versions if v.kind == panel.kind], panel.rows["data_date"]
             )
             _date_axis(ax)
-            ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
-        return _save(figure, path)
+            if narrow:  # under the panel, two a row: beside it would take half the width
+                ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncols=2, fontsize=8)
+            else:
+                ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
+        # 1.5 times the DPI: sharp on a phone (750 px for ~350 CSS px); at 2 times the two
+        # panels alone would weigh 200 kB of the page's 2 MB budget.
+        return _save(figure, path, int(1.5 * DPI) if narrow else DPI)
 
 
 def _history_subtitle(panels: Sequence[MetricPanel]) -> str:
@@ -712,9 +726,9 @@ def track_plot(
     round, ratio``; ``growth``: ``date, round, strategy, growth`` (the frames of
     :func:`taiex.report.track.chart_data`).
     """
-    served = _frame(opens, ("value",), ("date",), ("series",)).dropna()
-    rolling = _frame(ratios, ("ratio",), ("date",), ("round",)).dropna()
-    equity = _frame(growth, ("growth",), ("date",), ("round", "strategy")).dropna()
+    served = typed_frame(opens, ("value",), ("date",), ("series",)).dropna()
+    rolling = typed_frame(ratios, ("ratio",), ("date",), ("round",)).dropna()
+    equity = typed_frame(growth, ("growth",), ("date",), ("round", "strategy")).dropna()
     found = {*served["series"], *rolling["round"], *equity["round"]}
     colours = dict(zip([r.value for r in Round if r.value in found], ROUND_COLOURS, strict=False))
     with _style():

@@ -28,7 +28,8 @@ if TYPE_CHECKING:
     from taiex.report.preopen import PreopenFacts
 
 TAIPEI = ZoneInfo("Asia/Taipei")
-HISTORY_DAYS = 30
+# A year of trading days: the forecast chart's overview (its PNG shows the last 30 of them).
+HISTORY_DAYS = 250
 RUN = "taiex run"
 ENTER, DO_NOT_ENTER = "適合進場", "不適合進場"
 
@@ -162,7 +163,7 @@ class ReportFacts:
     generated_at: dt.datetime  # UTC, naive like every timestamp in the database
     data: DataStatus
     sessions_behind: tuple[dt.date, ...]  # XTAI sessions after the last stored day, before today
-    recent: tuple[DailyRow, ...]  # the last 30 stored days
+    recent: tuple[DailyRow, ...]  # the last HISTORY_DAYS stored days
     forecast: ForecastFacts | None
     signal: SignalFacts | None
     champions: tuple[ChampionFacts, ...]
@@ -361,8 +362,8 @@ def _sessions_behind(last_day: dt.date | None, today: dt.date) -> tuple[dt.date,
 def _recent(store: Store, last_day: dt.date | None) -> tuple[DailyRow, ...]:
     if last_day is None:
         return ()
-    # 30 trading days fit in 90 calendar days even across Lunar New Year.
-    rows = store.read_rows(start=last_day - dt.timedelta(days=90), end=last_day)
+    # 250 trading days fit in 400 calendar days even across Lunar New Year.
+    rows = store.read_rows(start=last_day - dt.timedelta(days=400), end=last_day)
     return tuple(rows[-HISTORY_DAYS:])
 
 

@@ -11,8 +11,11 @@ pre-open kind's monitoring beside naive (:mod:`taiex.report.preopen`). It also s
 data is and, on an empty database, what to run.
 
 Everything comes from the facts (:mod:`taiex.report.facts`): the report never loads a model. The
-page carries its images as base64 data URIs and no external CSS, JS or font, so it works when
-mailed or opened from anywhere. Files are written atomically.
+page carries its images as base64 data URIs and its CSS inline, so it reads when mailed. Its
+charts are interactive where scripts run: each figure carries a Vega-Lite spec
+(:mod:`taiex.report.charts`) that a small inline script draws over the PNG with the vega scripts
+written once beside the pages (:mod:`taiex.report.vendor`); without them the PNG stays. Files
+are written atomically.
 """
 
 from __future__ import annotations
@@ -21,10 +24,11 @@ import base64
 import datetime as dt
 import logging
 import math
+import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import jinja2
 import pandas as pd
@@ -35,14 +39,19 @@ from taiex.frames import PRICE_COLUMNS
 from taiex.kinds import KINDS, PREOPEN_KINDS, KindSpec
 from taiex.plots import MetricPanel, forecast_plot, metric_history_plot, track_plot
 from taiex.report.archive import archive
+from taiex.report.charts import Round, forecast_chart, metric_chart, series_chart, spec_json
 from taiex.report.facts import RUN, ForecastFacts, ReportFacts, SignalFacts, gather, taipei
 from taiex.report.status import freshness_text, gaps_text, load_text, overnight_text
 from taiex.report.track import TrackRecord, chart_data, track_record
+from taiex.report.vendor import publish_assets, script_paths
 from taiex.settings import Settings
 from taiex.source import DailyRow
 from taiex.store import Store
 
 log = logging.getLogger(__name__)
+
+# The track record's interactive chart: the last year, as the page's table keeps about a year.
+TRACK_CHART_SPAN = pd.Timedelta(days=366)
 
 
 # ---------------------------------------------------------------- the page
@@ -57,6 +66,8 @@ class Image:
     png: bytes
     empty: bool = False  # drawn from no data: the page says so in words instead
     narrow: bytes | None = None  # a variant drawn for a phone's width, where there is one
+    # The interactive charts drawn over the PNG where scripts run (:func:`charts.spec_json`).
+    specs: tuple[str, ...] = ()
 
     @property
     def data_uri(self) -> str:
@@ -65,6 +76,20 @@ class Image:
     @property
     def narrow_uri(self) -> str | None:
         return None if self.narrow is None else _data_uri(self.narrow)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return _png_size(self.png)
+
+    @property
+    def narrow_size(self) -> tuple[int, int] | None:
+        return None if self.narrow is None else _png_size(self.narrow)
+
+
+def _png_size(png: bytes) -> tuple[int, int]:
+    """Width and height in pixels, from the PNG's header (its IHDR chunk)."""
+    width, height = struct.unpack(">II", png[16:24])
+    return int(width), int(height)
 
 
 def _data_uri(png: bytes) -> str:
@@ -84,6 +109,7 @@ def write_report(store: Store, settings: Settings, *, now: dt.datetime | None = 
         images = {**images, "track": draw_track(record, settings.plots_dir)}
     preopen = stored_evaluation_plots(store, PREOPEN_KINDS) if facts.preopen else []
     page = render(facts, images, stored_evaluation_plots(store), preopen, record)
+    publish_assets(settings.report_location)  # before the page that needs them
     path = publish(settings.report_location, "index.html", page.encode("utf-8"))
     log.info("wrote the report to %s", path)
     archive(
@@ -93,52 +119,83 @@ def write_report(store: Store, settings: Settings, *, now: dt.datetime | None = 
 
 
 def draw_plots(facts: ReportFacts, folder: Path) -> dict[str, Image]:
-    """The forecast and the metric history plots, drawn from ``facts`` into ``folder``; the
-    forecast also in a narrow variant for phones (``forecast_narrow.png``)."""
-    forecast_data = (
-        _history_frame(facts.recent),
-        _forecast_frame(facts.forecast),
-        _signal_dict(facts.signal),
-    )
+    """The forecast and the metric history plots, drawn from ``facts`` into ``folder``, each
+    also in a narrow variant for phones (``*_narrow.png``) and with its interactive charts."""
+    history = _history_frame(facts.recent)
+    forecast_data = (history, _forecast_frame(facts.forecast), _signal_dict(facts.signal))
     forecast = forecast_plot(*forecast_data, folder / "forecast.png")
     narrow = forecast_plot(*forecast_data, folder / "forecast_narrow.png", narrow=True)
-    history = metric_history_plot(
-        [_panel(spec, facts) for spec in KINDS],
-        list(facts.versions),
-        folder / "metric_history.png",
-    )
+    chart = forecast_chart(history, _rounds(facts))
     drawn = {
         "forecast": Image(
             "加權指數 TAIEX: the last 30 trading days and the next 5 opens",
             "Candles: red up, green down (Taiwan's colours). Blue: the forecast open (開盤) "
-            "with its 80 % and 95 % bands; dashed: the naive level (the last close).",
+            "with its 80 % and 95 % bands (orange: the pre-open round's, where it served, on "
+            "the interactive chart); dashed: the naive level (the last close). Hover or tap "
+            "for the values; drag on the strip under the chart to pick the days shown.",
             forecast.read_bytes(),
             empty=not facts.recent and facts.forecast is None,
             narrow=narrow.read_bytes(),
+            specs=() if chart is None else (spec_json(chart),),
         ),
-        "metric_history": Image(
+        "metric_history": _history_image(
+            facts,
+            KINDS,
+            folder / "metric_history.png",
             "Monitoring over time",
             "Each champion's score on days it did not train on, beside its baseline (dashed); "
-            "dotted lines: a model trained, green lines: a promotion.",
-            history.read_bytes(),
-            empty=not any(facts.evaluations[spec.name] for spec in KINDS),
+            "dotted lines: a model trained, green lines: a promotion. Hover or tap for the "
+            "values; wheel or drag to zoom and pan, double-click to reset.",
         ),
     }
     if facts.preopen is not None and facts.preopen.ever:
-        preopen = metric_history_plot(
-            [_panel(spec, facts) for spec in PREOPEN_KINDS],
-            [v for v in facts.versions if v.kind in {spec.name for spec in PREOPEN_KINDS}],
+        drawn["preopen_metric_history"] = _history_image(
+            facts,
+            PREOPEN_KINDS,
             folder / "preopen_metric_history.png",
-        )
-        drawn["preopen_metric_history"] = Image(
             "Pre-open monitoring over time",
             "Each pre-open champion's score on its own round's pairs, on days it did not train "
             "on, beside its baseline (dashed); dotted lines: a model trained, green lines: a "
-            "promotion.",
-            preopen.read_bytes(),
-            empty=not any(facts.evaluations[spec.name] for spec in PREOPEN_KINDS),
+            "promotion. Hover or tap for the values; wheel or drag to zoom and pan.",
         )
     return drawn
+
+
+def _history_image(
+    facts: ReportFacts, specs: Sequence[KindSpec], path: Path, title: str, caption: str
+) -> Image:
+    """The metric history of ``specs``: one PNG of every kind (wide and narrow), one
+    interactive chart a kind."""
+    names = {spec.name for spec in specs}
+    panels = [_panel(spec, facts) for spec in specs]
+    versions = [v for v in facts.versions if v.kind in names]
+    wide = metric_history_plot(panels, versions, path)
+    narrow = metric_history_plot(
+        panels, versions, path.with_name(f"{path.stem}_narrow.png"), narrow=True
+    )
+    charts = [metric_chart(panel, versions) for panel in panels]
+    return Image(
+        title,
+        caption,
+        wide.read_bytes(),
+        empty=not any(facts.evaluations[spec.name] for spec in specs),
+        narrow=narrow.read_bytes(),
+        specs=tuple(spec_json(chart) for chart in charts if chart is not None),
+    )
+
+
+def _rounds(facts: ReportFacts) -> list[Round]:
+    """The forecasts the chart shows: the evening's, and each pre-open one served from the same
+    data (or later), not an older one the evening's has replaced."""
+    rounds = []
+    evening = facts.forecast
+    if evening is not None:
+        rounds.append(Round("evening", evening.model_version, _forecast_frame(evening)))
+    for comparison in facts.preopen.forecasts if facts.preopen is not None else ():
+        served = comparison.preopen
+        if served is not None and (evening is None or served.origin_date >= evening.origin_date):
+            rounds.append(Round("pre-open", served.model_version, _forecast_frame(served)))
+    return rounds
 
 
 def draw_track(record: TrackRecord, folder: Path) -> Image:
@@ -161,7 +218,37 @@ def draw_track(record: TrackRecord, folder: Path) -> Image:
         wide.read_bytes(),
         empty=chart.opens.empty,
         narrow=narrow.read_bytes(),
+        specs=_track_specs(chart.opens, chart.ratios, chart.growth, chart.rolling_targets),
     )
+
+
+def _track_specs(
+    opens: pd.DataFrame, ratios: pd.DataFrame, growth: pd.DataFrame, rolling: int
+) -> tuple[str, ...]:
+    """The track record's three panels as interactive charts (:func:`charts.series_chart`), over
+    the last year (the PNG shows every day: years of them would weigh megabytes here)."""
+    dates = pd.concat([pd.to_datetime(f["date"]) for f in (opens, ratios, growth)])
+    if dates.empty:
+        return ()
+    start = dates.max() - TRACK_CHART_SPAN
+
+    def recent(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame[pd.to_datetime(frame["date"]) >= start]
+
+    opens, ratios, growth = recent(opens), recent(ratios), recent(growth)
+    lines = growth.assign(line=growth["round"] + " " + growth["strategy"])
+    charts = (
+        series_chart(opens, "value", "The next open: actual and served, points", series="series"),
+        series_chart(
+            ratios,
+            "ratio",
+            f"sMAPE over naive's, last {rolling} target days",
+            series="round",
+            number=".3f",
+        ),
+        series_chart(lines, "growth", "Growth of 1 after costs", series="line", number=".3f"),
+    )
+    return tuple(spec_json(chart) for chart in charts if chart is not None)
 
 
 def _panel(spec: KindSpec, facts: ReportFacts) -> MetricPanel:
@@ -218,6 +305,10 @@ def _history_frame(rows: Sequence[DailyRow]) -> pd.DataFrame:
     return frame.astype({c: "float64" for c in PRICE_COLUMNS})
 
 
+@overload
+def _forecast_frame(forecast: ForecastFacts) -> pd.DataFrame: ...
+@overload
+def _forecast_frame(forecast: None) -> None: ...
 def _forecast_frame(forecast: ForecastFacts | None) -> pd.DataFrame | None:
     if forecast is None:
         return None
@@ -273,6 +364,7 @@ def render(
         images=images,
         evaluations=evaluations,
         preopen_evaluations=preopen_evaluations,
+        scripts=script_paths(),
         track=track if track is not None and not track.empty else None,
         freshness=freshness_text(facts),
         overnight=overnight_text(facts),
