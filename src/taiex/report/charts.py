@@ -165,7 +165,9 @@ def series_chart(
     x, y = _days_x(rows["date"]), alt.Y(f"{value}:Q", scale=scale, axis=alt.Axis(format=labels))
     tooltip = hover(("day", "day", ""), *([(series, series, "")] if series else []))
     tooltip += hover((value, value, number), *fields)
-    colour = {"color": alt.Color(f"{series}:N", legend=alt.Legend(title=None))} if series else {}
+    # Two entries a row: "pre-open trivial rule" beside five more would widen a phone's page.
+    legend = alt.Legend(title=None, columns=2, labelLimit=160)
+    colour = {"color": alt.Color(f"{series}:N", legend=legend)} if series else {}
     base = alt.Chart()  # the layer's data, once for both marks
     marks = [
         base.mark_line(strokeWidth=1.6, clip=True).encode(x=x, y=y, **colour),

@@ -50,6 +50,8 @@ from taiex.store import Store
 
 log = logging.getLogger(__name__)
 
+# The growth lines' names in the interactive track chart's legend and tooltips.
+LINE_LABELS = {"signal": "signal", "trivial_rule": "trivial rule", "buy_and_hold": "buy-and-hold"}
 # The track record's interactive chart: the last year, as the page's table keeps about a year.
 TRACK_CHART_SPAN = pd.Timedelta(days=366)
 
@@ -211,10 +213,10 @@ def draw_track(record: TrackRecord, folder: Path) -> Image:
     )
     return Image(
         "Track record: what was served, and what happened",
-        "Top: the actual open (black) beside each round's next-open forecast. Middle: each "
-        f"round's sMAPE over naive's on the last {chart.rolling_targets} scored target days "
-        "(below the dashed 1: better than naive). Bottom: each round's signal followed as a "
-        "strategy (solid) beside buy-and-hold (dashed), growth of 1 after costs.",
+        "Top: the actual open beside each round's next-open forecast. Middle: each round's "
+        f"sMAPE over naive's on the last {chart.rolling_targets} scored target days (below 1: "
+        "better than naive). Bottom: each round's signal followed as a strategy beside "
+        "buy-and-hold and the trivial rule, growth of 1 after costs.",
         wide.read_bytes(),
         empty=chart.opens.empty,
         narrow=narrow.read_bytes(),
@@ -236,7 +238,7 @@ def _track_specs(
         return frame[pd.to_datetime(frame["date"]) >= start]
 
     opens, ratios, growth = recent(opens), recent(ratios), recent(growth)
-    lines = growth.assign(line=growth["round"] + " " + growth["strategy"])
+    lines = growth.assign(line=growth["round"] + " " + growth["strategy"].map(LINE_LABELS))
     charts = (
         series_chart(opens, "value", "The next open: actual and served, points", series="series"),
         series_chart(
