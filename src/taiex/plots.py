@@ -69,10 +69,13 @@ CJK_FAMILIES = (
     "AR PL UMing TW",
 )
 SIZE = (10.0, 5.6)  # inches; 1000 x 560 px at DPI
-# The forecast's narrow variant, for a phone's ~350 CSS px: 500 x 500 px, drawn at twice the DPI
-# (1000 x 1000 px) so that it stays sharp on a phone's dense screen; its text keeps its size.
+# The forecast's narrow variant, for a phone's ~350 CSS px: 500 x 500 px, drawn at NARROW_DPI
+# (750 x 750 px) so that it stays sharp on a phone's dense screen; its text keeps its size.
 NARROW_SIZE = (5.0, 5.0)
 DPI = 100
+# The narrow (phone) variants: 1.5 times the DPI is sharp on a phone (750 px for ~350 CSS px);
+# at 2 times, the page's three narrow PNGs weighed about 100 kB more (BENCHMARKS.md, report page).
+NARROW_DPI = int(1.5 * DPI)
 HISTORY_DAYS = 30
 MARK_MARGIN = pd.Timedelta(days=30)
 # What the forecast and the scored pairs hold (frames.py names the forecast's values once).
@@ -251,7 +254,7 @@ def forecast_plot(
     ahead = ahead.dropna(subset=["forecast"]).sort_values("horizon")
     with _style():
         figure, (ax,) = _figure(size=NARROW_SIZE if narrow else SIZE)
-        dpi = 2 * DPI if narrow else DPI
+        dpi = NARROW_DPI if narrow else DPI
         _titles(
             figure,
             zh("加權指數", "TAIEX")
@@ -594,9 +597,7 @@ def metric_history_plot(
                 ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncols=2, fontsize=8)
             else:
                 ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
-        # 1.5 times the DPI: sharp on a phone (750 px for ~350 CSS px); at 2 times the two
-        # panels alone would weigh 200 kB of the page's 2 MB budget.
-        return _save(figure, path, int(1.5 * DPI) if narrow else DPI)
+        return _save(figure, path, NARROW_DPI if narrow else DPI)
 
 
 def _history_subtitle(panels: Sequence[MetricPanel]) -> str:
@@ -742,7 +743,7 @@ def track_plot(
             _empty(axes[0], "no served forecast yet")
             for ax in axes[1:]:
                 ax.set_axis_off()
-            return _save(figure, path, 2 * DPI if narrow else DPI)
+            return _save(figure, path, NARROW_DPI if narrow else DPI)
         _track_opens(axes[0], served, colours)
         _track_ratios(axes[1], rolling, colours, rolling_targets)
         _track_growth(axes[2], equity, colours)
@@ -750,7 +751,7 @@ def track_plot(
         for ax in axes[:-1]:
             ax.tick_params(labelbottom=False)  # one date axis, under the three panels
         _legend_below(figure, columns=2 if narrow else 4)
-        return _save(figure, path, 2 * DPI if narrow else DPI)
+        return _save(figure, path, NARROW_DPI if narrow else DPI)
 
 
 def _track_marks(days: int) -> tuple[str, float]:
