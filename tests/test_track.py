@@ -634,14 +634,7 @@ def test_a_rerun_by_a_model_trained_past_its_day_is_not_in_the_record(served: Se
     figures leave it out (what the loop served the day itself stays)."""
     s = served
     trained_to = s.evening[5]
-    version = Registry(s.world.store).register(
-        "lstm",
-        b"an lstm",
-        train_start=s.days[0],
-        train_end=trained_to,
-        params={},
-        metrics={},
-    )
+    version = champion(Registry(s.world.store), s.days[0], trained_to)
     assert version.version == "lstm-v1"  # the version that served the evenings
     record = track_record(s.world.store)
     (part,) = (p for p in record.forecasts if p.round == EVENING)
@@ -669,9 +662,7 @@ def test_the_answer_served_live_stays_beside_a_later_rerun_that_saw_its_targets(
     s = served
     registry = Registry(s.world.store)
     for train_end in (s.days[0], s.evening[-1]):  # lstm-v1 (served live), lstm-v2 (the rerun)
-        registry.register(
-            "lstm", b"an lstm", train_start=s.days[0], train_end=train_end, params={}, metrics={}
-        )
+        champion(registry, s.days[0], train_end)
     record = track_record(s.world.store)
     (part,) = (p for p in record.forecasts if p.round == EVENING)
     rerun = [f for f in part.served if f.origin == s.evening[3]]
@@ -680,6 +671,34 @@ def test_the_answer_served_live_stays_beside_a_later_rerun_that_saw_its_targets(
     assert rerun[0].forecast == pytest.approx(
         forecast_value(EVENING, s.evening[3], 1, close), abs=TOLERANCE
     )
+
+
+def champion(registry: Registry, start: dt.date, end: dt.date) -> Any:
+    """A new lstm version trained on ``start`` … ``end``, made champion (as served ones were)."""
+    version = registry.register(
+        "lstm", b"an lstm", train_start=start, train_end=end, params={}, metrics={}
+    )
+    assert registry.promote(version, "test", registry.champion("lstm"))
+    return version
+
+
+def test_a_version_never_champion_was_never_served(served: Served) -> None:
+    """The loop stores champions' answers only: rows of a version never champion (stored by a
+    tool, or by hand) are in neither the record nor ``predict --day``, as the report's forecast
+    never shows them; the answer stored before them from that day is what was served."""
+    s = served
+    registry = Registry(s.world.store)
+    champion(registry, s.days[0], s.days[0])  # lstm-v1, which served the evenings
+    never = registry.register(
+        "lstm", b"an lstm", train_start=s.days[0], train_end=s.days[0], params={}, metrics={}
+    )
+    origin = s.evening[-1]
+    insert_rows(s.world.store, "forecasts", served_rows(s.world, EVENING, never.version, origin))
+    record = track_record(s.world.store)
+    (part,) = (p for p in record.forecasts if p.round == EVENING)
+    assert {f.model_version for f in part.served} == {"lstm-v1"}
+    day = track_module.day_record(s.world.store, origin)
+    assert {f.model_version for f in day.forecasts} == {"lstm-v1"}
 
 
 def test_the_strategy_counts_the_sessions_it_spans_when_days_were_not_served(

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,6 +55,8 @@ FEW_DAYS = 3
 # Trading days shown at first above the forecast; the brush on the overview shows any others.
 FIRST_VIEW_DAYS = 40
 ROUND_COLOURS = {"evening": FORECAST, "pre-open": SECOND}
+# The track record's actual opens, black as on its PNG, beside the rounds' colours.
+ACTUAL = "#222222"
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Noto Sans TC', sans-serif"
 
 
@@ -148,12 +150,16 @@ def series_chart(
     series: str | None = None,
     number: str = ",.2f",
     fields: Sequence[tuple[str, str, str]] = (),
+    colours: Mapping[str, str] | None = None,
+    rule: float | None = None,
 ) -> alt.LayerChart | None:
     """A zoomable time series: ``frame``'s ``value`` over its ``date`` (datetime64 or dates),
     one line a value of ``series`` (a column) if given, points with a tooltip of the day, the
     series, the value (``number`` format) and ``fields`` (``(column, title, format)``, see
-    :func:`hover`). For a chart of the page that is a line over days (the track record's): pass
-    it to :func:`spec_json`. None when no row has a value."""
+    :func:`hover`), ``colours`` the colour of each series (as the page's other charts give a
+    round), ``rule`` a dashed level to read the line against (1: naive's sMAPE, or the money
+    put in). For a chart of the page that is a line over days (the track record's): pass it to
+    :func:`spec_json`. None when no row has a value."""
     rows = frame.dropna(subset=["date", value]).sort_values("date")
     if rows.empty:
         return None
@@ -167,14 +173,23 @@ def series_chart(
     tooltip += hover((value, value, number), *fields)
     # Two entries a row: "pre-open trivial rule" beside five more would widen a phone's page.
     legend = alt.Legend(title=None, columns=2, labelLimit=160)
-    colour = {"color": alt.Color(f"{series}:N", legend=legend)} if series else {}
+    names = sorted(rows[series].astype(str).unique()) if series else []
+    palette = (
+        alt.Scale(domain=names, range=[colours.get(n, BAND) for n in names])
+        if colours
+        else alt.Undefined
+    )
+    colour = {"color": alt.Color(f"{series}:N", legend=legend, scale=palette)} if series else {}
     base = alt.Chart()  # the layer's data, once for both marks
-    marks = [
+    marks: list[Any] = [
         base.mark_line(strokeWidth=1.6, clip=True).encode(x=x, y=y, **colour),
         base.mark_point(filled=True, size=50, opacity=1, clip=True)
         .encode(x=x, y=y, tooltip=tooltip, **colour)
         .add_params(zoom_x()),
     ]
+    if rule is not None:
+        level = alt.Chart(_records(pd.DataFrame({"level": [rule]})))
+        marks.insert(0, level.mark_rule(strokeDash=[5, 4], color=NAIVE).encode(y="level:Q"))
     return alt.LayerChart(layer=marks, data=_records(data)).properties(title=title)
 
 

@@ -39,7 +39,15 @@ from taiex.frames import PRICE_COLUMNS
 from taiex.kinds import KINDS, PREOPEN_KINDS, KindSpec
 from taiex.plots import MetricPanel, forecast_plot, metric_history_plot, track_plot
 from taiex.report.archive import archive
-from taiex.report.charts import Round, forecast_chart, metric_chart, series_chart, spec_json
+from taiex.report.charts import (
+    ACTUAL,
+    ROUND_COLOURS,
+    Round,
+    forecast_chart,
+    metric_chart,
+    series_chart,
+    spec_json,
+)
 from taiex.report.facts import RUN, ForecastFacts, ReportFacts, SignalFacts, gather, taipei
 from taiex.report.status import freshness_text, gaps_text, load_text, overnight_text
 from taiex.report.track import TrackRecord, chart_data, track_record
@@ -214,9 +222,10 @@ def draw_track(record: TrackRecord, folder: Path) -> Image:
     return Image(
         "Track record: what was served, and what happened",
         "Top: the actual open beside each round's next-open forecast. Middle: each round's "
-        f"sMAPE over naive's on the last {chart.rolling_targets} scored target days (below 1: "
-        "better than naive). Bottom: each round's signal followed as a strategy beside "
-        "buy-and-hold and the trivial rule, growth of 1 after costs.",
+        f"sMAPE over naive's on the last {chart.rolling_targets} scored target days (below the "
+        "dashed 1: better than naive). Bottom: each round's signal followed as a strategy "
+        "beside buy-and-hold, growth of 1 after costs. The interactive chart shows the last "
+        "year (and the trivial rule); the picture, every day.",
         wide.read_bytes(),
         empty=chart.opens.empty,
         narrow=narrow.read_bytes(),
@@ -240,15 +249,25 @@ def _track_specs(
     opens, ratios, growth = recent(opens), recent(ratios), recent(growth)
     lines = growth.assign(line=growth["round"] + " " + growth["strategy"].map(LINE_LABELS))
     charts = (
-        series_chart(opens, "value", "The next open: actual and served, points", series="series"),
+        series_chart(
+            opens,
+            "value",
+            "The next open: actual and served, points",
+            series="series",
+            colours={"actual": ACTUAL, **ROUND_COLOURS},
+        ),
         series_chart(
             ratios,
             "ratio",
             f"sMAPE over naive's, last {rolling} target days",
             series="round",
             number=".3f",
+            colours=ROUND_COLOURS,
+            rule=1.0,
         ),
-        series_chart(lines, "growth", "Growth of 1 after costs", series="line", number=".3f"),
+        series_chart(
+            lines, "growth", "Growth of 1 after costs", series="line", number=".3f", rule=1.0
+        ),
     )
     return tuple(spec_json(chart) for chart in charts if chart is not None)
 

@@ -316,9 +316,12 @@ class _Prices:
 def _read(store: Store, *, forecasts_only: bool = False) -> _Served:
     """What was served; ``forecasts_only``: but the answers of a model trained past their day
     (:func:`_unseen`), the one stored before them from that day being what was served."""
-    forecasts, signals = store.forecasts.every(), store.signals.every()
+    versions = store.versions.all()
+    never = {str(v["version"]) for v in versions if v["promoted_at"] is None}
+    forecasts = _ever_champion(store.forecasts.every(), never)
+    signals = _ever_champion(store.signals.every(), never)
     if forecasts_only:
-        ends = {str(v["version"]): as_date(v["train_end"]) for v in store.versions.all()}
+        ends = {str(v["version"]): as_date(v["train_end"]) for v in versions}
         forecasts = _unseen(forecasts, "origin_date", ends)
         signals = _unseen(signals, "based_on", ends)
     forecasts = _finite(_last_stored(forecasts, "origin_date"), FORECAST_NUMBERS)
@@ -330,6 +333,13 @@ def _read(store: Store, *, forecasts_only: bool = False) -> _Served:
     history = store.read_history(start=min(days) - dt.timedelta(days=LOOKBACK_DAYS))
     prices = _Prices(history) if len(history) else None
     return _Served(forecasts, signals, prices, last_stored)
+
+
+def _ever_champion(rows: Sequence[Mapping[str, Any]], never: set[str]) -> list[dict[str, Any]]:
+    """The rows but those of a version never champion: the loop serves champions only, so such a
+    row (stored by hand, or by a tool) was never served, and the report's forecast never shows
+    it either."""
+    return [dict(r) for r in rows if str(r["model_version"]) not in never]
 
 
 def _unseen(
