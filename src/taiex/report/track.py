@@ -15,9 +15,10 @@ from the database, beside what happened.
 When a round stored more than one version's answer from one day (a rerun after a promotion), the
 one stored last is what was served: it is what the report showed; but an answer stored from a
 day before its model's training end (a rerun with ``--as-of`` after a later model was promoted)
-saw its targets and is no forecast: the figures leave it out. A target day whose open is not
-stored yet is *pending*; one on or before the last stored day that is not stored (a session
-closed at short notice) has *no session*. Neither is dropped, neither is scored.
+saw its targets and is no forecast: the figures leave it out. A version never champion served
+nothing (the loop stores champions' answers only): its rows are left out. A target day whose
+open is not stored yet is *pending*; one on or before the last stored day that is not stored (a
+session closed at short notice) has *no session*. Neither is dropped, neither is scored.
 
 Nothing here loads a model or draws: :func:`chart_data` gives the chart's data as plain frames.
 """
