@@ -741,3 +741,30 @@ def test_the_page_says_what_the_training_end_means_and_names_no_placeholder(
     assert words.count(f"Trained on the days up to {end}; judged on the days after it.") == 2
     assert "..." not in words and "Saturday sessions, " not in words
     assert "0 session(s) not stored; 6 stored day(s) the calendar lacks" in words
+
+
+def test_a_round_keeps_its_colour_in_the_track_plot_when_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Colours go by round, not by position: a record of the pre-open round alone draws it in
+    the pre-open round's colour, as every other chart does (it took the evening's blue)."""
+    from matplotlib.colors import to_hex
+
+    from taiex.plots import ROUND_COLOURS, track_plot
+
+    figures = drawn_figure(monkeypatch)
+    days = pd.to_datetime(["2024-11-01", "2024-11-04"])
+    opens = pd.DataFrame(
+        {
+            "date": [*days, *days],
+            "series": ["actual"] * 2 + ["pre-open"] * 2,
+            "value": [100.0, 101.0, 100.5, 100.8],
+        }
+    )
+    ratios = pd.DataFrame({"date": days, "round": "pre-open", "ratio": [0.9, 0.8]})
+    growth = pd.DataFrame(columns=["date", "round", "strategy", "growth"])
+    track_plot(opens, ratios, growth, tmp_path / "t.png", rolling_targets=20)
+    served = next(
+        line for line in figures[0].axes[0].get_lines() if line.get_label().startswith("pre-open")
+    )
+    assert to_hex(served.get_color()) == to_hex(ROUND_COLOURS["pre-open"])

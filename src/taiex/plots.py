@@ -702,8 +702,10 @@ def _version_marks(ax: Axes, versions: Sequence[ModelVersion], dates: pd.Series)
 
 # The track record's chart, narrow: three panels under each other for a phone's width.
 TRACK_NARROW_SIZE = (5.0, 6.4)
-# A round's colour in the track record (the evening's is the forecast's blue).
-ROUND_COLOURS = ("#1f5fbf", SECOND)
+# A round's colour in every chart that shows both (the evening's is the forecast's blue), and
+# the actual open's beside them.
+ROUND_COLOURS = {Round.evening.value: FORECAST, Round.pre_open.value: SECOND}
+ACTUAL = "black"
 # The strategies the track record's chart draws, with their line styles (the trivial rule stays
 # in the table: four lines of growth on one small panel would not read).
 TRACK_STRATEGIES = {"signal": "-", "buy_and_hold": "--"}
@@ -731,7 +733,7 @@ def track_plot(
     rolling = typed_frame(ratios, ("ratio",), ("date",), ("round",)).dropna()
     equity = typed_frame(growth, ("growth",), ("date",), ("round", "strategy")).dropna()
     found = {*served["series"], *rolling["round"], *equity["round"]}
-    colours = dict(zip([r.value for r in Round if r.value in found], ROUND_COLOURS, strict=False))
+    colours = {name: colour for name, colour in ROUND_COLOURS.items() if name in found}
     with _style():
         figure, axes = _figure(3, heights=(3, 2, 2), size=TRACK_NARROW_SIZE if narrow else SIZE)
         _titles(
@@ -762,7 +764,7 @@ def _track_marks(days: int) -> tuple[str, float]:
 def _track_opens(ax: Axes, served: pd.DataFrame, colours: dict[str, str]) -> None:
     actual = served[served["series"] == "actual"].sort_values("date")
     marker, size = _track_marks(len(actual))
-    ax.plot(actual["date"], actual["value"], color="black", lw=1.2, marker=marker, ms=size,
+    ax.plot(actual["date"], actual["value"], color=ACTUAL, lw=1.2, marker=marker, ms=size,
             label="actual open")  # fmt: skip
     for name, colour in colours.items():
         part = served[served["series"] == name].sort_values("date")

@@ -34,10 +34,9 @@ from taiex.models.registry import ModelVersion
 from taiex.plots import (
     BAND,
     DOWN,
-    FORECAST,
     MARK_MARGIN,
     NAIVE,
-    SECOND,
+    ROUND_COLOURS,
     SINGLE_DAY_PAD,
     UP,
     MetricPanel,
@@ -54,9 +53,6 @@ DAY_MS = 86_400_000
 FEW_DAYS = 3
 # Trading days shown at first above the forecast; the brush on the overview shows any others.
 FIRST_VIEW_DAYS = 40
-ROUND_COLOURS = {"evening": FORECAST, "pre-open": SECOND}
-# The track record's actual opens, black as on its PNG, beside the rounds' colours.
-ACTUAL = "#222222"
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Noto Sans TC', sans-serif"
 
 

@@ -37,11 +37,16 @@ from markupsafe import Markup, escape
 from taiex.files import publish
 from taiex.frames import PRICE_COLUMNS
 from taiex.kinds import KINDS, PREOPEN_KINDS, KindSpec
-from taiex.plots import MetricPanel, forecast_plot, metric_history_plot, track_plot
-from taiex.report.archive import archive
-from taiex.report.charts import (
+from taiex.plots import (
     ACTUAL,
     ROUND_COLOURS,
+    MetricPanel,
+    forecast_plot,
+    metric_history_plot,
+    track_plot,
+)
+from taiex.report.archive import archive
+from taiex.report.charts import (
     Round,
     forecast_chart,
     metric_chart,
