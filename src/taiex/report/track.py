@@ -41,7 +41,7 @@ from taiex.kinds.evaluation import as_date
 from taiex.metrics import smape_terms
 from taiex.report.facts import DO_NOT_ENTER, ENTER
 from taiex.rounds import Round
-from taiex.simulation.summary import STRATEGIES, Costs, strategy_figures, strategy_returns
+from taiex.simulation.summary import STRATEGIES, Costs, returns_figures, strategy_returns
 from taiex.store import Store
 
 log = logging.getLogger(__name__)
@@ -277,8 +277,13 @@ class DayRecord:
 
     @property
     def rounds(self) -> list[str]:
-        found = {f.round for f in self.forecasts} | {s.round for s in self.signals}
-        return [r.value for r in Round if r.value in found]
+        return rounds_of(self.forecasts, self.signals)
+
+
+def rounds_of(forecasts: Iterable[ServedForecast], signals: Iterable[ServedSignal]) -> list[str]:
+    """The rounds that served any of ``forecasts`` or ``signals``, the evening first."""
+    found = {f.round for f in forecasts} | {s.round for s in signals}
+    return [r.value for r in Round if r.value in found]
 
 
 # ---------------------------------------------------------------- reading the database
@@ -336,11 +341,11 @@ def _read(store: Store, *, forecasts_only: bool = False) -> _Served:
     return _Served(forecasts, signals, prices, last_stored)
 
 
-def _ever_champion(rows: Sequence[Mapping[str, Any]], never: set[str]) -> list[dict[str, Any]]:
+def _ever_champion(rows: Sequence[dict[str, Any]], never: set[str]) -> list[dict[str, Any]]:
     """The rows but those of a version never champion: the loop serves champions only, so such a
     row (stored by hand, or by a tool) was never served, and the report's forecast never shows
     it either."""
-    return [dict(r) for r in rows if str(r["model_version"]) not in never]
+    return [r for r in rows if str(r["model_version"]) not in never]
 
 
 def _unseen(
@@ -471,11 +476,7 @@ def track_record(
     signals = sorted(
         (_signal(r, served) for r in served.signals), key=lambda s: (s.based_on, _order(s.round))
     )
-    rounds = [
-        r.value
-        for r in Round
-        if any(f.round == r.value for f in forecasts) or any(s.round == r.value for s in signals)
-    ]
+    rounds = rounds_of(forecasts, signals)
     by_round = [
         round_forecasts(name, [f for f in forecasts if f.round == name], rolling_targets)
         for name in rounds
@@ -553,8 +554,8 @@ def round_strategy(
 ) -> RoundStrategy:
     """A round's signals followed as ``taiex simulate`` follows them, with its costs."""
     frame, priced_on = _strategy_frame(name, signals, prices)
-    figures = strategy_figures(frame, costs)
     returns = strategy_returns(frame, costs)
+    figures = returns_figures(returns, costs)
     lines = tuple(
         StrategyLine(
             name=key,

@@ -366,7 +366,12 @@ def _net_returns(held: FloatArray, change: FloatArray, costs: Costs) -> FloatArr
 
 
 def strategy_figures(signals: pd.DataFrame, costs: Costs) -> StrategyFigures:
-    returns = strategy_returns(signals, costs)
+    return returns_figures(strategy_returns(signals, costs), costs)
+
+
+def returns_figures(returns: pd.DataFrame, costs: Costs) -> StrategyFigures:
+    """Each strategy's figures from its daily net returns (:func:`strategy_returns`'s frame),
+    for a caller that keeps the returns too."""
     figures: StrategyFigures = {"costs": asdict(costs), "days": len(returns)}
     if returns.empty:
         return figures
