@@ -100,6 +100,8 @@ def test_a_fast_interval_is_fine_for_a_local_server(tmp_path: Path) -> None:
         ({"TAIEX_TWSE_RETRIES": "３"}, "not a whole number"),
         ({"TAIEX_TWSE_TIMEOUT": "３"}, "TAIEX_TWSE_TIMEOUT='３' is not a valid value"),
         ({"TAIEX_TWSE_MAX_BYTES": "0"}, "TAIEX_TWSE_MAX_BYTES must be within"),
+        ({"TAIEX_TASK_RETRY_DELAY": "-1"}, r"TAIEX_TASK_RETRY_DELAY must be within \[0, 1440\]"),
+        ({"TAIEX_TASK_RETRY_DELAY": "nan"}, "TAIEX_TASK_RETRY_DELAY='nan' is not a valid"),
         ({"TAIEX_TWSE_URL": "ftp://example.org/x"}, "is not an http"),
         # Hosts compare as DNS does: a trailing dot or capitals are still TWSE.
         (
